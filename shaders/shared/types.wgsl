@@ -1,0 +1,171 @@
+// Structs shared with Rust. Each has a `#[repr(C)] bytemuck::Pod` twin of the same name in
+// `src/engine/gpu/types.rs` that must be kept in sync: only 4-byte scalar fields (u32, f32),
+// no vec3, sizes a multiple of 16 bytes.
+
+// Uniform of `draws.wgsl`.
+struct DrawParams {
+    key: vec2<u32>,
+    step: u32,
+    blocks: u32,
+    stream: u32,
+    count: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Uniform of `scenario.wgsl`.
+struct ScenarioParams {
+    key: vec2<u32>,
+    // First path of the chunk (ignored with a path list).
+    path_base: u32,
+    // Paths of the chunk: the row stride of the asset-major state array.
+    path_count: u32,
+    assets: u32,
+    steps: u32,
+    // nu of the Student-t shocks, 0 for normal shocks.
+    dof: u32,
+    // 1: path `i` of the chunk is `path_list[i]`; 0: it is `path_base + i`.
+    use_path_list: u32,
+    dt: f32,
+    sqrt_dt: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Per-asset constants of one step (CPU: `cpu::scenario::StepAsset`).
+struct StepAsset {
+    spot_vol: f32,
+    // kappa dt.
+    reversion_dt: f32,
+    // eta sqrt(dt).
+    vol_of_vol_sqrt_dt: f32,
+    rho: f32,
+    // sqrt(1 - rho^2).
+    rho_complement: f32,
+    // lambda k dt.
+    compensator_dt: f32,
+    jump_mean: f32,
+    jump_std: f32,
+    // 1 when lambda > 0.
+    jumps: u32,
+    // Poisson inverse CDF as integer thresholds on the uniform word (see `types.rs`):
+    // N = jump_always + #{i < jump_table_len : word > jump_thresholds[jump_table_offset + i]}.
+    jump_always: u32,
+    jump_table_offset: u32,
+    jump_table_len: u32,
+}
+
+// Uniform of `revalue.wgsl`.
+struct RevalueParams {
+    // Scenarios of the chunk: the row stride of the state and P&L arrays.
+    path_count: u32,
+    instruments: u32,
+    // 0: Monte Carlo (tenor-scaled vol, every instrument); 1: `scenario_rules` apply.
+    explicit_rules: u32,
+    _pad0: u32,
+}
+
+// Payoff codes of `InstrumentParams.payoff`.
+const PAYOFF_DELTA_ONE: u32 = 0u;
+const PAYOFF_CALL: u32 = 1u;
+const PAYOFF_PUT: u32 = 2u;
+
+// Per-instrument constants of the revalue stage (CPU: `cpu::revalue::RevalueRow`).
+struct InstrumentParams {
+    payoff: u32,
+    asset: u32,
+    // 1 when tau1 <= 0: settles at intrinsic value on the horizon spot.
+    expired: u32,
+    _pad0: u32,
+    // Spot, perpetuals and futures: pnl = linear_scale * expm1(r) + linear_offset.
+    linear_scale: f32,
+    linear_offset: f32,
+    multiplier: f32,
+    spot0: f32,
+    strike: f32,
+    // c1 = e^(rate tau1).
+    carry1: f32,
+    tau1: f32,
+    // e^(-rate tau1).
+    discount1: f32,
+    // sqrt(tau1).
+    sqrt_tau1: f32,
+    // w(tau1).
+    tenor_weight: f32,
+    // Today's value per unit, multiplier included.
+    base_value: f32,
+    _pad1: u32,
+}
+
+// Where an asset's surface lives in `surface_data` (CPU: `market::surface::VolSurface`).
+struct SurfaceParams {
+    // 0: flat at `flat_vol`; 1: grid.
+    grid: u32,
+    n_tau: u32,
+    n_k: u32,
+    // taus at [offset, offset + n_tau), knots next, then the vols row-major.
+    offset: u32,
+    flat_vol: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+// Uniform of `aggregate.wgsl`.
+struct AggregateParams {
+    path_count: u32,
+    accounts: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Per-account constants of the aggregate stage.
+struct AccountParams {
+    holdings_offset: u32,
+    holdings_len: u32,
+    // 1 for a coin-margined account (SPEC section 7).
+    coin_margined: u32,
+    coin_asset: u32,
+    // V0 / S_c,0: today's value in the coin.
+    base_value_coin: f32,
+    // 1 / S_c,0.
+    inv_spot0: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+struct HoldingParams {
+    instrument: u32,
+    quantity: f32,
+}
+
+// Uniform of `tail.wgsl`.
+struct TailParams {
+    path_count: u32,
+    // Account rows of this batch: `account_base .. account_base + accounts` of the loss array.
+    account_base: u32,
+    accounts: u32,
+    tail_len: u32,
+    // First path of the chunk: gathered entries carry `path_base + i`.
+    path_base: u32,
+    // Histogram workgroups per account.
+    tiles: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Radix-select state of one account of the batch (reset by the host for every chunk).
+struct TailState {
+    // Threshold key found so far (64 bits: loss key, then inverted path), digits in place.
+    prefix_hi: u32,
+    prefix_lo: u32,
+    // How many keys with this prefix still belong to the tail.
+    remaining: u32,
+    // The next 8-bit digit to select, 0..8.
+    pass_index: u32,
+    // 1 once every key >= the prefix belongs to the tail.
+    done: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}

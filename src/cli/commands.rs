@@ -1,0 +1,195 @@
+//! What each command does: load inputs (or the embedded sample), pick a backend, run, print.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::args::{BackendChoice, Cli, Command, CommonArgs, Format};
+use crate::book::SourceFiles;
+use crate::config::RunConfig;
+use crate::engine::Backend;
+use crate::engine::cpu::CpuBackend;
+use crate::error::{Error, Result};
+use crate::input;
+use crate::run::{RunInputs, run};
+
+/// The sample inputs compiled into the binary (`data/`).
+pub mod sample {
+    pub const MARKET: &str = include_str!("../../data/market.json");
+    pub const PORTFOLIO: &str = include_str!("../../data/portfolio.json");
+    pub const CONFIG: &str = include_str!("../../data/config.json");
+    pub const MARKET_NAME: &str = "<embedded data/market.json>";
+    pub const PORTFOLIO_NAME: &str = "<embedded data/portfolio.json>";
+    pub const CONFIG_NAME: &str = "<embedded data/config.json>";
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => {
+            let inputs = load_inputs(&args)?;
+            let backend = select_backend(args.backend)?;
+            let report = with_threads(args.threads, || {
+                let bar = progress_bar(inputs.config.paths);
+                let report = run(&inputs, backend.as_ref(), &|done| bar.set_position(done));
+                bar.finish_and_clear();
+                report
+            })?;
+            let text = match args.format {
+                Format::Json => report.to_json() + "\n",
+                Format::Table => report.to_table(),
+            };
+            write_output(args.output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Devices => {
+            let text = crate::engine::select::describe_adapters();
+            write_output(None, &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Reads market, portfolio and configuration, falling back to the embedded sample, and
+/// applies the flags on top of the configuration.
+pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
+    let (market, market_file) = match &args.market {
+        Some(path) => (input::load_market(path)?, path.display().to_string()),
+        None => (
+            input::parse_market(sample::MARKET, sample::MARKET_NAME)?,
+            sample::MARKET_NAME.to_string(),
+        ),
+    };
+    let portfolio = match &args.portfolio {
+        Some(path) => input::load_portfolio(path)?,
+        None => input::parse_portfolio_json(sample::PORTFOLIO, sample::PORTFOLIO_NAME)?,
+    };
+    let (mut config, config_file) = match (&args.config, &args.market) {
+        (Some(path), _) => (input::load_config(path)?, path.display().to_string()),
+        (None, None) => (
+            input::parse_config(sample::CONFIG, sample::CONFIG_NAME)?,
+            sample::CONFIG_NAME.to_string(),
+        ),
+        (None, Some(_)) => (RunConfig::default(), "<default configuration>".to_string()),
+    };
+    apply_flags(args, &mut config)?;
+    Ok(RunInputs {
+        market,
+        portfolio,
+        config,
+        files: SourceFiles {
+            market: market_file,
+            config: config_file,
+        },
+    })
+}
+
+/// Flags override the configuration; values that parse but are invalid exit 65.
+fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
+    let bad = |flag: &str, value: &dyn std::fmt::Display, why: &str| {
+        Err(Error::input("command line", flag, value, why))
+    };
+    if let Some(paths) = args.paths {
+        if paths == 0 || paths > u64::from(u32::MAX) {
+            return bad("--paths", &paths, "must be between 1 and 4294967295");
+        }
+        config.paths = paths;
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(h) = args.horizon_days {
+        if !(h.is_finite() && h > 0.0) {
+            return bad("--horizon-days", &h, "must be a positive number of days");
+        }
+        config.horizon_days = h;
+    }
+    if let Some(steps) = args.steps {
+        if steps == 0 {
+            return bad("--steps", &steps, "must be at least 1");
+        }
+        config.steps = steps;
+    }
+    if let Some(levels) = &args.confidence {
+        for &c in levels {
+            if !(c > 0.0 && c < 1.0) {
+                return bad("--confidence", &c, "must be strictly between 0 and 1");
+            }
+        }
+        if levels.is_empty() {
+            return bad("--confidence", &"", "needs at least one level");
+        }
+        config.confidence = levels.clone();
+    }
+    if let Some(chunk) = args.chunk_paths {
+        if chunk == 0 {
+            return bad("--chunk-paths", &chunk, "must be at least 1");
+        }
+        config.chunk_paths = Some(chunk);
+    }
+    if args.repair_correlation {
+        config.repair_correlation = true;
+    }
+    if let Some(0) = args.threads {
+        return bad("--threads", &0, "must be at least 1");
+    }
+    Ok(())
+}
+
+/// The backend of `--backend`, announced on stderr.
+pub fn select_backend(choice: BackendChoice) -> Result<Box<dyn Backend>> {
+    let backend: Box<dyn Backend> = match choice {
+        BackendChoice::Cpu => Box::new(CpuBackend::new()),
+        BackendChoice::Gpu => crate::engine::select::any_gpu()?,
+        BackendChoice::Auto => match crate::engine::select::hardware_gpu()? {
+            Some(g) => g,
+            None => Box::new(CpuBackend::new()),
+        },
+    };
+    let info = backend.info();
+    eprintln!(
+        "tailrisk: {} backend on {} ({})",
+        info.backend, info.device, info.precision
+    );
+    Ok(backend)
+}
+
+/// Runs `f` on a rayon pool of `threads` workers, or the global pool.
+fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
+    match threads.and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()) {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+fn progress_bar(paths: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(paths), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} simulating [{bar:40}] {pos}/{len} paths ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// Writes `text` to the file or stdout.
+fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => std::fs::write(path, text).map_err(|source| Error::Output {
+            file: path.display().to_string(),
+            source,
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|source| Error::Output {
+                    file: "stdout".into(),
+                    source,
+                })
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! The command line of SPEC §8: clap definitions, input loading, output.
+
+pub mod args;
+pub mod commands;
+
+pub use args::Cli;
+pub use commands::execute;

@@ -1,0 +1,105 @@
+//! The run configuration (SPEC §2 `--config`): every field has a default, flags override it.
+
+use std::collections::BTreeMap;
+
+/// A validated run configuration. `Default` gives the documented defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunConfig {
+    /// Risk horizon in calendar days (> 0). Default 1.
+    pub horizon_days: f64,
+    /// Time steps per path (≥ 1). Default 1.
+    pub steps: u32,
+    /// Monte Carlo paths (1 ..= 2³²−1, the Philox counter word). Default 1 000 000.
+    pub paths: u64,
+    /// Philox key. Default 42.
+    pub seed: u64,
+    /// Confidence levels in (0, 1) for VaR/ES. Default [0.99, 0.995].
+    pub confidence: Vec<f64>,
+    /// Degrees of freedom ν ≥ 3 of the multivariate Student-t shocks; `None` = normal.
+    pub student_t_dof: Option<u32>,
+    /// Per-asset dynamics; missing assets and fields take the zero defaults.
+    pub dynamics: BTreeMap<String, DynamicsInput>,
+    pub margin: MarginConfig,
+    pub stress: StressConfig,
+    /// Repair a non-PSD correlation matrix to the nearest correlation matrix (Higham 2002)
+    /// instead of rejecting it. Default false.
+    pub repair_correlation: bool,
+    /// Paths per chunk; `None` sizes chunks from the book and the device.
+    pub chunk_paths: Option<u32>,
+}
+
+/// Dynamics of one asset (SPEC §3). All default to zero, `spot_vol` to the asset's surface
+/// at k = 0, τ = 30 days.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DynamicsInput {
+    pub spot_vol: Option<f64>,
+    pub vol_of_vol: f64,
+    pub vol_mean_reversion: f64,
+    pub spot_vol_corr: f64,
+    pub jump_intensity: f64,
+    pub jump_mean: f64,
+    pub jump_std: f64,
+}
+
+/// Margin parameters (SPEC §6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarginConfig {
+    /// Confidence of the ES that enters initial margin. Default 0.99.
+    pub confidence: f64,
+    /// Maintenance margin as a fraction of initial margin. Default 0.75.
+    pub mm_ratio: f64,
+}
+
+/// Grid stress parameters (SPEC §5), Deribit-like defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StressConfig {
+    /// Largest relative price move of the regular grid. Default 0.16.
+    pub price_range: f64,
+    /// Points of the regular price grid, from −range to +range (odd, ≥ 3). Default 9.
+    pub price_points: u32,
+    /// Vol-level moves v (Y = 1 + v) of the regular grid. Default [−0.25, 0, 0.5].
+    pub vol_moves: Vec<f64>,
+    /// Extended relative price moves. Default [−0.66, −0.33, 0.5, 1, 2, 5].
+    pub extended_moves: Vec<f64>,
+    /// Vol-level moves under which each extended move is applied. Default [0, 0.5].
+    pub extended_vol_moves: Vec<f64>,
+}
+
+impl Default for MarginConfig {
+    fn default() -> Self {
+        Self {
+            confidence: 0.99,
+            mm_ratio: 0.75,
+        }
+    }
+}
+
+impl Default for StressConfig {
+    fn default() -> Self {
+        Self {
+            price_range: 0.16,
+            price_points: 9,
+            vol_moves: vec![-0.25, 0.0, 0.5],
+            extended_moves: vec![-0.66, -0.33, 0.5, 1.0, 2.0, 5.0],
+            extended_vol_moves: vec![0.0, 0.5],
+        }
+    }
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            horizon_days: 1.0,
+            steps: 1,
+            paths: 1_000_000,
+            seed: 42,
+            confidence: vec![0.99, 0.995],
+            student_t_dof: None,
+            dynamics: BTreeMap::new(),
+            margin: MarginConfig::default(),
+            stress: StressConfig::default(),
+            repair_correlation: false,
+            chunk_paths: None,
+        }
+    }
+}

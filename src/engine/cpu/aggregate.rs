@@ -1,0 +1,58 @@
+//! Aggregate stage, CPU twin of `shaders/aggregate.wgsl`: holdings × instrument P&L → the
+//! loss of every account on a path (SPEC §1: loss = −(value at horizon − value now)).
+//!
+//! USD account: L = −Σ_i q_i·pnl_i over the account's net exposure per instrument.
+//! Coin-margined account in asset c (SPEC §7), with P = Σ q·pnl and V₀ its USD value today:
+//! L = −((V₀ + P)/S_c,1 − V₀/S_c,0) = −P/S_c,1 − (V₀/S_c,0)·expm1(−r_c),
+//! exact zero when nothing moves. An inverse contract's coin P&L is then q·(1/F₀ − 1/F₁).
+
+use crate::book::{AccountBook, Book, Currency};
+use crate::engine::AssetState;
+
+/// Loss of one account on one path, from the P&L per unit of every instrument.
+#[inline]
+pub fn account_loss(
+    book: &Book,
+    account: &AccountBook,
+    pnl: &[f64],
+    states: &[AssetState],
+) -> f64 {
+    let usd_pnl: f64 = account
+        .exposures
+        .iter()
+        .map(|e| e.quantity * pnl[e.instrument])
+        .sum();
+    match account.currency {
+        Currency::Usd => -usd_pnl,
+        Currency::Coin(c) => coin_loss(book, account.base_value_usd, usd_pnl, states[c].log_return, c),
+    }
+}
+
+/// The coin loss of a USD value V₀ that gains `usd_pnl` while the coin's log return is `r`.
+#[inline]
+pub fn coin_loss(book: &Book, base_value_usd: f64, usd_pnl: f64, r: f64, coin: usize) -> f64 {
+    let spot0 = book.assets[coin].spot;
+    let spot1 = spot0 * r.exp();
+    -usd_pnl / spot1 - (base_value_usd / spot0) * (-r).exp_m1()
+}
+
+/// Loss contribution of each holding of an account on one path (component ES): the same
+/// decomposition as [`account_loss`], position by position, so that the parts sum to it.
+pub fn holding_losses(
+    book: &Book,
+    account: &AccountBook,
+    pnl: &[f64],
+    states: &[AssetState],
+    out: &mut [f64],
+) {
+    for (o, h) in out.iter_mut().zip(&account.holdings) {
+        let usd = h.quantity * pnl[h.instrument];
+        *o = match account.currency {
+            Currency::Usd => -usd,
+            Currency::Coin(c) => {
+                let v0 = h.quantity * book.instruments[h.instrument].base_value;
+                coin_loss(book, v0, usd, states[c].log_return, c)
+            }
+        };
+    }
+}

@@ -1,0 +1,198 @@
+//! Scenario stage, CPU twin of `shaders/scenario.wgsl`: Philox draws → correlated, fat-tailed
+//! price and vol-level paths → the state of every asset at the horizon (SPEC §3).
+//!
+//! Per path p and step m (dt = h / steps), with the draws of [`crate::rng`]:
+//! 1. ε = L·z (L the correlation root);
+//! 2. Student-t: g = χ²_ν/ν from ν squared normals, ε ← ε·√((ν − 2)/(ν g));
+//! 3. ζ_a = ρ_a ε_a + √(1 − ρ_a²) w_a;
+//! 4. σ_a = spot_vol_a · e^{x_a} (at the step's start); x_a ← x_a − κ_a x_a dt + η_a √dt ζ_a;
+//! 5. N_a ~ Poisson(λ_a dt) by inverse CDF of a uniform, J_a = N_a μ_a + √N_a s_a n_a;
+//! 6. ln S_a ← ln S_a − ½σ_a² dt − λ_a k_a dt + σ_a √dt ε_a + J_a.
+
+use crate::book::Book;
+use crate::engine::AssetState;
+use crate::rng::DrawSource;
+
+/// Cap on the jumps of one asset in one step. P(N > 64) is below 1e-80 for λ·dt ≤ 5
+/// (λ = 1 825 jumps a year at a one-day step); the compiled model rejects nothing, and a
+/// count beyond the cap is impossible in double precision for any realistic intensity.
+pub const MAX_JUMPS_PER_STEP: u32 = 64;
+
+/// Per-asset constants of one step, computed once per run.
+#[derive(Clone, Copy, Debug)]
+pub struct StepAsset {
+    pub spot_vol: f64,
+    /// κ·dt.
+    pub reversion_dt: f64,
+    /// η·√dt.
+    pub vol_of_vol_sqrt_dt: f64,
+    pub rho: f64,
+    /// √(1 − ρ²).
+    pub rho_complement: f64,
+    /// λ·dt, the mean jump count of a step.
+    pub jump_mean_count: f64,
+    /// λ·k·dt, the compensator of a step.
+    pub compensator_dt: f64,
+    pub jump_mean: f64,
+    pub jump_std: f64,
+}
+
+/// The scenario model of a book, ready to simulate any path.
+#[derive(Clone, Debug)]
+pub struct ScenarioModel {
+    pub assets: Vec<StepAsset>,
+    /// Correlation root, row-major A×A.
+    pub root: Vec<f64>,
+    pub steps: u32,
+    pub dt: f64,
+    pub sqrt_dt: f64,
+    /// ν, 0 without fat tails.
+    pub dof: u32,
+    /// Whether any asset needs the vol shocks w (η > 0).
+    pub needs_vol_shocks: bool,
+    /// Whether any asset jumps (λ > 0).
+    pub needs_jumps: bool,
+    pub draws: DrawSource,
+}
+
+impl ScenarioModel {
+    pub fn new(book: &Book, seed: u64) -> Self {
+        let dt = book.horizon / f64::from(book.steps);
+        let assets: Vec<StepAsset> = book
+            .assets
+            .iter()
+            .map(|a| {
+                let d = &a.dynamics;
+                StepAsset {
+                    spot_vol: d.spot_vol,
+                    reversion_dt: d.vol_mean_reversion * dt,
+                    vol_of_vol_sqrt_dt: d.vol_of_vol * dt.sqrt(),
+                    rho: d.spot_vol_corr,
+                    rho_complement: (1.0 - d.spot_vol_corr * d.spot_vol_corr).max(0.0).sqrt(),
+                    jump_mean_count: d.jump_intensity * dt,
+                    compensator_dt: d.jump_intensity * d.jump_compensator() * dt,
+                    jump_mean: d.jump_mean,
+                    jump_std: d.jump_std,
+                }
+            })
+            .collect();
+        Self {
+            needs_vol_shocks: assets.iter().any(|a| a.vol_of_vol_sqrt_dt != 0.0),
+            needs_jumps: assets.iter().any(|a| a.jump_mean_count > 0.0),
+            assets,
+            root: book.correlation_root.clone(),
+            steps: book.steps,
+            dt,
+            sqrt_dt: dt.sqrt(),
+            dof: book.student_t_dof,
+            draws: DrawSource::new(seed),
+        }
+    }
+
+    pub fn asset_count(&self) -> usize {
+        self.assets.len()
+    }
+
+    /// Simulates one path to the horizon. `scratch` is reused between calls (any length);
+    /// `out` has one state per asset.
+    pub fn simulate(&self, path: u32, scratch: &mut Scratch, out: &mut [AssetState]) {
+        let a_count = self.assets.len();
+        let nu = self.dof as usize;
+        scratch.resize(a_count, nu);
+        out.fill(AssetState::default());
+        for step in 0..self.steps {
+            let Scratch {
+                normals,
+                eps,
+                chi,
+            } = scratch;
+            // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
+            let used = if self.needs_jumps {
+                3 * a_count
+            } else if self.needs_vol_shocks {
+                2 * a_count
+            } else {
+                a_count
+            };
+            self.draws.normals_into(path, step, &mut normals[..used]);
+            // ε = L·z, L lower triangular or a full eigen root: sum the whole row.
+            for (i, e) in eps.iter_mut().enumerate() {
+                let row = &self.root[i * a_count..(i + 1) * a_count];
+                *e = row.iter().zip(&normals[..a_count]).map(|(l, z)| l * z).sum();
+            }
+            if nu > 0 {
+                self.draws.normals_range(path, step, 3 * a_count as u32, chi);
+                let g = chi.iter().map(|x| x * x).sum::<f64>() / nu as f64;
+                let scale = ((nu as f64 - 2.0) / (nu as f64 * g)).sqrt();
+                eps.iter_mut().for_each(|e| *e *= scale);
+            }
+            for (a, p) in self.assets.iter().enumerate() {
+                let state = &mut out[a];
+                let sigma = p.spot_vol * state.log_vol.exp();
+                if p.vol_of_vol_sqrt_dt != 0.0 {
+                    let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
+                    state.log_vol +=
+                        -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
+                }
+                let mut jump = 0.0;
+                if p.jump_mean_count > 0.0 {
+                    let u = self.draws.uniform(path, step, a as u32);
+                    let n = poisson_inverse(p.jump_mean_count, u);
+                    if n > 0 {
+                        let n = f64::from(n);
+                        jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];
+                    }
+                }
+                state.log_return += -0.5 * sigma * sigma * self.dt - p.compensator_dt
+                    + sigma * self.sqrt_dt * eps[a]
+                    + jump;
+            }
+        }
+    }
+}
+
+/// Working memory of [`ScenarioModel::simulate`].
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    normals: Vec<f64>,
+    eps: Vec<f64>,
+    chi: Vec<f64>,
+}
+
+impl Scratch {
+    fn resize(&mut self, assets: usize, dof: usize) {
+        self.normals.resize(3 * assets, 0.0);
+        self.eps.resize(assets, 0.0);
+        self.chi.resize(dof, 0.0);
+    }
+}
+
+/// Smallest n with P(N ≤ n) ≥ u for N ~ Poisson(mean), by summing the probabilities
+/// p₀ = e^{−mean}, pₙ = pₙ₋₁·mean/n; at most [`MAX_JUMPS_PER_STEP`].
+#[inline]
+pub fn poisson_inverse(mean: f64, u: f64) -> u32 {
+    let mut p = (-mean).exp();
+    let mut cdf = p;
+    let mut n = 0;
+    while u > cdf && n < MAX_JUMPS_PER_STEP {
+        n += 1;
+        p *= mean / f64::from(n);
+        cdf += p;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poisson_inverse_matches_the_distribution() {
+        let mean = 0.7;
+        let p0 = (-mean as f64).exp();
+        assert_eq!(poisson_inverse(mean, p0 * 0.999), 0);
+        assert_eq!(poisson_inverse(mean, p0 * 1.001), 1);
+        assert_eq!(poisson_inverse(mean, p0 * (1.0 + mean) * 1.001), 2);
+        assert_eq!(poisson_inverse(0.0, 0.5), 0);
+    }
+}

@@ -1,0 +1,110 @@
+//! Tail stage, CPU twin of `shaders/tail_*.wgsl`: the largest losses of each account under
+//! the order of SPEC §4 (larger loss first, ties by the lower path index), without keeping
+//! all N losses: a buffer holds at most 2·cap candidates and is cut back to the best `cap`
+//! by selection (no full sort) whenever it fills. The order is total, so the tail of any
+//! union of chunks is the tail of their tails: the result does not depend on chunk size,
+//! block size or thread count.
+
+use std::cmp::Ordering;
+
+use crate::engine::{AccountTail, TailEntry};
+
+/// The best `cap` losses seen so far of one account.
+#[derive(Clone, Debug)]
+pub struct TailBuffer {
+    cap: usize,
+    entries: Vec<TailEntry>,
+    /// The cap-th best entry after the last cut: anything not better can never enter.
+    threshold: Option<TailEntry>,
+}
+
+impl TailBuffer {
+    pub fn new(cap: usize) -> Self {
+        let cap = cap.max(1);
+        Self {
+            cap,
+            entries: Vec::new(),
+            threshold: None,
+        }
+    }
+
+    #[inline]
+    pub fn push(&mut self, entry: TailEntry) {
+        if let Some(t) = &self.threshold
+            && TailEntry::worse_first(&entry, t) != Ordering::Less
+        {
+            return;
+        }
+        self.entries.push(entry);
+        if self.entries.len() >= 2 * self.cap {
+            self.cut();
+        }
+    }
+
+    /// Keeps the best `cap` entries (selection, O(len)).
+    fn cut(&mut self) {
+        if self.entries.len() > self.cap {
+            self.entries
+                .select_nth_unstable_by(self.cap - 1, TailEntry::worse_first);
+            self.entries.truncate(self.cap);
+            self.threshold = Some(self.entries[self.cap - 1]);
+        }
+    }
+
+    pub fn merge(&mut self, other: TailBuffer) {
+        for e in other.entries {
+            self.push(e);
+        }
+    }
+
+    /// The best `cap` entries, sorted worst loss first.
+    pub fn finish(mut self) -> AccountTail {
+        self.cut();
+        self.entries.sort_unstable_by(TailEntry::worse_first);
+        AccountTail {
+            worst: self.entries,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(losses: &[f64]) -> Vec<TailEntry> {
+        losses
+            .iter()
+            .enumerate()
+            .map(|(i, &loss)| TailEntry {
+                loss,
+                path: i as u32,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keeps_the_largest_with_ties_by_lower_path() {
+        let mut buf = TailBuffer::new(3);
+        for e in entries(&[1.0, 5.0, 2.0, 5.0, 0.0, 3.0, 5.0, -1.0]) {
+            buf.push(e);
+        }
+        let tail = buf.finish();
+        let got: Vec<(f64, u32)> = tail.worst.iter().map(|e| (e.loss, e.path)).collect();
+        assert_eq!(got, vec![(5.0, 1), (5.0, 3), (5.0, 6)]);
+    }
+
+    #[test]
+    fn merge_of_parts_equals_the_whole() {
+        let losses: Vec<f64> = (0..1000).map(|i| ((i * 7919) % 1009) as f64).collect();
+        let all = entries(&losses);
+        let mut whole = TailBuffer::new(17);
+        all.iter().for_each(|&e| whole.push(e));
+        let mut parts = TailBuffer::new(17);
+        for chunk in all.chunks(33) {
+            let mut part = TailBuffer::new(17);
+            chunk.iter().for_each(|&e| part.push(e));
+            parts.merge(part);
+        }
+        assert_eq!(whole.finish(), parts.finish());
+    }
+}

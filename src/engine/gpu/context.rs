@@ -1,0 +1,274 @@
+//! Adapter selection and device setup, apart from the work (wgpu examples style): a
+//! [`GpuContext`] owns the device, the queue, the adapter's limits and the compiled
+//! pipelines; tests can build one from a device of their own with [`GpuContext::from_device`].
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+
+use super::shaders;
+
+/// What `tailrisk devices` reports about one adapter.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AdapterReport {
+    pub name: String,
+    /// `Vulkan`, `Metal`, `Dx12`, `Gl`, …
+    pub backend: String,
+    /// `DiscreteGpu`, `IntegratedGpu`, `VirtualGpu`, `Cpu` or `Other`.
+    pub device_type: String,
+    pub driver: String,
+    pub driver_info: String,
+    /// Whether `--backend auto` would use it (a GPU, not a software rasteriser).
+    pub hardware: bool,
+    pub max_storage_buffer_binding_size: u64,
+    pub max_buffer_size: u64,
+    pub max_compute_workgroups_per_dimension: u32,
+    pub max_compute_invocations_per_workgroup: u32,
+    pub max_compute_workgroup_storage_size: u32,
+    pub max_storage_buffers_per_shader_stage: u32,
+    /// Optional features tailrisk could use but does not require.
+    pub shader_f64: bool,
+    pub subgroups: bool,
+}
+
+/// Which adapters a backend may run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterChoice {
+    /// A hardware GPU (discrete, integrated or virtual), never a software rasteriser:
+    /// `--backend auto`.
+    Hardware,
+    /// Any adapter, lavapipe/llvmpipe included: `--backend gpu`.
+    Any,
+}
+
+/// Whether an adapter is a GPU rather than a CPU-side implementation.
+pub fn is_hardware(device_type: wgpu::DeviceType) -> bool {
+    matches!(
+        device_type,
+        wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu
+    )
+}
+
+/// Preference among adapters: discrete, integrated, virtual, then software.
+fn preference(device_type: wgpu::DeviceType) -> u8 {
+    match device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Adapters that can run compute shaders (WebGPU's baseline: not OpenGL ES downlevel-only).
+fn compute_adapters() -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .filter(|a| {
+            a.get_downlevel_capabilities()
+                .flags
+                .contains(wgpu::DownlevelFlags::COMPUTE_SHADERS)
+        })
+        .collect()
+}
+
+/// Every adapter wgpu finds that can run compute shaders, best first.
+pub fn list_adapters() -> Vec<AdapterReport> {
+    let mut adapters = compute_adapters();
+    adapters.sort_by_key(|a| preference(a.get_info().device_type));
+    adapters.iter().map(report).collect()
+}
+
+fn report(adapter: &wgpu::Adapter) -> AdapterReport {
+    let info = adapter.get_info();
+    let limits = adapter.limits();
+    let features = adapter.features();
+    AdapterReport {
+        name: info.name,
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver: info.driver,
+        driver_info: info.driver_info,
+        hardware: is_hardware(info.device_type),
+        max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+        max_buffer_size: limits.max_buffer_size,
+        max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+        max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+        max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+        max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+        shader_f64: features.contains(wgpu::Features::SHADER_F64),
+        subgroups: features.contains(wgpu::Features::SUBGROUP),
+    }
+}
+
+/// The best adapter allowed by `choice`, or `BackendUnavailable` naming what was found.
+pub fn select_adapter(choice: AdapterChoice) -> Result<wgpu::Adapter> {
+    let mut adapters = compute_adapters();
+    adapters.sort_by_key(|a| preference(a.get_info().device_type));
+    let found: Vec<String> = adapters
+        .iter()
+        .map(|a| {
+            let i = a.get_info();
+            format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type)
+        })
+        .collect();
+    adapters
+        .into_iter()
+        .find(|a| choice == AdapterChoice::Any || is_hardware(a.get_info().device_type))
+        .ok_or_else(|| {
+            let wanted = match choice {
+                AdapterChoice::Hardware => "no hardware GPU adapter",
+                AdapterChoice::Any => "no GPU adapter (not even a software one such as lavapipe)",
+            };
+            let seen = if found.is_empty() {
+                "wgpu found no adapter with compute shaders; install a Vulkan, Metal or DX12 \
+                 driver (on Debian/Ubuntu, `mesa-vulkan-drivers` provides lavapipe)"
+                    .to_string()
+            } else {
+                format!("found only: {}", found.join(", "))
+            };
+            Error::BackendUnavailable(format!("{wanted}: {seen}"))
+        })
+}
+
+/// The compute pipelines of every stage.
+#[derive(Debug)]
+pub struct Pipelines {
+    pub philox_words: wgpu::ComputePipeline,
+    pub normal_blocks: wgpu::ComputePipeline,
+    pub scenario: wgpu::ComputePipeline,
+    pub revalue: wgpu::ComputePipeline,
+    pub aggregate: wgpu::ComputePipeline,
+    pub tail_histogram: wgpu::ComputePipeline,
+    pub tail_select: wgpu::ComputePipeline,
+    pub tail_gather: wgpu::ComputePipeline,
+}
+
+/// The long-lived GPU objects of a backend.
+#[derive(Debug)]
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    /// The device's limits (the adapter's own, requested in full): chunks are sized to them.
+    pub limits: wgpu::Limits,
+    pub pipelines: Pipelines,
+    /// The first device error reported outside an error scope (wgpu would panic otherwise).
+    errors: Arc<Mutex<Option<String>>>,
+}
+
+impl GpuContext {
+    /// Opens the best adapter allowed by `choice` with its own limits.
+    pub fn new(choice: AdapterChoice) -> Result<Self> {
+        let adapter = select_adapter(choice)?;
+        Self::from_adapter(&adapter)
+    }
+
+    /// Opens a device on `adapter`, requesting the adapter's own limits.
+    pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
+        let info = adapter.get_info();
+        let (device, queue) =
+            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+                label: Some("tailrisk"),
+                required_features: wgpu::Features::empty(),
+                required_limits: adapter.limits(),
+                ..Default::default()
+            }))
+            .map_err(|e| Error::Gpu(format!("cannot open a device on {}: {e}", info.name)))?;
+        Self::from_device(device, queue, info)
+    }
+
+    /// Wraps a device the caller opened (tests); compiles every pipeline.
+    pub fn from_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+    ) -> Result<Self> {
+        let errors = Arc::new(Mutex::new(None));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| e.to_string());
+        }));
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let pipelines = Pipelines::new(&device)?;
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("shader pipeline creation failed: {e}")));
+        }
+        let limits = device.limits();
+        Ok(Self {
+            device,
+            queue,
+            info,
+            limits,
+            pipelines,
+            errors,
+        })
+    }
+
+    /// Waits for submitted work and reports any device error since the last check.
+    pub fn wait(&self) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+        self.check()
+    }
+
+    /// Returns the first uncaptured device error, if any, as `Error::Gpu`.
+    pub fn check(&self) -> Result<()> {
+        let mut slot = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        match slot.take() {
+            Some(e) => Err(Error::Gpu(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// The largest size in bytes of one storage binding (and one buffer).
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
+    }
+}
+
+impl Pipelines {
+    fn new(device: &wgpu::Device) -> Result<Self> {
+        let module = |name: &str| -> Result<wgpu::ShaderModule> {
+            let source = shaders::preprocess(shaders::stage(name).source)
+                .map_err(|e| Error::Gpu(format!("shader {name}: {e}")))?;
+            Ok(device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            }))
+        };
+        let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: None,
+                module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        };
+        let draws = module("draws")?;
+        let scenario = module("scenario")?;
+        let revalue = module("revalue")?;
+        let aggregate = module("aggregate")?;
+        let tail = module("tail")?;
+        Ok(Self {
+            philox_words: pipeline(&draws, "philox_words"),
+            normal_blocks: pipeline(&draws, "normal_blocks"),
+            scenario: pipeline(&scenario, "simulate"),
+            revalue: pipeline(&revalue, "revalue"),
+            aggregate: pipeline(&aggregate, "aggregate"),
+            tail_histogram: pipeline(&tail, "histogram"),
+            tail_select: pipeline(&tail, "select_digit"),
+            tail_gather: pipeline(&tail, "gather"),
+        })
+    }
+}

@@ -1,0 +1,383 @@
+//! Host twins of the structs in `shaders/shared/types.wgsl`, and their construction from a
+//! [`Book`]. Every struct is `#[repr(C)]`, `Pod`, made of 4-byte scalars only, and must be
+//! kept in sync with the WGSL struct of the same name (field for field, same order).
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::book::{Book, Currency};
+use crate::engine::cpu::revalue::{Payoff, RevalueRow};
+use crate::engine::cpu::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
+use crate::instrument::Right;
+use crate::market::VolSurface;
+use crate::rng::uniform_open;
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct DrawParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct DrawParams {
+    pub key: [u32; 2],
+    pub step: u32,
+    pub blocks: u32,
+    pub stream: u32,
+    pub count: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct ScenarioParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct ScenarioParams {
+    pub key: [u32; 2],
+    pub path_base: u32,
+    pub path_count: u32,
+    pub assets: u32,
+    pub steps: u32,
+    pub dof: u32,
+    pub use_path_list: u32,
+    pub dt: f32,
+    pub sqrt_dt: f32,
+    pub _pad: [u32; 2],
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct StepAsset`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct StepAsset {
+    pub spot_vol: f32,
+    pub reversion_dt: f32,
+    pub vol_of_vol_sqrt_dt: f32,
+    pub rho: f32,
+    pub rho_complement: f32,
+    pub compensator_dt: f32,
+    pub jump_mean: f32,
+    pub jump_std: f32,
+    pub jumps: u32,
+    pub jump_always: u32,
+    pub jump_table_offset: u32,
+    pub jump_table_len: u32,
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct RevalueParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct RevalueParams {
+    pub path_count: u32,
+    pub instruments: u32,
+    pub explicit_rules: u32,
+    pub _pad: u32,
+}
+
+/// `InstrumentParams::payoff` codes (WGSL `PAYOFF_*`).
+pub const PAYOFF_DELTA_ONE: u32 = 0;
+pub const PAYOFF_CALL: u32 = 1;
+pub const PAYOFF_PUT: u32 = 2;
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct InstrumentParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct InstrumentParams {
+    pub payoff: u32,
+    pub asset: u32,
+    pub expired: u32,
+    pub _pad0: u32,
+    pub linear_scale: f32,
+    pub linear_offset: f32,
+    pub multiplier: f32,
+    pub spot0: f32,
+    pub strike: f32,
+    pub carry1: f32,
+    pub tau1: f32,
+    pub discount1: f32,
+    pub sqrt_tau1: f32,
+    pub tenor_weight: f32,
+    pub base_value: f32,
+    pub _pad1: u32,
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct SurfaceParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SurfaceParams {
+    pub grid: u32,
+    pub n_tau: u32,
+    pub n_k: u32,
+    pub offset: u32,
+    pub flat_vol: f32,
+    pub _pad: [u32; 3],
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct AggregateParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AggregateParams {
+    pub path_count: u32,
+    pub accounts: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct AccountParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct AccountParams {
+    pub holdings_offset: u32,
+    pub holdings_len: u32,
+    pub coin_margined: u32,
+    pub coin_asset: u32,
+    pub base_value_coin: f32,
+    pub inv_spot0: f32,
+    pub _pad: [u32; 2],
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct HoldingParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct HoldingParams {
+    pub instrument: u32,
+    pub quantity: f32,
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct TailParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct TailParams {
+    pub path_count: u32,
+    pub account_base: u32,
+    pub accounts: u32,
+    pub tail_len: u32,
+    pub path_base: u32,
+    pub tiles: u32,
+    pub _pad: [u32; 2],
+}
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct TailState`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct TailState {
+    pub prefix_hi: u32,
+    pub prefix_lo: u32,
+    pub remaining: u32,
+    pub pass_index: u32,
+    pub done: u32,
+    pub _pad: [u32; 3],
+}
+
+/// The Poisson inverse CDF of `cpu::scenario::poisson_inverse` as integer thresholds on the
+/// uniform's word w (u = (w + ½)·2⁻³²): the CPU returns N = #{n < 64 : u > cdfₙ} (its f64
+/// cdfₙ is non-decreasing), and u > cdfₙ ⇔ w > tₙ with tₙ the largest word whose uniform is
+/// ≤ cdfₙ. Returns (the count of leading n with no such word, the following tₙ up to the
+/// first that is u32::MAX), so the GPU's count equals the CPU's exactly.
+pub fn poisson_thresholds(mean: f64) -> (u32, Vec<u32>) {
+    let mut always = 0;
+    let mut table = Vec::new();
+    let mut p = (-mean).exp();
+    let mut cdf = p;
+    for n in 0..MAX_JUMPS_PER_STEP {
+        if n > 0 {
+            p *= mean / f64::from(n);
+            cdf += p;
+        }
+        match largest_word_at_most(cdf) {
+            None => always += 1,
+            Some(u32::MAX) => break,
+            Some(t) => table.push(t),
+        }
+    }
+    (always, table)
+}
+
+/// The largest w with `uniform_open(w) <= x`, if any.
+fn largest_word_at_most(x: f64) -> Option<u32> {
+    let guess = (x * 4_294_967_296.0 - 0.5).floor();
+    if !(guess >= -1.0) {
+        return None;
+    }
+    let mut w = guess.min(f64::from(u32::MAX)) as i64;
+    while w >= 0 && uniform_open(w as u32) > x {
+        w -= 1;
+    }
+    while w < i64::from(u32::MAX) && uniform_open((w + 1) as u32) <= x {
+        w += 1;
+    }
+    (w >= 0).then_some(w as u32)
+}
+
+/// The jump count the GPU computes from a table of [`poisson_thresholds`].
+pub fn poisson_from_thresholds(always: u32, table: &[u32], word: u32) -> u32 {
+    always + table.iter().take_while(|&&t| word > t).count() as u32
+}
+
+/// The scenario stage's per-asset rows and the jump threshold tables they point into.
+pub fn step_assets(model: &ScenarioModel) -> (Vec<StepAsset>, Vec<u32>) {
+    let mut thresholds = Vec::new();
+    let rows = model
+        .assets
+        .iter()
+        .map(|a| {
+            let jumps = a.jump_mean_count > 0.0;
+            let (always, table) = if jumps {
+                poisson_thresholds(a.jump_mean_count)
+            } else {
+                (0, Vec::new())
+            };
+            let offset = thresholds.len() as u32;
+            thresholds.extend_from_slice(&table);
+            StepAsset {
+                spot_vol: a.spot_vol as f32,
+                reversion_dt: a.reversion_dt as f32,
+                vol_of_vol_sqrt_dt: a.vol_of_vol_sqrt_dt as f32,
+                rho: a.rho as f32,
+                rho_complement: a.rho_complement as f32,
+                compensator_dt: a.compensator_dt as f32,
+                jump_mean: a.jump_mean as f32,
+                jump_std: a.jump_std as f32,
+                jumps: u32::from(jumps),
+                jump_always: always,
+                jump_table_offset: offset,
+                jump_table_len: table.len() as u32,
+            }
+        })
+        .collect();
+    if thresholds.is_empty() {
+        thresholds.push(0); // bindings may not be empty
+    }
+    (rows, thresholds)
+}
+
+/// The revalue stage's per-instrument rows, from the CPU's rows: every constant is computed
+/// in f64 and rounded once.
+pub fn instrument_params(book: &Book) -> Vec<InstrumentParams> {
+    book.instruments
+        .iter()
+        .map(|row| {
+            let r = RevalueRow::new(book, row);
+            let m = r.multiplier;
+            let (payoff, scale, offset) = match r.payoff {
+                Payoff::Linear => (PAYOFF_DELTA_ONE, m * r.spot0, 0.0),
+                Payoff::InversePerpetual => (PAYOFF_DELTA_ONE, m, 0.0),
+                Payoff::LinearFuture => {
+                    let s0c1 = r.spot0 * r.carry1;
+                    (PAYOFF_DELTA_ONE, m * s0c1, m * (s0c1 - r.forward0))
+                }
+                Payoff::InverseFuture => {
+                    let ratio = r.spot0 / r.forward0;
+                    (PAYOFF_DELTA_ONE, m * ratio, m * (ratio - 1.0 / r.carry1))
+                }
+                Payoff::Option(Right::Call) => (PAYOFF_CALL, 0.0, 0.0),
+                Payoff::Option(Right::Put) => (PAYOFF_PUT, 0.0, 0.0),
+            };
+            let live = r.tau1 > 0.0 && r.tau1.is_finite();
+            InstrumentParams {
+                payoff,
+                asset: r.asset as u32,
+                expired: u32::from(!live),
+                linear_scale: scale as f32,
+                linear_offset: offset as f32,
+                multiplier: m as f32,
+                spot0: r.spot0 as f32,
+                strike: r.strike as f32,
+                carry1: r.carry1 as f32,
+                tau1: if live { r.tau1 as f32 } else { 0.0 },
+                discount1: if live { (-r.rate * r.tau1).exp() as f32 } else { 1.0 },
+                sqrt_tau1: if live { r.tau1.sqrt() as f32 } else { 0.0 },
+                tenor_weight: r.tenor_weight as f32,
+                base_value: r.base_value as f32,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// Surface rows and the packed grid data (taus, knots, vols per grid surface).
+pub fn surfaces(book: &Book) -> (Vec<SurfaceParams>, Vec<f32>) {
+    let mut data = Vec::new();
+    let rows = book
+        .assets
+        .iter()
+        .map(|a| match &a.surface {
+            VolSurface::Flat(v) => SurfaceParams {
+                flat_vol: *v as f32,
+                ..Default::default()
+            },
+            VolSurface::Grid(g) => {
+                let offset = data.len() as u32;
+                data.extend(g.taus.iter().map(|&x| x as f32));
+                data.extend(g.log_moneyness.iter().map(|&x| x as f32));
+                data.extend(g.vols.iter().map(|&x| x as f32));
+                SurfaceParams {
+                    grid: 1,
+                    n_tau: g.taus.len() as u32,
+                    n_k: g.log_moneyness.len() as u32,
+                    offset,
+                    ..Default::default()
+                }
+            }
+        })
+        .collect();
+    if data.is_empty() {
+        data.push(0.0);
+    }
+    (rows, data)
+}
+
+/// Account rows and the holdings (CSR) they point into.
+pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
+    let mut holdings = Vec::new();
+    let rows = book
+        .accounts
+        .iter()
+        .map(|acct| {
+            let offset = holdings.len() as u32;
+            holdings.extend(acct.holdings.iter().map(|h| HoldingParams {
+                instrument: h.instrument as u32,
+                quantity: h.quantity as f32,
+            }));
+            let (coin_margined, coin_asset, base_value_coin, inv_spot0) = match acct.currency {
+                Currency::Usd => (0, 0, 0.0, 0.0),
+                Currency::Coin(c) => {
+                    let spot0 = book.assets[c].spot;
+                    (1, c as u32, acct.base_value_usd / spot0, 1.0 / spot0)
+                }
+            };
+            AccountParams {
+                holdings_offset: offset,
+                holdings_len: acct.holdings.len() as u32,
+                coin_margined,
+                coin_asset,
+                base_value_coin: base_value_coin as f32,
+                inv_spot0: inv_spot0 as f32,
+                ..Default::default()
+            }
+        })
+        .collect();
+    if holdings.is_empty() {
+        holdings.push(HoldingParams::default());
+    }
+    (rows, holdings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cpu::scenario::poisson_inverse;
+
+    /// The threshold tables reproduce the CPU's jump count for every word tried, including
+    /// the words next to each threshold.
+    #[test]
+    fn poisson_thresholds_match_the_cpu_inverse() {
+        for &mean in &[1e-6, 0.0164, 0.7, 3.0, 25.0, 80.0] {
+            let (always, table) = poisson_thresholds(mean);
+            let mut words: Vec<u32> = (0..20_000u32).map(|i| i.wrapping_mul(214_749)).collect();
+            for &t in &table {
+                words.extend([t.saturating_sub(1), t, t.saturating_add(1)]);
+            }
+            words.extend([0, 1, u32::MAX - 1, u32::MAX]);
+            for w in words {
+                assert_eq!(
+                    poisson_from_thresholds(always, &table, w),
+                    poisson_inverse(mean, uniform_open(w)),
+                    "mean {mean} word {w}"
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The Monte Carlo pipeline and the backends that run it.
+//!
+//! Stages (one module per stage on the CPU, one WGSL file per stage on the GPU):
+//! `scenario` (Philox draws → price/vol state at the horizon) → `revalue` (P&L per unit of
+//! every instrument) → `aggregate` (holdings × P&L → loss per account) → `tail` (the
+//! largest losses per account, ties broken by the lower path index).
+//! Both backends implement [`Backend`]; [`crate::risk`] works on what it returns.
+
+pub mod cpu;
+pub mod gpu;
+pub mod select;
+
+use crate::book::Book;
+use crate::error::Result;
+
+/// The state of one asset in one scenario at the horizon.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AssetState {
+    /// ln(S_h / S₀).
+    pub log_return: f64,
+    /// ln of the vol factor: ln Y_h for Monte Carlo and grid scenarios (tenor-scaled),
+    /// ln(1 + vol) for named scenarios (applied uniformly), see [`VolRule`].
+    pub log_vol: f64,
+}
+
+/// How a scenario's vol factor reaches the surface at remaining time τ₁.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VolRule {
+    /// σ₁ = σ_surface(τ₁, k₁) · Y^{w(τ₁)}: Monte Carlo and grid stress (SPEC §3, §5).
+    TenorScaled,
+    /// σ₁ = σ_surface(τ₁, k₁) · (1 + vol): named scenarios (SPEC §5).
+    Uniform,
+}
+
+/// An explicit scenario (stress): a state per simulated asset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StressScenario {
+    /// One per simulated asset, in the book's asset order.
+    pub states: Vec<AssetState>,
+    pub vol_rule: VolRule,
+    /// Grid stress: only positions on this asset are revalued; every other instrument keeps
+    /// today's value (P&L 0, no time decay). `None`: every instrument is revalued.
+    pub only_asset: Option<usize>,
+}
+
+/// One loss of an account's tail.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TailEntry {
+    pub loss: f64,
+    pub path: u32,
+}
+
+impl TailEntry {
+    /// The order of SPEC §4: larger loss first, then the lower path index. Total on finite
+    /// losses, so the tail of a union is the tail of the tails, whatever the chunking.
+    #[inline]
+    pub fn worse_first(a: &TailEntry, b: &TailEntry) -> std::cmp::Ordering {
+        b.loss.total_cmp(&a.loss).then(a.path.cmp(&b.path))
+    }
+}
+
+/// The largest losses of one account, sorted by [`TailEntry::worse_first`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountTail {
+    pub worst: Vec<TailEntry>,
+}
+
+/// What the report says about the backend.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BackendInfo {
+    /// `cpu` or `gpu`.
+    pub backend: &'static str,
+    /// Adapter name, or the CPU's description.
+    pub device: String,
+    /// `f64` or `f32`.
+    pub precision: &'static str,
+}
+
+/// What one simulation covers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimulationPlan {
+    /// Paths 0..paths (≤ 2³² − 1: the path is a Philox counter word).
+    pub paths: u64,
+    pub seed: u64,
+    /// How many of the largest losses each account's tail keeps.
+    pub tail_len: usize,
+    /// Paths per chunk; `None` lets the backend size chunks from the book and its limits.
+    pub chunk_paths: Option<u32>,
+}
+
+/// States and instrument P&L of regenerated paths.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PathRevaluation {
+    /// paths × assets, row-major.
+    pub states: Vec<AssetState>,
+    /// paths × instruments, row-major: P&L per unit of quantity, USD.
+    pub pnl: Vec<f64>,
+}
+
+/// A way to run the pipeline. Implemented by [`cpu::CpuBackend`] and [`gpu::GpuBackend`].
+pub trait Backend: Send + Sync {
+    fn info(&self) -> BackendInfo;
+
+    /// Simulates paths `0..plan.paths`, revalues every instrument, aggregates per account,
+    /// and returns each account's `plan.tail_len` largest losses. `progress` is called with
+    /// the number of paths done so far.
+    fn tails(
+        &self,
+        book: &Book,
+        plan: &SimulationPlan,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<AccountTail>>;
+
+    /// Regenerates the given paths alone: their states and the P&L of every instrument.
+    fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation>;
+
+    /// P&L per unit of every instrument under explicit scenarios: scenarios × instruments.
+    fn revalue_scenarios(&self, book: &Book, scenarios: &[StressScenario]) -> Result<Vec<f64>>;
+
+    /// Raw Philox words `(path, step, block, stream)` for the given paths, blocks
+    /// `0..blocks` of one step and stream: paths × blocks, for stage-by-stage verification.
+    fn philox_words(
+        &self,
+        seed: u64,
+        paths: &[u32],
+        step: u32,
+        blocks: u32,
+        stream: u32,
+    ) -> Result<Vec<[u32; 4]>>;
+}

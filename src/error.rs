@@ -1,0 +1,90 @@
+//! Typed errors of the library and the exit codes of SPEC §8 they map to.
+
+use std::path::Path;
+
+/// Exit code for bad input data (sysexits `EX_DATAERR`).
+pub const EXIT_DATA: u8 = 65;
+/// Exit code for an input file that is missing or unreadable (`EX_NOINPUT`).
+pub const EXIT_NO_INPUT: u8 = 66;
+/// Exit code for a requested backend that is unavailable (`EX_UNAVAILABLE`).
+pub const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code for a verification failure or any other error.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Every failure the library reports. Each input error names the file, the field and the value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Bad input data: exit 65.
+    #[error("{file}: {field}: {message} (got {value})")]
+    Input {
+        /// The file (or `--flag` for a command-line value).
+        file: String,
+        /// JSON path, CSV line and column, or configuration field.
+        field: String,
+        /// The offending value as written by the user.
+        value: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file that is missing or unreadable: exit 66.
+    #[error("cannot read {file}: {source}")]
+    Unreadable {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A requested backend that is not available: exit 69.
+    #[error("backend unavailable: {0}")]
+    BackendUnavailable(String),
+    /// GPU and CPU disagree beyond the documented tolerances: exit 1.
+    #[error("verification failed: {0}")]
+    Verification(String),
+    /// A failure of the GPU device or driver during a run: exit 1.
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    /// Writing the output failed: exit 1.
+    #[error("cannot write {file}: {source}")]
+    Output {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// An input error; `value` is shown as the user wrote it.
+    pub fn input(
+        file: impl Into<String>,
+        field: impl Into<String>,
+        value: impl std::fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Input {
+            file: file.into(),
+            field: field.into(),
+            value: value.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// A missing or unreadable file.
+    pub fn unreadable(file: &Path, source: std::io::Error) -> Self {
+        Error::Unreadable {
+            file: file.display().to_string(),
+            source,
+        }
+    }
+
+    /// The process exit code of SPEC §8.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input { .. } => EXIT_DATA,
+            Error::Unreadable { .. } => EXIT_NO_INPUT,
+            Error::BackendUnavailable(_) => EXIT_UNAVAILABLE,
+            Error::Verification(_) | Error::Gpu(_) | Error::Output { .. } => EXIT_FAILURE,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

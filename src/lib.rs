@@ -1,0 +1,24 @@
+//! tailrisk: a Monte Carlo portfolio-margin engine for crypto options and derivatives.
+//!
+//! The pipeline (see docs/architecture.md): inputs are validated and compiled once into a
+//! [`book::Book`]; a [`engine::Backend`] (CPU reference or wgpu) runs the stages scenario →
+//! revalue → aggregate → tail; [`risk`] turns tails into VaR, ES, intervals and components;
+//! [`report`] writes SPEC §8.
+
+pub mod book;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod input;
+pub mod instrument;
+pub mod market;
+pub mod portfolio;
+pub mod pricing;
+pub mod report;
+pub mod risk;
+pub mod rng;
+pub mod run;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,46 @@
+//! The market snapshot of SPEC §2: spots, rates, implied-vol surfaces, correlation.
+
+pub mod correlation;
+pub mod surface;
+
+pub use correlation::CorrelationRoot;
+pub use surface::VolSurface;
+
+use crate::time::Timestamp;
+
+/// A validated market snapshot.
+#[derive(Clone, Debug)]
+pub struct Market {
+    pub as_of: Timestamp,
+    /// In the order of the file.
+    pub assets: Vec<AssetQuote>,
+    /// `None` only for a one-asset market without a `correlation` block.
+    pub correlation: Option<CorrelationInput>,
+}
+
+/// One asset of the snapshot.
+#[derive(Clone, Debug)]
+pub struct AssetQuote {
+    pub symbol: String,
+    pub spot: f64,
+    /// Continuously compounded carry and discount rate.
+    pub rate: f64,
+    pub surface: VolSurface,
+    /// Average daily traded value in USD (liquidity add-on).
+    pub adv_usd: Option<f64>,
+}
+
+/// The correlation block as given (symmetric, unit diagonal, entries in [−1, 1]; PSD is
+/// checked when the book is compiled).
+#[derive(Clone, Debug)]
+pub struct CorrelationInput {
+    pub symbols: Vec<String>,
+    /// Row-major n×n.
+    pub matrix: Vec<f64>,
+}
+
+impl Market {
+    pub fn asset(&self, symbol: &str) -> Option<&AssetQuote> {
+        self.assets.iter().find(|a| a.symbol == symbol)
+    }
+}

@@ -1,0 +1,169 @@
+//! Implied-vol surfaces (SPEC §2): flat, or a grid over expiry × log-moneyness.
+//!
+//! Interpolation of a grid, at time to expiry τ and log-moneyness k = ln(K / F(T)):
+//! - within a row (one expiry): linear in k, flat beyond the end knots;
+//! - across expiries: linear in total variance σ²τ at the same k,
+//!   σ²(τ) = [σᵢ²τᵢ·(τᵢ₊₁ − τ) + σᵢ₊₁²τᵢ₊₁·(τ − τᵢ)] / ((τᵢ₊₁ − τᵢ)·τ);
+//! - flat vol (the first or last row's σ(k)) before the first and after the last expiry.
+//!
+//! The surface is a function of time to expiry: expiry i sits at τᵢ = expiryᵢ − as_of, and a
+//! scenario at the horizon reads it at the option's remaining τ₁ (SPEC §3).
+
+/// A validated surface: vols positive and finite, knots strictly increasing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VolSurface {
+    Flat(f64),
+    Grid(GridSurface),
+}
+
+/// Grid surface, row-major: `vols[i * log_moneyness.len() + j]` at `taus[i]`, `log_moneyness[j]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GridSurface {
+    /// Time to each expiry from `as_of`, in years, strictly increasing and positive.
+    pub taus: Vec<f64>,
+    /// Strictly increasing log-moneyness knots.
+    pub log_moneyness: Vec<f64>,
+    pub vols: Vec<f64>,
+}
+
+impl GridSurface {
+    /// σ of row `i` at log-moneyness `k`: linear between knots, flat beyond the ends.
+    pub fn row_vol(&self, i: usize, k: f64) -> f64 {
+        let ks = &self.log_moneyness;
+        let row = &self.vols[i * ks.len()..(i + 1) * ks.len()];
+        if k <= ks[0] {
+            return row[0];
+        }
+        let last = ks.len() - 1;
+        if k >= ks[last] {
+            return row[last];
+        }
+        // First knot strictly above k; k lies in [ks[j-1], ks[j]).
+        let j = ks.partition_point(|&x| x <= k);
+        let t = (k - ks[j - 1]) / (ks[j] - ks[j - 1]);
+        row[j - 1] + t * (row[j] - row[j - 1])
+    }
+
+    /// σ(τ, k) by the rules of the module docs.
+    pub fn vol(&self, tau: f64, k: f64) -> f64 {
+        let taus = &self.taus;
+        let last = taus.len() - 1;
+        if tau <= taus[0] {
+            return self.row_vol(0, k);
+        }
+        if tau >= taus[last] {
+            return self.row_vol(last, k);
+        }
+        let i = taus.partition_point(|&x| x <= tau) - 1;
+        let (t0, t1) = (taus[i], taus[i + 1]);
+        let (s0, s1) = (self.row_vol(i, k), self.row_vol(i + 1, k));
+        let (w0, w1) = (s0 * s0 * t0, s1 * s1 * t1);
+        let w = w0 + (w1 - w0) * (tau - t0) / (t1 - t0);
+        (w / tau).sqrt()
+    }
+}
+
+impl VolSurface {
+    /// Implied vol at time to expiry `tau` (years, > 0) and log-moneyness `k`.
+    pub fn vol(&self, tau: f64, k: f64) -> f64 {
+        match self {
+            VolSurface::Flat(s) => *s,
+            VolSurface::Grid(g) => g.vol(tau, k),
+        }
+    }
+
+    /// ∂σ/∂k at (τ, k): the smile slope that sticky-moneyness Greeks need. Piecewise
+    /// constant in k (zero beyond the end knots); at a knot, the slope to its right.
+    pub fn dvol_dk(&self, tau: f64, k: f64) -> f64 {
+        match self {
+            VolSurface::Flat(_) => 0.0,
+            VolSurface::Grid(g) => {
+                let ks = &g.log_moneyness;
+                let last = ks.len() - 1;
+                if k < ks[0] || k >= ks[last] {
+                    return 0.0;
+                }
+                let j = ks.partition_point(|&x| x <= k);
+                let slope = |i: usize| {
+                    let row = &g.vols[i * ks.len()..(i + 1) * ks.len()];
+                    (row[j] - row[j - 1]) / (ks[j] - ks[j - 1])
+                };
+                let taus = &g.taus;
+                let tl = taus.len() - 1;
+                if tau <= taus[0] {
+                    return slope(0);
+                }
+                if tau >= taus[tl] {
+                    return slope(tl);
+                }
+                let i = taus.partition_point(|&x| x <= tau) - 1;
+                let (t0, t1) = (taus[i], taus[i + 1]);
+                let (s0, s1) = (g.row_vol(i, k), g.row_vol(i + 1, k));
+                let a = (tau - t0) / (t1 - t0);
+                // σ² τ = (1−a) s0² t0 + a s1² t1  ⇒  2στ σ' = (1−a) 2 s0 s0' t0 + a 2 s1 s1' t1.
+                let sigma = self.vol(tau, k);
+                ((1.0 - a) * s0 * slope(i) * t0 + a * s1 * slope(i + 1) * t1) / (sigma * tau)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grid() -> VolSurface {
+        VolSurface::Grid(GridSurface {
+            taus: vec![0.1, 0.5],
+            log_moneyness: vec![-0.2, 0.0, 0.2],
+            vols: vec![0.8, 0.6, 0.7, 0.7, 0.5, 0.6],
+        })
+    }
+
+    #[test]
+    fn flat_surface_is_flat() {
+        let s = VolSurface::Flat(0.55);
+        assert_eq!(s.vol(0.01, -3.0), 0.55);
+        assert_eq!(s.vol(5.0, 2.0), 0.55);
+    }
+
+    #[test]
+    fn row_is_linear_in_k_and_flat_beyond_the_ends() {
+        let s = grid();
+        assert!((s.vol(0.1, -0.1) - 0.7).abs() < 1e-15);
+        assert!((s.vol(0.1, 0.1) - 0.65).abs() < 1e-15);
+        assert_eq!(s.vol(0.1, -1.0), 0.8);
+        assert_eq!(s.vol(0.1, 1.0), 0.7);
+        assert_eq!(s.vol(0.1, 0.0), 0.6);
+    }
+
+    #[test]
+    fn expiries_interpolate_in_total_variance() {
+        let s = grid();
+        let tau = 0.3;
+        let w0 = 0.6f64.powi(2) * 0.1;
+        let w1 = 0.5f64.powi(2) * 0.5;
+        let w = w0 + (w1 - w0) * (tau - 0.1) / 0.4;
+        assert!((s.vol(tau, 0.0) - (w / tau).sqrt()).abs() < 1e-15);
+        // At a knot, the row itself.
+        assert!((s.vol(0.5, 0.0) - 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn flat_in_vol_outside_the_expiries() {
+        let s = grid();
+        assert_eq!(s.vol(0.01, 0.0), 0.6);
+        assert_eq!(s.vol(3.0, 0.0), 0.5);
+        assert_eq!(s.vol(3.0, 0.3), 0.6);
+    }
+
+    #[test]
+    fn smile_slope_matches_a_finite_difference() {
+        let s = grid();
+        for &(tau, k) in &[(0.05, -0.13), (0.3, 0.07), (0.3, -0.11), (1.0, 0.15)] {
+            let h = 1e-6;
+            let fd = (s.vol(tau, k + h) - s.vol(tau, k - h)) / (2.0 * h);
+            assert!((s.dvol_dk(tau, k) - fd).abs() < 1e-6, "tau {tau} k {k}");
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The report of SPEC §8: serde structures for `--format json` and the readable table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// The whole output of `tailrisk run`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Report {
+    pub run: RunInfo,
+    pub accounts: Vec<AccountReport>,
+}
+
+/// How the figures were made.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RunInfo {
+    pub paths: u64,
+    pub seed: u64,
+    pub horizon_days: f64,
+    pub steps: u32,
+    pub backend: String,
+    pub device: String,
+    pub precision: String,
+    pub version: String,
+    pub seconds: f64,
+    /// Present only when the correlation matrix was repaired (SPEC §2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_repair: Option<RepairReport>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RepairReport {
+    pub method: String,
+    pub frobenius_distance: f64,
+    pub min_eigenvalue_before: f64,
+}
+
+/// The figures of one account, in its currency.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AccountReport {
+    pub id: String,
+    pub currency: String,
+    pub measures: Vec<MeasureReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stress: Option<StressReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin: Option<MarginReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub greeks: Option<BTreeMap<String, GreeksReport>>,
+    pub components: Vec<ComponentReport>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct MeasureReport {
+    pub confidence: f64,
+    pub var: f64,
+    pub es: f64,
+    pub var_ci: [f64; 2],
+    pub es_ci: [f64; 2],
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StressReport {
+    pub grid_loss: f64,
+    pub grid: Vec<GridReport>,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+/// The worst grid point of one asset.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GridReport {
+    pub asset: String,
+    pub loss: f64,
+    pub price_move: f64,
+    pub vol_move: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub loss: f64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MarginReport {
+    pub initial: f64,
+    pub maintenance: f64,
+    pub components: MarginComponents,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MarginComponents {
+    pub es: f64,
+    pub grid: f64,
+    pub scenario: f64,
+    pub liquidity: f64,
+    pub short_option_minimum: f64,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+pub struct GreeksReport {
+    pub delta_usd: f64,
+    pub gamma_usd: f64,
+    pub vega_usd: f64,
+    pub theta_usd: f64,
+}
+
+/// Component ES of one position: its mean loss over the account's ES tail.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ComponentReport {
+    pub instrument: String,
+    pub es: f64,
+}
+
+impl Report {
+    /// The JSON of SPEC §8.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// A readable table for people.
+    pub fn to_table(&self) -> String {
+        let r = &self.run;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "tailrisk {} — {} paths, seed {}, horizon {} d in {} step(s), {} backend ({}, {}), {:.2} s",
+            r.version, r.paths, r.seed, r.horizon_days, r.steps, r.backend, r.device, r.precision, r.seconds
+        );
+        if let Some(rep) = &r.correlation_repair {
+            let _ = writeln!(
+                out,
+                "correlation repaired ({}): Frobenius distance {:.4}, smallest eigenvalue before {:.3e}",
+                rep.method, rep.frobenius_distance, rep.min_eigenvalue_before
+            );
+        }
+        for a in &self.accounts {
+            let _ = writeln!(out, "\naccount {} ({})", a.id, a.currency);
+            let _ = writeln!(
+                out,
+                "  {:>10}  {:>16}  {:>33}  {:>16}  {:>33}",
+                "confidence", "VaR", "VaR 95% CI", "ES", "ES 95% CI"
+            );
+            for m in &a.measures {
+                let _ = writeln!(
+                    out,
+                    "  {:>10}  {:>16}  {:>33}  {:>16}  {:>33}",
+                    format!("{:.2}%", m.confidence * 100.0),
+                    money(m.var),
+                    format!("[{}, {}]", money(m.var_ci[0]), money(m.var_ci[1])),
+                    money(m.es),
+                    format!("[{}, {}]", money(m.es_ci[0]), money(m.es_ci[1])),
+                );
+            }
+            if let Some(s) = &a.stress {
+                let _ = writeln!(out, "  grid stress loss {}", money(s.grid_loss));
+                for g in &s.grid {
+                    let _ = writeln!(
+                        out,
+                        "    {:<6} {:>16}  at price {:+.0}%, vol {:+.0}%",
+                        g.asset,
+                        money(g.loss),
+                        g.price_move * 100.0,
+                        g.vol_move * 100.0
+                    );
+                }
+                if let Some(worst) = s.scenarios.iter().max_by(|x, y| x.loss.total_cmp(&y.loss)) {
+                    let _ = writeln!(
+                        out,
+                        "  worst named scenario {} ({})",
+                        money(worst.loss),
+                        worst.name
+                    );
+                }
+            }
+            if let Some(m) = &a.margin {
+                let c = &m.components;
+                let _ = writeln!(
+                    out,
+                    "  initial margin {}  maintenance {}  (ES {}, grid {}, scenario {}, liquidity {}, short-option minimum {})",
+                    money(m.initial),
+                    money(m.maintenance),
+                    money(c.es),
+                    money(c.grid),
+                    money(c.scenario),
+                    money(c.liquidity),
+                    money(c.short_option_minimum)
+                );
+            }
+            if let Some(greeks) = &a.greeks {
+                for (asset, g) in greeks {
+                    let _ = writeln!(
+                        out,
+                        "  {:<6} delta {}  gamma {}  vega {}  theta {}",
+                        asset,
+                        money(g.delta_usd),
+                        money(g.gamma_usd),
+                        money(g.vega_usd),
+                        money(g.theta_usd)
+                    );
+                }
+            }
+            let mut parts: Vec<&ComponentReport> = a.components.iter().collect();
+            parts.sort_by(|x, y| y.es.abs().total_cmp(&x.es.abs()));
+            if !parts.is_empty() {
+                let _ = writeln!(out, "  largest ES components:");
+                for c in parts.iter().take(5) {
+                    let _ = writeln!(out, "    {:<34} {:>16}", c.instrument, money(c.es));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A figure with thousands separators and 2 decimals (coin figures keep 6 significant
+/// digits when small).
+pub fn money(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x != 0.0 && x.abs() < 100.0 {
+        return format!("{x:.6}");
+    }
+    let s = format!("{:.2}", x.abs());
+    let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
+    let mut grouped = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{}{grouped}.{frac}", if x < 0.0 { "-" } else { "" })
+}

@@ -1,0 +1,122 @@
+//! Risk figures of SPEC §4 from an account's tail: VaR, ES, their 95% confidence intervals
+//! and component ES.
+//!
+//! Of N losses sorted descending (ties by the lower path index), k = ⌈N(1 − α)⌉ (a product
+//! within 1e-9 of an integer is that integer; at least 1):
+//! - VaR_α = L(k), ES_α = (1/k) Σ_{j ≤ k} L(j), summed in that fixed order;
+//! - VaR interval: the exceedance count is Binomial(N, 1 − α), so the ranks
+//!   k ∓ ⌈1.96·√(N α (1 − α))⌉ (clamped to [1, N]) bound it: [L(k_hi), L(k_lo)];
+//! - ES interval: ES ± 1.96·σ_ES with the asymptotic variance of the ES estimator
+//!   σ²_ES = [Var(L | L ≥ VaR) + α (ES − VaR)²] / (N (1 − α)),
+//!   the conditional variance estimated from the k tail losses.
+
+use crate::engine::AccountTail;
+
+/// z of a two-sided 95% normal interval.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// k = ⌈N(1 − α)⌉, robust to the rounding of N(1 − α): within 1e-9 of an integer counts as
+/// that integer (N = 10⁶, α = 0.99 gives 10 000, not 10 001); at least 1, at most N.
+pub fn tail_rank(paths: u64, confidence: f64) -> usize {
+    let x = paths as f64 * (1.0 - confidence);
+    let nearest = x.round();
+    let k = if (x - nearest).abs() <= 1e-9 {
+        nearest
+    } else {
+        x.ceil()
+    };
+    (k.max(1.0) as u64).min(paths.max(1)) as usize
+}
+
+/// Half-width in ranks of the 95% order-statistic interval of VaR.
+fn rank_half_width(paths: u64, confidence: f64) -> usize {
+    (Z_95 * (paths as f64 * confidence * (1.0 - confidence)).sqrt()).ceil() as usize
+}
+
+/// The ranks (k_lo, k, k_hi) of a confidence level, 1-based.
+pub fn var_ranks(paths: u64, confidence: f64) -> (usize, usize, usize) {
+    let k = tail_rank(paths, confidence);
+    let half = rank_half_width(paths, confidence);
+    let n = paths.max(1) as usize;
+    (k.saturating_sub(half).max(1), k, (k + half).min(n))
+}
+
+/// How many of the largest losses the tail must keep to answer every confidence level.
+pub fn tail_len(paths: u64, confidences: &[f64]) -> usize {
+    confidences
+        .iter()
+        .map(|&c| var_ranks(paths, c).2)
+        .max()
+        .unwrap_or(1)
+}
+
+/// VaR and ES at one confidence, with their 95% intervals.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measure {
+    pub confidence: f64,
+    pub var: f64,
+    pub es: f64,
+    pub var_ci: [f64; 2],
+    pub es_ci: [f64; 2],
+    /// The k of SPEC §4.
+    pub k: usize,
+}
+
+/// The figures of one confidence level from a tail of at least `var_ranks(..).2` losses.
+pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
+    let (k_lo, k, k_hi) = var_ranks(paths, confidence);
+    let loss = |rank: usize| tail.worst[rank - 1].loss;
+    let var = loss(k);
+    let top = &tail.worst[..k];
+    let es = top.iter().map(|e| e.loss).sum::<f64>() / k as f64;
+    let cond_var = if k > 1 {
+        top.iter().map(|e| (e.loss - es).powi(2)).sum::<f64>() / (k - 1) as f64
+    } else {
+        0.0
+    };
+    let sigma_es = ((cond_var + confidence * (es - var).powi(2))
+        / (paths as f64 * (1.0 - confidence)))
+        .sqrt();
+    Measure {
+        confidence,
+        var,
+        es,
+        var_ci: [loss(k_hi), loss(k_lo)],
+        es_ci: [es - Z_95 * sigma_es, es + Z_95 * sigma_es],
+        k,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::TailEntry;
+
+    #[test]
+    fn tail_rank_is_robust_to_rounding() {
+        assert_eq!(tail_rank(1_000_000, 0.99), 10_000);
+        assert_eq!(tail_rank(1_000_000, 0.995), 5_000);
+        assert_eq!(tail_rank(1_000, 0.999), 1);
+        assert_eq!(tail_rank(10, 0.999), 1);
+        assert_eq!(tail_rank(1_001, 0.99), 11);
+        assert_eq!(tail_rank(3, 0.01), 3);
+    }
+
+    #[test]
+    fn measure_reads_order_statistics() {
+        let worst: Vec<TailEntry> = (0..40)
+            .map(|i| TailEntry {
+                loss: 100.0 - i as f64,
+                path: i,
+            })
+            .collect();
+        let tail = AccountTail { worst };
+        // N = 1000, α = 0.99: k = 10, VaR = L(10) = 91, ES = mean(100..91) = 95.5.
+        let m = measure(&tail, 1000, 0.99);
+        assert_eq!(m.k, 10);
+        assert_eq!(m.var, 91.0);
+        assert_eq!(m.es, 95.5);
+        assert!(m.var_ci[0] <= m.var && m.var <= m.var_ci[1]);
+        assert!(m.es_ci[0] < m.es && m.es < m.es_ci[1]);
+    }
+}

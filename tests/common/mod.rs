@@ -1,0 +1,96 @@
+//! Shared builders for the integration tests: small markets and books written as the JSON a
+//! user would write, so every test also goes through the real parsers.
+#![allow(dead_code)]
+
+use tailrisk::book::{Book, SourceFiles};
+use tailrisk::config::RunConfig;
+use tailrisk::engine::Backend;
+use tailrisk::input;
+use tailrisk::run::{Simulation, simulate};
+
+pub const AS_OF: &str = "2026-11-20T08:00:00Z";
+
+/// A one-asset market with a flat vol and no correlation block.
+pub fn one_asset_market(symbol: &str, spot: f64, vol: f64) -> String {
+    format!(
+        r#"{{"as_of":"{AS_OF}","assets":{{"{symbol}":{{"spot":{spot},"vol":{vol}}}}}}}"#
+    )
+}
+
+/// BTC and ETH, flat vols, correlation 0.8; ETH has a skewed grid surface.
+pub fn two_asset_market() -> String {
+    format!(
+        r#"{{"as_of":"{AS_OF}",
+        "assets":{{
+          "BTC":{{"spot":91250,"rate":0.01,"vol":0.55}},
+          "ETH":{{"spot":3050,"vol":{{
+            "expiries":["2026-11-27T08:00:00Z","2026-12-25T08:00:00Z","2027-03-26T08:00:00Z"],
+            "log_moneyness":[-0.4,-0.2,0.0,0.2,0.4],
+            "implied_vols":[[0.78,0.66,0.60,0.63,0.70],[0.74,0.65,0.61,0.62,0.67],[0.70,0.64,0.62,0.62,0.65]]}}}}}},
+        "correlation":{{"symbols":["BTC","ETH"],"matrix":[[1.0,0.8],[0.8,1.0]]}}}}"#
+    )
+}
+
+/// A portfolio JSON from `(account id, currency, [(instrument, quantity)])`.
+pub fn portfolio(accounts: &[(&str, &str, Vec<(&str, f64)>)]) -> String {
+    let accounts: Vec<String> = accounts
+        .iter()
+        .map(|(id, ccy, positions)| {
+            let positions: Vec<String> = positions
+                .iter()
+                .map(|(name, q)| format!(r#"{{"instrument":"{name}","quantity":{q:?}}}"#))
+                .collect();
+            format!(
+                r#"{{"id":"{id}","margin_currency":"{ccy}","positions":[{}]}}"#,
+                positions.join(",")
+            )
+        })
+        .collect();
+    format!(r#"{{"accounts":[{}]}}"#, accounts.join(","))
+}
+
+/// Compiles market and portfolio JSON with a configuration.
+pub fn book(market: &str, portfolio_json: &str, config: &RunConfig) -> Book {
+    let market = input::parse_market(market, "market.json").expect("test market parses");
+    let portfolio =
+        input::parse_portfolio_json(portfolio_json, "portfolio.json").expect("test book parses");
+    Book::compile(&market, &portfolio, config, &SourceFiles::default()).expect("book compiles")
+}
+
+/// Simulates with a backend, no progress.
+pub fn run(book: Book, config: &RunConfig, backend: &dyn Backend) -> Simulation {
+    simulate(book, config, backend, &|_| {}).expect("simulation runs")
+}
+
+/// A configuration with the given paths, seed and confidence levels.
+pub fn config(paths: u64, seed: u64, confidence: &[f64]) -> RunConfig {
+    RunConfig {
+        paths,
+        seed,
+        confidence: confidence.to_vec(),
+        margin: tailrisk::config::MarginConfig {
+            confidence: confidence[0],
+            ..Default::default()
+        },
+        ..RunConfig::default()
+    }
+}
+
+/// Φ⁻¹(p) by bisection on the library's Φ (tests only: 200 halvings reach f64 resolution).
+pub fn norm_quantile(p: f64) -> f64 {
+    let (mut lo, mut hi) = (-40.0, 40.0);
+    for _ in 0..200 {
+        let mid = 0.5 * (lo + hi);
+        if tailrisk::pricing::norm_cdf(mid) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    0.5 * (lo + hi)
+}
+
+/// The GPU backend for tests, or `None` (skipped loudly) when no adapter exists.
+pub fn backends() -> Vec<(&'static str, Box<dyn Backend>)> {
+    vec![("cpu", Box::new(tailrisk::engine::cpu::CpuBackend::new()))]
+}
