@@ -157,7 +157,7 @@ fn parse_expiry_code(code: &str) -> Result<Timestamp, String> {
     if day_len == 0 || day_len > 2 {
         return Err(format!("`{code}` is not an expiry: {form}"));
     }
-    if day.starts_with('0') {
+    if day_len == 2 && day.starts_with('0') {
         return Err(format!(
             "expiry `{code}`: the day must not have a leading zero (write `{}{rest}`)",
             day.trim_start_matches('0')

@@ -20,5 +20,6 @@ pub mod risk;
 pub mod rng;
 pub mod run;
 pub mod time;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -108,7 +108,9 @@ fn spec_market_parses() {
     assert_eq!(g.vols[5..10], [0.74, 0.65, 0.61, 0.62, 0.67], "row-major");
     assert_eq!(g.vols[14], 0.65);
 
-    let c = m.correlation.unwrap_or_else(|| panic!("correlation missing"));
+    let c = m
+        .correlation
+        .unwrap_or_else(|| panic!("correlation missing"));
     assert_eq!(c.symbols, ["BTC", "ETH"]);
     assert_eq!(c.matrix, [1.0, 0.8, 0.8, 1.0]);
 }
@@ -125,14 +127,17 @@ fn assets_keep_file_order_and_correlation_its_own() {
     let symbols: Vec<&str> = m.assets.iter().map(|a| a.symbol.as_str()).collect();
     assert_eq!(symbols, ["SOL", "BTC", "ETH"]);
     assert_eq!(m.assets[0].rate, 0.05);
-    let c = m.correlation.unwrap_or_else(|| panic!("correlation missing"));
+    let c = m
+        .correlation
+        .unwrap_or_else(|| panic!("correlation missing"));
     assert_eq!(c.symbols, ["ETH", "SOL"]);
     assert_eq!(c.matrix, [1.0, -0.25, -0.25, 1.0]);
 }
 
 #[test]
 fn one_asset_market_needs_no_correlation() {
-    let text = r#"{"as_of": "2026-11-20T08:00:00+00:00", "assets": {"BTC": {"spot": 1, "vol": 1}}}"#;
+    let text =
+        r#"{"as_of": "2026-11-20T08:00:00+00:00", "assets": {"BTC": {"spot": 1, "vol": 1}}}"#;
     let m = ok(parse_market(text, "m.json"));
     assert!(m.correlation.is_none());
     assert_eq!(m.assets[0].surface, VolSurface::Flat(1.0));
@@ -217,7 +222,10 @@ fn every_deribit_name_form() {
     let cases = [
         ("BTC", spec(Spot, "BTC", Linear, None, None)),
         ("BTC-PERPETUAL", spec(Perpetual, "BTC", Inverse, None, None)),
-        ("BTC_USDC-PERPETUAL", spec(Perpetual, "BTC", Linear, None, None)),
+        (
+            "BTC_USDC-PERPETUAL",
+            spec(Perpetual, "BTC", Linear, None, None),
+        ),
         ("BTC-25DEC26", spec(Future, "BTC", Inverse, dec25, None)),
         ("BTC_USDC-25DEC26", spec(Future, "BTC", Linear, dec25, None)),
         (
@@ -302,7 +310,9 @@ fn every_kind_as_an_explicit_object() {
     use InstrumentKind::*;
     assert_eq!(
         kinds,
-        [Spot, Spot, Perpetual, Perpetual, Future, Future, Option, Option]
+        [
+            Spot, Spot, Perpetual, Perpetual, Future, Future, Option, Option
+        ]
     );
     assert_eq!(a.positions[1].instrument.multiplier, 10.0);
     assert_eq!(a.positions[2].instrument.settlement, Settlement::Inverse);
@@ -312,7 +322,10 @@ fn every_kind_as_an_explicit_object() {
         "linear by default"
     );
     assert_eq!(a.positions[3].quantity, 0.0, "zero quantity is allowed");
-    assert_eq!(a.positions[5].instrument.expiry, Some(ts("2027-03-26T10:00:00Z")));
+    assert_eq!(
+        a.positions[5].instrument.expiry,
+        Some(ts("2027-03-26T10:00:00Z"))
+    );
     // An explicit object equal to a Deribit name is the same instrument.
     assert_eq!(
         Ok(&a.positions[7].instrument),
@@ -343,10 +356,16 @@ fn csv_groups_rows_by_account_in_order_of_first_appearance() {
                 \r\n\
                 hedge , BTC-PERPETUAL , 200000\r\n\
                 acct-7,ETH,40\r\n\
-                \"acct,8\",SOL_USDC-5DEC26-0d625-P,1e2\r\n";
+                \"acct,8\",SOL_USDC-5DEC26-0d625-P,1e2\r\n\
+                \"say \"\"hi\"\"\" , \"ETH\" ,\"-1\"";
     let p = ok(parse_portfolio_csv(text, "book.csv"));
     let ids: Vec<&str> = p.accounts.iter().map(|a| a.id.as_str()).collect();
-    assert_eq!(ids, ["acct-7", "hedge", "acct,8"]);
+    assert_eq!(ids, ["acct-7", "hedge", "acct,8", "say \"hi\""]);
+    assert_eq!(p.accounts[3].positions[0].quantity, -1.0);
+    assert_eq!(
+        p.accounts[3].positions[0].origin.field,
+        "line 7, instrument"
+    );
     assert!(p.accounts.iter().all(|a| a.margin_currency == "USD"));
     let acct7 = &p.accounts[0];
     let labels: Vec<&str> = acct7.positions.iter().map(|p| p.label.as_str()).collect();
@@ -371,14 +390,7 @@ fn csv_with_bom_and_no_trailing_newline() {
 #[test]
 fn config_defaults() {
     assert_eq!(ok(parse_config("{}", "c.json")), RunConfig::default());
-    assert_eq!(
-        ok(parse_config(" \n{ }\n", "c.json")),
-        RunConfig::default()
-    );
-    let d = RunConfig::default();
-    assert_eq!(d.horizon_days, 1.0);
-    assert_eq!(d.paths, 200_000);
-    assert_eq!(d.confidence, [0.99, 0.995]);
+    assert_eq!(ok(parse_config(" \n{ }\n", "c.json")), RunConfig::default());
 }
 
 #[test]
@@ -455,7 +467,10 @@ fn integral_numbers_count_as_integers() {
         r#"{"paths": 1e6, "steps": 2.0, "seed": 0, "chunk_paths": null}"#,
         "c.json",
     ));
-    assert_eq!((c.paths, c.steps, c.seed, c.chunk_paths), (1_000_000, 2, 0, None));
+    assert_eq!(
+        (c.paths, c.steps, c.seed, c.chunk_paths),
+        (1_000_000, 2, 0, None)
+    );
 }
 
 #[test]
@@ -464,7 +479,10 @@ fn added_positions() {
     assert_eq!(label, "BTC-25DEC26-100000-C");
     assert_eq!(spec.strike, Some(100000.0));
     assert_eq!(q, -5.0);
-    let (label, spec, q) = ok(parse_added_position(" XRP_USDC-5DEC26-0d625-P : 2.5e3 ", "--add"));
+    let (label, spec, q) = ok(parse_added_position(
+        " XRP_USDC-5DEC26-0d625-P : 2.5e3 ",
+        "--add",
+    ));
     assert_eq!(label, "XRP_USDC-5DEC26-0d625-P");
     assert_eq!(spec.strike, Some(0.625));
     assert_eq!(q, 2500.0);
@@ -480,7 +498,10 @@ fn files_load_by_extension() {
     assert_eq!(ok(load_portfolio(&json)).accounts[0].positions.len(), 4);
     let csv = temp_file("book.CSV", b"account,instrument,quantity\na,BTC,1\n");
     let p = ok(load_portfolio(&csv));
-    assert_eq!(p.accounts[0].positions[0].origin.file, csv.display().to_string());
+    assert_eq!(
+        p.accounts[0].positions[0].origin.file,
+        csv.display().to_string()
+    );
     let config = temp_file("c.json", br#"{"seed": 7}"#);
     assert_eq!(ok(load_config(&config)).seed, 7);
 }

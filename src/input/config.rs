@@ -160,10 +160,8 @@ fn stress(fields: &Fields) -> Result<StressConfig> {
         }
     }
     if let Some(at) = fields.get("extended_moves") {
-        s.extended_moves = at.numbers_where(
-            |v| v > -1.0 && v != 0.0,
-            "greater than -1 and not 0",
-        )?;
+        s.extended_moves =
+            at.numbers_where(|v| v > -1.0 && v != 0.0, "greater than -1 and not 0")?;
     }
     if let Some(at) = fields.get("extended_vol_moves") {
         s.extended_vol_moves = at.numbers_where(above_minus_one, "greater than -1")?;

@@ -56,8 +56,8 @@ pub(crate) fn parse<'a>(text: &'a str, file: &'a str) -> Result<Doc<'a>> {
         return Err(Error::input(
             file,
             "(file)",
-            "an empty file",
-            "expected a JSON object",
+            "(empty)",
+            "the file is empty (expected a JSON object)",
         ));
     }
     let mut parser = Parser {
@@ -343,7 +343,9 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(Kind::Array(items));
                 }
-                None => return Err(self.error(self.pos, "unexpected end of file, expected ',' or ']'")),
+                None => {
+                    return Err(self.error(self.pos, "unexpected end of file, expected ',' or ']'"));
+                }
                 Some(_) => return Err(self.error(self.pos, "expected ',' or ']'")),
             }
         }
@@ -361,8 +363,14 @@ impl Parser<'_> {
             self.skip_whitespace();
             match self.peek() {
                 Some(b'"') => {}
-                None => return Err(self.error(self.pos, "unexpected end of file, expected a field name")),
-                Some(_) => return Err(self.error(self.pos, "expected a field name in double quotes")),
+                None => {
+                    return Err(
+                        self.error(self.pos, "unexpected end of file, expected a field name")
+                    );
+                }
+                Some(_) => {
+                    return Err(self.error(self.pos, "expected a field name in double quotes"));
+                }
             }
             let key = self.string()?;
             self.skip_whitespace();
@@ -379,7 +387,9 @@ impl Parser<'_> {
                     self.pos += 1;
                     return Ok(Kind::Object(fields));
                 }
-                None => return Err(self.error(self.pos, "unexpected end of file, expected ',' or '}'")),
+                None => {
+                    return Err(self.error(self.pos, "unexpected end of file, expected ',' or '}'"));
+                }
                 Some(_) => return Err(self.error(self.pos, "expected ',' or '}'")),
             }
         }
@@ -535,6 +545,10 @@ impl<'d> At<'d> {
         }
     }
 
+    pub fn is_number(&self) -> bool {
+        matches!(self.node.kind, Kind::Number(_))
+    }
+
     pub fn is_object(&self) -> bool {
         matches!(self.node.kind, Kind::Object(_))
     }
@@ -568,8 +582,9 @@ impl<'d> At<'d> {
         let Kind::Object(entries) = &self.node.kind else {
             return Err(self.expected("an object"));
         };
-        for (i, (key, node)) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|(k, _)| k == key) {
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        for (key, node) in entries {
+            if !seen.insert(key.as_str()) {
                 return Err(self.child(key, node).fail("duplicate field"));
             }
         }
@@ -584,9 +599,10 @@ impl<'d> At<'d> {
         let fields = self.map()?;
         for (key, node) in fields.entries {
             if !allowed.contains(&key.as_str()) {
-                return Err(self
-                    .child(key, node)
-                    .fail(format!("unknown field (expected one of: {})", allowed.join(", "))));
+                return Err(self.child(key, node).fail(format!(
+                    "unknown field (expected one of: {})",
+                    allowed.join(", ")
+                )));
             }
         }
         Ok(fields)
@@ -630,10 +646,6 @@ impl<'d> Fields<'d> {
         )
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -642,11 +654,6 @@ impl<'d> Fields<'d> {
         self.entries
             .iter()
             .map(|(k, node)| (k.as_str(), self.parent.child(k, node)))
-    }
-
-    /// The object itself.
-    pub fn at(&self) -> &At<'d> {
-        &self.parent
     }
 }
 

@@ -60,9 +60,12 @@ fn timestamp(at: &At) -> Result<Timestamp> {
 
 fn asset(symbol: &str, at: &At, as_of: Timestamp) -> Result<AssetQuote> {
     if !is_asset_symbol(symbol) {
-        return Err(at.fail_showing(&format!("{symbol:?}"), format!(
-            "asset symbol {symbol:?} must be uppercase letters and digits, as in Deribit names"
-        )));
+        return Err(at.fail_showing(
+            &format!("{symbol:?}"),
+            format!(
+                "asset symbol {symbol:?} must be uppercase letters and digits, as in Deribit names"
+            ),
+        ));
     }
     let fields = at.object(&["spot", "rate", "vol", "adv_usd"])?;
     let spot = fields
@@ -88,13 +91,14 @@ fn asset(symbol: &str, at: &At, as_of: Timestamp) -> Result<AssetQuote> {
 
 /// A flat vol or a grid `{expiries, log_moneyness, implied_vols}`.
 fn surface(at: &At, as_of: Timestamp) -> Result<VolSurface> {
+    if at.is_number() {
+        let vol = at.number_where(|v| v > 0.0, "a positive number")?;
+        return Ok(VolSurface::Flat(vol));
+    }
     if !at.is_object() {
-        if at.number().is_err() {
-            return Err(at.fail("expected a positive number (flat vol) or a grid object \
-                 {expiries, log_moneyness, implied_vols}"));
-        }
-        return Ok(VolSurface::Flat(
-            at.number_where(|v| v > 0.0, "a positive number")?,
+        return Err(at.fail(
+            "expected a positive number (flat vol) or a grid object \
+             {expiries, log_moneyness, implied_vols}",
         ));
     }
     let fields = at.object(&["expiries", "log_moneyness", "implied_vols"])?;

@@ -1,6 +1,8 @@
 //! Positions (SPEC §2 `--portfolio`): JSON accounts, or CSV rows `account,instrument,quantity`;
 //! and the `--add INSTRUMENT:QUANTITY` values of `whatif`.
 
+use std::collections::HashMap;
+
 use super::json::{self, At};
 use crate::error::{Error, Result};
 use crate::instrument::{
@@ -36,7 +38,8 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
         return Err(accounts_at.fail("no accounts"));
     }
     let mut accounts: Vec<Account> = Vec::with_capacity(items.len());
-    let mut id_paths: Vec<String> = Vec::with_capacity(items.len());
+    // Account id → the path where it was first given.
+    let mut id_paths: HashMap<&str, String> = HashMap::with_capacity(items.len());
     for item in &items {
         let fields = item.object(&["id", "margin_currency", "positions"])?;
         let id_at = fields.require("id")?;
@@ -44,16 +47,16 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
         if id.trim().is_empty() {
             return Err(id_at.fail("an account id must not be empty"));
         }
-        if let Some(i) = accounts.iter().position(|a| a.id == id) {
-            return Err(id_at.fail(format!("duplicate account id (also at {})", id_paths[i])));
+        if let Some(first) = id_paths.get(id) {
+            return Err(id_at.fail(format!("duplicate account id (also at {first})")));
         }
         let margin_currency = match fields.get("margin_currency") {
             Some(at) => {
                 let currency = at.string()?;
                 if !is_asset_symbol(currency) {
-                    return Err(at.fail(
-                        "must be USD or an asset symbol (uppercase letters and digits)",
-                    ));
+                    return Err(
+                        at.fail("must be USD or an asset symbol (uppercase letters and digits)")
+                    );
                 }
                 currency.to_string()
             }
@@ -65,7 +68,7 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
             .iter()
             .map(|at| position(at, file))
             .collect::<Result<Vec<_>>>()?;
-        id_paths.push(id_at.path());
+        id_paths.insert(id, id_at.path());
         accounts.push(Account {
             id: id.to_string(),
             margin_currency,
@@ -183,22 +186,11 @@ fn explicit_instrument(at: &At) -> Result<InstrumentSpec> {
 /// account need not be adjacent; accounts keep the order of their first row and have margin
 /// currency USD.
 pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
-    let text = json::strip_bom(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
     let mut header_seen = false;
     let mut accounts: Vec<Account> = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| {
-            let line = e.position().map_or(index as u64 + 1, |p| p.line());
-            Error::input(file, format!("line {line}"), "(unreadable row)", e.to_string())
-        })?;
-        let line = record.position().map_or(index as u64 + 1, |p| p.line());
-        let cells: Vec<&str> = record.iter().collect();
-        if cells.iter().all(|c| c.is_empty()) && cells.len() <= 1 {
+    let mut index_of: HashMap<String, usize> = HashMap::new();
+    for Row { line, cells } in csv_rows(json::strip_bom(text), file)? {
+        if cells.len() == 1 && cells[0].is_empty() {
             continue;
         }
         let row = || json::shown(&cells.join(","));
@@ -214,7 +206,7 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
             header_seen = true;
             continue;
         }
-        let [account, name, quantity] = cells[..] else {
+        let [account, name, quantity] = &cells[..] else {
             return Err(Error::input(
                 file,
                 format!("line {line}"),
@@ -252,21 +244,24 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
                 field: format!("line {line}, instrument"),
             },
         };
-        match accounts.iter_mut().find(|a| a.id == account) {
-            Some(a) => a.positions.push(position),
-            None => accounts.push(Account {
-                id: account.to_string(),
-                margin_currency: USD.to_string(),
-                positions: vec![position],
-            }),
+        match index_of.get(account.as_str()) {
+            Some(&i) => accounts[i].positions.push(position),
+            None => {
+                index_of.insert(account.clone(), accounts.len());
+                accounts.push(Account {
+                    id: account.clone(),
+                    margin_currency: USD.to_string(),
+                    positions: vec![position],
+                });
+            }
         }
     }
     if !header_seen {
         return Err(Error::input(
             file,
             "(file)",
-            "an empty file",
-            "expected the header account,instrument,quantity",
+            "(empty)",
+            "the file is empty (expected the header account,instrument,quantity)",
         ));
     }
     if accounts.is_empty() {
@@ -278,6 +273,86 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
         ));
     }
     Ok(Portfolio { accounts })
+}
+
+/// One CSV record: the line it starts on and its cells, unquoted and trimmed.
+struct Row {
+    line: usize,
+    cells: Vec<String>,
+}
+
+/// Splits CSV text into records (RFC 4180: `,` between cells, `"` quotes with `""` for a
+/// quote inside, CR, LF or CRLF between records). Written here rather than with the `csv`
+/// crate so that every record knows its line exactly, blank lines included.
+fn csv_rows(text: &str, file: &str) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut chars = text.chars().peekable();
+    let mut line = 1;
+    while chars.peek().is_some() {
+        let start = line;
+        let mut cells = Vec::new();
+        loop {
+            let mut cell = String::new();
+            while let Some(' ' | '\t') = chars.peek() {
+                chars.next();
+            }
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                loop {
+                    match chars.next() {
+                        None => {
+                            return Err(Error::input(
+                                file,
+                                format!("line {start}"),
+                                json::shown(&format!("\"{cell}")),
+                                "unterminated quoted cell",
+                            ));
+                        }
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            cell.push('"');
+                        }
+                        Some('"') => break,
+                        Some(c) => {
+                            if c == '\n' {
+                                line += 1;
+                            }
+                            cell.push(c);
+                        }
+                    }
+                }
+                while let Some(' ' | '\t') = chars.peek() {
+                    chars.next();
+                }
+                if let Some(&c) = chars.peek().filter(|c| !matches!(c, ',' | '\n' | '\r')) {
+                    return Err(Error::input(
+                        file,
+                        format!("line {line}"),
+                        json::shown(&format!("\"{cell}\"{c}")),
+                        "unexpected text after a quoted cell",
+                    ));
+                }
+            } else {
+                while let Some(&c) = chars.peek().filter(|c| !matches!(c, ',' | '\n' | '\r')) {
+                    cell.push(c);
+                    chars.next();
+                }
+            }
+            cells.push(cell.trim().to_string());
+            match chars.next() {
+                Some(',') => continue,
+                Some('\r') => {
+                    chars.next_if_eq(&'\n');
+                    line += 1;
+                }
+                Some('\n') => line += 1,
+                _ => {}
+            }
+            break;
+        }
+        rows.push(Row { line: start, cells });
+    }
+    Ok(rows)
 }
 
 /// A finite decimal quantity, as written in a CSV cell or on the command line.

@@ -1,1 +1,337 @@
-//! The wgpu backend (being written).
+//! The wgpu backend: the four stages as WGSL compute shaders (`shaders/*.wgsl`), in f32.
+//!
+//! Paths are streamed in chunks sized from the adapter's limits ([`stages::chunk_paths`]):
+//! per chunk, `scenario` → `revalue` → `aggregate` run back to back on the device, then
+//! `tail` selects each account's largest losses by radix select and reads back only those
+//! (O(accounts × tail_len) per chunk). The host merges chunk tails with
+//! [`TailEntry::worse_first`] exactly as the CPU backend does, and every path's arithmetic is
+//! independent of its chunk, so results are bit-identical for any chunk size.
+//!
+//! # Precision (f32)
+//!
+//! The draws are exact: Philox words are bit-identical to [`crate::rng`], Poisson jump counts
+//! are decided on the integer word against thresholds made from the CPU's f64 CDF, and
+//! normals differ from the f64 ones by about 1e-6 (own `ln`/`sin`/`cos` with integer angle
+//! reduction, so no device's loose built-ins enter). The elementary functions of
+//! `shaders/shared/math.wgsl` are within a few ulp on every adapter.
+//!
+//! Where f32 loses accuracy, and what the design does about it:
+//! - Long horizons and many steps: the log return is a sum of `steps` f32 terms, error
+//!   ~ steps × 6e-8 × |term|; states are log quantities (ln S_h/S₀, ln Y), never prices.
+//! - Delta-one P&L is formed as scale·expm1(r) + offset with constants folded in f64 on the
+//!   host: relative accuracy of the P&L itself, exact zero when nothing moves, instead of
+//!   S_h − S₀ (which loses ~7 digits to cancellation at one-day moves).
+//! - Options: P&L = m·V₁ − V₀ with V₀ from the book (f64, rounded once). V₁ prices the
+//!   out-of-the-money side by formula and the in-the-money side by parity, so the absolute
+//!   error is ~1e-7 × (F + K) per unit; deep out-of-the-money options keep an absolute (not
+//!   relative) error of that size, so a value far below 1e-7·F is noise in f32.
+//! - Hedged books (large gross, small net): each holding's term q·pnl carries a relative
+//!   error ~1e-7, so the account loss has an absolute error ~1e-7 × gross P&L, not × net.
+//!   The sum over holdings is compensated (Kahan), so the summation adds no error of its
+//!   own; what remains is the per-term rounding, which is why tolerances are stated relative
+//!   to gross exposure.
+//! - Coin-margined accounts use −P·e^{−r}/S₀ − (V₀/S₀)·expm1(−r), with no cancellation.
+//! - Tails compare f32 losses: two paths whose f64 losses differ by less than the f32 error
+//!   may swap places, so GPU and CPU tails agree on path indices except at near-ties, and
+//!   VaR/ES agree to the loss precision above.
+
+pub mod context;
+pub mod shaders;
+pub mod stages;
+pub mod types;
+
+pub use context::{AdapterChoice, AdapterReport, GpuContext, list_adapters};
+
+use crate::book::Book;
+use crate::engine::cpu::tail::TailBuffer;
+use crate::engine::{
+    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan,
+    StressScenario, VolRule,
+};
+use crate::error::{Error, Result};
+use stages::{BookBuffers, ChunkBuffers, PathSource, TailBuffers};
+
+/// The wgpu backend.
+#[derive(Debug)]
+pub struct GpuBackend {
+    ctx: GpuContext,
+}
+
+impl GpuBackend {
+    /// The best adapter allowed by `choice`; `Error::BackendUnavailable` when there is none.
+    pub fn new(choice: AdapterChoice) -> Result<Self> {
+        Ok(Self {
+            ctx: GpuContext::new(choice)?,
+        })
+    }
+
+    /// A hardware GPU (`--backend auto`); lavapipe and other CPU adapters do not count.
+    pub fn hardware() -> Result<Self> {
+        Self::new(AdapterChoice::Hardware)
+    }
+
+    /// Any adapter, lavapipe included (`--backend gpu`).
+    pub fn any() -> Result<Self> {
+        Self::new(AdapterChoice::Any)
+    }
+
+    /// Wraps a context built elsewhere (e.g. from a device a test opened).
+    pub fn from_context(ctx: GpuContext) -> Self {
+        Self { ctx }
+    }
+
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
+    }
+
+    /// Normals 4·block … 4·block+3 of `(path, step)` for the given paths and blocks `0..blocks`,
+    /// in f32 (paths × blocks): the GPU twin of [`crate::rng::DrawSource::normal_block`].
+    pub fn normal_blocks(
+        &self,
+        seed: u64,
+        paths: &[u32],
+        step: u32,
+        blocks: u32,
+    ) -> Result<Vec<[f32; 4]>> {
+        stages::run_draws(&self.ctx, seed, paths, step, blocks, 0, true)
+    }
+
+    /// Paths per chunk this backend would use for `book` (`requested` is cut to the limits).
+    pub fn chunk_paths(&self, book: &Book, requested: Option<u32>) -> Result<u64> {
+        let buffers = BookBuffers::new(&self.ctx, book)?;
+        Ok(stages::chunk_paths(&self.ctx, &buffers, requested))
+    }
+
+    /// Losses of every account on the given paths (paths × accounts, row-major): scenario,
+    /// revalue and aggregate on regenerated paths, for stage-by-stage verification.
+    pub fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>> {
+        let ctx = &self.ctx;
+        let book_buffers = BookBuffers::new(ctx, book)?;
+        let accounts = book.accounts.len();
+        let mut out = vec![0.0; paths.len() * accounts];
+        if paths.is_empty() || accounts == 0 {
+            return Ok(out);
+        }
+        let chunk = stages::chunk_paths(ctx, &book_buffers, None).min(paths.len() as u64);
+        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, true);
+        for (c, list) in paths.chunks(chunk as usize).enumerate() {
+            let count = list.len();
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            stages::encode_scenario(
+                ctx,
+                &mut encoder,
+                &book_buffers,
+                &chunk_buffers,
+                seed,
+                PathSource::List(list),
+            )?;
+            stages::encode_revalue(ctx, &mut encoder, &book_buffers, &chunk_buffers, count as u32, false)?;
+            stages::encode_aggregate(ctx, &mut encoder, &book_buffers, &chunk_buffers, count as u32)?;
+            ctx.queue.submit([encoder.finish()]);
+            let loss: Vec<f32> =
+                stages::read_back(ctx, &chunk_buffers.loss, (4 * accounts * count) as u64)?;
+            let first = c * chunk as usize;
+            for i in 0..count {
+                for a in 0..accounts {
+                    out[(first + i) * accounts + a] = f64::from(loss[a * count + i]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Test probe of the shared f32 math: per x, (Φ(x), ln|x|, eˣ, eˣ − 1) as the shaders
+    /// compute them. Compiles its pipeline on each call; not used by the pipeline.
+    pub fn probe_math(&self, xs: &[f32]) -> Result<Vec<[f32; 4]>> {
+        stages::run_probe(&self.ctx, xs)
+    }
+}
+
+/// The environment variable that turns a missing adapter in GPU tests into a failure (CI).
+pub const REQUIRE_GPU_ENV: &str = "TAILRISK_REQUIRE_GPU";
+
+/// Test support: a backend on any adapter (lavapipe included), or `None` with a loud
+/// "SKIPPED: no GPU adapter" on stderr when there is none. With `TAILRISK_REQUIRE_GPU=1` a
+/// missing adapter panics instead, so CI cannot pass by skipping.
+pub fn test_backend() -> Option<GpuBackend> {
+    match GpuBackend::any() {
+        Ok(backend) => Some(backend),
+        Err(e) => {
+            if std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_GPU_ENV}=1 but no GPU backend: {e}");
+            }
+            eprintln!();
+            eprintln!("==================================================================");
+            eprintln!("SKIPPED: no GPU adapter ({e})");
+            eprintln!("         set {REQUIRE_GPU_ENV}=1 to make this a failure");
+            eprintln!("==================================================================");
+            None
+        }
+    }
+}
+
+impl Backend for GpuBackend {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            backend: "gpu",
+            device: self.ctx.info.name.clone(),
+            precision: "f32",
+        }
+    }
+
+    fn tails(
+        &self,
+        book: &Book,
+        plan: &SimulationPlan,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Vec<AccountTail>> {
+        if plan.paths > u64::from(u32::MAX) {
+            return Err(Error::Gpu(format!(
+                "{} paths exceed the 2^32 - 1 a Philox counter word can name",
+                plan.paths
+            )));
+        }
+        let ctx = &self.ctx;
+        let book_buffers = BookBuffers::new(ctx, book)?;
+        let chunk = stages::chunk_paths(ctx, &book_buffers, plan.chunk_paths)
+            .min(plan.paths.max(1));
+        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, false);
+        let tail_len = u32::try_from(plan.tail_len)
+            .map_err(|_| Error::Gpu(format!("tail length {} is too large", plan.tail_len)))?;
+        let tail_buffers = TailBuffers::new(ctx, book_buffers.accounts, tail_len)?;
+        let mut tails: Vec<TailBuffer> = (0..book.accounts.len())
+            .map(|_| TailBuffer::new(plan.tail_len))
+            .collect();
+        let mut start = 0u64;
+        while start < plan.paths {
+            let count = chunk.min(plan.paths - start) as u32;
+            let base = start as u32;
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            stages::encode_scenario(
+                ctx,
+                &mut encoder,
+                &book_buffers,
+                &chunk_buffers,
+                plan.seed,
+                PathSource::Range { base, count },
+            )?;
+            stages::encode_revalue(ctx, &mut encoder, &book_buffers, &chunk_buffers, count, false)?;
+            stages::encode_aggregate(ctx, &mut encoder, &book_buffers, &chunk_buffers, count)?;
+            ctx.queue.submit([encoder.finish()]);
+            if plan.tail_len > 0 {
+                let chunk_tails =
+                    stages::run_tail(ctx, &book_buffers, &chunk_buffers, &tail_buffers, base, count)?;
+                for (tail, entries) in tails.iter_mut().zip(chunk_tails) {
+                    let mut part = TailBuffer::new(plan.tail_len);
+                    entries.into_iter().for_each(|e| part.push(e));
+                    tail.merge(part);
+                }
+            } else {
+                ctx.wait()?;
+            }
+            start += u64::from(count);
+            progress(start);
+        }
+        Ok(tails.into_iter().map(TailBuffer::finish).collect())
+    }
+
+    fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
+        let ctx = &self.ctx;
+        let book_buffers = BookBuffers::new(ctx, book)?;
+        let (a, n) = (book.assets.len(), book.instruments.len());
+        let mut out = PathRevaluation {
+            states: vec![AssetState::default(); paths.len() * a],
+            pnl: vec![0.0; paths.len() * n],
+        };
+        if paths.is_empty() {
+            return Ok(out);
+        }
+        let chunk = stages::chunk_paths(ctx, &book_buffers, None).min(paths.len() as u64);
+        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, true);
+        for (c, list) in paths.chunks(chunk as usize).enumerate() {
+            let count = list.len();
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            stages::encode_scenario(
+                ctx,
+                &mut encoder,
+                &book_buffers,
+                &chunk_buffers,
+                seed,
+                PathSource::List(list),
+            )?;
+            stages::encode_revalue(ctx, &mut encoder, &book_buffers, &chunk_buffers, count as u32, false)?;
+            ctx.queue.submit([encoder.finish()]);
+            let states: Vec<[f32; 2]> =
+                stages::read_back(ctx, &chunk_buffers.states, (8 * a * count) as u64)?;
+            let pnl: Vec<f32> = stages::read_back(ctx, &chunk_buffers.pnl, (4 * n * count) as u64)?;
+            let first = c * chunk as usize;
+            for i in 0..count {
+                for asset in 0..a {
+                    let [log_return, log_vol] = states[asset * count + i];
+                    out.states[(first + i) * a + asset] = AssetState {
+                        log_return: f64::from(log_return),
+                        log_vol: f64::from(log_vol),
+                    };
+                }
+                for inst in 0..n {
+                    out.pnl[(first + i) * n + inst] = f64::from(pnl[inst * count + i]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn revalue_scenarios(&self, book: &Book, scenarios: &[StressScenario]) -> Result<Vec<f64>> {
+        let ctx = &self.ctx;
+        let book_buffers = BookBuffers::new(ctx, book)?;
+        let (a, n) = (book.assets.len(), book.instruments.len());
+        let mut out = vec![0.0; scenarios.len() * n];
+        if scenarios.is_empty() || n == 0 {
+            return Ok(out);
+        }
+        let chunk = stages::chunk_paths(ctx, &book_buffers, None).min(scenarios.len() as u64);
+        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, true);
+        for (c, part) in scenarios.chunks(chunk as usize).enumerate() {
+            let count = part.len();
+            let mut states = vec![[0f32; 2]; a * count];
+            let mut rules = vec![0u32; count];
+            for (i, s) in part.iter().enumerate() {
+                if s.states.len() != a {
+                    return Err(Error::Gpu(format!(
+                        "a stress scenario has {} asset states for {a} assets",
+                        s.states.len()
+                    )));
+                }
+                for (asset, st) in s.states.iter().enumerate() {
+                    states[asset * count + i] = [st.log_return as f32, st.log_vol as f32];
+                }
+                let only = s.only_asset.map_or(0, |x| x as u32 + 1);
+                rules[i] = (only << 8) | u32::from(s.vol_rule == VolRule::Uniform);
+            }
+            ctx.queue.write_buffer(&chunk_buffers.states, 0, bytemuck::cast_slice(&states));
+            ctx.queue.write_buffer(&chunk_buffers.scenario_rules, 0, bytemuck::cast_slice(&rules));
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            stages::encode_revalue(ctx, &mut encoder, &book_buffers, &chunk_buffers, count as u32, true)?;
+            ctx.queue.submit([encoder.finish()]);
+            let pnl: Vec<f32> = stages::read_back(ctx, &chunk_buffers.pnl, (4 * n * count) as u64)?;
+            let first = c * chunk as usize;
+            for i in 0..count {
+                for inst in 0..n {
+                    out[(first + i) * n + inst] = f64::from(pnl[inst * count + i]);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn philox_words(
+        &self,
+        seed: u64,
+        paths: &[u32],
+        step: u32,
+        blocks: u32,
+        stream: u32,
+    ) -> Result<Vec<[u32; 4]>> {
+        stages::run_draws(&self.ctx, seed, paths, step, blocks, stream, false)
+    }
+}

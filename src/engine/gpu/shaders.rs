@@ -24,7 +24,7 @@ pub struct StageSource {
     pub source: &'static str,
 }
 
-/// Every stage shader, in pipeline order.
+/// Every stage shader, in pipeline order, then the test probe of the shared math.
 pub const STAGES: &[StageSource] = &[
     StageSource {
         name: "draws",
@@ -45,6 +45,10 @@ pub const STAGES: &[StageSource] = &[
     StageSource {
         name: "tail",
         source: include_str!("../../../shaders/tail.wgsl"),
+    },
+    StageSource {
+        name: "probe",
+        source: include_str!("../../../shaders/probe.wgsl"),
     },
 ];
 

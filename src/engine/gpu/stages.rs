@@ -1,0 +1,641 @@
+//! Buffers and dispatches of the four stages: the host side of `shaders/*.wgsl`.
+//!
+//! Layouts (i = scenario within the chunk, n = scenarios in the chunk):
+//! - states, asset-major: `states[asset * n + i]` = (ln(S_h/S₀), ln Y_h) as f32 pairs;
+//! - P&L, instrument-major: `pnl[instrument * n + i]`;
+//! - losses, account-major: `loss[account * n + i]`;
+//! - tail entries: `tail_out[account * tail_len + slot]` = (f32 loss bits, path).
+//!
+//! Neighbouring invocations work on neighbouring scenarios of one row, so every stage reads
+//! and writes contiguous memory and branches uniformly (one instrument, one account).
+
+use bytemuck::Pod;
+use wgpu::util::DeviceExt;
+
+use crate::book::Book;
+use crate::engine::TailEntry;
+use crate::engine::cpu::scenario::ScenarioModel;
+use crate::error::{Error, Result};
+use crate::rng::seed_key;
+
+use super::context::GpuContext;
+use super::types::{
+    AggregateParams, DrawParams, RevalueParams, ScenarioParams, TailParams, TailState,
+};
+
+/// Workgroup sizes, as in the shaders' `WG` constants.
+pub const WG_SCENARIO: u32 = 64;
+pub const WG_REVALUE: u32 = 256;
+pub const WG_AGGREGATE: u32 = 256;
+pub const WG_TAIL: u32 = 256;
+pub const WG_DRAWS: u32 = 64;
+/// Scenarios per tail histogram workgroup (`TILE` in `tail.wgsl`).
+pub const TAIL_TILE: u32 = 4096;
+const TAIL_BINS: u64 = 256;
+/// Radix-select passes: 8 digits of a 64-bit key.
+const TAIL_PASSES: u32 = 8;
+/// The most assets `scenario.wgsl` simulates (`MAX_ASSETS`).
+pub const MAX_ASSETS: usize = 64;
+
+const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
+    .union(wgpu::BufferUsages::COPY_DST)
+    .union(wgpu::BufferUsages::COPY_SRC);
+const UNIFORM: wgpu::BufferUsages = wgpu::BufferUsages::UNIFORM.union(wgpu::BufferUsages::COPY_DST);
+
+/// A storage buffer holding `data` (at least 16 bytes: bindings may not be empty).
+pub fn storage_init<T: Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::Buffer {
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    if bytes.len() < 16 {
+        let mut padded = bytes.to_vec();
+        padded.resize(16, 0);
+        return ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: &padded,
+            usage: STORAGE,
+        });
+    }
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytes,
+        usage: STORAGE,
+    })
+}
+
+/// An uninitialised storage buffer of `bytes` (at least 16).
+pub fn storage(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_multiple_of(4),
+        usage: STORAGE,
+        mapped_at_creation: false,
+    })
+}
+
+pub fn uniform<T: Pod>(ctx: &GpuContext, label: &str, value: &T) -> wgpu::Buffer {
+    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents: bytemuck::bytes_of(value),
+        usage: UNIFORM,
+    })
+}
+
+/// A bind group of `pipeline`'s group 0 with `buffers` at bindings 0, 1, ….
+pub fn bind(
+    ctx: &GpuContext,
+    pipeline: &wgpu::ComputePipeline,
+    buffers: &[&wgpu::Buffer],
+) -> wgpu::BindGroup {
+    let numbered: Vec<(u32, &wgpu::Buffer)> =
+        buffers.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect();
+    bind_at(ctx, pipeline, &numbered)
+}
+
+/// A bind group of `pipeline`'s group 0 with the given (binding, buffer) pairs: an entry
+/// point's automatic layout holds only the bindings it uses.
+pub fn bind_at(
+    ctx: &GpuContext,
+    pipeline: &wgpu::ComputePipeline,
+    buffers: &[(u32, &wgpu::Buffer)],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .map(|&(binding, b)| wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        })
+        .collect();
+    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &entries,
+    })
+}
+
+/// Dispatches `groups` workgroups split over x and y (each at most the adapter's
+/// `max_compute_workgroups_per_dimension`); shaders rebuild the flat index and bound-check.
+pub fn dispatch(ctx: &GpuContext, pass: &mut wgpu::ComputePass, groups: u64) -> Result<()> {
+    if groups == 0 {
+        return Ok(());
+    }
+    let max = u64::from(ctx.limits.max_compute_workgroups_per_dimension.max(1));
+    let x = groups.min(max);
+    let y = groups.div_ceil(x);
+    if y > max {
+        return Err(Error::Gpu(format!(
+            "{groups} workgroups exceed the adapter's {max}×{max} grid"
+        )));
+    }
+    pass.dispatch_workgroups(x as u32, y as u32, 1);
+    Ok(())
+}
+
+fn groups(invocations: u64, wg: u32) -> u64 {
+    invocations.div_ceil(u64::from(wg))
+}
+
+/// Copies `buffer[..bytes]` to the host (one submission, blocking).
+pub fn read_back<T: Pod>(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>> {
+    if bytes == 0 {
+        return Ok(Vec::new());
+    }
+    let staging = ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+    ctx.queue.submit([encoder.finish()]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait()?;
+    rx.recv()
+        .map_err(|_| Error::Gpu("buffer mapping was dropped".into()))?
+        .map_err(|e| Error::Gpu(format!("cannot map a result buffer: {e}")))?;
+    let view = staging
+        .get_mapped_range(..)
+        .map_err(|e| Error::Gpu(format!("cannot read a result buffer: {e}")))?;
+    let out = bytemuck::cast_slice::<u8, T>(&view).to_vec();
+    drop(view);
+    staging.unmap();
+    Ok(out)
+}
+
+/// The book's tables on the device, uploaded once per run.
+pub struct BookBuffers {
+    pub assets: u32,
+    pub instruments: u32,
+    pub accounts: u32,
+    pub steps: u32,
+    pub dof: u32,
+    pub dt: f32,
+    pub sqrt_dt: f32,
+    pub step_assets: wgpu::Buffer,
+    pub root: wgpu::Buffer,
+    pub jump_thresholds: wgpu::Buffer,
+    pub instrument_params: wgpu::Buffer,
+    pub surfaces: wgpu::Buffer,
+    pub surface_data: wgpu::Buffer,
+    pub account_params: wgpu::Buffer,
+    pub holdings: wgpu::Buffer,
+}
+
+impl BookBuffers {
+    pub fn new(ctx: &GpuContext, book: &Book) -> Result<Self> {
+        if book.assets.len() > MAX_ASSETS {
+            return Err(Error::BackendUnavailable(format!(
+                "the GPU backend simulates at most {MAX_ASSETS} assets; the book has {} \
+                 (use --backend cpu)",
+                book.assets.len()
+            )));
+        }
+        // The seed does not enter the per-asset constants.
+        let model = ScenarioModel::new(book, 0);
+        let (step_assets, thresholds) = super::types::step_assets(&model);
+        let root: Vec<f32> = model.root.iter().map(|&x| x as f32).collect();
+        let instruments = super::types::instrument_params(book);
+        let (surfaces, surface_data) = super::types::surfaces(book);
+        let (accounts, holdings) = super::types::accounts(book);
+        Ok(Self {
+            assets: book.assets.len() as u32,
+            instruments: book.instruments.len() as u32,
+            accounts: book.accounts.len() as u32,
+            steps: model.steps,
+            dof: model.dof,
+            dt: model.dt as f32,
+            sqrt_dt: model.sqrt_dt as f32,
+            step_assets: storage_init(ctx, "step assets", &step_assets),
+            root: storage_init(ctx, "correlation root", &root),
+            jump_thresholds: storage_init(ctx, "jump thresholds", &thresholds),
+            instrument_params: storage_init(ctx, "instruments", &instruments),
+            surfaces: storage_init(ctx, "surfaces", &surfaces),
+            surface_data: storage_init(ctx, "surface data", &surface_data),
+            account_params: storage_init(ctx, "accounts", &accounts),
+            holdings: storage_init(ctx, "holdings", &holdings),
+        })
+    }
+
+    /// Bytes per scenario of the largest per-chunk binding, and of all of them together.
+    pub fn bytes_per_scenario(&self) -> (u64, u64) {
+        let states = 8 * u64::from(self.assets);
+        let pnl = 4 * u64::from(self.instruments);
+        let loss = 4 * u64::from(self.accounts);
+        (states.max(pnl).max(loss).max(4), states + pnl + loss + 4)
+    }
+}
+
+/// Device memory the per-chunk buffers may use together.
+const CHUNK_MEMORY_BUDGET: u64 = 1 << 30;
+/// Default largest chunk: progress is reported at least this often.
+const DEFAULT_MAX_CHUNK: u64 = 1 << 20;
+
+/// Paths per chunk: `requested` if given, else as many as fit the adapter's binding and
+/// buffer sizes (the largest per-chunk array: states, P&L or losses), the grid of workgroups
+/// and a memory budget, at most 2²⁰. A request beyond the limits is cut to them.
+pub fn chunk_paths(ctx: &GpuContext, book: &BookBuffers, requested: Option<u32>) -> u64 {
+    let (largest, total) = book.bytes_per_scenario();
+    let by_binding = ctx.max_binding_bytes() / largest;
+    let by_budget = CHUNK_MEMORY_BUDGET / total;
+    let max_groups = u64::from(ctx.limits.max_compute_workgroups_per_dimension).pow(2);
+    let by_grid = max_groups * u64::from(WG_SCENARIO);
+    let limit = by_binding.min(by_grid).min(u64::from(u32::MAX)).max(1);
+    match requested {
+        Some(r) => u64::from(r).clamp(1, limit),
+        None => by_budget.min(DEFAULT_MAX_CHUNK).min(limit).max(1),
+    }
+}
+
+/// The per-chunk device buffers (states, P&L, losses), sized for `capacity` scenarios.
+pub struct ChunkBuffers {
+    pub capacity: u64,
+    pub scenario_params: wgpu::Buffer,
+    pub revalue_params: wgpu::Buffer,
+    pub aggregate_params: wgpu::Buffer,
+    pub path_list: wgpu::Buffer,
+    pub scenario_rules: wgpu::Buffer,
+    pub states: wgpu::Buffer,
+    pub pnl: wgpu::Buffer,
+    pub loss: wgpu::Buffer,
+}
+
+impl ChunkBuffers {
+    pub fn new(ctx: &GpuContext, book: &BookBuffers, capacity: u64, explicit: bool) -> Self {
+        let n = capacity;
+        let list_len = if explicit { n } else { 1 };
+        Self {
+            capacity,
+            scenario_params: uniform(ctx, "scenario params", &ScenarioParams::default()),
+            revalue_params: uniform(ctx, "revalue params", &RevalueParams::default()),
+            aggregate_params: uniform(ctx, "aggregate params", &AggregateParams::default()),
+            path_list: storage(ctx, "path list", 4 * list_len),
+            scenario_rules: storage(ctx, "scenario rules", 4 * list_len),
+            states: storage(ctx, "states", 8 * u64::from(book.assets) * n),
+            pnl: storage(ctx, "pnl", 4 * u64::from(book.instruments) * n),
+            loss: storage(ctx, "loss", 4 * u64::from(book.accounts) * n),
+        }
+    }
+}
+
+/// How the scenario stage picks its paths.
+pub enum PathSource<'a> {
+    /// Paths `base .. base + count`.
+    Range { base: u32, count: u32 },
+    /// The listed paths.
+    List(&'a [u32]),
+}
+
+/// Encodes the scenario stage for `source` (states for `count` scenarios).
+pub fn encode_scenario(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    seed: u64,
+    source: PathSource,
+) -> Result<u32> {
+    let (base, count, list) = match source {
+        PathSource::Range { base, count } => (base, count, 0),
+        PathSource::List(paths) => {
+            ctx.queue.write_buffer(&chunk.path_list, 0, bytemuck::cast_slice(paths));
+            (0, paths.len() as u32, 1)
+        }
+    };
+    let params = ScenarioParams {
+        key: seed_key(seed),
+        path_base: base,
+        path_count: count,
+        assets: book.assets,
+        steps: book.steps,
+        dof: book.dof,
+        use_path_list: list,
+        dt: book.dt,
+        sqrt_dt: book.sqrt_dt,
+        _pad: [0; 2],
+    };
+    ctx.queue.write_buffer(&chunk.scenario_params, 0, bytemuck::bytes_of(&params));
+    let p = &ctx.pipelines.scenario;
+    let group = bind(
+        ctx,
+        p,
+        &[
+            &chunk.scenario_params,
+            &book.step_assets,
+            &book.root,
+            &book.jump_thresholds,
+            &chunk.path_list,
+            &chunk.states,
+        ],
+    );
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    pass.set_pipeline(p);
+    pass.set_bind_group(0, &group, &[]);
+    dispatch(ctx, &mut pass, groups(u64::from(count), WG_SCENARIO))?;
+    Ok(count)
+}
+
+/// Encodes the revalue stage over `count` scenarios already in `chunk.states`; with
+/// `explicit_rules`, `chunk.scenario_rules` applies (see `revalue.wgsl`).
+pub fn encode_revalue(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+    explicit_rules: bool,
+) -> Result<()> {
+    let params = RevalueParams {
+        path_count: count,
+        instruments: book.instruments,
+        explicit_rules: u32::from(explicit_rules),
+        _pad: 0,
+    };
+    ctx.queue.write_buffer(&chunk.revalue_params, 0, bytemuck::bytes_of(&params));
+    let p = &ctx.pipelines.revalue;
+    let group = bind(
+        ctx,
+        p,
+        &[
+            &chunk.revalue_params,
+            &book.instrument_params,
+            &book.surfaces,
+            &book.surface_data,
+            &chunk.states,
+            &chunk.scenario_rules,
+            &chunk.pnl,
+        ],
+    );
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    pass.set_pipeline(p);
+    pass.set_bind_group(0, &group, &[]);
+    dispatch(
+        ctx,
+        &mut pass,
+        groups(u64::from(book.instruments) * u64::from(count), WG_REVALUE),
+    )
+}
+
+/// Encodes the aggregate stage over `count` scenarios.
+pub fn encode_aggregate(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+) -> Result<()> {
+    let params = AggregateParams {
+        path_count: count,
+        accounts: book.accounts,
+        _pad: [0; 2],
+    };
+    ctx.queue.write_buffer(&chunk.aggregate_params, 0, bytemuck::bytes_of(&params));
+    let p = &ctx.pipelines.aggregate;
+    let group = bind(
+        ctx,
+        p,
+        &[
+            &chunk.aggregate_params,
+            &book.account_params,
+            &book.holdings,
+            &chunk.pnl,
+            &chunk.states,
+            &chunk.loss,
+        ],
+    );
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    pass.set_pipeline(p);
+    pass.set_bind_group(0, &group, &[]);
+    dispatch(
+        ctx,
+        &mut pass,
+        groups(u64::from(book.accounts) * u64::from(count), WG_AGGREGATE),
+    )
+}
+
+/// The tail stage's buffers: accounts are processed in batches whose gathered entries fit
+/// one binding.
+pub struct TailBuffers {
+    pub tail_len: u32,
+    /// Accounts per batch.
+    pub batch: u32,
+    params: wgpu::Buffer,
+    state: wgpu::Buffer,
+    hist: wgpu::Buffer,
+    gathered: wgpu::Buffer,
+    out: wgpu::Buffer,
+}
+
+impl TailBuffers {
+    pub fn new(ctx: &GpuContext, accounts: u32, tail_len: u32) -> Result<Self> {
+        let entry_bytes = 8 * u64::from(tail_len.max(1));
+        let max = ctx.max_binding_bytes();
+        if entry_bytes > max {
+            return Err(Error::Gpu(format!(
+                "a tail of {tail_len} losses ({entry_bytes} bytes) exceeds the adapter's \
+                 largest binding ({max} bytes)"
+            )));
+        }
+        let batch = (max / entry_bytes).min(u64::from(accounts.max(1))).min(1 << 16) as u32;
+        let batch = batch.max(1);
+        Ok(Self {
+            tail_len,
+            batch,
+            params: uniform(ctx, "tail params", &TailParams::default()),
+            state: storage(ctx, "tail state", 32 * u64::from(batch)),
+            hist: storage(ctx, "tail histogram", 4 * TAIL_BINS * u64::from(batch)),
+            gathered: storage(ctx, "tail gathered", 4 * u64::from(batch)),
+            out: storage(ctx, "tail entries", entry_bytes * u64::from(batch)),
+        })
+    }
+}
+
+/// Runs the tail stage on the `count` losses of every account in `chunk.loss` (paths
+/// `path_base ..`): returns per account its min(tail_len, count) largest entries, unsorted.
+pub fn run_tail(
+    ctx: &GpuContext,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    tail: &TailBuffers,
+    path_base: u32,
+    count: u32,
+) -> Result<Vec<Vec<TailEntry>>> {
+    let take = tail.tail_len.min(count);
+    let tiles = count.div_ceil(TAIL_TILE).max(1);
+    let mut out = Vec::with_capacity(book.accounts as usize);
+    let mut account_base = 0;
+    while account_base < book.accounts {
+        let accounts = tail.batch.min(book.accounts - account_base);
+        let params = TailParams {
+            path_count: count,
+            account_base,
+            accounts,
+            tail_len: take,
+            path_base,
+            tiles,
+            _pad: [0; 2],
+        };
+        ctx.queue.write_buffer(&tail.params, 0, bytemuck::bytes_of(&params));
+        let init = vec![
+            TailState {
+                remaining: take,
+                done: u32::from(take == 0),
+                ..Default::default()
+            };
+            accounts as usize
+        ];
+        ctx.queue.write_buffer(&tail.state, 0, bytemuck::cast_slice(&init));
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        encoder.clear_buffer(&tail.hist, 0, None);
+        encoder.clear_buffer(&tail.gathered, 0, None);
+        let p = &ctx.pipelines;
+        let hist_group = bind(
+            ctx,
+            &p.tail_histogram,
+            &[&tail.params, &chunk.loss, &tail.state, &tail.hist],
+        );
+        let select_group = bind_at(
+            ctx,
+            &p.tail_select,
+            &[(0, &tail.params), (2, &tail.state), (3, &tail.hist)],
+        );
+        let gather_group = bind_at(
+            ctx,
+            &p.tail_gather,
+            &[
+                (0, &tail.params),
+                (1, &chunk.loss),
+                (2, &tail.state),
+                (4, &tail.gathered),
+                (5, &tail.out),
+            ],
+        );
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for _ in 0..TAIL_PASSES {
+                pass.set_pipeline(&p.tail_histogram);
+                pass.set_bind_group(0, &hist_group, &[]);
+                dispatch(ctx, &mut pass, u64::from(accounts) * u64::from(tiles))?;
+                pass.set_pipeline(&p.tail_select);
+                pass.set_bind_group(0, &select_group, &[]);
+                dispatch(ctx, &mut pass, groups(u64::from(accounts), 64))?;
+            }
+            pass.set_pipeline(&p.tail_gather);
+            pass.set_bind_group(0, &gather_group, &[]);
+            dispatch(
+                ctx,
+                &mut pass,
+                groups(u64::from(accounts) * u64::from(count), WG_TAIL),
+            )?;
+        }
+        ctx.queue.submit([encoder.finish()]);
+        let gathered: Vec<u32> = read_back(ctx, &tail.gathered, 4 * u64::from(accounts))?;
+        let entries: Vec<[u32; 2]> =
+            read_back(ctx, &tail.out, 8 * u64::from(take) * u64::from(accounts))?;
+        for (a, &got) in gathered.iter().enumerate() {
+            if got != take {
+                return Err(Error::Gpu(format!(
+                    "tail selection gathered {got} losses instead of {take} (account {})",
+                    account_base as usize + a
+                )));
+            }
+            let rows = &entries[a * take as usize..(a + 1) * take as usize];
+            out.push(
+                rows.iter()
+                    .map(|&[bits, path]| TailEntry {
+                        loss: f64::from(f32::from_bits(bits)),
+                        path,
+                    })
+                    .collect(),
+            );
+        }
+        account_base += accounts;
+    }
+    Ok(out)
+}
+
+/// Raw Philox words or normals of `paths` × `blocks` (verification).
+pub fn run_draws<T: Pod>(
+    ctx: &GpuContext,
+    seed: u64,
+    paths: &[u32],
+    step: u32,
+    blocks: u32,
+    stream: u32,
+    normals: bool,
+) -> Result<Vec<T>> {
+    let n = paths.len() as u64 * u64::from(blocks);
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let params = DrawParams {
+        key: seed_key(seed),
+        step,
+        blocks,
+        stream,
+        count: paths.len() as u32,
+        _pad: [0; 2],
+    };
+    let params = uniform(ctx, "draw params", &params);
+    let path_buf = storage_init(ctx, "paths", paths);
+    let out = storage(ctx, "draws", 16 * n);
+    let pipeline = if normals {
+        &ctx.pipelines.normal_blocks
+    } else {
+        &ctx.pipelines.philox_words
+    };
+    let out_binding = if normals { 3 } else { 2 };
+    let group = bind_at(
+        ctx,
+        pipeline,
+        &[(0, &params), (1, &path_buf), (out_binding, &out)],
+    );
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        dispatch(ctx, &mut pass, groups(n, WG_DRAWS))?;
+    }
+    ctx.queue.submit([encoder.finish()]);
+    read_back(ctx, &out, 16 * n)
+}
+
+/// Runs `probe.wgsl` on `xs` (see [`super::GpuBackend::probe_math`]).
+pub fn run_probe(ctx: &GpuContext, xs: &[f32]) -> Result<Vec<[f32; 4]>> {
+    if xs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let source = super::shaders::preprocess(super::shaders::stage("probe").source)
+        .map_err(|e| Error::Gpu(format!("shader probe: {e}")))?;
+    let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: Some("probe"),
+        source: wgpu::ShaderSource::Wgsl(source.into()),
+    });
+    let pipeline = ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("probe"),
+        layout: None,
+        module: &module,
+        entry_point: Some("probe"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let input = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some("probe xs"),
+        contents: bytemuck::cast_slice(xs),
+        usage: STORAGE,
+    });
+    let n = xs.len() as u64;
+    let out = storage(ctx, "probe out", 16 * n);
+    let group = bind(ctx, &pipeline, &[&input, &out]);
+    let mut encoder = ctx.device.create_command_encoder(&Default::default());
+    {
+        let mut pass = encoder.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &group, &[]);
+        dispatch(ctx, &mut pass, groups(n, 64))?;
+    }
+    ctx.queue.submit([encoder.finish()]);
+    read_back(ctx, &out, 16 * n)
+}

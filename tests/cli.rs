@@ -1,0 +1,188 @@
+//! The real binary, end to end on data/ (issue #2 items 8, 11): the sample run, JSON output
+//! of SPEC §8, the clearing book, and the exit codes of bad invocations.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn tailrisk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tailrisk"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn data(file: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(file)
+        .display()
+        .to_string()
+}
+
+fn scratch(name: &str, contents: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("tailrisk-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path.display().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_without_arguments_prints_the_sample_book() {
+    let out = tailrisk(&["run", "--backend", "cpu", "--paths", "20000"]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("cpu backend"), "backend announced on stderr");
+    let text = String::from_utf8(out.stdout).unwrap();
+    for account in ["hedged-options", "pair-trade", "coin-margined", "vol-seller"] {
+        assert!(text.contains(account), "{account} missing from:\n{text}");
+    }
+    assert!(text.contains("VaR") && text.contains("ES"));
+}
+
+#[test]
+fn json_output_follows_the_spec() {
+    let out = tailrisk(&[
+        "run", "--backend", "cpu", "--paths", "20000", "--seed", "5", "--format", "json",
+        "--confidence", "0.99,0.995",
+    ]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    let run = &v["run"];
+    assert_eq!(run["paths"], 20000);
+    assert_eq!(run["seed"], 5);
+    assert_eq!(run["steps"], 1);
+    assert_eq!(run["backend"], "cpu");
+    assert_eq!(run["precision"], "f64");
+    assert_eq!(run["version"], env!("CARGO_PKG_VERSION"));
+    assert!(run["seconds"].as_f64().unwrap() >= 0.0);
+    assert!(run["device"].is_string());
+    let accounts = v["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 4);
+    let coin = accounts.iter().find(|a| a["id"] == "coin-margined").unwrap();
+    assert_eq!(coin["currency"], "BTC");
+    for a in accounts {
+        let measures = a["measures"].as_array().unwrap();
+        assert_eq!(measures.len(), 2);
+        for m in measures {
+            let (var, es) = (m["var"].as_f64().unwrap(), m["es"].as_f64().unwrap());
+            assert!(es >= var);
+            let ci = m["var_ci"].as_array().unwrap();
+            assert!(ci[0].as_f64().unwrap() <= var && var <= ci[1].as_f64().unwrap());
+        }
+        let components = a["components"].as_array().unwrap();
+        assert!(!components.is_empty());
+        assert!(components.iter().all(|c| c["instrument"].is_string() && c["es"].is_number()));
+    }
+}
+
+#[test]
+fn same_seed_same_output() {
+    let args = ["run", "--backend", "cpu", "--paths", "20000", "--format", "json"];
+    let strip = |o: Output| {
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["run"]["seconds"] = serde_json::Value::Null;
+        v["run"]["device"] = serde_json::Value::Null; // names the thread count
+        v
+    };
+    let one = strip(tailrisk(&args));
+    let two = strip(tailrisk(&[&args[..], &["--threads", "1"]].concat()));
+    assert_eq!(one, two, "bit-identical figures whatever the thread count");
+}
+
+#[test]
+fn clearing_book_csv_runs() {
+    let out = tailrisk(&[
+        "run", "--backend", "cpu", "--paths", "5000", "--market", &data("market.json"),
+        "--portfolio", &data("clearing_book.csv"), "--config", &data("config.json"), "--format", "json",
+    ]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["accounts"].as_array().unwrap().len(), 1000);
+}
+
+#[test]
+fn output_flag_writes_the_file() {
+    let path = std::env::temp_dir().join(format!("tailrisk-out-{}.json", std::process::id()));
+    let out = tailrisk(&[
+        "run", "--backend", "cpu", "--paths", "2000", "--format", "json", "--output",
+        &path.display().to_string(),
+    ]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "data goes to the file, not stdout");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["run"]["paths"], 2000);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(tailrisk(&["run", "--no-such-flag"]).status.code(), Some(2));
+    assert_eq!(tailrisk(&["run", "--paths", "many"]).status.code(), Some(2));
+    assert_eq!(tailrisk(&["run", "--backend", "tpu"]).status.code(), Some(2));
+    assert_eq!(tailrisk(&["frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn invalid_flag_values_exit_65_naming_the_flag() {
+    for (flag, value) in [("--paths", "0"), ("--steps", "0"), ("--confidence", "1.5"), ("--horizon-days", "0")] {
+        let out = tailrisk(&["run", "--backend", "cpu", flag, value]);
+        assert_eq!(out.status.code(), Some(65), "{flag} {value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn missing_file_exits_66() {
+    let out = tailrisk(&["run", "--backend", "cpu", "--market", "/no/such/market.json"]);
+    assert_eq!(out.status.code(), Some(66));
+    assert!(stderr(&out).contains("/no/such/market.json"));
+}
+
+#[test]
+fn bad_data_exits_65_naming_file_field_and_value() {
+    let market = std::fs::read_to_string(data("market.json")).unwrap();
+    let bad_spot = scratch("bad_spot.json", &market.replacen("91250", "-91250", 1));
+    let out = tailrisk(&["run", "--backend", "cpu", "--market", &bad_spot, "--portfolio", &data("portfolio.json")]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("bad_spot.json") && err.contains("spot") && err.contains("-91250"), "{err}");
+
+    // An unknown asset is found when the book is compiled: the portfolio file and field.
+    let book = scratch(
+        "unknown_asset.json",
+        r#"{"accounts":[{"id":"x","positions":[{"instrument":"DOGE-PERPETUAL","quantity":1}]}]}"#,
+    );
+    let out = tailrisk(&["run", "--backend", "cpu", "--market", &data("market.json"), "--portfolio", &book]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("unknown_asset.json") && err.contains("DOGE"), "{err}");
+
+    // An expired instrument.
+    let book = scratch(
+        "expired.csv",
+        "account,instrument,quantity\nx,BTC-13NOV26-90000-C,1\n",
+    );
+    let out = tailrisk(&["run", "--backend", "cpu", "--market", &data("market.json"), "--portfolio", &book]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+
+    // A non-PSD correlation matrix is refused, and repaired on request (and reported).
+    let non_psd = scratch(
+        "non_psd.json",
+        &market
+            .replace("[1.0, 0.82, 0.74]", "[1.0, 0.9, -0.9]")
+            .replace("[0.82, 1.0, 0.78]", "[0.9, 1.0, 0.9]")
+            .replace("[0.74, 0.78, 1.0]", "[-0.9, 0.9, 1.0]"),
+    );
+    let args = ["run", "--backend", "cpu", "--paths", "2000", "--market", &non_psd, "--portfolio", &data("portfolio.json"), "--format", "json"];
+    let out = tailrisk(&args);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("correlation.matrix"), "{}", stderr(&out));
+    let out = tailrisk(&[&args[..], &["--repair-correlation"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["run"]["correlation_repair"]["frobenius_distance"].as_f64().unwrap() > 0.0);
+}

@@ -1,0 +1,414 @@
+//! GPU vs CPU, stage by stage (skipped loudly without an adapter; `TAILRISK_REQUIRE_GPU=1`
+//! makes a missing adapter a failure). Integer draws must be identical; floats agree within
+//! the bounds written beside each assertion.
+
+use tailrisk::engine::Backend;
+use tailrisk::engine::cpu::CpuBackend;
+use tailrisk::engine::gpu::test_backend;
+use tailrisk::rng::{DrawSource, STREAM_NORMAL, STREAM_UNIFORM};
+
+/// Path indices spread over the whole u32 range, plus the edges.
+fn sample_paths(n: u32) -> Vec<u32> {
+    let mut paths: Vec<u32> = (0..n).map(|i| i.wrapping_mul(2_654_435_761)).collect();
+    paths.extend([0, 1, u32::MAX - 1, u32::MAX]);
+    paths
+}
+
+#[test]
+fn philox_words_are_bit_identical() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let paths = sample_paths(2000);
+    for (seed, step, stream) in [
+        (42u64, 0u32, STREAM_NORMAL),
+        (u64::MAX, 7, STREAM_UNIFORM),
+        (0x0123_4567_89ab_cdef, u32::MAX, 12_345),
+    ] {
+        let g = gpu.philox_words(seed, &paths, step, 5, stream).unwrap();
+        let c = cpu.philox_words(seed, &paths, step, 5, stream).unwrap();
+        assert_eq!(g.len(), c.len());
+        for (i, (a, b)) in g.iter().zip(&c).enumerate() {
+            assert_eq!(a, b, "seed {seed} step {step} stream {stream}: row {i}");
+        }
+    }
+}
+
+/// The f32 normals differ from rng's f64 ones by the f32 rounding of u₁, u₂ and of
+/// r = √(−2 ln u₁) and its product with cos/sin: a few ulp of r ≤ 6.7, i.e. < 4e-6
+/// absolute in the worst case (typically ~1e-7). Bound: 1e-5.
+#[test]
+fn normals_agree_with_the_f64_reference() {
+    let Some(gpu) = test_backend() else { return };
+    let draws = DrawSource::new(7);
+    let paths = sample_paths(25_000);
+    let blocks = 2;
+    let g = gpu.normal_blocks(7, &paths, 3, blocks).unwrap();
+    let mut worst = (0.0f64, 0usize);
+    for (i, got) in g.iter().enumerate() {
+        let (p, b) = (paths[i / blocks as usize], (i % blocks as usize) as u32);
+        let want = draws.normal_block(p, 3, b);
+        for lane in 0..4 {
+            let err = (f64::from(got[lane]) - want[lane]).abs();
+            if err > worst.0 {
+                worst = (err, i);
+            }
+            assert!(
+                err < 1e-5,
+                "path {p} block {b} lane {lane}: gpu {} cpu {} diff {err:e}",
+                got[lane],
+                want[lane]
+            );
+        }
+    }
+    eprintln!("normals: worst |gpu - cpu| = {:.3e}", worst.0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Stages on books.
+
+use tailrisk::book::{Book, SourceFiles};
+use tailrisk::config::RunConfig;
+use tailrisk::engine::cpu::aggregate::account_loss;
+use tailrisk::engine::{AssetState, SimulationPlan, StressScenario, VolRule};
+use tailrisk::input::{parse_config, parse_market, parse_portfolio_json};
+use tailrisk::risk;
+
+const MARKET: &str = include_str!("../data/market.json");
+const PORTFOLIO: &str = include_str!("../data/portfolio.json");
+const CONFIG: &str = include_str!("../data/config.json");
+
+/// The sample book (three assets, grid surfaces, Student-t ν = 5, jumps, stochastic vol),
+/// with the configuration changed by `edit`.
+fn sample_book(edit: impl FnOnce(&mut RunConfig)) -> Book {
+    let market = parse_market(MARKET, "market.json").unwrap();
+    let portfolio = parse_portfolio_json(PORTFOLIO, "portfolio.json").unwrap();
+    let mut config = parse_config(CONFIG, "config.json").unwrap();
+    edit(&mut config);
+    Book::compile(&market, &portfolio, &config, &SourceFiles::default()).unwrap()
+}
+
+/// One-day, one-step; ten days in five steps (27NOV26 options expire inside the horizon and
+/// settle at intrinsic value); normal shocks without dynamics (plain GBM).
+fn books() -> Vec<(&'static str, Book)> {
+    vec![
+        ("1d", sample_book(|_| {})),
+        (
+            "10d/5 steps",
+            sample_book(|c| {
+                c.horizon_days = 10.0;
+                c.steps = 5;
+            }),
+        ),
+        (
+            "gbm",
+            sample_book(|c| {
+                c.student_t_dof = None;
+                c.dynamics.clear();
+            }),
+        ),
+    ]
+}
+
+fn first_paths(n: u32) -> Vec<u32> {
+    (0..n).map(|i| i.wrapping_mul(40_503).wrapping_add(17)).collect()
+}
+
+/// Horizon states: ln(S_h/S₀) and ln Y_h are sums of `steps` f32 terms of size ≤ ~0.3, and
+/// jump counts are exact, so the difference is a few ulp of the terms (measured on lavapipe:
+/// 4e-8 one step, 1.3e-7 five steps): bound 5e-7 × steps, absolute.
+#[test]
+fn horizon_states_agree() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let paths = first_paths(4000);
+    for (name, book) in books() {
+        let g = gpu.revalue_paths(&book, 42, &paths).unwrap();
+        let c = cpu.revalue_paths(&book, 42, &paths).unwrap();
+        let bound = 5e-7 * f64::from(book.steps);
+        let mut worst = 0.0f64;
+        for (i, (x, y)) in g.states.iter().zip(&c.states).enumerate() {
+            let d = (x.log_return - y.log_return)
+                .abs()
+                .max((x.log_vol - y.log_vol).abs());
+            worst = worst.max(d);
+            assert!(
+                d <= bound,
+                "{name}: path {} asset {}: gpu {x:?} cpu {y:?} diff {d:e}",
+                paths[i / book.assets.len()],
+                i % book.assets.len()
+            );
+        }
+        eprintln!("{name}: states worst diff {worst:.3e} (bound {bound:.1e})");
+    }
+}
+
+/// Instrument P&L per unit, relative to the instrument's notional (S₀ × multiplier, or the
+/// USD notional of inverse perpetuals/futures): Black-76 in f32 on F, K ~ 1e5 has an absolute
+/// error ~1e-7 × (F + K), and the states' error above moves the P&L by ~delta × S × 1e-7
+/// (measured on lavapipe: 3.4e-7 × notional). Bound: 5e-6 × notional × steps.
+#[test]
+fn instrument_pnl_agrees_relative_to_notional() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let paths = first_paths(3000);
+    for (name, book) in books() {
+        let g = gpu.revalue_paths(&book, 42, &paths).unwrap();
+        let c = cpu.revalue_paths(&book, 42, &paths).unwrap();
+        let n = book.instruments.len();
+        let mut worst = 0.0f64;
+        for (i, (x, y)) in g.pnl.iter().zip(&c.pnl).enumerate() {
+            let inst = i % n;
+            let rel = (x - y).abs() / book.instrument_notional(inst);
+            worst = worst.max(rel);
+            assert!(
+                rel <= 5e-6 * f64::from(book.steps),
+                "{name}: path {} {}: gpu {x} cpu {y} (rel. to notional {rel:e})",
+                paths[i / n],
+                book.instruments[inst].label
+            );
+        }
+        eprintln!("{name}: pnl worst diff / notional {worst:.3e}");
+    }
+}
+
+/// Account losses relative to gross exposure (Σ |q| × notional): the P&L bound above, summed
+/// with compensation (measured on lavapipe: 1.2e-7 × gross). Bound: 2e-6 × gross × steps
+/// (coin-margined accounts: gross in the coin).
+#[test]
+fn account_losses_agree_relative_to_gross_exposure() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let paths = first_paths(3000);
+    for (name, book) in books() {
+        let g = gpu.path_losses(&book, 42, &paths).unwrap();
+        let c = cpu.revalue_paths(&book, 42, &paths).unwrap();
+        let (a, n, accounts) = (book.assets.len(), book.instruments.len(), book.accounts.len());
+        let mut worst = 0.0f64;
+        for (i, &p) in paths.iter().enumerate() {
+            let states: &[AssetState] = &c.states[i * a..(i + 1) * a];
+            let pnl = &c.pnl[i * n..(i + 1) * n];
+            for (k, account) in book.accounts.iter().enumerate() {
+                let want = account_loss(&book, account, pnl, states);
+                let got = g[i * accounts + k];
+                let mut scale = book.gross_exposure(k).max(1.0);
+                if let tailrisk::book::Currency::Coin(coin) = account.currency {
+                    scale /= book.assets[coin].spot;
+                }
+                let rel = (got - want).abs() / scale;
+                worst = worst.max(rel);
+                assert!(
+                    rel <= 2e-6 * f64::from(book.steps),
+                    "{name}: path {p} account {}: gpu {got} cpu {want} (rel. to gross {rel:e})",
+                    account.id
+                );
+            }
+        }
+        eprintln!("{name}: loss worst diff / gross {worst:.3e}");
+    }
+}
+
+/// Stress scenarios (SPEC §5): grid moves of one asset under tenor-scaled vol shocks, with
+/// every other instrument kept at today's value, and named joint scenarios under uniform vol
+/// moves, against the CPU. Bound as for Monte Carlo P&L, with +500% moves: 5e-6 × notional.
+#[test]
+fn stress_scenarios_agree() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let book = sample_book(|_| {});
+    let a = book.assets.len();
+    let mut scenarios = Vec::new();
+    for asset in 0..a {
+        for m in [-0.66, -0.16, -0.04, 0.0, 0.08, 1.0, 5.0] {
+            for v in [-0.25f64, 0.0, 0.5] {
+                let mut states = vec![AssetState::default(); a];
+                states[asset] = AssetState {
+                    log_return: f64::ln_1p(m),
+                    log_vol: v.ln_1p(),
+                };
+                scenarios.push(StressScenario {
+                    states,
+                    vol_rule: VolRule::TenorScaled,
+                    only_asset: Some(asset),
+                });
+            }
+        }
+    }
+    for (spot, vol) in [(-0.5, 0.5), (0.3, -0.2), (-0.2, 1.0)] {
+        scenarios.push(StressScenario {
+            states: (0..a)
+                .map(|i| AssetState {
+                    log_return: f64::ln_1p(spot * (1.0 + 0.1 * i as f64)),
+                    log_vol: f64::ln_1p(vol),
+                })
+                .collect(),
+            vol_rule: VolRule::Uniform,
+            only_asset: None,
+        });
+    }
+    let g = gpu.revalue_scenarios(&book, &scenarios).unwrap();
+    let c = cpu.revalue_scenarios(&book, &scenarios).unwrap();
+    let n = book.instruments.len();
+    assert_eq!(g.len(), c.len());
+    let mut worst = 0.0f64;
+    for (i, (x, y)) in g.iter().zip(&c).enumerate() {
+        let s = &scenarios[i / n];
+        let inst = i % n;
+        if s.only_asset.is_some_and(|o| o != book.instruments[inst].asset) {
+            assert_eq!(*x, 0.0, "scenario {} keeps other assets at today's value", i / n);
+        }
+        let rel = (x - y).abs() / book.instrument_notional(inst);
+        worst = worst.max(rel);
+        assert!(
+            rel <= 5e-6,
+            "scenario {} {}: gpu {x} cpu {y} (rel. to notional {rel:e})",
+            i / n,
+            book.instruments[inst].label
+        );
+    }
+    eprintln!("stress: pnl worst diff / notional {worst:.3e}");
+}
+
+/// The f32 normal CDF of `shaders/shared/black76.wgsl` against `pricing::norm_cdf` (f64):
+/// absolute error ≤ 2e-7 everywhere, relative error ≤ 2e-6 in the lower tail down to
+/// Φ ~ 1e-30 (x ≥ −11.5); and ln, exp, expm1 within a few ulp.
+#[test]
+fn shader_math_matches_the_f64_reference() {
+    let Some(gpu) = test_backend() else { return };
+    let xs: Vec<f32> = (0..=46_000).map(|i| -11.5 + i as f32 * 0.0005).collect();
+    let got = gpu.probe_math(&xs).unwrap();
+    let (mut abs_cdf, mut rel_tail, mut rel_ln, mut rel_exp, mut rel_expm1) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    for (&x, r) in xs.iter().zip(&got) {
+        let xd = f64::from(x);
+        let phi = tailrisk::pricing::norm_cdf(xd);
+        abs_cdf = abs_cdf.max((f64::from(r[0]) - phi).abs());
+        if x < 0.0 {
+            let e = (f64::from(r[0]) / phi - 1.0).abs();
+            if e > rel_tail && std::env::var("PROBE_DEBUG").is_ok() {
+                eprintln!("x {x} phi {phi:e} got {:e} rel {e:e}", r[0]);
+            }
+            rel_tail = rel_tail.max(e);
+        }
+        if x != 0.0 {
+            let l = xd.abs().ln();
+            rel_ln = rel_ln.max((f64::from(r[1]) - l).abs() / l.abs().max(1e-30));
+        }
+        if x.abs() < 80.0 {
+            rel_exp = rel_exp.max((f64::from(r[2]) / xd.exp() - 1.0).abs());
+        }
+        if x != 0.0 {
+            rel_expm1 = rel_expm1.max((f64::from(r[3]) / xd.exp_m1() - 1.0).abs());
+        }
+    }
+    eprintln!(
+        "Φ: abs {abs_cdf:.2e}, lower-tail rel {rel_tail:.2e}; ln rel {rel_ln:.2e}; \
+         exp rel {rel_exp:.2e}; expm1 rel {rel_expm1:.2e}"
+    );
+    assert!(abs_cdf <= 2e-7, "Φ absolute error {abs_cdf:e}");
+    assert!(rel_tail <= 2e-6, "Φ lower-tail relative error {rel_tail:e}");
+    assert!(rel_ln <= 1e-6, "ln relative error {rel_ln:e}");
+    assert!(rel_exp <= 1e-6, "exp relative error {rel_exp:e}");
+    assert!(rel_expm1 <= 1e-6, "expm1 relative error {rel_expm1:e}");
+}
+
+fn sample_plan(paths: u64, chunk_paths: Option<u32>) -> SimulationPlan {
+    SimulationPlan {
+        paths,
+        seed: 42,
+        tail_len: risk::tail_len(paths, &[0.99, 0.995]),
+        chunk_paths,
+    }
+}
+
+/// Tails on the sample book at 30 000 paths: VaR and ES at 99% and 99.5% within 0.5% of the
+/// CPU's (the loss bound above is ~1e-7 of gross, VaR ~1e-2 of gross), and the same tail
+/// paths except where two losses are within the loss tolerance of the tail's last loss.
+#[test]
+fn tails_agree_with_the_cpu() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let book = sample_book(|_| {});
+    let plan = sample_plan(30_000, None);
+    let g = gpu.tails(&book, &plan, &|_| {}).unwrap();
+    let c = cpu.tails(&book, &plan, &|_| {}).unwrap();
+    for (k, (gt, ct)) in g.iter().zip(&c).enumerate() {
+        let id = &book.accounts[k].id;
+        assert_eq!(gt.worst.len(), plan.tail_len, "{id}");
+        for conf in [0.99, 0.995] {
+            let gm = risk::measure(gt, plan.paths, conf);
+            let cm = risk::measure(ct, plan.paths, conf);
+            for (what, x, y) in [("VaR", gm.var, cm.var), ("ES", gm.es, cm.es)] {
+                assert!(
+                    (x - y).abs() <= 0.005 * y.abs(),
+                    "{id} {what}({conf}): gpu {x} cpu {y}"
+                );
+            }
+        }
+        let mut scale = book.gross_exposure(k).max(1.0);
+        if let tailrisk::book::Currency::Coin(coin) = book.accounts[k].currency {
+            scale /= book.assets[coin].spot;
+        }
+        let tol = 4e-6 * scale;
+        let last = ct.worst.last().unwrap().loss;
+        let gpu_paths: std::collections::HashSet<u32> = gt.worst.iter().map(|e| e.path).collect();
+        let mut missing = 0;
+        for e in &ct.worst {
+            if !gpu_paths.contains(&e.path) {
+                missing += 1;
+                assert!(
+                    (e.loss - last).abs() <= tol,
+                    "{id}: path {} (loss {}) is in the CPU tail only, far from its end {last}",
+                    e.path,
+                    e.loss
+                );
+            }
+        }
+        eprintln!("{id}: {missing} of {} tail paths differ (near-ties)", plan.tail_len);
+    }
+}
+
+/// The same run with different chunk sizes (a power of two, an odd size, the default) gives
+/// bit-identical tails.
+#[test]
+fn tails_do_not_depend_on_chunk_size() {
+    let Some(gpu) = test_backend() else { return };
+    let book = sample_book(|_| {});
+    let reference = gpu.tails(&book, &sample_plan(20_000, None), &|_| {}).unwrap();
+    for chunk in [4096, 7001] {
+        let chunked = gpu.tails(&book, &sample_plan(20_000, Some(chunk)), &|_| {}).unwrap();
+        assert_eq!(chunked, reference, "chunk {chunk}");
+    }
+}
+
+/// Ties: an account without positions loses exactly 0 on every path, so its tail is the
+/// lowest path indices (the radix select's passes on the path), as on the CPU; a tail longer
+/// than a chunk keeps every loss of it.
+#[test]
+fn tied_losses_keep_the_lowest_paths() {
+    let Some(gpu) = test_backend() else { return };
+    let cpu = CpuBackend::new();
+    let market = parse_market(MARKET, "market.json").unwrap();
+    let portfolio = parse_portfolio_json(
+        r#"{"accounts":[{"id":"flat","positions":[]},
+            {"id":"spot","positions":[{"instrument":"ETH","quantity":3}]}]}"#,
+        "portfolio.json",
+    )
+    .unwrap();
+    let config = parse_config(CONFIG, "config.json").unwrap();
+    let book = Book::compile(&market, &portfolio, &config, &SourceFiles::default()).unwrap();
+    for (paths, tail_len, chunk) in [(10_000u64, 300usize, None), (5_000, 700, Some(512))] {
+        let plan = SimulationPlan {
+            paths,
+            seed: 9,
+            tail_len,
+            chunk_paths: chunk,
+        };
+        let g = gpu.tails(&book, &plan, &|_| {}).unwrap();
+        let c = cpu.tails(&book, &plan, &|_| {}).unwrap();
+        let flat: Vec<u32> = g[0].worst.iter().map(|e| e.path).collect();
+        assert_eq!(flat, (0..tail_len as u32).collect::<Vec<_>>());
+        assert_eq!(g[0], c[0]);
+        let gp: Vec<u32> = g[1].worst.iter().map(|e| e.path).collect();
+        let cp: Vec<u32> = c[1].worst.iter().map(|e| e.path).collect();
+        assert_eq!(gp, cp, "a spot holding has no near-ties at this size");
+    }
+}
