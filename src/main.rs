@@ -7,6 +7,7 @@ use clap::Parser;
 use tailrisk::cli::{Cli, execute};
 
 fn main() -> ExitCode {
+    quiet_vulkan_loader();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -26,5 +27,14 @@ fn main() -> ExitCode {
             eprintln!("tailrisk: error: {err}");
             ExitCode::from(err.exit_code())
         }
+    }
+}
+
+/// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" on every device
+/// open when the variable is missing (headless servers, CI); point it at the temp dir.
+fn quiet_vulkan_loader() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: first statement of main, before any thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
     }
 }

@@ -2,6 +2,7 @@
 //! issue #3 item 6): GBM VaR/ES of a spot position, and an option whose VaR is the option
 //! repriced at the spot quantile, time decay included.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -128,14 +129,6 @@ fn option_var_is_option_at_spot_quantile(backend: &dyn Backend) {
     // Time decay is in: the call's VaR exceeds the spot-move-only loss at the same quantile.
     let call_no_decay = v0_call - black76(Right::Call, s_low, 90_000.0, vol, tau0_call, 0.0);
     assert!(var(1) > call_no_decay);
-}
-
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {
-        mod cpu {
-            $(#[test] fn $test() { super::$test(&tailrisk::engine::cpu::CpuBackend::new()); })*
-        }
-    };
 }
 
 on_every_backend!(gbm_spot_var_es, option_var_is_option_at_spot_quantile);

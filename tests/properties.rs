@@ -3,6 +3,7 @@
 //! summing to ES, a perfect hedge has zero risk; and reproducibility whatever the thread
 //! count and chunk size.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -141,14 +142,6 @@ fn reproducible_across_chunks_and_threads(backend: &dyn Backend) {
     assert_eq!(tails(Some(777), 1), reference, "chunk 777, 1 thread");
     assert_eq!(tails(Some(4096), 3), reference, "chunk 4096, 3 threads");
     assert_eq!(tails(None, 2), reference, "rerun");
-}
-
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {
-        mod cpu {
-            $(#[test] fn $test() { super::$test(&tailrisk::engine::cpu::CpuBackend::new()); })*
-        }
-    };
 }
 
 on_every_backend!(risk_identities, reproducible_across_chunks_and_threads);

@@ -12,9 +12,7 @@ pub const AS_OF: &str = "2026-11-20T08:00:00Z";
 
 /// A one-asset market with a flat vol and no correlation block.
 pub fn one_asset_market(symbol: &str, spot: f64, vol: f64) -> String {
-    format!(
-        r#"{{"as_of":"{AS_OF}","assets":{{"{symbol}":{{"spot":{spot},"vol":{vol}}}}}}}"#
-    )
+    format!(r#"{{"as_of":"{AS_OF}","assets":{{"{symbol}":{{"spot":{spot},"vol":{vol}}}}}}}"#)
 }
 
 /// BTC and ETH, flat vols, correlation 0.8; ETH has a skewed grid surface.
@@ -90,7 +88,55 @@ pub fn norm_quantile(p: f64) -> f64 {
     0.5 * (lo + hi)
 }
 
-/// The GPU backend for tests, or `None` (skipped loudly) when no adapter exists.
-pub fn backends() -> Vec<(&'static str, Box<dyn Backend>)> {
-    vec![("cpu", Box::new(tailrisk::engine::cpu::CpuBackend::new()))]
+/// Run inputs from market and portfolio JSON, a configuration and named scenarios.
+pub fn run_inputs(
+    market: &str,
+    portfolio_json: &str,
+    config: RunConfig,
+    scenarios: tailrisk::stress::ScenarioSet,
+) -> tailrisk::run::RunInputs {
+    tailrisk::run::RunInputs {
+        market: input::parse_market(market, "market.json").expect("test market parses"),
+        portfolio: input::parse_portfolio_json(portfolio_json, "portfolio.json")
+            .expect("test book parses"),
+        config,
+        files: SourceFiles::default(),
+        scenarios,
+    }
+}
+
+/// The sample inputs of `data/` (market, portfolio, configuration, built-in scenarios) with
+/// `paths` paths.
+pub fn sample_inputs(paths: u64) -> tailrisk::run::RunInputs {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/");
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}{f}")).expect("sample data");
+    let mut config =
+        input::parse_config(&read("config.json"), "config.json").expect("sample config");
+    config.paths = paths;
+    run_inputs(
+        &read("market.json"),
+        &read("portfolio.json"),
+        config,
+        tailrisk::stress::ScenarioSet::built_in(),
+    )
+}
+
+/// Instantiates each test function (taking `&dyn Backend`) once per backend, as cubecl
+/// instantiates its tests per runtime: `cpu::name` on the f64 reference, `gpu::name` on any
+/// wgpu adapter (lavapipe included), skipped loudly without one unless
+/// `TAILRISK_REQUIRE_GPU=1` makes that a failure.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod cpu {
+            $(#[test] fn $test() { super::$test(&tailrisk::engine::cpu::CpuBackend::new()); })*
+        }
+        mod gpu {
+            $(#[test] fn $test() {
+                if let Some(backend) = tailrisk::engine::gpu::test_backend() {
+                    super::$test(&backend);
+                }
+            })*
+        }
+    };
 }
