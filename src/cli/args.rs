@@ -12,12 +12,38 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Simulate, revalue and report VaR, ES, components (the sample book without arguments).
     Run(CommonArgs),
+    /// Print every stress scenario's loss per account (each grid point, each named scenario)
+    /// with the margin they feed, marking those that set initial margin.
+    Stress(CommonArgs),
+    /// Run the same inputs and seed on the GPU and the CPU reference and compare them stage
+    /// by stage (draws, scenario states, instrument P&L, losses, VaR/ES); exit 1 outside the
+    /// documented tolerances, 69 without a GPU adapter.
+    Verify(CommonArgs),
+    /// An account's ES and initial margin before and after adding positions, on the same
+    /// scenarios as a full run.
+    Whatif(WhatifArgs),
     /// List the GPU adapters wgpu finds, with the features and limits tailrisk uses.
     Devices,
+}
+
+/// `tailrisk whatif`.
+#[derive(Clone, Debug, Args)]
+pub struct WhatifArgs {
+    /// The account to change.
+    #[arg(long)]
+    pub account: String,
+    /// A position to add, INSTRUMENT:QUANTITY (a Deribit name, e.g. BTC-25DEC26-100000-C:-5);
+    /// repeat for several.
+    #[arg(long = "add", value_name = "INSTRUMENT:QUANTITY", required = true, allow_hyphen_values = true)]
+    pub add: Vec<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 /// Which engine runs the pipeline.

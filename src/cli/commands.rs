@@ -7,13 +7,16 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{BackendChoice, Cli, Command, CommonArgs, Format};
-use crate::book::SourceFiles;
+use crate::book::{Book, SourceFiles};
 use crate::config::RunConfig;
 use crate::engine::Backend;
 use crate::engine::cpu::CpuBackend;
 use crate::error::{Error, Result};
 use crate::input;
-use crate::run::{RunInputs, run};
+use crate::run::{RunInputs, evaluate, run, stress_report};
+use crate::stress::ScenarioSet;
+use crate::verify::verify;
+use crate::whatif::{AddedPosition, what_if};
 
 /// The sample inputs compiled into the binary (`data/`).
 pub mod sample {
@@ -42,6 +45,79 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                 Format::Table => report.to_table(),
             };
             write_output(args.output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stress(args) => {
+            let inputs = load_inputs(&args)?;
+            let backend = select_backend(args.backend)?;
+            let report = with_threads(args.threads, || {
+                let bar = progress_bar(inputs.config.paths);
+                let ev = evaluate(&inputs, backend.as_ref(), &|done| bar.set_position(done));
+                bar.finish_and_clear();
+                ev.map(|ev| stress_report(&ev, &inputs, backend.as_ref()))
+            })?;
+            let text = match args.format {
+                Format::Json => report.to_json() + "\n",
+                Format::Table => report.to_table(),
+            };
+            write_output(args.output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify(args) => {
+            let inputs = load_inputs(&args)?;
+            let gpu = crate::engine::select::any_gpu()?;
+            let cpu = CpuBackend::new();
+            let book = Book::compile(
+                &inputs.market,
+                &inputs.portfolio,
+                &inputs.config,
+                &inputs.files,
+            )?;
+            let report = with_threads(args.threads, || {
+                verify(&book, &inputs.config, &cpu, gpu.as_ref())
+            })?;
+            let text = match args.format {
+                Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+                Format::Table => report.to_table(),
+            };
+            write_output(args.output.as_deref(), &text)?;
+            Ok(if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(crate::error::EXIT_FAILURE)
+            })
+        }
+        Command::Whatif(args) => {
+            let common = &args.common;
+            let inputs = load_inputs(common)?;
+            let added = args
+                .add
+                .iter()
+                .map(|arg| {
+                    input::parse_added_position(arg, "--add").map(|(label, instrument, quantity)| {
+                        AddedPosition {
+                            label,
+                            instrument,
+                            quantity,
+                            argument: arg.clone(),
+                        }
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let backend = select_backend(common.backend)?;
+            let answer = with_threads(common.threads, || {
+                let bar = progress_bar(inputs.config.paths);
+                let answer = what_if(&inputs, &args.account, &added, backend.as_ref(), &|done| {
+                    bar.set_position(done)
+                });
+                bar.finish_and_clear();
+                answer
+            })?;
+            let text = match common.format {
+                Format::Json => answer.to_json() + "\n",
+                Format::Table => answer.to_table(),
+            };
+            write_output(common.output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices => {
@@ -75,6 +151,10 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
         (None, Some(_)) => (RunConfig::default(), "<default configuration>".to_string()),
     };
     apply_flags(args, &mut config)?;
+    let scenarios = match &args.scenarios {
+        Some(path) => ScenarioSet::load(path)?,
+        None => ScenarioSet::built_in(),
+    };
     Ok(RunInputs {
         market,
         portfolio,
@@ -83,6 +163,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
             market: market_file,
             config: config_file,
         },
+        scenarios,
     })
 }
 
@@ -143,7 +224,7 @@ pub fn select_backend(choice: BackendChoice) -> Result<Box<dyn Backend>> {
     let backend: Box<dyn Backend> = match choice {
         BackendChoice::Cpu => Box::new(CpuBackend::new()),
         BackendChoice::Gpu => crate::engine::select::any_gpu()?,
-        BackendChoice::Auto => match crate::engine::select::hardware_gpu()? {
+        BackendChoice::Auto => match crate::engine::select::hardware_gpu() {
             Some(g) => g,
             None => Box::new(CpuBackend::new()),
         },
