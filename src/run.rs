@@ -2,17 +2,22 @@
 
 use std::time::Instant;
 
-use crate::book::{Book, Currency, SourceFiles};
+use crate::book::{AccountBook, Book, Currency, SourceFiles};
 use crate::config::RunConfig;
 use crate::engine::cpu::aggregate::holding_losses;
 use crate::engine::{AccountTail, Backend, SimulationPlan};
 use crate::error::Result;
+use crate::greeks::{Greeks, account_assets, account_greeks, instrument_greeks};
+use crate::margin::{self, Binding, Margin, liquidity_addon, short_option_minimum};
 use crate::market::Market;
 use crate::portfolio::Portfolio;
 use crate::report::{
-    AccountReport, ComponentReport, MeasureReport, RepairReport, Report, RunInfo,
+    AccountReport, AccountStressReport, ComponentReport, GreeksReport, GridPointReport, GridReport,
+    MarginComponents, MarginReport, MeasureReport, NamedLossReport, RepairReport, Report, RunInfo,
+    ScenarioDefinition, ScenarioReport, ShockReport, StressCommandReport, StressReport,
 };
 use crate::risk::{self, Measure};
+use crate::stress::{ResolvedScenario, ScenarioOrigin, ScenarioSet, StressResults, run_stress};
 
 /// Everything a run reads.
 #[derive(Clone, Debug)]
@@ -21,6 +26,8 @@ pub struct RunInputs {
     pub portfolio: Portfolio,
     pub config: RunConfig,
     pub files: SourceFiles,
+    /// The named stress scenarios: `--scenarios` or the built-in set.
+    pub scenarios: ScenarioSet,
 }
 
 /// The figures of one account before they become a report.
@@ -32,6 +39,8 @@ pub struct AccountFigures {
     pub margin_es: Measure,
     /// Component ES per holding at the margin confidence (sums to `margin_es.es`).
     pub components: Vec<f64>,
+    /// The ES tail at the margin confidence: its k largest losses (longer tails needed for
+    /// the intervals are dropped once the figures are made).
     pub tail: AccountTail,
 }
 
@@ -55,29 +64,64 @@ pub fn plan(config: &RunConfig) -> SimulationPlan {
     }
 }
 
+/// Tail candidates one pass may hold over all its accounts (16 bytes each, and the CPU's
+/// buffers hold up to twice the tail before cutting back): 2²³ entries, 128 MiB.
+pub const TAIL_ENTRY_BUDGET: usize = 1 << 23;
+
 /// Simulates every account of a compiled book and computes VaR, ES and components.
+///
+/// Memory does not grow with the book or the path count beyond [`TAIL_ENTRY_BUDGET`]: when
+/// accounts × tail length would exceed it, accounts are simulated in groups, each group a
+/// full pass over the same paths (an account's losses do not depend on the other accounts,
+/// so the figures are identical), and each group keeps only its accounts' ES tails.
 pub fn simulate(
     book: Book,
     config: &RunConfig,
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Simulation> {
+    simulate_within(book, config, backend, progress, TAIL_ENTRY_BUDGET)
+}
+
+/// [`simulate`] with an explicit budget of tail entries per pass.
+pub fn simulate_within(
+    book: Book,
+    config: &RunConfig,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+    tail_entry_budget: usize,
+) -> Result<Simulation> {
     let plan = plan(config);
-    let tails = backend.tails(&book, &plan, progress)?;
-    let mut accounts: Vec<AccountFigures> = tails
-        .into_iter()
-        .map(|tail| AccountFigures {
-            measures: config
-                .confidence
-                .iter()
-                .map(|&c| risk::measure(&tail, plan.paths, c))
-                .collect(),
-            margin_es: risk::measure(&tail, plan.paths, config.margin.confidence),
-            components: Vec::new(),
-            tail,
-        })
-        .collect();
-    component_es(&book, &plan, backend, &mut accounts)?;
+    let per_group = (tail_entry_budget / (2 * plan.tail_len)).max(1);
+    let groups = book.accounts.len().div_ceil(per_group).max(1) as u64;
+    let mut accounts = Vec::with_capacity(book.accounts.len());
+    for (g, group) in book.accounts.chunks(per_group).enumerate() {
+        let sub = Book {
+            accounts: group.to_vec(),
+            ..book.clone()
+        };
+        let done_before = g as u64 * plan.paths;
+        let tails = backend.tails(&sub, &plan, &|done| progress((done_before + done) / groups))?;
+        let mut figures: Vec<AccountFigures> = tails
+            .into_iter()
+            .map(|tail| AccountFigures {
+                measures: config
+                    .confidence
+                    .iter()
+                    .map(|&c| risk::measure(&tail, plan.paths, c))
+                    .collect(),
+                margin_es: risk::measure(&tail, plan.paths, config.margin.confidence),
+                components: Vec::new(),
+                tail,
+            })
+            .collect();
+        component_es(&sub, &plan, backend, &mut figures)?;
+        for f in &mut figures {
+            f.tail.worst.truncate(f.margin_es.k);
+            f.tail.worst.shrink_to_fit();
+        }
+        accounts.extend(figures);
+    }
     Ok(Simulation {
         book,
         plan,
@@ -117,62 +161,309 @@ fn component_es(
     Ok(())
 }
 
+/// Stress, Greeks and margin of every account of a book (everything of a run beyond VaR/ES).
+#[derive(Clone, Debug)]
+pub struct MarginFigures {
+    pub stress: StressResults,
+    /// Per account, per asset (every asset, book order), in the account's margin currency.
+    pub greeks: Vec<Vec<Greeks>>,
+    pub margins: Vec<Margin>,
+}
+
+/// Everything a run computes.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    pub sim: Simulation,
+    pub figures: MarginFigures,
+    /// Wall time of the whole evaluation.
+    pub seconds: f64,
+}
+
+/// Runs the stress scenarios through the backend's revalue stage, computes the Greeks and
+/// combines them with the ES at the margin confidence (`margin_es`, one per account) into
+/// margin (SPEC §5–§7).
+pub fn margin_figures(
+    book: &Book,
+    margin_es: &[f64],
+    config: &RunConfig,
+    backend: &dyn Backend,
+    named: Vec<ResolvedScenario>,
+) -> Result<MarginFigures> {
+    let stress = run_stress(book, backend, &config.stress, named)?;
+    let unit = instrument_greeks(book);
+    let mut greeks = Vec::with_capacity(book.accounts.len());
+    let mut margins = Vec::with_capacity(book.accounts.len());
+    for ((account, s), &es) in book.accounts.iter().zip(&stress.accounts).zip(margin_es) {
+        let g = account_greeks(book, account, &unit);
+        margins.push(margin::margin(
+            es,
+            s.grid_loss,
+            s.worst_named_loss(),
+            liquidity_addon(book, account, &g),
+            short_option_minimum(book, account),
+            config.margin.mm_ratio,
+        ));
+        greeks.push(g);
+    }
+    Ok(MarginFigures {
+        stress,
+        greeks,
+        margins,
+    })
+}
+
+/// Compiles the book, resolves the named scenarios (a bad scenarios file fails before the
+/// simulation), simulates, and computes stress, Greeks and margin.
+pub fn evaluate(
+    inputs: &RunInputs,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Evaluation> {
+    let started = Instant::now();
+    let book = Book::compile(
+        &inputs.market,
+        &inputs.portfolio,
+        &inputs.config,
+        &inputs.files,
+    )?;
+    let named = inputs.scenarios.resolve(&book)?;
+    let sim = simulate(book, &inputs.config, backend, progress)?;
+    let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
+    let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
+    Ok(Evaluation {
+        sim,
+        figures,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
 /// Runs the whole pipeline and builds the report.
 pub fn run(
     inputs: &RunInputs,
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Report> {
-    let started = Instant::now();
-    let book = Book::compile(&inputs.market, &inputs.portfolio, &inputs.config, &inputs.files)?;
-    let sim = simulate(book, &inputs.config, backend, progress)?;
-    let info = backend.info();
-    let config = &inputs.config;
-    let accounts = sim
-        .book
+    let ev = evaluate(inputs, backend, progress)?;
+    Ok(report(&ev, &inputs.config, backend))
+}
+
+/// The report of SPEC §8 from an evaluation.
+pub fn report(ev: &Evaluation, config: &RunConfig, backend: &dyn Backend) -> Report {
+    let book = &ev.sim.book;
+    let f = &ev.figures;
+    let accounts = book
         .accounts
         .iter()
-        .zip(&sim.accounts)
-        .map(|(account, fig)| AccountReport {
-            id: account.id.clone(),
-            currency: match account.currency {
-                Currency::Usd => "USD".to_string(),
-                Currency::Coin(c) => sim.book.assets[c].symbol.clone(),
-            },
-            measures: fig.measures.iter().map(measure_report).collect(),
-            stress: None,
-            margin: None,
-            greeks: None,
-            components: account
-                .holdings
-                .iter()
-                .zip(&fig.components)
-                .map(|(h, &es)| ComponentReport {
-                    instrument: h.label.clone(),
-                    es,
-                })
-                .collect(),
+        .enumerate()
+        .zip(&ev.sim.accounts)
+        .map(|((i, account), fig)| {
+            let s = &f.stress.accounts[i];
+            let assets = account_assets(book, account);
+            AccountReport {
+                id: account.id.clone(),
+                currency: currency_name(book, account),
+                measures: fig.measures.iter().map(measure_report).collect(),
+                stress: Some(StressReport {
+                    grid_loss: s.grid_loss,
+                    grid: assets
+                        .iter()
+                        .filter_map(|&a| s.worst_grid[a])
+                        .map(|w| {
+                            let p = &f.stress.grid[w];
+                            GridReport {
+                                asset: book.assets[p.asset].symbol.clone(),
+                                loss: s.counted(&f.stress.grid, w),
+                                price_move: p.price_move,
+                                vol_move: p.vol_move,
+                            }
+                        })
+                        .collect(),
+                    scenarios: f
+                        .stress
+                        .named
+                        .iter()
+                        .zip(&s.named_losses)
+                        .map(|(n, &loss)| ScenarioReport {
+                            name: n.name.clone(),
+                            loss,
+                        })
+                        .collect(),
+                }),
+                margin: Some(margin_report(&f.margins[i])),
+                greeks: Some(
+                    assets
+                        .iter()
+                        .map(|&a| {
+                            let g = f.greeks[i][a];
+                            (
+                                book.assets[a].symbol.clone(),
+                                GreeksReport {
+                                    delta_usd: g.delta,
+                                    gamma_usd: g.gamma,
+                                    vega_usd: g.vega,
+                                    theta_usd: g.theta,
+                                },
+                            )
+                        })
+                        .collect(),
+                ),
+                components: account
+                    .holdings
+                    .iter()
+                    .zip(&fig.components)
+                    .map(|(h, &es)| ComponentReport {
+                        instrument: h.label.clone(),
+                        es,
+                    })
+                    .collect(),
+            }
         })
         .collect();
-    Ok(Report {
-        run: RunInfo {
-            paths: config.paths,
-            seed: config.seed,
-            horizon_days: config.horizon_days,
-            steps: config.steps,
-            backend: info.backend.to_string(),
-            device: info.device,
-            precision: info.precision.to_string(),
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            seconds: started.elapsed().as_secs_f64(),
-            correlation_repair: sim.book.correlation_repair.as_ref().map(|r| RepairReport {
-                method: "Higham (2002) nearest correlation matrix".into(),
-                frobenius_distance: r.frobenius_distance,
-                min_eigenvalue_before: r.min_eigenvalue_before,
-            }),
-        },
+    Report {
+        run: run_info(config, book, backend, ev.seconds),
         accounts,
-    })
+    }
+}
+
+/// The output of `tailrisk stress`: every grid point and named scenario per account, marking
+/// the worst ones and those that set initial margin.
+pub fn stress_report(
+    ev: &Evaluation,
+    inputs: &RunInputs,
+    backend: &dyn Backend,
+) -> StressCommandReport {
+    let book = &ev.sim.book;
+    let f = &ev.figures;
+    let grid = &f.stress.grid;
+    let accounts = book
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, account)| {
+            let s = &f.stress.accounts[i];
+            let m = &f.margins[i];
+            let grid_binds = m.binding == Binding::Grid;
+            let named_binds = m.binding == Binding::Scenario;
+            let points = account_assets(book, account)
+                .into_iter()
+                .flat_map(|a| {
+                    grid.iter()
+                        .enumerate()
+                        .filter(move |(_, p)| p.asset == a)
+                        .map(move |(j, p)| {
+                            let counted = s.counted(grid, j);
+                            let worst = s.worst_grid[a] == Some(j);
+                            GridPointReport {
+                                asset: book.assets[a].symbol.clone(),
+                                price_move: p.price_move,
+                                vol_move: p.vol_move,
+                                extended: p.extended,
+                                fraction: p.fraction,
+                                loss: s.grid_losses[j],
+                                counted_loss: counted,
+                                worst,
+                                drives_margin: worst && grid_binds && counted > 0.0,
+                            }
+                        })
+                })
+                .collect();
+            AccountStressReport {
+                id: account.id.clone(),
+                currency: currency_name(book, account),
+                margin: margin_report(m),
+                binding: m.binding.as_str().to_string(),
+                grid_loss: s.grid_loss,
+                grid: points,
+                scenarios: f
+                    .stress
+                    .named
+                    .iter()
+                    .enumerate()
+                    .map(|(j, n)| {
+                        let worst = s.worst_named == Some(j);
+                        NamedLossReport {
+                            name: n.name.clone(),
+                            loss: s.named_losses[j],
+                            worst,
+                            drives_margin: worst && named_binds,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    StressCommandReport {
+        run: run_info(&inputs.config, book, backend, ev.seconds),
+        scenario_set: match &inputs.scenarios.origin {
+            ScenarioOrigin::BuiltIn => "built-in".to_string(),
+            ScenarioOrigin::File(file) => file.clone(),
+        },
+        scenarios: f
+            .stress
+            .named
+            .iter()
+            .map(|n| ScenarioDefinition {
+                name: n.name.clone(),
+                shocks: book
+                    .assets
+                    .iter()
+                    .zip(&n.shocks)
+                    .filter(|(_, x)| x.spot != 0.0 || x.vol != 0.0)
+                    .map(|(a, x)| {
+                        (
+                            a.symbol.clone(),
+                            ShockReport {
+                                spot: x.spot,
+                                vol: x.vol,
+                            },
+                        )
+                    })
+                    .collect(),
+            })
+            .collect(),
+        accounts,
+    }
+}
+
+fn currency_name(book: &Book, account: &AccountBook) -> String {
+    match account.currency {
+        Currency::Usd => "USD".to_string(),
+        Currency::Coin(c) => book.assets[c].symbol.clone(),
+    }
+}
+
+fn margin_report(m: &Margin) -> MarginReport {
+    MarginReport {
+        initial: m.initial,
+        maintenance: m.maintenance,
+        components: MarginComponents {
+            es: m.es,
+            grid: m.grid,
+            scenario: m.scenario,
+            liquidity: m.liquidity,
+            short_option_minimum: m.short_option_minimum,
+        },
+    }
+}
+
+fn run_info(config: &RunConfig, book: &Book, backend: &dyn Backend, seconds: f64) -> RunInfo {
+    let info = backend.info();
+    RunInfo {
+        paths: config.paths,
+        seed: config.seed,
+        horizon_days: config.horizon_days,
+        steps: config.steps,
+        backend: info.backend.to_string(),
+        device: info.device,
+        precision: info.precision.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        seconds,
+        correlation_repair: book.correlation_repair.as_ref().map(|r| RepairReport {
+            method: "Higham (2002) nearest correlation matrix".into(),
+            frobenius_distance: r.frobenius_distance,
+            min_eigenvalue_before: r.min_eigenvalue_before,
+        }),
+    }
 }
 
 fn measure_report(m: &Measure) -> MeasureReport {

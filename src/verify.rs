@@ -120,7 +120,10 @@ pub fn verify(
     let uniform_blocks = book.assets.len().div_ceil(4) as u32;
     let (mut compared, mut mismatched) = (0u64, 0u64);
     for step in 0..book.steps {
-        for (stream, blocks) in [(STREAM_NORMAL, normal_blocks), (STREAM_UNIFORM, uniform_blocks)] {
+        for (stream, blocks) in [
+            (STREAM_NORMAL, normal_blocks),
+            (STREAM_UNIFORM, uniform_blocks),
+        ] {
             let a = reference.philox_words(seed, &sample, step, blocks, stream)?;
             let b = candidate.philox_words(seed, &sample, step, blocks, stream)?;
             compared += 4 * a.len() as u64;
@@ -207,7 +210,10 @@ pub fn verify(
             count += 1;
         }
     }
-    for (what, dev) in [("VaR / gross exposure", var_dev), ("ES / gross exposure", es_dev)] {
+    for (what, dev) in [
+        ("VaR / gross exposure", var_dev),
+        ("ES / gross exposure", es_dev),
+    ] {
         checks.push(Check {
             stage: "tail".into(),
             what: what.into(),

@@ -93,17 +93,15 @@ pub fn what_if(
         ));
     };
     let mut changed = account.clone();
-    changed
-        .positions
-        .extend(added.iter().map(|p| Position {
-            label: p.label.clone(),
-            instrument: p.instrument.clone(),
-            quantity: p.quantity,
-            origin: Origin {
-                file: "command line".into(),
-                field: format!("--add {}", p.argument),
-            },
-        }));
+    changed.positions.extend(added.iter().map(|p| Position {
+        label: p.label.clone(),
+        instrument: p.instrument.clone(),
+        quantity: p.quantity,
+        origin: Origin {
+            file: "command line".into(),
+            field: format!("--add {}", p.argument),
+        },
+    }));
     let portfolio = Portfolio {
         accounts: vec![account.clone(), changed],
     };

@@ -35,9 +35,17 @@ fn stderr(o: &Output) -> String {
 fn run_without_arguments_prints_the_sample_book() {
     let out = tailrisk(&["run", "--backend", "cpu", "--paths", "20000"]);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert!(stderr(&out).contains("cpu backend"), "backend announced on stderr");
+    assert!(
+        stderr(&out).contains("cpu backend"),
+        "backend announced on stderr"
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    for account in ["hedged-options", "pair-trade", "coin-margined", "vol-seller"] {
+    for account in [
+        "hedged-options",
+        "pair-trade",
+        "coin-margined",
+        "vol-seller",
+    ] {
         assert!(text.contains(account), "{account} missing from:\n{text}");
     }
     assert!(text.contains("VaR") && text.contains("ES"));
@@ -46,11 +54,21 @@ fn run_without_arguments_prints_the_sample_book() {
 #[test]
 fn json_output_follows_the_spec() {
     let out = tailrisk(&[
-        "run", "--backend", "cpu", "--paths", "20000", "--seed", "5", "--format", "json",
-        "--confidence", "0.99,0.995",
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "20000",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "--confidence",
+        "0.99,0.995",
     ]);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stdout is one JSON object");
     let run = &v["run"];
     assert_eq!(run["paths"], 20000);
     assert_eq!(run["seed"], 5);
@@ -62,7 +80,10 @@ fn json_output_follows_the_spec() {
     assert!(run["device"].is_string());
     let accounts = v["accounts"].as_array().unwrap();
     assert_eq!(accounts.len(), 4);
-    let coin = accounts.iter().find(|a| a["id"] == "coin-margined").unwrap();
+    let coin = accounts
+        .iter()
+        .find(|a| a["id"] == "coin-margined")
+        .unwrap();
     assert_eq!(coin["currency"], "BTC");
     for a in accounts {
         let measures = a["measures"].as_array().unwrap();
@@ -75,13 +96,25 @@ fn json_output_follows_the_spec() {
         }
         let components = a["components"].as_array().unwrap();
         assert!(!components.is_empty());
-        assert!(components.iter().all(|c| c["instrument"].is_string() && c["es"].is_number()));
+        assert!(
+            components
+                .iter()
+                .all(|c| c["instrument"].is_string() && c["es"].is_number())
+        );
     }
 }
 
 #[test]
 fn same_seed_same_output() {
-    let args = ["run", "--backend", "cpu", "--paths", "20000", "--format", "json"];
+    let args = [
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "20000",
+        "--format",
+        "json",
+    ];
     let strip = |o: Output| {
         let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         v["run"]["seconds"] = serde_json::Value::Null;
@@ -96,8 +129,19 @@ fn same_seed_same_output() {
 #[test]
 fn clearing_book_csv_runs() {
     let out = tailrisk(&[
-        "run", "--backend", "cpu", "--paths", "5000", "--market", &data("market.json"),
-        "--portfolio", &data("clearing_book.csv"), "--config", &data("config.json"), "--format", "json",
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "5000",
+        "--market",
+        &data("market.json"),
+        "--portfolio",
+        &data("clearing_book.csv"),
+        "--config",
+        &data("config.json"),
+        "--format",
+        "json",
     ]);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -108,12 +152,20 @@ fn clearing_book_csv_runs() {
 fn output_flag_writes_the_file() {
     let path = std::env::temp_dir().join(format!("tailrisk-out-{}.json", std::process::id()));
     let out = tailrisk(&[
-        "run", "--backend", "cpu", "--paths", "2000", "--format", "json", "--output",
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "2000",
+        "--format",
+        "json",
+        "--output",
         &path.display().to_string(),
     ]);
     assert!(out.status.success());
     assert!(out.stdout.is_empty(), "data goes to the file, not stdout");
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(v["run"]["paths"], 2000);
 }
 
@@ -121,22 +173,41 @@ fn output_flag_writes_the_file() {
 fn usage_errors_exit_2() {
     assert_eq!(tailrisk(&["run", "--no-such-flag"]).status.code(), Some(2));
     assert_eq!(tailrisk(&["run", "--paths", "many"]).status.code(), Some(2));
-    assert_eq!(tailrisk(&["run", "--backend", "tpu"]).status.code(), Some(2));
+    assert_eq!(
+        tailrisk(&["run", "--backend", "tpu"]).status.code(),
+        Some(2)
+    );
     assert_eq!(tailrisk(&["frobnicate"]).status.code(), Some(2));
 }
 
 #[test]
 fn invalid_flag_values_exit_65_naming_the_flag() {
-    for (flag, value) in [("--paths", "0"), ("--steps", "0"), ("--confidence", "1.5"), ("--horizon-days", "0")] {
+    for (flag, value) in [
+        ("--paths", "0"),
+        ("--steps", "0"),
+        ("--confidence", "1.5"),
+        ("--horizon-days", "0"),
+    ] {
         let out = tailrisk(&["run", "--backend", "cpu", flag, value]);
-        assert_eq!(out.status.code(), Some(65), "{flag} {value}: {}", stderr(&out));
+        assert_eq!(
+            out.status.code(),
+            Some(65),
+            "{flag} {value}: {}",
+            stderr(&out)
+        );
         assert!(stderr(&out).contains(flag), "{}", stderr(&out));
     }
 }
 
 #[test]
 fn missing_file_exits_66() {
-    let out = tailrisk(&["run", "--backend", "cpu", "--market", "/no/such/market.json"]);
+    let out = tailrisk(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--market",
+        "/no/such/market.json",
+    ]);
     assert_eq!(out.status.code(), Some(66));
     assert!(stderr(&out).contains("/no/such/market.json"));
 }
@@ -145,27 +216,57 @@ fn missing_file_exits_66() {
 fn bad_data_exits_65_naming_file_field_and_value() {
     let market = std::fs::read_to_string(data("market.json")).unwrap();
     let bad_spot = scratch("bad_spot.json", &market.replacen("91250", "-91250", 1));
-    let out = tailrisk(&["run", "--backend", "cpu", "--market", &bad_spot, "--portfolio", &data("portfolio.json")]);
+    let out = tailrisk(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--market",
+        &bad_spot,
+        "--portfolio",
+        &data("portfolio.json"),
+    ]);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("bad_spot.json") && err.contains("spot") && err.contains("-91250"), "{err}");
+    assert!(
+        err.contains("bad_spot.json") && err.contains("spot") && err.contains("-91250"),
+        "{err}"
+    );
 
     // An unknown asset is found when the book is compiled: the portfolio file and field.
     let book = scratch(
         "unknown_asset.json",
         r#"{"accounts":[{"id":"x","positions":[{"instrument":"DOGE-PERPETUAL","quantity":1}]}]}"#,
     );
-    let out = tailrisk(&["run", "--backend", "cpu", "--market", &data("market.json"), "--portfolio", &book]);
+    let out = tailrisk(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--market",
+        &data("market.json"),
+        "--portfolio",
+        &book,
+    ]);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("unknown_asset.json") && err.contains("DOGE"), "{err}");
+    assert!(
+        err.contains("unknown_asset.json") && err.contains("DOGE"),
+        "{err}"
+    );
 
     // An expired instrument.
     let book = scratch(
         "expired.csv",
         "account,instrument,quantity\nx,BTC-13NOV26-90000-C,1\n",
     );
-    let out = tailrisk(&["run", "--backend", "cpu", "--market", &data("market.json"), "--portfolio", &book]);
+    let out = tailrisk(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--market",
+        &data("market.json"),
+        "--portfolio",
+        &book,
+    ]);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
     assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
 
@@ -177,12 +278,33 @@ fn bad_data_exits_65_naming_file_field_and_value() {
             .replace("[0.82, 1.0, 0.78]", "[0.9, 1.0, 0.9]")
             .replace("[0.74, 0.78, 1.0]", "[-0.9, 0.9, 1.0]"),
     );
-    let args = ["run", "--backend", "cpu", "--paths", "2000", "--market", &non_psd, "--portfolio", &data("portfolio.json"), "--format", "json"];
+    let args = [
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "2000",
+        "--market",
+        &non_psd,
+        "--portfolio",
+        &data("portfolio.json"),
+        "--format",
+        "json",
+    ];
     let out = tailrisk(&args);
     assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
-    assert!(stderr(&out).contains("correlation.matrix"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("correlation.matrix"),
+        "{}",
+        stderr(&out)
+    );
     let out = tailrisk(&[&args[..], &["--repair-correlation"]].concat());
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["run"]["correlation_repair"]["frobenius_distance"].as_f64().unwrap() > 0.0);
+    assert!(
+        v["run"]["correlation_repair"]["frobenius_distance"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
 }

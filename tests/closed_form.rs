@@ -67,8 +67,16 @@ fn gbm_spot_var_es(backend: &dyn Backend) {
     );
     // The 95% intervals contain the closed form (seeded; each holds with probability 0.95,
     // and this seed's draw is checked, not a coin flip at run time).
-    assert!(m.var_ci[0] <= var && var <= m.var_ci[1], "VaR CI {:?} vs {var}", m.var_ci);
-    assert!(m.es_ci[0] <= es && es <= m.es_ci[1], "ES CI {:?} vs {es}", m.es_ci);
+    assert!(
+        m.var_ci[0] <= var && var <= m.var_ci[1],
+        "VaR CI {:?} vs {var}",
+        m.var_ci
+    );
+    assert!(
+        m.es_ci[0] <= es && es <= m.es_ci[1],
+        "ES CI {:?} vs {es}",
+        m.es_ci
+    );
 }
 
 /// A long call loses most where the spot falls most, so its VaR is the option repriced at the
@@ -89,7 +97,11 @@ fn option_var_is_option_at_spot_quantile(backend: &dyn Backend) {
         ]),
         &cfg,
     );
-    let (h, tau0_call, v0_call) = (b.horizon, b.instruments[1].tau0, b.instruments[1].base_value);
+    let (h, tau0_call, v0_call) = (
+        b.horizon,
+        b.instruments[1].tau0,
+        b.instruments[1].base_value,
+    );
     // Instruments are de-duplicated: BTC (0), the call (1), the put (2).
     let (tau0_put, v0_put) = (b.instruments[2].tau0, b.instruments[2].base_value);
     let sim = run(b, &cfg, backend);
@@ -124,8 +136,14 @@ fn option_var_is_option_at_spot_quantile(backend: &dyn Backend) {
     let s_low = spot * (mu + s * z).exp();
     let s_high = spot * (mu - s * z).exp();
     let tol = 4.0 * se_r * s_high + slack;
-    assert!((var(1) - (v0_call - call_at(s_low))).abs() < tol, "call VaR vs closed form");
-    assert!((var(3) - (v0_put - put_at(s_high))).abs() < tol, "put VaR vs closed form");
+    assert!(
+        (var(1) - (v0_call - call_at(s_low))).abs() < tol,
+        "call VaR vs closed form"
+    );
+    assert!(
+        (var(3) - (v0_put - put_at(s_high))).abs() < tol,
+        "put VaR vs closed form"
+    );
     // Time decay is in: the call's VaR exceeds the spot-move-only loss at the same quantile.
     let call_no_decay = v0_call - black76(Right::Call, s_low, 90_000.0, vol, tau0_call, 0.0);
     assert!(var(1) > call_no_decay);

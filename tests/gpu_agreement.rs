@@ -14,7 +14,9 @@ use tailrisk::run::simulate;
 use tailrisk::verify::verify;
 
 fn data(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(file)
 }
 
 #[test]
@@ -72,7 +74,14 @@ fn verify_passes_on_the_sample_book() {
         horizon_days: 10.0,
         ..config
     };
-    let (book, _) = (Book { steps: 5, horizon: 10.0 / 365.0, ..book }, ());
+    let (book, _) = (
+        Book {
+            steps: 5,
+            horizon: 10.0 / 365.0,
+            ..book
+        },
+        (),
+    );
     let report = verify(&book, &config, &CpuBackend::new(), &gpu).unwrap();
     assert!(report.passed(), "{}", report.to_table());
 }
@@ -91,5 +100,9 @@ fn verify_of_a_backend_against_itself_is_exact() {
     let cpu = CpuBackend::new();
     let report = verify(&book, &config, &cpu, &cpu).unwrap();
     assert!(report.passed());
-    assert!(report.checks.iter().all(|c| c.max_deviation == 0.0), "{}", report.to_table());
+    assert!(
+        report.checks.iter().all(|c| c.max_deviation == 0.0),
+        "{}",
+        report.to_table()
+    );
 }

@@ -32,17 +32,16 @@ const INSTRUMENTS: &[&str] = &[
 /// A random account: 1–6 positions with quantities in ±[0.1, 50) (USD notional ×1000 for
 /// inverse perpetuals and futures).
 fn random_positions() -> impl Strategy<Value = Vec<(usize, f64)>> {
-    prop::collection::vec((0..INSTRUMENTS.len(), 0.1f64..50.0, any::<bool>()), 1..6).prop_map(
-        |v| {
-            v.into_iter()
-                .map(|(i, q, short)| {
-                    let notional = INSTRUMENTS[i].ends_with("PERPETUAL") || INSTRUMENTS[i] == "BTC-25DEC26";
-                    let q = if notional { q * 1000.0 } else { q };
-                    (i, if short { -q } else { q })
-                })
-                .collect()
-        },
-    )
+    prop::collection::vec((0..INSTRUMENTS.len(), 0.1f64..50.0, any::<bool>()), 1..6).prop_map(|v| {
+        v.into_iter()
+            .map(|(i, q, short)| {
+                let notional =
+                    INSTRUMENTS[i].ends_with("PERPETUAL") || INSTRUMENTS[i] == "BTC-25DEC26";
+                let q = if notional { q * 1000.0 } else { q };
+                (i, if short { -q } else { q })
+            })
+            .collect()
+    })
 }
 
 fn named(positions: &[(usize, f64)], scale: f64) -> Vec<(&'static str, f64)> {
@@ -77,7 +76,11 @@ fn risk_identities(backend: &dyn Backend) {
             let doubled = named(&positions, 2.0);
             let mut hedge = base.clone();
             hedge.extend(named(&positions, -1.0));
-            let p = portfolio(&[("a", ccy, base), ("a2", ccy, doubled), ("hedged", ccy, hedge)]);
+            let p = portfolio(&[
+                ("a", ccy, base),
+                ("a2", ccy, doubled),
+                ("hedged", ccy, hedge),
+            ]);
             let b = book(&two_asset_market(), &p, &cfg);
             let gross = b.gross_exposure(0) / if coin { 91_250.0 } else { 1.0 };
             let sim = run(b, &cfg, backend);
@@ -97,9 +100,18 @@ fn risk_identities(backend: &dyn Backend) {
             }
             // Components sum to ES: the same k paths, summed in another order; rounding
             // only, 1e-12 of the gross exposure (f64) or 1e-5 (f32 GPU).
-            let tol = if backend.info().precision == "f64" { 1e-12 } else { 1e-5 } * gross;
+            let tol = if backend.info().precision == "f64" {
+                1e-12
+            } else {
+                1e-5
+            } * gross;
             let sum: f64 = a.components.iter().sum();
-            prop_assert!((sum - a.margin_es.es).abs() <= tol, "Σ components {} vs ES {}", sum, a.margin_es.es);
+            prop_assert!(
+                (sum - a.margin_es.es).abs() <= tol,
+                "Σ components {} vs ES {}",
+                sum,
+                a.margin_es.es
+            );
             // A position and its exact hedge: every loss is exactly zero.
             for m in &hedged.measures {
                 prop_assert_eq!((m.var, m.es), (0.0, 0.0));
@@ -112,8 +124,20 @@ fn risk_identities(backend: &dyn Backend) {
 /// Same inputs and seed → bit-identical tails for any chunk size and thread count.
 fn reproducible_across_chunks_and_threads(backend: &dyn Backend) {
     let p = portfolio(&[
-        ("opts", "USD", vec![("BTC-25DEC26-90000-C", -3.0), ("ETH-25DEC26-3000-C", 20.0), ("BTC-PERPETUAL", 150_000.0)]),
-        ("coin", "BTC", vec![("BTC", 2.0), ("BTC-25DEC26", -90_000.0)]),
+        (
+            "opts",
+            "USD",
+            vec![
+                ("BTC-25DEC26-90000-C", -3.0),
+                ("ETH-25DEC26-3000-C", 20.0),
+                ("BTC-PERPETUAL", 150_000.0),
+            ],
+        ),
+        (
+            "coin",
+            "BTC",
+            vec![("BTC", 2.0), ("BTC-25DEC26", -90_000.0)],
+        ),
     ]);
     let mut cfg = RunConfig {
         student_t_dof: Some(4),
@@ -134,8 +158,14 @@ fn reproducible_across_chunks_and_threads(backend: &dyn Backend) {
     );
     let b = book(&two_asset_market(), &p, &cfg);
     let tails = |chunk: Option<u32>, threads: usize| {
-        let plan = tailrisk::run::plan(&RunConfig { chunk_paths: chunk, ..cfg.clone() });
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let plan = tailrisk::run::plan(&RunConfig {
+            chunk_paths: chunk,
+            ..cfg.clone()
+        });
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| backend.tails(&b, &plan, &|_| {}).unwrap())
     };
     let reference = tails(None, 2);

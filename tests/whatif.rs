@@ -29,7 +29,10 @@ fn added(args: &[&str]) -> Vec<AddedPosition> {
 fn whatif_equals_a_full_rerun(backend: &dyn Backend) {
     let inputs = sample_inputs(20_000);
     for (account, adds) in [
-        ("hedged-options", vec!["BTC-25DEC26-100000-C:-5", "BTC-PERPETUAL:100000"]),
+        (
+            "hedged-options",
+            vec!["BTC-25DEC26-100000-C:-5", "BTC-PERPETUAL:100000"],
+        ),
         // A new instrument the book did not hold, on a coin-margined account.
         ("coin-margined", vec!["ETH_USDC-26MAR27-2500-P:40"]),
         // Closing a position exactly.
@@ -52,12 +55,27 @@ fn whatif_equals_a_full_rerun(backend: &dyn Backend) {
             origin: Origin::default(),
         }));
         let full = evaluate(&changed, backend, &|_| {}).unwrap();
-        let i = full.sim.book.accounts.iter().position(|a| a.id == account).unwrap();
-        assert_eq!(answer.after.es, full.sim.accounts[i].margin_es.es, "{account} ES");
-        assert_eq!(answer.after.initial, full.figures.margins[i].initial, "{account} IM");
+        let i = full
+            .sim
+            .book
+            .accounts
+            .iter()
+            .position(|a| a.id == account)
+            .unwrap();
+        assert_eq!(
+            answer.after.es, full.sim.accounts[i].margin_es.es,
+            "{account} ES"
+        );
+        assert_eq!(
+            answer.after.initial, full.figures.margins[i].initial,
+            "{account} IM"
+        );
 
         let before = evaluate(&inputs, backend, &|_| {}).unwrap();
-        assert_eq!(answer.before.es, before.sim.accounts[i].margin_es.es, "{account} ES before");
+        assert_eq!(
+            answer.before.es, before.sim.accounts[i].margin_es.es,
+            "{account} ES before"
+        );
         assert_eq!(answer.before.initial, before.figures.margins[i].initial);
         assert_eq!(answer.increment.es, answer.after.es - answer.before.es);
     }
@@ -70,4 +88,7 @@ fn unknown_account_is_an_input_error(backend: &dyn Backend) {
     assert!(err.to_string().contains("nobody"));
 }
 
-on_every_backend!(whatif_equals_a_full_rerun, unknown_account_is_an_input_error);
+on_every_backend!(
+    whatif_equals_a_full_rerun,
+    unknown_account_is_an_input_error
+);

@@ -29,8 +29,11 @@ pub fn two_asset_market() -> String {
     )
 }
 
-/// A portfolio JSON from `(account id, currency, [(instrument, quantity)])`.
-pub fn portfolio(accounts: &[(&str, &str, Vec<(&str, f64)>)]) -> String {
+/// One account of a test book: id, margin currency, (instrument, quantity) positions.
+pub type TestAccount<'a> = (&'a str, &'a str, Vec<(&'a str, f64)>);
+
+/// A portfolio JSON from test accounts.
+pub fn portfolio(accounts: &[TestAccount]) -> String {
     let accounts: Vec<String> = accounts
         .iter()
         .map(|(id, ccy, positions)| {
