@@ -125,7 +125,8 @@ pub struct AccountBook {
     pub currency: Currency,
     /// The positions as written (reports and component ES).
     pub holdings: Vec<Holding>,
-    /// Net quantity per instrument, in instrument order, zero nets left out: what the
+    /// Net quantity per instrument, ordered by canonical instrument name, zero nets left
+    /// out: what the
     /// aggregate stage multiplies (the SPAN risk-array idea), so a position and its exact
     /// hedge cancel exactly instead of to rounding.
     pub exposures: Vec<Exposure>,
@@ -138,7 +139,10 @@ pub struct AccountBook {
 pub fn net_exposures(holdings: &[Holding]) -> Vec<Exposure> {
     let mut by_instrument: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
     for h in holdings {
-        by_instrument.entry(h.instrument).or_default().push(h.quantity);
+        by_instrument
+            .entry(h.instrument)
+            .or_default()
+            .push(h.quantity);
     }
     by_instrument
         .into_iter()
@@ -245,23 +249,24 @@ impl Book {
         config: &RunConfig,
         files: &SourceFiles,
     ) -> Result<Book> {
-        let (symbols, matrix) = simulated_assets(market, files)?;
+        let (symbols, matrix) = simulated_assets(market, portfolio, files)?;
         let n = symbols.len();
-        let root = correlation_root(&matrix, n, config.repair_correlation).map_err(|e| match e {
-            CorrelationError::NotPositiveSemiDefinite { min_eigenvalue } => Error::input(
-                &files.market,
-                "correlation.matrix",
-                format!("smallest eigenvalue {min_eigenvalue:.3e}"),
-                "not positive semi-definite; set \"repair_correlation\": true in the config \
+        let root =
+            correlation_root(&matrix, n, config.repair_correlation).map_err(|e| match e {
+                CorrelationError::NotPositiveSemiDefinite { min_eigenvalue } => Error::input(
+                    &files.market,
+                    "correlation.matrix",
+                    format!("smallest eigenvalue {min_eigenvalue:.3e}"),
+                    "not positive semi-definite; set \"repair_correlation\": true in the config \
                  to use the nearest correlation matrix (Higham) instead",
-            ),
-            other => Error::input(
-                &files.market,
-                "correlation.matrix",
-                "matrix",
-                format!("cannot repair: {other}"),
-            ),
-        })?;
+                ),
+                other => Error::input(
+                    &files.market,
+                    "correlation.matrix",
+                    "matrix",
+                    format!("cannot repair: {other}"),
+                ),
+            })?;
 
         for symbol in config.dynamics.keys() {
             if !symbols.iter().any(|s| s == symbol) {
@@ -286,7 +291,9 @@ impl Book {
                     surface: quote.surface.clone(),
                     adv_usd: quote.adv_usd,
                     dynamics: Dynamics {
-                        spot_vol: d.spot_vol.unwrap_or_else(|| quote.surface.vol(30.0 * DAY, 0.0)),
+                        spot_vol: d
+                            .spot_vol
+                            .unwrap_or_else(|| quote.surface.vol(30.0 * DAY, 0.0)),
                         vol_of_vol: d.vol_of_vol,
                         vol_mean_reversion: d.vol_mean_reversion,
                         spot_vol_corr: d.spot_vol_corr,
@@ -348,7 +355,16 @@ impl Book {
                     quantity: position.quantity,
                 });
             }
-            let exposures = net_exposures(&holdings);
+            let mut exposures = net_exposures(&holdings);
+            // Sum in an order that does not depend on where instruments sit in the table,
+            // so an account's losses are bit-identical whatever the other accounts hold
+            // (what-if against a full run).
+            exposures.sort_by_cached_key(|e| {
+                (
+                    book.instruments[e.instrument].spec.canonical_name(),
+                    e.instrument,
+                )
+            });
             let base_value_usd = exposures
                 .iter()
                 .map(|e| e.quantity * book.instruments[e.instrument].base_value)
@@ -476,8 +492,13 @@ impl InstrumentKey {
 }
 
 /// The simulated assets (`correlation.symbols`, in order) and their correlation matrix.
-/// A one-asset market may omit the correlation block.
-fn simulated_assets(market: &Market, files: &SourceFiles) -> Result<(Vec<String>, Vec<f64>)> {
+/// Without a correlation block, the one asset the positions and margin currencies refer to
+/// (or the market's first asset when they refer to none); referring to two is an error.
+fn simulated_assets(
+    market: &Market,
+    portfolio: &Portfolio,
+    files: &SourceFiles,
+) -> Result<(Vec<String>, Vec<f64>)> {
     match &market.correlation {
         Some(c) => {
             for (i, symbol) in c.symbols.iter().enumerate() {
@@ -492,12 +513,39 @@ fn simulated_assets(market: &Market, files: &SourceFiles) -> Result<(Vec<String>
             }
             Ok((c.symbols.clone(), c.matrix.clone()))
         }
-        None if market.assets.len() == 1 => Ok((vec![market.assets[0].symbol.clone()], vec![1.0])),
-        None => Err(Error::input(
-            &files.market,
-            "correlation",
-            "missing",
-            "a market with several assets needs a correlation block",
-        )),
+        None => {
+            let mut referred: Vec<&str> = Vec::new();
+            for account in &portfolio.accounts {
+                let symbols = account
+                    .positions
+                    .iter()
+                    .map(|p| p.instrument.underlying.as_str())
+                    .chain(
+                        (account.margin_currency != "USD")
+                            .then_some(account.margin_currency.as_str()),
+                    );
+                // Unknown assets are reported with their position when instruments resolve.
+                for symbol in symbols.filter(|s| market.asset(s).is_some()) {
+                    if !referred.contains(&symbol) {
+                        referred.push(symbol);
+                    }
+                }
+            }
+            match referred.as_slice() {
+                [] => Ok((vec![market.assets[0].symbol.clone()], vec![1.0])),
+                [one] => Ok((vec![one.to_string()], vec![1.0])),
+                several => Err(Error::input(
+                    &files.market,
+                    "correlation",
+                    "(missing)",
+                    format!(
+                        "the positions refer to {} assets ({}), so the market needs a \
+                         correlation block covering them",
+                        several.len(),
+                        several.join(", ")
+                    ),
+                )),
+            }
+        }
     }
 }

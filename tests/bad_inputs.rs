@@ -254,12 +254,31 @@ fn missing_market_fields() {
             "missing",
         );
     }
-    expect(
-        parse_market(&without(&m, "/correlation"), "m.json"),
-        "correlation",
-        "(missing)",
-        "more than one asset",
+    // Without a correlation block a book may refer to one asset only (which alone is then
+    // simulated); two are an error naming the missing block, found when the book compiles.
+    let no_corr = parse_market(&without(&m, "/correlation"), "m.json").expect("parses");
+    let compile = |book: &str| {
+        let p = tailrisk::input::parse_portfolio_json(book, "p.json").expect("book parses");
+        tailrisk::book::Book::compile(
+            &no_corr,
+            &p,
+            &tailrisk::config::RunConfig::default(),
+            &tailrisk::book::SourceFiles {
+                market: "m.json".into(),
+                config: "c.json".into(),
+            },
+        )
+    };
+    let one =
+        compile(r#"{"accounts":[{"id":"a","positions":[{"instrument":"ETH","quantity":1}]}]}"#)
+            .expect("one asset needs no correlation");
+    assert_eq!(one.assets.len(), 1);
+    assert_eq!(one.assets[0].symbol, "ETH");
+    let two = compile(
+        r#"{"accounts":[{"id":"a","positions":[{"instrument":"ETH","quantity":1},
+            {"instrument":"BTC","quantity":1}]}]}"#,
     );
+    expect(two, "correlation", "(missing)", "correlation block");
 }
 
 #[test]

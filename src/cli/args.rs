@@ -40,7 +40,12 @@ pub struct WhatifArgs {
     pub account: String,
     /// A position to add, INSTRUMENT:QUANTITY (a Deribit name, e.g. BTC-25DEC26-100000-C:-5);
     /// repeat for several.
-    #[arg(long = "add", value_name = "INSTRUMENT:QUANTITY", required = true, allow_hyphen_values = true)]
+    #[arg(
+        long = "add",
+        value_name = "INSTRUMENT:QUANTITY",
+        required = true,
+        allow_hyphen_values = true
+    )]
     pub add: Vec<String>,
     #[command(flatten)]
     pub common: CommonArgs,
@@ -88,13 +93,13 @@ pub struct CommonArgs {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Risk horizon in calendar days.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub horizon_days: Option<f64>,
     /// Time steps per path.
     #[arg(long)]
     pub steps: Option<u32>,
     /// Confidence levels, comma-separated (e.g. 0.99,0.995).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     pub confidence: Option<Vec<f64>>,
     /// Paths per chunk (default: sized from the book and the device).
     #[arg(long)]

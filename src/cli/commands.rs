@@ -94,14 +94,14 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                 .add
                 .iter()
                 .map(|arg| {
-                    input::parse_added_position(arg, "--add").map(|(label, instrument, quantity)| {
-                        AddedPosition {
+                    input::parse_added_position(arg, "--add").map(
+                        |(label, instrument, quantity)| AddedPosition {
                             label,
                             instrument,
                             quantity,
                             argument: arg.clone(),
-                        }
-                    })
+                        },
+                    )
                 })
                 .collect::<Result<Vec<_>>>()?;
             let backend = select_backend(common.backend)?;

@@ -1,7 +1,7 @@
 //! The market snapshot (SPEC §2 `--market`).
 
 use super::json::{self, At};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::instrument::is_asset_symbol;
 use crate::market::surface::GridSurface;
 use crate::market::{AssetQuote, CorrelationInput, Market, VolSurface};
@@ -30,20 +30,11 @@ pub fn parse_market(text: &str, file: &str) -> Result<Market> {
         .map(|(symbol, at)| asset(symbol, &at, as_of))
         .collect::<Result<Vec<_>>>()?;
 
+    // Without a correlation block only one asset can be simulated; which one, and whether
+    // the positions allow it, is decided when the book is compiled.
     let correlation = match top.get("correlation") {
         Some(at) => Some(correlation(&at, &assets)?),
-        None if assets.len() == 1 => None,
-        None => {
-            return Err(Error::input(
-                file,
-                "correlation",
-                "(missing)",
-                format!(
-                    "required when the market has more than one asset (it has {})",
-                    assets.len()
-                ),
-            ));
-        }
+        None => None,
     };
     Ok(Market {
         as_of,

@@ -181,7 +181,8 @@ fn explicit_instrument(at: &At) -> Result<InstrumentSpec> {
     })
 }
 
-/// Validates positions written as CSV: the header `account,instrument,quantity`, then one row
+/// Validates positions written as CSV: the header `account,instrument,quantity` (in any
+/// letter case), then one row
 /// per position with a Deribit name. Cells are trimmed, blank lines skipped. Rows of one
 /// account need not be adjacent; accounts keep the order of their first row and have margin
 /// currency USD.
@@ -195,7 +196,12 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
         }
         let row = || json::shown(&cells.join(","));
         if !header_seen {
-            if cells != CSV_HEADER {
+            let header_matches = cells.len() == CSV_HEADER.len()
+                && cells
+                    .iter()
+                    .zip(CSV_HEADER)
+                    .all(|(cell, name)| cell.eq_ignore_ascii_case(name));
+            if !header_matches {
                 return Err(Error::input(
                     file,
                     format!("line {line}"),

@@ -4,7 +4,7 @@ pub mod correlation;
 pub mod surface;
 
 pub use correlation::CorrelationRoot;
-pub use surface::VolSurface;
+pub use surface::{Side, VolSurface};
 
 use crate::time::Timestamp;
 
@@ -14,7 +14,8 @@ pub struct Market {
     pub as_of: Timestamp,
     /// In the order of the file.
     pub assets: Vec<AssetQuote>,
-    /// `None` only for a one-asset market without a `correlation` block.
+    /// `None` when the file has no `correlation` block: then a book may refer to one asset
+    /// only, which alone is simulated.
     pub correlation: Option<CorrelationInput>,
 }
 

@@ -72,40 +72,62 @@ impl VolSurface {
         }
     }
 
-    /// ∂σ/∂k at (τ, k): the smile slope that sticky-moneyness Greeks need. Piecewise
-    /// constant in k (zero beyond the end knots); at a knot, the slope to its right.
-    pub fn dvol_dk(&self, tau: f64, k: f64) -> f64 {
-        match self {
-            VolSurface::Flat(_) => 0.0,
-            VolSurface::Grid(g) => {
-                let ks = &g.log_moneyness;
-                let last = ks.len() - 1;
-                if k < ks[0] || k >= ks[last] {
-                    return 0.0;
-                }
-                let j = ks.partition_point(|&x| x <= k);
-                let slope = |i: usize| {
-                    let row = &g.vols[i * ks.len()..(i + 1) * ks.len()];
-                    (row[j] - row[j - 1]) / (ks[j] - ks[j - 1])
-                };
-                let taus = &g.taus;
-                let tl = taus.len() - 1;
-                if tau <= taus[0] {
-                    return slope(0);
-                }
-                if tau >= taus[tl] {
-                    return slope(tl);
-                }
-                let i = taus.partition_point(|&x| x <= tau) - 1;
-                let (t0, t1) = (taus[i], taus[i + 1]);
-                let (s0, s1) = (g.row_vol(i, k), g.row_vol(i + 1, k));
-                let a = (tau - t0) / (t1 - t0);
-                // σ² τ = (1−a) s0² t0 + a s1² t1  ⇒  2στ σ' = (1−a) 2 s0 s0' t0 + a 2 s1 s1' t1.
-                let sigma = self.vol(tau, k);
-                ((1.0 - a) * s0 * slope(i) * t0 + a * s1 * slope(i + 1) * t1) / (sigma * tau)
-            }
-        }
+    /// ∂σ/∂k at (τ, k) from one side: the smile slope that sticky-moneyness Greeks need.
+    /// Rows are linear between knots, so the slope is piecewise constant in k; `side` picks
+    /// the segment at a knot (zero beyond the end knots). Away from knots both sides agree.
+    pub fn dvol_dk(&self, tau: f64, k: f64, side: Side) -> f64 {
+        self.smile_derivatives(tau, k, side).0
     }
+
+    /// (∂σ/∂k, ∂²σ/∂k²) at (τ, k) from one side. Zero on a flat surface. On one row (and with
+    /// flat vol outside the expiries) σ_kk = 0; between two expiries, where
+    /// σ²τ = (1 − a)σᵢ²τᵢ + aσᵢ₊₁²τᵢ₊₁ with rows linear in k (a = (τ − τᵢ)/(τᵢ₊₁ − τᵢ)),
+    /// σ_k = [(1 − a)τᵢσᵢσᵢ,ₖ + aτᵢ₊₁σᵢ₊₁σᵢ₊₁,ₖ]/(στ) and
+    /// σ_kk = ([(1 − a)τᵢσᵢ,ₖ² + aτᵢ₊₁σᵢ₊₁,ₖ²]/τ − σ_k²)/σ.
+    pub fn smile_derivatives(&self, tau: f64, k: f64, side: Side) -> (f64, f64) {
+        let VolSurface::Grid(g) = self else {
+            return (0.0, 0.0);
+        };
+        let ks = &g.log_moneyness;
+        let last = ks.len() - 1;
+        // The segment [ks[j-1], ks[j]] on the chosen side of k, if inside the knots.
+        let j = match side {
+            Side::Right => ks.partition_point(|&x| x <= k),
+            Side::Left => ks.partition_point(|&x| x < k),
+        };
+        if j == 0 || j > last {
+            return (0.0, 0.0);
+        }
+        let row_slope = |i: usize| {
+            let row = &g.vols[i * ks.len()..(i + 1) * ks.len()];
+            (row[j] - row[j - 1]) / (ks[j] - ks[j - 1])
+        };
+        let taus = &g.taus;
+        let tl = taus.len() - 1;
+        if tau <= taus[0] {
+            return (row_slope(0), 0.0);
+        }
+        if tau >= taus[tl] {
+            return (row_slope(tl), 0.0);
+        }
+        let i = taus.partition_point(|&x| x <= tau) - 1;
+        let (t0, t1) = (taus[i], taus[i + 1]);
+        let a = (tau - t0) / (t1 - t0);
+        let (s0, s1) = (g.row_vol(i, k), g.row_vol(i + 1, k));
+        let (s0k, s1k) = (row_slope(i), row_slope(i + 1));
+        let sigma = self.vol(tau, k);
+        let slope = ((1.0 - a) * s0 * s0k * t0 + a * s1 * s1k * t1) / (sigma * tau);
+        let curvature =
+            (((1.0 - a) * t0 * s0k * s0k + a * t1 * s1k * s1k) / tau - slope * slope) / sigma;
+        (slope, curvature)
+    }
+}
+
+/// Which side of a smile knot a one-sided derivative is taken from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
 }
 
 #[cfg(test)]
@@ -158,12 +180,32 @@ mod tests {
     }
 
     #[test]
-    fn smile_slope_matches_a_finite_difference() {
+    fn smile_derivatives_match_finite_differences() {
         let s = grid();
         for &(tau, k) in &[(0.05, -0.13), (0.3, 0.07), (0.3, -0.11), (1.0, 0.15)] {
-            let h = 1e-6;
+            let h = 1e-5;
             let fd = (s.vol(tau, k + h) - s.vol(tau, k - h)) / (2.0 * h);
-            assert!((s.dvol_dk(tau, k) - fd).abs() < 1e-6, "tau {tau} k {k}");
+            let fd2 = (s.vol(tau, k + h) - 2.0 * s.vol(tau, k) + s.vol(tau, k - h)) / (h * h);
+            for side in [Side::Left, Side::Right] {
+                let (slope, curvature) = s.smile_derivatives(tau, k, side);
+                // Truncation O(h²·σ''') and rounding O(1e-16/h²) of the differences.
+                assert!((slope - fd).abs() < 1e-7, "tau {tau} k {k}");
+                assert!(
+                    (curvature - fd2).abs() < 1e-4,
+                    "tau {tau} k {k}: {curvature} vs {fd2}"
+                );
+            }
         }
+    }
+
+    #[test]
+    fn one_sided_slopes_at_a_knot() {
+        let s = grid();
+        // At the knot k = 0 of the first row: slopes of the segments to either side.
+        assert!((s.dvol_dk(0.1, 0.0, Side::Left) - (0.6 - 0.8) / 0.2).abs() < 1e-12);
+        assert!((s.dvol_dk(0.1, 0.0, Side::Right) - (0.7 - 0.6) / 0.2).abs() < 1e-12);
+        // Beyond the end knots the smile is flat.
+        assert_eq!(s.dvol_dk(0.1, -0.2, Side::Left), 0.0);
+        assert_eq!(s.dvol_dk(0.1, 0.2, Side::Right), 0.0);
     }
 }
