@@ -10,9 +10,10 @@
 //   the vol factor, minus today's value; tau1 <= 0: intrinsic on S_h minus today's value.
 // The vol factor is e^(x w(tau1)) (Monte Carlo, grid stress) or e^x (named scenarios).
 //
-// One invocation per (instrument, scenario), instrument-major:
-// pnl[instrument * path_count + i], states[asset * path_count + i]: neighbouring invocations
-// price the same instrument on neighbouring scenarios (uniform branches, contiguous memory).
+// One invocation per scenario of a tile (dispatch x) and group of instruments (dispatch y),
+// instrument-major: pnl[instrument * path_count + i], states[asset * path_count + i]:
+// neighbouring invocations price the same instrument on neighbouring scenarios (uniform
+// branches and constants, contiguous memory).
 // With explicit rules, scenario_rules[i] bit 0 = uniform vol rule, bits 8.. = only_asset + 1
 // (0: every instrument is revalued; otherwise others keep today's value, P&L 0).
 
@@ -52,26 +53,27 @@ fn instrument_pnl(row: InstrumentParams, state: vec2<f32>, uniform_vol: bool) ->
 @compute @workgroup_size(WG)
 fn revalue(
     @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) num_wg: vec3<u32>,
     @builtin(local_invocation_index) local: u32,
 ) {
-    let idx = flat_index(wg, num_wg, local, WG);
+    let i = wg.x * WG + local;
     let n = params.path_count;
-    if idx >= params.instruments * n {
+    if i >= n {
         return;
     }
-    let instrument = idx / n;
-    let i = idx - instrument * n;
-    let row = instruments[instrument];
     var uniform_vol = false;
+    var only = 0u;
     if params.explicit_rules != 0u {
         let rule = scenario_rules[i];
-        let only = rule >> 8u;
-        if only != 0u && only - 1u != row.asset {
-            pnl[idx] = 0.0;
-            return;
-        }
+        only = rule >> 8u;
         uniform_vol = (rule & 1u) != 0u;
     }
-    pnl[idx] = instrument_pnl(row, states[row.asset * n + i], uniform_vol);
+    let rows = row_range(wg.y, params.rows_per_group, params.instruments);
+    for (var instrument = rows.x; instrument < rows.y; instrument++) {
+        let row = instruments[instrument];
+        var value = 0.0;
+        if only == 0u || only - 1u == row.asset {
+            value = instrument_pnl(row, states[row.asset * n + i], uniform_vol);
+        }
+        pnl[instrument * n + i] = value;
+    }
 }

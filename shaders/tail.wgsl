@@ -13,9 +13,12 @@
 //   where the count reaches `remaining`, and clears the bins. When that bin holds exactly
 //   `remaining` keys, every key >= the prefix is in the tail and later passes skip.
 // At most 8 passes (4 on the loss, 4 on the path when losses tie); atomics only count, so
-// nothing depends on the order or the forward progress of workgroups.
-// - `gather`: every key >= the threshold takes a slot by atomicAdd: exactly
-//   min(tail_len, path_count) entries (loss bits, path), in arbitrary order; the host sorts.
+// nothing depends on the order or the forward progress of workgroups. Only keys at or above
+// `min_loss_key` take part (the running tail of earlier chunks already beats the others), so
+// after the first chunk few keys reach the atomics; pass 0 then cuts `remaining` to the
+// number of eligible keys.
+// - `gather`: every eligible key >= the threshold takes a slot by atomicAdd: exactly
+//   min(tail_len, eligible keys) entries (loss bits, path), in arbitrary order; the host sorts.
 
 #import types
 #import dispatch
@@ -78,7 +81,8 @@ fn histogram(
             let i = tile * TILE + j * WG + local;
             if i < params.path_count {
                 let key = key_of(row, i);
-                if top_bits_equal(key.x, st.prefix_hi, min(bits, 32u))
+                if key.x >= st.min_loss_key
+                    && top_bits_equal(key.x, st.prefix_hi, min(bits, 32u))
                     && top_bits_equal(key.y, st.prefix_lo, max(bits, 32u) - 32u) {
                     let word = select(key.y, key.x, st.pass_index < 4u);
                     atomicAdd(&hist[(word >> shift) & 0xFFu], 1u);
@@ -102,6 +106,19 @@ fn select_digit(@builtin(global_invocation_id) id: vec3<u32>) {
     var st = state[account];
     if st.done != 0u || st.pass_index >= 8u {
         return;
+    }
+    if st.pass_index == 0u {
+        var eligible = 0u;
+        for (var b = 0u; b < BINS; b++) {
+            eligible += atomicLoad(&global_hist[account * BINS + b]);
+        }
+        st.remaining = min(st.remaining, eligible);
+        if eligible == 0u {
+            st.done = 1u;
+            st.empty = 1u;
+            state[account] = st;
+            return;
+        }
     }
     var above = 0u;
     var digit = 0u;
@@ -148,6 +165,9 @@ fn gather(
     let x = loss[(params.account_base + account) * n + i];
     let key = vec2<u32>(loss_key(x), ~i);
     let st = state[account];
+    if st.empty != 0u || key.x < st.min_loss_key {
+        return;
+    }
     if key.x > st.prefix_hi || (key.x == st.prefix_hi && key.y >= st.prefix_lo) {
         let slot = atomicAdd(&gathered[account], 1u);
         if slot < params.tail_len {

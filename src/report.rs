@@ -113,6 +113,221 @@ pub struct ComponentReport {
     pub es: f64,
 }
 
+/// The output of `tailrisk stress`: every stress scenario's loss per account, marking the ones
+/// that drive margin.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct StressCommandReport {
+    pub run: RunInfo,
+    /// `built-in`, or the `--scenarios` file.
+    pub scenario_set: String,
+    /// The named scenarios as applied: the relative spot and vol move of each shocked asset.
+    pub scenarios: Vec<ScenarioDefinition>,
+    pub accounts: Vec<AccountStressReport>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ScenarioDefinition {
+    pub name: String,
+    pub shocks: BTreeMap<String, ShockReport>,
+}
+
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct ShockReport {
+    pub spot: f64,
+    pub vol: f64,
+}
+
+/// Every stress loss of one account, in its currency.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AccountStressReport {
+    pub id: String,
+    pub currency: String,
+    pub margin: MarginReport,
+    /// The term that sets initial margin: `es`, `grid`, `scenario`, `short_option_minimum` or
+    /// `none` (IM = 0).
+    pub binding: String,
+    pub grid_loss: f64,
+    /// Every grid point of the assets the account holds (and its margin coin).
+    pub grid: Vec<GridPointReport>,
+    pub scenarios: Vec<NamedLossReport>,
+}
+
+/// One grid point's loss.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GridPointReport {
+    pub asset: String,
+    pub price_move: f64,
+    pub vol_move: f64,
+    pub extended: bool,
+    /// The fraction of the loss that counts (1, or price_range/|price_move| when extended).
+    pub fraction: f64,
+    pub loss: f64,
+    /// fraction × loss.
+    pub counted_loss: f64,
+    /// The worst counted loss of its asset (enters the grid loss when positive).
+    pub worst: bool,
+    /// Worst of its asset, positive, and the grid loss sets initial margin.
+    pub drives_margin: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NamedLossReport {
+    pub name: String,
+    pub loss: f64,
+    /// The worst named scenario of the account.
+    pub worst: bool,
+    /// Worst, and the named-scenario term sets initial margin.
+    pub drives_margin: bool,
+}
+
+impl StressCommandReport {
+    /// JSON, one object.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Tables for people: per account its margin, each asset's grid as a price × vol matrix
+    /// (extended moves with the fraction that counts), and the named scenarios. `*` marks the
+    /// worst point of an asset and the worst named scenario, `!` one that sets initial margin.
+    pub fn to_table(&self) -> String {
+        let r = &self.run;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "tailrisk {} stress — horizon {} d, {} paths for ES, {} backend ({}, {}), {:.2} s; \
+             named scenarios: {}",
+            r.version,
+            r.horizon_days,
+            r.paths,
+            r.backend,
+            r.device,
+            r.precision,
+            r.seconds,
+            self.scenario_set
+        );
+        for s in &self.scenarios {
+            let shocks: Vec<String> = s
+                .shocks
+                .iter()
+                .map(|(a, x)| format!("{a} {:+.0}%/vol {:+.0}%", x.spot * 100.0, x.vol * 100.0))
+                .collect();
+            let _ = writeln!(out, "  {:<30} {}", s.name, shocks.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  (* worst of its asset or set, ! sets initial margin)"
+        );
+        for a in &self.accounts {
+            let m = &a.margin;
+            let c = &m.components;
+            let _ = writeln!(out, "\naccount {} ({})", a.id, a.currency);
+            let _ = writeln!(
+                out,
+                "  initial margin {}  maintenance {}  set by {}",
+                money(m.initial),
+                money(m.maintenance),
+                a.binding
+            );
+            let _ = writeln!(
+                out,
+                "  ES {}  grid {}  scenario {}  liquidity {}  short-option minimum {}",
+                money(c.es),
+                money(c.grid),
+                money(c.scenario),
+                money(c.liquidity),
+                money(c.short_option_minimum)
+            );
+            let mut assets: Vec<&str> = Vec::new();
+            for p in &a.grid {
+                if !assets.contains(&p.asset.as_str()) {
+                    assets.push(&p.asset);
+                }
+            }
+            for asset in assets {
+                for extended in [false, true] {
+                    let points: Vec<&GridPointReport> = a
+                        .grid
+                        .iter()
+                        .filter(|p| p.asset == asset && p.extended == extended)
+                        .collect();
+                    grid_table(&mut out, asset, extended, &points);
+                }
+            }
+            if !a.scenarios.is_empty() {
+                let _ = writeln!(out, "  named scenarios");
+                for s in &a.scenarios {
+                    let _ = writeln!(
+                        out,
+                        "    {:<30} {:>18}{}",
+                        s.name,
+                        money(s.loss),
+                        mark(s.worst, s.drives_margin)
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
+fn mark(worst: bool, drives: bool) -> &'static str {
+    match (worst, drives) {
+        (_, true) => " !",
+        (true, false) => " *",
+        _ => "  ",
+    }
+}
+
+/// One asset's regular or extended grid as a matrix: rows price moves, columns vol moves.
+fn grid_table(out: &mut String, asset: &str, extended: bool, points: &[&GridPointReport]) {
+    if points.is_empty() {
+        return;
+    }
+    let mut rows: Vec<f64> = Vec::new();
+    let mut cols: Vec<f64> = Vec::new();
+    for p in points {
+        if !rows.contains(&p.price_move) {
+            rows.push(p.price_move);
+        }
+        if !cols.contains(&p.vol_move) {
+            cols.push(p.vol_move);
+        }
+    }
+    let title = if extended {
+        "extended moves, counted loss (fraction × loss)"
+    } else {
+        "grid loss"
+    };
+    let _ = write!(out, "  {asset} {title}\n    {:>14}", "price \\ vol");
+    for v in &cols {
+        let _ = write!(out, " {:>20}", format!("{:+.0}%", v * 100.0));
+    }
+    let _ = writeln!(out);
+    for m in rows {
+        let label = match points.iter().find(|p| p.price_move == m) {
+            Some(p) if extended => format!("{:+.0}% ×{:.3}", m * 100.0, p.fraction),
+            _ => format!("{:+.1}%", m * 100.0),
+        };
+        let _ = write!(out, "    {label:>14}");
+        for &v in &cols {
+            match points.iter().find(|p| p.price_move == m && p.vol_move == v) {
+                Some(p) => {
+                    let _ = write!(
+                        out,
+                        " {:>18}{}",
+                        money(p.counted_loss),
+                        mark(p.worst, p.drives_margin)
+                    );
+                }
+                None => {
+                    let _ = write!(out, " {:>20}", "");
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
+}
+
 impl Report {
     /// The JSON of SPEC §8.
     pub fn to_json(&self) -> String {
@@ -126,7 +341,15 @@ impl Report {
         let _ = writeln!(
             out,
             "tailrisk {} — {} paths, seed {}, horizon {} d in {} step(s), {} backend ({}, {}), {:.2} s",
-            r.version, r.paths, r.seed, r.horizon_days, r.steps, r.backend, r.device, r.precision, r.seconds
+            r.version,
+            r.paths,
+            r.seed,
+            r.horizon_days,
+            r.steps,
+            r.backend,
+            r.device,
+            r.precision,
+            r.seconds
         );
         if let Some(rep) = &r.correlation_repair {
             let _ = writeln!(

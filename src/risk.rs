@@ -74,9 +74,8 @@ pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
     } else {
         0.0
     };
-    let sigma_es = ((cond_var + confidence * (es - var).powi(2))
-        / (paths as f64 * (1.0 - confidence)))
-        .sqrt();
+    let sigma_es =
+        ((cond_var + confidence * (es - var).powi(2)) / (paths as f64 * (1.0 - confidence))).sqrt();
     Measure {
         confidence,
         var,

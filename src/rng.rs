@@ -86,7 +86,9 @@ pub struct DrawSource {
 
 impl DrawSource {
     pub fn new(seed: u64) -> Self {
-        Self { key: seed_key(seed) }
+        Self {
+            key: seed_key(seed),
+        }
     }
 
     /// The raw Philox block `(path, step, block, stream)`.

@@ -506,9 +506,9 @@ fn bad_csv() {
             "header",
         ),
         (
-            "Account,Instrument,Quantity\n".into(),
+            "account;instrument;quantity\n".into(),
             "line 1",
-            "Account",
+            "account;instrument;quantity",
             "header",
         ),
         (

@@ -37,7 +37,11 @@ fn every_stage_has_an_entry_point() {
     for stage in STAGES {
         let source = preprocess(stage.source).unwrap();
         let module = naga::front::wgsl::parse_str(&source).unwrap();
-        assert!(!module.entry_points.is_empty(), "{} has no entry point", stage.name);
+        assert!(
+            !module.entry_points.is_empty(),
+            "{} has no entry point",
+            stage.name
+        );
     }
 }
 

@@ -62,7 +62,8 @@ struct RevalueParams {
     instruments: u32,
     // 0: Monte Carlo (tenor-scaled vol, every instrument); 1: `scenario_rules` apply.
     explicit_rules: u32,
-    _pad0: u32,
+    // Instruments per workgroup row (dispatch y): ceil(instruments / max workgroups).
+    rows_per_group: u32,
 }
 
 // Payoff codes of `InstrumentParams.payoff`.
@@ -115,8 +116,9 @@ struct SurfaceParams {
 struct AggregateParams {
     path_count: u32,
     accounts: u32,
+    // Accounts per workgroup row (dispatch y): ceil(accounts / max workgroups).
+    rows_per_group: u32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 // Per-account constants of the aggregate stage.
@@ -130,8 +132,9 @@ struct AccountParams {
     base_value_coin: f32,
     // 1 / S_c,0.
     inv_spot0: f32,
-    _pad0: u32,
-    _pad1: u32,
+    // The quantum 2^e of the account's fixed-point P&L sum, and 2^-e (exact powers of two).
+    quantum: f32,
+    to_quanta: f32,
 }
 
 struct HoldingParams {
@@ -163,9 +166,13 @@ struct TailState {
     remaining: u32,
     // The next 8-bit digit to select, 0..8.
     pass_index: u32,
-    // 1 once every key >= the prefix belongs to the tail.
+    // 1 once every eligible key >= the prefix belongs to the tail.
     done: u32,
+    // Only keys whose loss key is >= this are eligible: one above the loss key of the last
+    // entry of the running tail of earlier chunks, which a later path cannot tie (its index
+    // is higher); 0 before the running tail is full.
+    min_loss_key: u32,
+    // 1 when no key is eligible: nothing to gather.
+    empty: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }

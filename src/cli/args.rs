@@ -63,6 +63,16 @@ pub enum BackendChoice {
     Cpu,
 }
 
+/// Arithmetic of the CPU backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionChoice {
+    /// The f64 reference.
+    #[default]
+    F64,
+    /// The f32 SIMD kernels (AVX2+FMA when the CPU has them).
+    F32,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     #[default]
@@ -109,6 +119,10 @@ pub struct CommonArgs {
     pub repair_correlation: bool,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// Arithmetic of the CPU backend: f64 (the reference, default) or f32 (SIMD kernels).
+    /// The GPU backend always computes in f32.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionChoice>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     /// Write the report to FILE instead of stdout.

@@ -6,11 +6,11 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::args::{BackendChoice, Cli, Command, CommonArgs, Format};
+use super::args::{BackendChoice, Cli, Command, CommonArgs, Format, PrecisionChoice};
 use crate::book::{Book, SourceFiles};
 use crate::config::RunConfig;
 use crate::engine::Backend;
-use crate::engine::cpu::CpuBackend;
+use crate::engine::cpu::{CpuBackend, Precision};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::run::{RunInputs, evaluate, run, stress_report};
@@ -33,7 +33,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
             let inputs = load_inputs(&args)?;
-            let backend = select_backend(args.backend)?;
+            let backend = select_backend(&args)?;
             let report = with_threads(args.threads, || {
                 let bar = progress_bar(inputs.config.paths);
                 let report = run(&inputs, backend.as_ref(), &|done| bar.set_position(done));
@@ -49,7 +49,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Stress(args) => {
             let inputs = load_inputs(&args)?;
-            let backend = select_backend(args.backend)?;
+            let backend = select_backend(&args)?;
             let report = with_threads(args.threads, || {
                 let bar = progress_bar(inputs.config.paths);
                 let ev = evaluate(&inputs, backend.as_ref(), &|done| bar.set_position(done));
@@ -104,7 +104,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let backend = select_backend(common.backend)?;
+            let backend = select_backend(common)?;
             let answer = with_threads(common.threads, || {
                 let bar = progress_bar(inputs.config.paths);
                 let answer = what_if(&inputs, &args.account, &added, backend.as_ref(), &|done| {
@@ -219,14 +219,27 @@ fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
     Ok(())
 }
 
-/// The backend of `--backend`, announced on stderr.
-pub fn select_backend(choice: BackendChoice) -> Result<Box<dyn Backend>> {
-    let backend: Box<dyn Backend> = match choice {
-        BackendChoice::Cpu => Box::new(CpuBackend::new()),
+/// The backend of `--backend` and `--precision`, announced on stderr.
+pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
+    let precision = match args.precision {
+        None | Some(PrecisionChoice::F64) => Precision::F64,
+        Some(PrecisionChoice::F32) => Precision::F32,
+    };
+    let cpu = || -> Box<dyn Backend> { Box::new(CpuBackend::with_precision(precision)) };
+    let backend: Box<dyn Backend> = match args.backend {
+        BackendChoice::Cpu => cpu(),
+        BackendChoice::Gpu if args.precision == Some(PrecisionChoice::F64) => {
+            return Err(Error::input(
+                "command line",
+                "--precision",
+                "f64",
+                "the GPU backend computes in f32; use --precision f32 or --backend cpu",
+            ));
+        }
         BackendChoice::Gpu => crate::engine::select::any_gpu()?,
         BackendChoice::Auto => match crate::engine::select::hardware_gpu() {
             Some(g) => g,
-            None => Box::new(CpuBackend::new()),
+            None => cpu(),
         },
     };
     let info = backend.info();

@@ -97,9 +97,30 @@ pub struct PathRevaluation {
     pub pnl: Vec<f64>,
 }
 
+/// Seconds spent in each stage during the last [`Backend::tails`] call.
+///
+/// CPU backend: time summed over worker threads (so the stages of a 2-thread run add up to
+/// about twice the wall time). GPU backend: device time of each stage's dispatches, plus the
+/// host's wait for readback in `transfer`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct StageSeconds {
+    pub scenario: f64,
+    pub revalue: f64,
+    pub aggregate: f64,
+    pub tail: f64,
+    /// Uploads and readbacks (GPU), zero on the CPU.
+    pub transfer: f64,
+}
+
 /// A way to run the pipeline. Implemented by [`cpu::CpuBackend`] and [`gpu::GpuBackend`].
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;
+
+    /// Per-stage seconds of the last [`Backend::tails`] call, where the backend measures
+    /// them (the `bench` command); `None` before any call.
+    fn stage_seconds(&self) -> Option<StageSeconds> {
+        None
+    }
 
     /// Simulates paths `0..plan.paths`, revalues every instrument, aggregates per account,
     /// and returns each account's `plan.tail_len` largest losses. `progress` is called with

@@ -11,12 +11,7 @@ use crate::engine::AssetState;
 
 /// Loss of one account on one path, from the P&L per unit of every instrument.
 #[inline]
-pub fn account_loss(
-    book: &Book,
-    account: &AccountBook,
-    pnl: &[f64],
-    states: &[AssetState],
-) -> f64 {
+pub fn account_loss(book: &Book, account: &AccountBook, pnl: &[f64], states: &[AssetState]) -> f64 {
     let usd_pnl: f64 = account
         .exposures
         .iter()
@@ -24,7 +19,13 @@ pub fn account_loss(
         .sum();
     match account.currency {
         Currency::Usd => -usd_pnl,
-        Currency::Coin(c) => coin_loss(book, account.base_value_usd, usd_pnl, states[c].log_return, c),
+        Currency::Coin(c) => coin_loss(
+            book,
+            account.base_value_usd,
+            usd_pnl,
+            states[c].log_return,
+            c,
+        ),
     }
 }
 

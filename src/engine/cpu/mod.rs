@@ -1,11 +1,20 @@
-//! The CPU backend: the f64 reference of every stage, parallel with rayon.
+//! The CPU backend: the f64 reference of every stage, parallel with rayon, and an f32 fast
+//! mode of the same model laid out for SIMD ([`fast`]).
 //!
-//! Paths are processed in blocks of [`BLOCK_PATHS`]; each block runs scenario → revalue →
-//! aggregate → tail for its paths, and blocks merge their tails. Every path's arithmetic
-//! is independent of the block it lands in and the tail order is total, so results are
-//! bit-identical for any thread count and chunk size.
+//! Paths are processed in blocks ([`BLOCK_PATHS`] for the reference, [`fast::LANES`] for the
+//! fast mode); each block runs scenario → revalue → aggregate → tail for its paths, and
+//! blocks merge their tails. Every path's arithmetic is independent of the block it lands
+//! in and the tail order is total, so results are bit-identical for any thread count and
+//! chunk size (in the fast mode, on one machine: see [`fast::Isa`]).
+//!
+//! [`Precision::F64`] ([`CpuBackend::new`]) is the reference every other result is checked
+//! against. [`Precision::F32`] ([`CpuBackend::with_precision`]) runs the Monte Carlo tails and
+//! the regeneration of tail paths (component ES) in the fast kernels; explicit stress
+//! scenarios stay on the f64 reference in both modes (small work).
 
 pub mod aggregate;
+pub mod bench_book;
+pub mod fast;
 pub mod revalue;
 pub mod scenario;
 pub mod tail;
@@ -14,11 +23,12 @@ use rayon::prelude::*;
 
 use crate::book::Book;
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan,
-    StressScenario, TailEntry, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StressScenario,
+    TailEntry, VolRule,
 };
 use crate::error::Result;
 use crate::rng::{DrawSource, philox4x32_10, seed_key};
+use fast::{BlockScratch, FastPipeline, Isa, LANES};
 use revalue::RevalueModel;
 use scenario::{ScenarioModel, Scratch};
 use tail::TailBuffer;
@@ -28,13 +38,74 @@ pub const BLOCK_PATHS: u64 = 256;
 /// Default paths per chunk (the progress granularity).
 pub const DEFAULT_CHUNK_PATHS: u64 = 1 << 16;
 
+/// The arithmetic of the CPU backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Precision {
+    /// The f64 reference stages.
+    #[default]
+    F64,
+    /// The f32 SIMD kernels of [`fast`].
+    F32,
+}
+
+impl Precision {
+    /// `f64` or `f32`, as the report writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "f64" => Ok(Precision::F64),
+            "f32" => Ok(Precision::F32),
+            other => Err(format!("unknown precision {other:?}: expected f64 or f32")),
+        }
+    }
+}
+
 /// The native backend.
 #[derive(Clone, Debug, Default)]
-pub struct CpuBackend;
+pub struct CpuBackend {
+    precision: Precision,
+    /// The instruction set of the fast kernels (unused by the reference).
+    isa: Isa,
+}
 
 impl CpuBackend {
+    /// The f64 reference.
     pub fn new() -> Self {
-        Self
+        Self::with_precision(Precision::F64)
+    }
+
+    /// The reference (`F64`) or the fast mode (`F32`) with the best instruction set of
+    /// this CPU.
+    pub fn with_precision(precision: Precision) -> Self {
+        Self {
+            precision,
+            isa: Isa::detect(),
+        }
+    }
+
+    /// The same backend with its fast kernels compiled for `isa` (the baseline when the CPU
+    /// does not run `isa`): for benchmarks and tests of the dispatch.
+    pub fn with_isa(mut self, isa: Isa) -> Self {
+        self.isa = Isa::supported(isa);
+        self
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 }
 
@@ -54,10 +125,14 @@ fn cpu_description() -> String {
 
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
+        let device = match self.precision {
+            Precision::F64 => cpu_description(),
+            Precision::F32 => format!("{}, {} kernels", cpu_description(), self.isa.name()),
+        };
         BackendInfo {
             backend: "cpu",
-            device: cpu_description(),
-            precision: "f64",
+            device,
+            precision: self.precision.name(),
         }
     }
 
@@ -67,16 +142,17 @@ impl Backend for CpuBackend {
         plan: &SimulationPlan,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<AccountTail>> {
+        if self.precision == Precision::F32 {
+            return Ok(fast_tails(book, plan, self.isa, progress));
+        }
         let scenarios = ScenarioModel::new(book, plan.seed);
         let revalue = RevalueModel::new(book);
         let accounts = book.accounts.len();
-        let chunk = plan
-            .chunk_paths
-            .map(u64::from)
-            .unwrap_or(DEFAULT_CHUNK_PATHS)
-            .max(1);
+        let chunk = chunk_len(plan);
         let new_tails = || -> Vec<TailBuffer> {
-            (0..accounts).map(|_| TailBuffer::new(plan.tail_len)).collect()
+            (0..accounts)
+                .map(|_| TailBuffer::new(plan.tail_len))
+                .collect()
         };
         let mut tails = new_tails();
         let mut start = 0;
@@ -95,7 +171,10 @@ impl Backend for CpuBackend {
                     a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
                     a
                 });
-            tails.iter_mut().zip(chunk_tails).for_each(|(x, y)| x.merge(y));
+            tails
+                .iter_mut()
+                .zip(chunk_tails)
+                .for_each(|(x, y)| x.merge(y));
             progress(end);
             start = end;
         }
@@ -103,6 +182,9 @@ impl Backend for CpuBackend {
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
+        if self.precision == Precision::F32 {
+            return Ok(fast_revalue_paths(book, seed, paths, self.isa));
+        }
         let scenarios = ScenarioModel::new(book, seed);
         let revalue = RevalueModel::new(book);
         let (a, n) = (book.assets.len(), book.instruments.len());
@@ -153,6 +235,91 @@ impl Backend for CpuBackend {
             .flat_map(|&p| (0..blocks).map(move |b| philox4x32_10([p, step, b, stream], key)))
             .collect())
     }
+}
+
+/// The chunk size of a plan.
+fn chunk_len(plan: &SimulationPlan) -> u64 {
+    plan.chunk_paths
+        .map(u64::from)
+        .unwrap_or(DEFAULT_CHUNK_PATHS)
+        .max(1)
+}
+
+/// [`Backend::tails`] in the fast mode: chunks of paths, blocks of [`LANES`] within a chunk
+/// spread over rayon's threads, each worker with its own [`BlockScratch`].
+fn fast_tails(
+    book: &Book,
+    plan: &SimulationPlan,
+    isa: Isa,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Vec<AccountTail> {
+    let pipeline = FastPipeline::new(book, plan.seed, isa);
+    let new_tails = || -> Vec<TailBuffer> {
+        (0..book.accounts.len())
+            .map(|_| TailBuffer::new(plan.tail_len))
+            .collect()
+    };
+    let merge = |mut a: Vec<TailBuffer>, b: Vec<TailBuffer>| {
+        a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+        a
+    };
+    let chunk = chunk_len(plan);
+    let mut tails = new_tails();
+    let mut start = 0;
+    while start < plan.paths {
+        let end = (start + chunk).min(plan.paths);
+        let blocks = (end - start).div_ceil(LANES as u64);
+        let chunk_tails = (0..blocks)
+            .into_par_iter()
+            .fold(
+                || (new_tails(), None::<BlockScratch>),
+                |(mut acc, scratch), b| {
+                    let mut scratch =
+                        scratch.unwrap_or_else(|| BlockScratch::new(book, &pipeline.model));
+                    let first = start + b * LANES as u64;
+                    let last = (first + LANES as u64).min(end);
+                    let paths: Vec<u32> = (first..last).map(|p| p as u32).collect();
+                    pipeline.simulate_block(book, &paths, &mut scratch, &mut acc);
+                    (acc, Some(scratch))
+                },
+            )
+            .map(|(acc, _)| acc)
+            .reduce(new_tails, merge);
+        tails = merge(tails, chunk_tails);
+        progress(end);
+        start = end;
+    }
+    tails.into_iter().map(TailBuffer::finish).collect()
+}
+
+/// [`Backend::revalue_paths`] in the fast mode: the same kernels as [`fast_tails`], so the
+/// P&L of a regenerated path is bit-identical to the one its tail loss was made from.
+fn fast_revalue_paths(book: &Book, seed: u64, paths: &[u32], isa: Isa) -> PathRevaluation {
+    let pipeline = FastPipeline::new(book, seed, isa);
+    let (a, n) = (book.assets.len(), book.instruments.len());
+    let blocks: Vec<(Vec<AssetState>, Vec<f64>)> = paths
+        .par_chunks(LANES)
+        .map_init(
+            || BlockScratch::new(book, &pipeline.model),
+            |scratch, block| {
+                pipeline.revalue_block(block, scratch);
+                let states = scratch.lanes.states[..block.len() * a].to_vec();
+                let pnl = (0..block.len())
+                    .flat_map(|lane| scratch.pnl.iter().map(move |row| f64::from(row[lane])))
+                    .collect();
+                (states, pnl)
+            },
+        )
+        .collect();
+    let mut out = PathRevaluation {
+        states: Vec::with_capacity(paths.len() * a),
+        pnl: Vec::with_capacity(paths.len() * n),
+    };
+    for (states, pnl) in blocks {
+        out.states.extend(states);
+        out.pnl.extend(pnl);
+    }
+    out
 }
 
 /// Scenario → revalue → aggregate → tail for the paths `range`.

@@ -138,7 +138,11 @@ pub struct RevalueModel {
 impl RevalueModel {
     pub fn new(book: &Book) -> Self {
         Self {
-            rows: book.instruments.iter().map(|r| RevalueRow::new(book, r)).collect(),
+            rows: book
+                .instruments
+                .iter()
+                .map(|r| RevalueRow::new(book, r))
+                .collect(),
             surfaces: book.assets.iter().map(|a| a.surface.clone()).collect(),
         }
     }

@@ -101,11 +101,7 @@ impl ScenarioModel {
         scratch.resize(a_count, nu);
         out.fill(AssetState::default());
         for step in 0..self.steps {
-            let Scratch {
-                normals,
-                eps,
-                chi,
-            } = scratch;
+            let Scratch { normals, eps, chi } = scratch;
             // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
             let used = if self.needs_jumps {
                 3 * a_count
@@ -118,10 +114,15 @@ impl ScenarioModel {
             // ε = L·z, L lower triangular or a full eigen root: sum the whole row.
             for (i, e) in eps.iter_mut().enumerate() {
                 let row = &self.root[i * a_count..(i + 1) * a_count];
-                *e = row.iter().zip(&normals[..a_count]).map(|(l, z)| l * z).sum();
+                *e = row
+                    .iter()
+                    .zip(&normals[..a_count])
+                    .map(|(l, z)| l * z)
+                    .sum();
             }
             if nu > 0 {
-                self.draws.normals_range(path, step, 3 * a_count as u32, chi);
+                self.draws
+                    .normals_range(path, step, 3 * a_count as u32, chi);
                 let g = chi.iter().map(|x| x * x).sum::<f64>() / nu as f64;
                 let scale = ((nu as f64 - 2.0) / (nu as f64 * g)).sqrt();
                 eps.iter_mut().for_each(|e| *e *= scale);
@@ -131,8 +132,7 @@ impl ScenarioModel {
                 let sigma = p.spot_vol * state.log_vol.exp();
                 if p.vol_of_vol_sqrt_dt != 0.0 {
                     let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
-                    state.log_vol +=
-                        -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
+                    state.log_vol += -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
                 }
                 let mut jump = 0.0;
                 if p.jump_mean_count > 0.0 {
@@ -188,8 +188,8 @@ mod tests {
 
     #[test]
     fn poisson_inverse_matches_the_distribution() {
-        let mean = 0.7;
-        let p0 = (-mean as f64).exp();
+        let mean: f64 = 0.7;
+        let p0 = (-mean).exp();
         assert_eq!(poisson_inverse(mean, p0 * 0.999), 0);
         assert_eq!(poisson_inverse(mean, p0 * 1.001), 1);
         assert_eq!(poisson_inverse(mean, p0 * (1.0 + mean) * 1.001), 2);

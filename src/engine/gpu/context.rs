@@ -45,23 +45,36 @@ pub enum AdapterChoice {
 pub fn is_hardware(device_type: wgpu::DeviceType) -> bool {
     matches!(
         device_type,
-        wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu | wgpu::DeviceType::VirtualGpu
+        wgpu::DeviceType::DiscreteGpu
+            | wgpu::DeviceType::IntegratedGpu
+            | wgpu::DeviceType::VirtualGpu
     )
 }
 
-/// Preference among adapters: discrete, integrated, virtual, then software.
-fn preference(device_type: wgpu::DeviceType) -> u8 {
-    match device_type {
+/// Preference among adapters: discrete, integrated, virtual, then software; within a kind,
+/// the native APIs (Vulkan, Metal, DX12) before OpenGL.
+fn preference(info: &wgpu::AdapterInfo) -> (u8, u8) {
+    let kind = match info.device_type {
         wgpu::DeviceType::DiscreteGpu => 0,
         wgpu::DeviceType::IntegratedGpu => 1,
         wgpu::DeviceType::VirtualGpu => 2,
         wgpu::DeviceType::Cpu => 3,
         wgpu::DeviceType::Other => 4,
-    }
+    };
+    let api = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        wgpu::Backend::Gl => 1,
+        _ => 2,
+    };
+    (kind, api)
 }
 
+/// An instance on the native compute APIs (Vulkan, Metal, DX12); `WGPU_BACKEND` (e.g. `gl`)
+/// and wgpu's other environment variables override the defaults.
 fn instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = wgpu::Backends::PRIMARY;
+    wgpu::Instance::new(desc.with_env())
 }
 
 /// Adapters that can run compute shaders (WebGPU's baseline: not OpenGL ES downlevel-only).
@@ -79,7 +92,7 @@ fn compute_adapters() -> Vec<wgpu::Adapter> {
 /// Every adapter wgpu finds that can run compute shaders, best first.
 pub fn list_adapters() -> Vec<AdapterReport> {
     let mut adapters = compute_adapters();
-    adapters.sort_by_key(|a| preference(a.get_info().device_type));
+    adapters.sort_by_key(|a| preference(&a.get_info()));
     adapters.iter().map(report).collect()
 }
 
@@ -108,7 +121,7 @@ fn report(adapter: &wgpu::Adapter) -> AdapterReport {
 /// The best adapter allowed by `choice`, or `BackendUnavailable` naming what was found.
 pub fn select_adapter(choice: AdapterChoice) -> Result<wgpu::Adapter> {
     let mut adapters = compute_adapters();
-    adapters.sort_by_key(|a| preference(a.get_info().device_type));
+    adapters.sort_by_key(|a| preference(&a.get_info()));
     let found: Vec<String> = adapters
         .iter()
         .map(|a| {
@@ -171,14 +184,13 @@ impl GpuContext {
     /// Opens a device on `adapter`, requesting the adapter's own limits.
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
-        let (device, queue) =
-            pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-                label: Some("tailrisk"),
-                required_features: wgpu::Features::empty(),
-                required_limits: adapter.limits(),
-                ..Default::default()
-            }))
-            .map_err(|e| Error::Gpu(format!("cannot open a device on {}: {e}", info.name)))?;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("tailrisk"),
+            required_features: wgpu::Features::empty(),
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Gpu(format!("cannot open a device on {}: {e}", info.name)))?;
         Self::from_device(device, queue, info)
     }
 

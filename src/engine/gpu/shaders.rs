@@ -7,13 +7,28 @@
 
 /// Shared modules: name → source.
 const SHARED: &[(&str, &str)] = &[
-    ("philox", include_str!("../../../shaders/shared/philox.wgsl")),
+    (
+        "philox",
+        include_str!("../../../shaders/shared/philox.wgsl"),
+    ),
     ("math", include_str!("../../../shaders/shared/math.wgsl")),
-    ("normal", include_str!("../../../shaders/shared/normal.wgsl")),
+    (
+        "normal",
+        include_str!("../../../shaders/shared/normal.wgsl"),
+    ),
     ("types", include_str!("../../../shaders/shared/types.wgsl")),
-    ("dispatch", include_str!("../../../shaders/shared/dispatch.wgsl")),
-    ("black76", include_str!("../../../shaders/shared/black76.wgsl")),
-    ("surface", include_str!("../../../shaders/shared/surface.wgsl")),
+    (
+        "dispatch",
+        include_str!("../../../shaders/shared/dispatch.wgsl"),
+    ),
+    (
+        "black76",
+        include_str!("../../../shaders/shared/black76.wgsl"),
+    ),
+    (
+        "surface",
+        include_str!("../../../shaders/shared/surface.wgsl"),
+    ),
 ];
 
 /// A pipeline stage's shader.
@@ -101,6 +116,10 @@ mod tests {
 
     #[test]
     fn unknown_import_is_an_error() {
-        assert!(preprocess("#import nowhere\n").unwrap_err().contains("nowhere"));
+        assert!(
+            preprocess("#import nowhere\n")
+                .unwrap_err()
+                .contains("nowhere")
+        );
     }
 }

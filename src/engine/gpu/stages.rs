@@ -13,8 +13,8 @@ use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
 use crate::book::Book;
-use crate::engine::TailEntry;
 use crate::engine::cpu::scenario::ScenarioModel;
+use crate::engine::{AccountTail, TailEntry};
 use crate::error::{Error, Result};
 use crate::rng::seed_key;
 
@@ -48,17 +48,20 @@ pub fn storage_init<T: Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::
     if bytes.len() < 16 {
         let mut padded = bytes.to_vec();
         padded.resize(16, 0);
-        return ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: &padded,
-            usage: STORAGE,
-        });
+        return ctx
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: &padded,
+                usage: STORAGE,
+            });
     }
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytes,
-        usage: STORAGE,
-    })
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytes,
+            usage: STORAGE,
+        })
 }
 
 /// An uninitialised storage buffer of `bytes` (at least 16).
@@ -72,11 +75,12 @@ pub fn storage(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
 }
 
 pub fn uniform<T: Pod>(ctx: &GpuContext, label: &str, value: &T) -> wgpu::Buffer {
-    ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(label),
-        contents: bytemuck::bytes_of(value),
-        usage: UNIFORM,
-    })
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(value),
+            usage: UNIFORM,
+        })
 }
 
 /// A bind group of `pipeline`'s group 0 with `buffers` at bindings 0, 1, ….
@@ -85,8 +89,11 @@ pub fn bind(
     pipeline: &wgpu::ComputePipeline,
     buffers: &[&wgpu::Buffer],
 ) -> wgpu::BindGroup {
-    let numbered: Vec<(u32, &wgpu::Buffer)> =
-        buffers.iter().enumerate().map(|(i, &b)| (i as u32, b)).collect();
+    let numbered: Vec<(u32, &wgpu::Buffer)> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| (i as u32, b))
+        .collect();
     bind_at(ctx, pipeline, &numbered)
 }
 
@@ -126,6 +133,35 @@ pub fn dispatch(ctx: &GpuContext, pass: &mut wgpu::ComputePass, groups: u64) -> 
         )));
     }
     pass.dispatch_workgroups(x as u32, y as u32, 1);
+    Ok(())
+}
+
+/// Dispatch of a row-major stage: x = tiles of `wg` scenarios, y = groups of rows; returns
+/// the rows per group (see `row_range` in `dispatch.wgsl`).
+fn rows_per_group(ctx: &GpuContext, rows: u32) -> u32 {
+    rows.div_ceil(ctx.limits.max_compute_workgroups_per_dimension.max(1))
+        .max(1)
+}
+
+fn dispatch_rows(
+    ctx: &GpuContext,
+    pass: &mut wgpu::ComputePass,
+    count: u32,
+    wg: u32,
+    rows: u32,
+    rows_per_group: u32,
+) -> Result<()> {
+    let x = count.div_ceil(wg);
+    let y = rows.div_ceil(rows_per_group);
+    let max = ctx.limits.max_compute_workgroups_per_dimension;
+    if x > max || y > max {
+        return Err(Error::Gpu(format!(
+            "a {x}×{y} dispatch exceeds the adapter's {max} workgroups per dimension"
+        )));
+    }
+    if x > 0 && y > 0 {
+        pass.dispatch_workgroups(x, y, 1);
+    }
     Ok(())
 }
 
@@ -239,8 +275,9 @@ pub fn chunk_paths(ctx: &GpuContext, book: &BookBuffers, requested: Option<u32>)
     let (largest, total) = book.bytes_per_scenario();
     let by_binding = ctx.max_binding_bytes() / largest;
     let by_budget = CHUNK_MEMORY_BUDGET / total;
-    let max_groups = u64::from(ctx.limits.max_compute_workgroups_per_dimension).pow(2);
-    let by_grid = max_groups * u64::from(WG_SCENARIO);
+    // Row-major stages tile the scenarios over dispatch x alone.
+    let by_grid = u64::from(ctx.limits.max_compute_workgroups_per_dimension)
+        * u64::from(WG_REVALUE.min(WG_AGGREGATE));
     let limit = by_binding.min(by_grid).min(u64::from(u32::MAX)).max(1);
     match requested {
         Some(r) => u64::from(r).clamp(1, limit),
@@ -299,7 +336,8 @@ pub fn encode_scenario(
     let (base, count, list) = match source {
         PathSource::Range { base, count } => (base, count, 0),
         PathSource::List(paths) => {
-            ctx.queue.write_buffer(&chunk.path_list, 0, bytemuck::cast_slice(paths));
+            ctx.queue
+                .write_buffer(&chunk.path_list, 0, bytemuck::cast_slice(paths));
             (0, paths.len() as u32, 1)
         }
     };
@@ -315,7 +353,8 @@ pub fn encode_scenario(
         sqrt_dt: book.sqrt_dt,
         _pad: [0; 2],
     };
-    ctx.queue.write_buffer(&chunk.scenario_params, 0, bytemuck::bytes_of(&params));
+    ctx.queue
+        .write_buffer(&chunk.scenario_params, 0, bytemuck::bytes_of(&params));
     let p = &ctx.pipelines.scenario;
     let group = bind(
         ctx,
@@ -346,13 +385,15 @@ pub fn encode_revalue(
     count: u32,
     explicit_rules: bool,
 ) -> Result<()> {
+    let rows_per_group = rows_per_group(ctx, book.instruments);
     let params = RevalueParams {
         path_count: count,
         instruments: book.instruments,
         explicit_rules: u32::from(explicit_rules),
-        _pad: 0,
+        rows_per_group,
     };
-    ctx.queue.write_buffer(&chunk.revalue_params, 0, bytemuck::bytes_of(&params));
+    ctx.queue
+        .write_buffer(&chunk.revalue_params, 0, bytemuck::bytes_of(&params));
     let p = &ctx.pipelines.revalue;
     let group = bind(
         ctx,
@@ -370,10 +411,13 @@ pub fn encode_revalue(
     let mut pass = encoder.begin_compute_pass(&Default::default());
     pass.set_pipeline(p);
     pass.set_bind_group(0, &group, &[]);
-    dispatch(
+    dispatch_rows(
         ctx,
         &mut pass,
-        groups(u64::from(book.instruments) * u64::from(count), WG_REVALUE),
+        count,
+        WG_REVALUE,
+        book.instruments,
+        rows_per_group,
     )
 }
 
@@ -385,12 +429,15 @@ pub fn encode_aggregate(
     chunk: &ChunkBuffers,
     count: u32,
 ) -> Result<()> {
+    let rows_per_group = rows_per_group(ctx, book.accounts);
     let params = AggregateParams {
         path_count: count,
         accounts: book.accounts,
-        _pad: [0; 2],
+        rows_per_group,
+        _pad: 0,
     };
-    ctx.queue.write_buffer(&chunk.aggregate_params, 0, bytemuck::bytes_of(&params));
+    ctx.queue
+        .write_buffer(&chunk.aggregate_params, 0, bytemuck::bytes_of(&params));
     let p = &ctx.pipelines.aggregate;
     let group = bind(
         ctx,
@@ -407,10 +454,13 @@ pub fn encode_aggregate(
     let mut pass = encoder.begin_compute_pass(&Default::default());
     pass.set_pipeline(p);
     pass.set_bind_group(0, &group, &[]);
-    dispatch(
+    dispatch_rows(
         ctx,
         &mut pass,
-        groups(u64::from(book.accounts) * u64::from(count), WG_AGGREGATE),
+        count,
+        WG_AGGREGATE,
+        book.accounts,
+        rows_per_group,
     )
 }
 
@@ -437,7 +487,9 @@ impl TailBuffers {
                  largest binding ({max} bytes)"
             )));
         }
-        let batch = (max / entry_bytes).min(u64::from(accounts.max(1))).min(1 << 16) as u32;
+        let batch = (max / entry_bytes)
+            .min(u64::from(accounts.max(1)))
+            .min(1 << 16) as u32;
         let batch = batch.max(1);
         Ok(Self {
             tail_len,
@@ -451,8 +503,65 @@ impl TailBuffers {
     }
 }
 
+/// The running tail of one account over the chunks so far: its best `cap` entries, sorted
+/// by [`TailEntry::worse_first`] (the CPU's order), merged chunk by chunk.
+#[derive(Clone, Debug)]
+pub struct RunningTail {
+    cap: usize,
+    worst: Vec<TailEntry>,
+}
+
+impl RunningTail {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            worst: Vec::new(),
+        }
+    }
+
+    /// The eligibility bound of the next chunk's keys (`TailState::min_loss_key`): once the
+    /// tail is full, only a strictly larger loss can enter, since later chunks hold higher
+    /// path indices and lose ties. `None`: nothing can enter.
+    pub fn min_loss_key(&self) -> Option<u32> {
+        if self.cap == 0 {
+            return None;
+        }
+        match self.worst.get(self.cap - 1) {
+            Some(last) => super::types::loss_key(last.loss as f32).checked_add(1),
+            None => Some(0),
+        }
+    }
+
+    /// Merges a chunk's entries (any order).
+    pub fn merge(&mut self, mut entries: Vec<TailEntry>) {
+        entries.sort_unstable_by(TailEntry::worse_first);
+        let mut merged = Vec::with_capacity((self.worst.len() + entries.len()).min(self.cap));
+        let (mut a, mut b) = (self.worst.iter().peekable(), entries.iter().peekable());
+        while merged.len() < self.cap {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => {
+                    if TailEntry::worse_first(x, y).is_le() {
+                        a.next()
+                    } else {
+                        b.next()
+                    }
+                }
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            merged.extend(next.copied());
+        }
+        self.worst = merged;
+    }
+
+    pub fn finish(self) -> AccountTail {
+        AccountTail { worst: self.worst }
+    }
+}
+
 /// Runs the tail stage on the `count` losses of every account in `chunk.loss` (paths
-/// `path_base ..`): returns per account its min(tail_len, count) largest entries, unsorted.
+/// `path_base ..`) and merges each account's chunk tail into `tails` (one per account).
 pub fn run_tail(
     ctx: &GpuContext,
     book: &BookBuffers,
@@ -460,13 +569,14 @@ pub fn run_tail(
     tail: &TailBuffers,
     path_base: u32,
     count: u32,
-) -> Result<Vec<Vec<TailEntry>>> {
+    tails: &mut [RunningTail],
+) -> Result<()> {
     let take = tail.tail_len.min(count);
     let tiles = count.div_ceil(TAIL_TILE).max(1);
-    let mut out = Vec::with_capacity(book.accounts as usize);
     let mut account_base = 0;
     while account_base < book.accounts {
         let accounts = tail.batch.min(book.accounts - account_base);
+        let batch = &mut tails[account_base as usize..(account_base + accounts) as usize];
         let params = TailParams {
             path_count: count,
             account_base,
@@ -476,16 +586,25 @@ pub fn run_tail(
             tiles,
             _pad: [0; 2],
         };
-        ctx.queue.write_buffer(&tail.params, 0, bytemuck::bytes_of(&params));
-        let init = vec![
-            TailState {
-                remaining: take,
-                done: u32::from(take == 0),
-                ..Default::default()
-            };
-            accounts as usize
-        ];
-        ctx.queue.write_buffer(&tail.state, 0, bytemuck::cast_slice(&init));
+        ctx.queue
+            .write_buffer(&tail.params, 0, bytemuck::bytes_of(&params));
+        let init: Vec<TailState> = batch
+            .iter()
+            .map(|t| match t.min_loss_key() {
+                Some(min_loss_key) if take > 0 => TailState {
+                    remaining: take,
+                    min_loss_key,
+                    ..Default::default()
+                },
+                _ => TailState {
+                    done: 1,
+                    empty: 1,
+                    ..Default::default()
+                },
+            })
+            .collect();
+        ctx.queue
+            .write_buffer(&tail.state, 0, bytemuck::cast_slice(&init));
         let mut encoder = ctx.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&tail.hist, 0, None);
         encoder.clear_buffer(&tail.gathered, 0, None);
@@ -531,18 +650,23 @@ pub fn run_tail(
         }
         ctx.queue.submit([encoder.finish()]);
         let gathered: Vec<u32> = read_back(ctx, &tail.gathered, 4 * u64::from(accounts))?;
-        let entries: Vec<[u32; 2]> =
-            read_back(ctx, &tail.out, 8 * u64::from(take) * u64::from(accounts))?;
-        for (a, &got) in gathered.iter().enumerate() {
-            if got != take {
+        // Only as far as the last account that gathered anything.
+        let rows = gathered.iter().rposition(|&g| g > 0).map_or(0, |a| a + 1) as u64;
+        let entries: Vec<[u32; 2]> = read_back(ctx, &tail.out, 8 * u64::from(take) * rows)?;
+        for (a, (&got, running)) in gathered.iter().zip(batch.iter_mut()).enumerate() {
+            if got > take {
                 return Err(Error::Gpu(format!(
-                    "tail selection gathered {got} losses instead of {take} (account {})",
+                    "tail selection gathered {got} losses for a tail of {take} (account {})",
                     account_base as usize + a
                 )));
             }
-            let rows = &entries[a * take as usize..(a + 1) * take as usize];
-            out.push(
-                rows.iter()
+            if got == 0 {
+                continue;
+            }
+            let start = a * take as usize;
+            running.merge(
+                entries[start..start + got as usize]
+                    .iter()
                     .map(|&[bits, path]| TailEntry {
                         loss: f64::from(f32::from_bits(bits)),
                         path,
@@ -552,7 +676,7 @@ pub fn run_tail(
         }
         account_base += accounts;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Raw Philox words or normals of `paths` × `blocks` (verification).
@@ -609,23 +733,29 @@ pub fn run_probe(ctx: &GpuContext, xs: &[f32]) -> Result<Vec<[f32; 4]>> {
     }
     let source = super::shaders::preprocess(super::shaders::stage("probe").source)
         .map_err(|e| Error::Gpu(format!("shader probe: {e}")))?;
-    let module = ctx.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-        label: Some("probe"),
-        source: wgpu::ShaderSource::Wgsl(source.into()),
-    });
-    let pipeline = ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("probe"),
-        layout: None,
-        module: &module,
-        entry_point: Some("probe"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
-    let input = ctx.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some("probe xs"),
-        contents: bytemuck::cast_slice(xs),
-        usage: STORAGE,
-    });
+    let module = ctx
+        .device
+        .create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("probe"),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+    let pipeline = ctx
+        .device
+        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("probe"),
+            layout: None,
+            module: &module,
+            entry_point: Some("probe"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+    let input = ctx
+        .device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("probe xs"),
+            contents: bytemuck::cast_slice(xs),
+            usage: STORAGE,
+        });
     let n = xs.len() as u64;
     let out = storage(ctx, "probe out", 16 * n);
     let group = bind(ctx, &pipeline, &[&input, &out]);

@@ -64,7 +64,7 @@ pub struct RevalueParams {
     pub path_count: u32,
     pub instruments: u32,
     pub explicit_rules: u32,
-    pub _pad: u32,
+    pub rows_per_group: u32,
 }
 
 /// `InstrumentParams::payoff` codes (WGSL `PAYOFF_*`).
@@ -112,7 +112,8 @@ pub struct SurfaceParams {
 pub struct AggregateParams {
     pub path_count: u32,
     pub accounts: u32,
-    pub _pad: [u32; 2],
+    pub rows_per_group: u32,
+    pub _pad: u32,
 }
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct AccountParams`.
@@ -125,7 +126,23 @@ pub struct AccountParams {
     pub coin_asset: u32,
     pub base_value_coin: f32,
     pub inv_spot0: f32,
-    pub _pad: [u32; 2],
+    pub quantum: f32,
+    pub to_quanta: f32,
+}
+
+/// Bits of the aggregate stage's fixed-point quantum below the account's gross exposure, and
+/// of headroom above it (62 = 42 + 20: the 64-bit accumulator keeps its sign bit and one spare).
+const SUM_QUANTUM_BITS: i32 = 42;
+
+/// The exponent e of the quantum 2ᵉ ≈ 2⁻⁴² × gross exposure of an account's fixed-point sum
+/// (`aggregate.wgsl`): terms up to 2²⁰ × gross sum without overflow.
+pub fn sum_exponent(gross_exposure_usd: f64) -> i32 {
+    let gross = if gross_exposure_usd.is_finite() && gross_exposure_usd > 0.0 {
+        gross_exposure_usd
+    } else {
+        1.0
+    };
+    (gross.log2().ceil() as i32 - SUM_QUANTUM_BITS).clamp(-100, 100)
 }
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct HoldingParams`.
@@ -158,7 +175,20 @@ pub struct TailState {
     pub remaining: u32,
     pub pass_index: u32,
     pub done: u32,
-    pub _pad: [u32; 3],
+    pub min_loss_key: u32,
+    pub empty: u32,
+    pub _pad: u32,
+}
+
+/// The order-preserving u32 key of an f32 loss (`loss_key` in `tail.wgsl`): larger loss,
+/// larger key, in the order of `f32::total_cmp` (so of `f64::total_cmp` on the widened loss).
+pub fn loss_key(loss: f32) -> u32 {
+    let b = loss.to_bits();
+    if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
+    }
 }
 
 /// The Poisson inverse CDF of `cpu::scenario::poisson_inverse` as integer thresholds on the
@@ -188,7 +218,7 @@ pub fn poisson_thresholds(mean: f64) -> (u32, Vec<u32>) {
 /// The largest w with `uniform_open(w) <= x`, if any.
 fn largest_word_at_most(x: f64) -> Option<u32> {
     let guess = (x * 4_294_967_296.0 - 0.5).floor();
-    if !(guess >= -1.0) {
+    if guess.is_nan() || guess < -1.0 {
         return None;
     }
     let mut w = guess.min(f64::from(u32::MAX)) as i64;
@@ -277,7 +307,11 @@ pub fn instrument_params(book: &Book) -> Vec<InstrumentParams> {
                 strike: r.strike as f32,
                 carry1: r.carry1 as f32,
                 tau1: if live { r.tau1 as f32 } else { 0.0 },
-                discount1: if live { (-r.rate * r.tau1).exp() as f32 } else { 1.0 },
+                discount1: if live {
+                    (-r.rate * r.tau1).exp() as f32
+                } else {
+                    1.0
+                },
                 sqrt_tau1: if live { r.tau1.sqrt() as f32 } else { 0.0 },
                 tenor_weight: r.tenor_weight as f32,
                 base_value: r.base_value as f32,
@@ -325,7 +359,8 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
     let rows = book
         .accounts
         .iter()
-        .map(|acct| {
+        .enumerate()
+        .map(|(k, acct)| {
             let offset = holdings.len() as u32;
             holdings.extend(acct.holdings.iter().map(|h| HoldingParams {
                 instrument: h.instrument as u32,
@@ -338,6 +373,7 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
                     (1, c as u32, acct.base_value_usd / spot0, 1.0 / spot0)
                 }
             };
+            let e = sum_exponent(book.gross_exposure(k));
             AccountParams {
                 holdings_offset: offset,
                 holdings_len: acct.holdings.len() as u32,
@@ -345,7 +381,8 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
                 coin_asset,
                 base_value_coin: base_value_coin as f32,
                 inv_spot0: inv_spot0 as f32,
-                ..Default::default()
+                quantum: (2.0f64).powi(e) as f32,
+                to_quanta: (2.0f64).powi(-e) as f32,
             }
         })
         .collect();
@@ -362,6 +399,26 @@ mod tests {
 
     /// The threshold tables reproduce the CPU's jump count for every word tried, including
     /// the words next to each threshold.
+    #[test]
+    fn loss_keys_order_like_total_cmp() {
+        let xs = [
+            f32::NEG_INFINITY,
+            -1e30,
+            -1.5,
+            -f32::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            f32::MIN_POSITIVE,
+            1.0,
+            1.0000001,
+            3e38,
+            f32::INFINITY,
+        ];
+        for w in xs.windows(2) {
+            assert!(loss_key(w[0]) < loss_key(w[1]), "{} {}", w[0], w[1]);
+        }
+    }
+
     #[test]
     fn poisson_thresholds_match_the_cpu_inverse() {
         for &mean in &[1e-6, 0.0164, 0.7, 3.0, 25.0, 80.0] {

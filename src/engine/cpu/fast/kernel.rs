@@ -1,0 +1,364 @@
+//! The hot loops of the f32 mode: revalue (instrument-major over a block of [`LANES`] paths)
+//! and aggregate (exposures × P&L rows into one account's loss row).
+//!
+//! Each kernel is one generic function (`FMA` a const parameter) marked
+//! `#[inline(always)]`, instantiated twice: inside a
+//! `#[target_feature(enable = "avx2,fma")]` function chosen at run time when the CPU has
+//! both, and in a plain function for baseline x86-64 (SSE2) and other architectures. The
+//! loops run over fixed-length arrays with no call, no early exit and no lane-dependent
+//! branch, so LLVM vectorises them (8 f32 lanes with AVX2, 4 with SSE2); every operation is
+//! exactly rounded lane by lane, so a path's result depends on its own inputs and on the
+//! [`Isa`] only — not on its lane, its block or the thread that ran it.
+
+use super::math::{exp, madd, madd64, norm_cdf};
+use super::{FastModel, FastRow, LANES, OptionRow, ScenarioLanes, Segment};
+use crate::book::{AccountBook, Book, Currency};
+use crate::engine::cpu::revalue::{Payoff, RevalueRow};
+use crate::pricing::intrinsic;
+
+/// The instruction set a fast kernel is compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// The crate's target as built (x86-64 baseline: SSE2, no FMA).
+    Baseline,
+    /// AVX2 + FMA, chosen at run time.
+    Avx2Fma,
+}
+
+impl Isa {
+    /// The best instruction set this CPU runs.
+    pub fn detect() -> Self {
+        if avx2_fma_available() {
+            Isa::Avx2Fma
+        } else {
+            Isa::Baseline
+        }
+    }
+
+    /// `isa` if this CPU runs it, else the baseline.
+    pub fn supported(isa: Isa) -> Self {
+        match isa {
+            Isa::Avx2Fma if avx2_fma_available() => Isa::Avx2Fma,
+            _ => Isa::Baseline,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Baseline => "baseline",
+            Isa::Avx2Fma => "AVX2+FMA",
+        }
+    }
+}
+
+impl Default for Isa {
+    fn default() -> Self {
+        Isa::detect()
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx2_fma_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx2_fma_available() -> bool {
+    false
+}
+
+/// Per-lane working arrays of the revalue kernel, reused from block to block.
+#[derive(Clone, Debug)]
+pub struct KernelScratch {
+    /// e^{ln Y·w} per (asset, tenor weight) of [`FastModel::vol_factors`].
+    factors: Vec<[f32; LANES]>,
+    /// Surface coefficients per lane, when a block's log-moneyness range crosses knots.
+    a: [f32; LANES],
+    b: [f32; LANES],
+    c: [f32; LANES],
+    knot: [f32; LANES],
+    /// Arguments of Φ: εd₁ on lanes `0..LANES`, εd₂ on `LANES..`; then Φ of them.
+    z: [f32; 2 * LANES],
+    cdf: [f32; 2 * LANES],
+}
+
+impl KernelScratch {
+    pub fn new(model: &FastModel) -> Box<Self> {
+        Box::new(Self {
+            factors: vec![[1.0; LANES]; model.vol_factors.len()],
+            a: [0.0; LANES],
+            b: [0.0; LANES],
+            c: [0.0; LANES],
+            knot: [0.0; LANES],
+            z: [0.0; 2 * LANES],
+            cdf: [0.0; 2 * LANES],
+        })
+    }
+}
+
+/// Revalue stage: P&L per unit of every instrument on the block's paths, `pnl[i][lane]`.
+pub fn revalue(
+    isa: Isa,
+    model: &FastModel,
+    lanes: &ScenarioLanes,
+    scratch: &mut KernelScratch,
+    pnl: &mut [[f32; LANES]],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && avx2_fma_available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { revalue_avx2_fma(model, lanes, scratch, pnl) };
+        return;
+    }
+    let _ = isa;
+    revalue_generic::<false>(model, lanes, scratch, pnl);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn revalue_avx2_fma(
+    model: &FastModel,
+    lanes: &ScenarioLanes,
+    scratch: &mut KernelScratch,
+    pnl: &mut [[f32; LANES]],
+) {
+    revalue_generic::<true>(model, lanes, scratch, pnl);
+}
+
+#[inline(always)]
+fn revalue_generic<const FMA: bool>(
+    model: &FastModel,
+    lanes: &ScenarioLanes,
+    scratch: &mut KernelScratch,
+    pnl: &mut [[f32; LANES]],
+) {
+    // Y^{w} once per asset and distinct tenor weight, not once per option.
+    scratch
+        .factors
+        .resize(model.vol_factors.len(), [1.0; LANES]);
+    if model.vol_shocks {
+        for (f, &(asset, w)) in scratch.factors.iter_mut().zip(&model.vol_factors) {
+            let log_vol = &lanes.log_vol[asset as usize];
+            for l in 0..LANES {
+                f[l] = exp::<FMA>(log_vol[l] * w);
+            }
+        }
+    }
+    for (row, out) in model.rows.iter().zip(pnl.iter_mut()) {
+        match row {
+            FastRow::Exact(row) => revalue_exact(row, lanes, out),
+            FastRow::Option(option) => {
+                let knots = &model.knots[option.asset as usize];
+                let table = &model.segments[option.segments as usize..][..knots.len() + 1];
+                revalue_option::<FMA>(option, knots, table, lanes, scratch, out);
+            }
+        }
+    }
+}
+
+/// Delta-one instruments and options that settle inside the horizon: the f64 formulas of
+/// [`RevalueRow::pnl`] operation for operation on the lane's f64 state, rounded once to f32.
+#[inline(always)]
+fn revalue_exact(row: &RevalueRow, lanes: &ScenarioLanes, out: &mut [f32; LANES]) {
+    let em1 = &lanes.expm1[row.asset];
+    let growth = &lanes.growth64[row.asset];
+    let m = row.multiplier;
+    match row.payoff {
+        Payoff::Linear => {
+            for l in 0..LANES {
+                out[l] = (m * row.spot0 * em1[l]) as f32;
+            }
+        }
+        Payoff::InversePerpetual => {
+            for l in 0..LANES {
+                out[l] = (m * em1[l]) as f32;
+            }
+        }
+        Payoff::LinearFuture => {
+            let s0c1 = row.spot0 * row.carry1;
+            for l in 0..LANES {
+                out[l] = (m * (s0c1 * em1[l] + (s0c1 - row.forward0))) as f32;
+            }
+        }
+        Payoff::InverseFuture => {
+            let ratio = row.spot0 / row.forward0;
+            for l in 0..LANES {
+                out[l] = (m * (ratio * em1[l] + (ratio - 1.0 / row.carry1))) as f32;
+            }
+        }
+        Payoff::Option(right) => {
+            for l in 0..LANES {
+                let spot_h = row.spot0 * growth[l];
+                out[l] = (m * intrinsic(right, spot_h, row.strike) - row.base_value) as f32;
+            }
+        }
+    }
+}
+
+/// A live option on every lane: Black-76 on the sticky-moneyness surface, minus today's
+/// value. With x = ln(F₁/K) = r + ln(S₀c₁/K) (no logarithm per path), k₁ = −x, total
+/// variance σ²τ₁ = a + t(b + t c) with t = k₁ − knot on the segment of k₁,
+/// sd = √(σ²τ₁)·Y^{w(τ₁)}, and the out-of-the-money side by formula, the other by parity:
+/// TV = ε(F Φ(εd₁) − K Φ(εd₂)) with ε = +1 when F < K, else −1; V = e^{−rτ₁}(TV + (ω(F − K))⁺).
+///
+/// The segment of each lane is found among the knots the block's range of k₁ crosses only:
+/// the coefficients a lane gets are the same numbers whichever knots are scanned, so the
+/// result does not depend on the other lanes. The work is split in three passes over the
+/// block (Φ's arguments, Φ, the price) so that each loop is short enough for the CPU to
+/// overlap iterations: one fused loop is bound by the latency of its long chain.
+#[inline(always)]
+fn revalue_option<const FMA: bool>(
+    row: &OptionRow,
+    knots: &[f32],
+    table: &[Segment],
+    lanes: &ScenarioLanes,
+    scratch: &mut KernelScratch,
+    out: &mut [f32; LANES],
+) {
+    let asset = row.asset as usize;
+    let r = &lanes.log_return[asset];
+    let growth = &lanes.growth[asset];
+    let factor = &scratch.factors[row.vol_factor as usize];
+    let (r_min, r_max) = lanes.range[asset];
+    // k₁ = −(r + x₀) is decreasing in r and f32 rounding is monotone: the block's k₁ lie in
+    // [−(r_max + x₀), −(r_min + x₀)] exactly as the lanes compute them.
+    let k_min = -(r_max + row.x0);
+    let k_max = -(r_min + row.x0);
+    let first = knots.partition_point(|&q| q <= k_min);
+    let last = knots.partition_point(|&q| q <= k_max);
+    let (z, cdf) = (&mut scratch.z, &mut scratch.cdf);
+    if first == last {
+        let s = table[first];
+        for l in 0..LANES {
+            let (z1, z2) = cdf_args::<FMA>(row, r[l], growth[l], factor[l], s.a, s.b, s.c, s.knot);
+            z[l] = z1;
+            z[LANES + l] = z2;
+        }
+    } else {
+        let s = table[first];
+        let (sa, sb, sc, sk) = (
+            &mut scratch.a,
+            &mut scratch.b,
+            &mut scratch.c,
+            &mut scratch.knot,
+        );
+        *sa = [s.a; LANES];
+        *sb = [s.b; LANES];
+        *sc = [s.c; LANES];
+        *sk = [s.knot; LANES];
+        for j in first..last {
+            let (q, s) = (knots[j], table[j + 1]);
+            for l in 0..LANES {
+                let above = -(r[l] + row.x0) >= q;
+                sa[l] = if above { s.a } else { sa[l] };
+                sb[l] = if above { s.b } else { sb[l] };
+                sc[l] = if above { s.c } else { sc[l] };
+                sk[l] = if above { s.knot } else { sk[l] };
+            }
+        }
+        for l in 0..LANES {
+            let (z1, z2) =
+                cdf_args::<FMA>(row, r[l], growth[l], factor[l], sa[l], sb[l], sc[l], sk[l]);
+            z[l] = z1;
+            z[LANES + l] = z2;
+        }
+    }
+    for i in 0..2 * LANES {
+        cdf[i] = norm_cdf::<FMA>(z[i]);
+    }
+    for l in 0..LANES {
+        let forward = row.forward0 * growth[l];
+        let eps = if forward < row.strike { 1.0 } else { -1.0 };
+        let time_value = eps * madd::<FMA>(forward, cdf[l], -(row.strike * cdf[LANES + l]));
+        let intrinsic = (row.omega * (forward - row.strike)).max(0.0);
+        out[l] = madd::<FMA>(row.scale, time_value + intrinsic, -row.base_value);
+    }
+}
+
+/// εd₁ and εd₂ of one lane (see [`revalue_option`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cdf_args<const FMA: bool>(
+    row: &OptionRow,
+    r: f32,
+    growth: f32,
+    factor: f32,
+    a: f32,
+    b: f32,
+    c: f32,
+    knot: f32,
+) -> (f32, f32) {
+    let x = r + row.x0;
+    let t = -x - knot;
+    let variance = madd::<FMA>(madd::<FMA>(c, t, b), t, a);
+    let sd = variance.max(f32::MIN_POSITIVE).sqrt() * factor;
+    let d1 = madd::<FMA>(x, 1.0 / sd, 0.5 * sd);
+    let d2 = d1 - sd;
+    let eps = if row.forward0 * growth < row.strike {
+        1.0
+    } else {
+        -1.0
+    };
+    (eps * d1, eps * d2)
+}
+
+/// Aggregate stage for one account: `loss[lane]` = −Σ q·pnl over its exposures, summed in
+/// f64 in exposure order; a coin-margined account divides by the coin's price on the path
+/// exactly as [`crate::engine::cpu::aggregate::coin_loss`] does.
+pub fn aggregate(
+    isa: Isa,
+    book: &Book,
+    account: &AccountBook,
+    lanes: &ScenarioLanes,
+    pnl: &[[f32; LANES]],
+    loss: &mut [f64; LANES],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && avx2_fma_available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        unsafe { aggregate_avx2_fma(book, account, lanes, pnl, loss) };
+        return;
+    }
+    let _ = isa;
+    aggregate_generic::<false>(book, account, lanes, pnl, loss);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn aggregate_avx2_fma(
+    book: &Book,
+    account: &AccountBook,
+    lanes: &ScenarioLanes,
+    pnl: &[[f32; LANES]],
+    loss: &mut [f64; LANES],
+) {
+    aggregate_generic::<true>(book, account, lanes, pnl, loss);
+}
+
+#[inline(always)]
+fn aggregate_generic<const FMA: bool>(
+    book: &Book,
+    account: &AccountBook,
+    lanes: &ScenarioLanes,
+    pnl: &[[f32; LANES]],
+    loss: &mut [f64; LANES],
+) {
+    *loss = [0.0; LANES];
+    for e in &account.exposures {
+        let (q, row) = (e.quantity, &pnl[e.instrument]);
+        for l in 0..LANES {
+            loss[l] = madd64::<FMA>(q, f64::from(row[l]), loss[l]);
+        }
+    }
+    match account.currency {
+        Currency::Usd => loss.iter_mut().for_each(|x| *x = -*x),
+        Currency::Coin(coin) => {
+            let spot0 = book.assets[coin].spot;
+            let held = account.base_value_usd / spot0;
+            let (growth, em1_neg) = (&lanes.growth64[coin], &lanes.expm1_neg[coin]);
+            for l in 0..LANES {
+                loss[l] = -loss[l] / (spot0 * growth[l]) - held * em1_neg[l];
+            }
+        }
+    }
+}

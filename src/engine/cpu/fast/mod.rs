@@ -1,0 +1,424 @@
+//! The f32 fast mode of the CPU backend ([`crate::engine::cpu::Precision::F32`]): the same
+//! model as the f64 reference stages, laid out for SIMD.
+//!
+//! # Layout
+//!
+//! Paths go in blocks of [`LANES`]. Per block:
+//! 1. **scenario** — each path through the f64 reference [`ScenarioModel::simulate`] (so the
+//!    states are bit-identical to the reference), then per asset, struct of arrays over the
+//!    block: ln(S_h/S₀) and e^{r} in f32 and f64, e^{r} − 1 and e^{−r} − 1 in f64 where
+//!    delta-one instruments or coin accounts need them, ln Y in f32, and the block's range
+//!    of r. The last block of a run is padded with zero states whose results are dropped.
+//! 2. **revalue** ([`kernel::revalue`]) — instrument-major: first the vol factor Y^{w} once
+//!    per asset and distinct tenor weight, then for each instrument loops over the block's
+//!    lanes into `pnl[instrument][lane]`. Options use polynomial f32 `exp` and Φ ([`math`])
+//!    and no logarithm; delta-one instruments and options that settle inside the horizon use
+//!    the f64 formulas of the reference on the f64 state, rounded once to f32.
+//! 3. **aggregate** ([`kernel::aggregate`]) — per account, Σ q·pnl over its net exposures in
+//!    f64, lane by lane, then the coin conversion of SPEC §7 in f64.
+//! 4. **tail** — each account's loss row into the reference [`TailBuffer`].
+//!
+//! Every lane runs the same operations on its own inputs (no lane-dependent branch, fixed
+//! block length, exactly rounded IEEE operations), so a path's loss does not depend on its
+//! lane, its block, the chunk size or the thread count: results are bit-identical across
+//! them on one machine. They do depend on the [`Isa`] (fused multiply-adds round once), which
+//! is chosen per machine at run time.
+//!
+//! # Precision
+//!
+//! Measured errors of the elementary functions are in [`math`]: `exp` 8e-8 relative, Φ
+//! 2e-7 absolute. What that means for the risk figures:
+//! - **States are exact**: the scenario stage is the f64 reference; r and ln Y are rounded
+//!   once to f32 (relative 6e-8), so long horizons and many steps accumulate nothing in f32.
+//! - **No logarithm per path**: ln(F₁/K) = r + ln(S₀c₁/K) with the constant from f64, an
+//!   absolute error ~6e-8·(1 + |ln(S₀c₁/K)|) in d₁ numerators.
+//! - **Options** ([`kernel`]): value = e^{−rτ₁}(TV + intrinsic) with the time value TV from
+//!   the out-of-the-money side, so nothing large cancels inside Black-76. Every term is at
+//!   most ~F or K in size and is carried with ~2e-7 relative error (Φ's absolute error
+//!   times F or K dominates), so the option's P&L per unit has an absolute error of a few
+//!   1e-7 of F + K, whatever its moneyness: deep out-of-the-money options, worth far less
+//!   than 1e-7·F, are noise at that level in absolute terms, never in the book's totals.
+//!   Today's value V₀ (f64 in the book) is rounded once to f32: a constant offset of at
+//!   most 6e-8·V₀ per unit on every path, which shifts losses but not their order.
+//! - **P&L stays relative to the base**: delta-one P&L are the expm1 forms of the reference
+//!   in f64, rounded once (relative 6e-8 of the P&L itself, exact zero with no move).
+//! - **Hedged books** (large gross, small net): each exposure's q·pnl carries the per-unit
+//!   error above; the account sum is in f64, so summation adds nothing and the account's
+//!   error is bounded by Σ|q|·(per-unit error) ≈ 3e-7 × gross notional in the worst case,
+//!   typically far less since errors of different instruments do not align. Offsetting
+//!   positions in one instrument are netted exactly before (the book's exposures), so they
+//!   cancel to zero.
+//! - **Long horizons / long-dated options**: τ₁ enters only through per-instrument
+//!   constants computed in f64; sd = σ√τ₁ of a few units still evaluates Φ where its
+//!   absolute error is 2e-7.
+//! - **Tails** compare f64 losses made from f32 P&L: paths whose reference losses differ by
+//!   less than the error above may swap ranks, so VaR and ES move by at most that error.
+//!
+//! Measured by `tests/cpu_fast.rs` against the f64 reference on a book with every instrument
+//! kind (grid surfaces, expiries inside the horizon, coin accounts, jumps, vol of vol,
+//! Student-t shocks, 2- and 30-day horizons): worst P&L per unit 3.0e-7 of the instrument's
+//! notional (asserted ≤ 1e-6), VaR and ES within 1.1e-8 of the account's gross exposure
+//! (asserted ≤ 1e-7).
+//!
+//! # Speed
+//!
+//! On a 2-core Zen 5 (docs/benchmarks.md): 640 M full repricings/s end to end with the
+//! AVX2 + FMA kernels, 214 M/s with the baseline ones, against 23 M/s for the f64 reference.
+
+pub mod kernel;
+pub mod math;
+
+pub use kernel::{Isa, KernelScratch};
+
+use crate::book::{Book, Currency};
+use crate::engine::cpu::revalue::{Payoff, RevalueModel, RevalueRow};
+use crate::engine::cpu::scenario::{ScenarioModel, Scratch};
+use crate::engine::cpu::tail::TailBuffer;
+use crate::engine::{AssetState, TailEntry};
+use crate::instrument::Right;
+use crate::market::VolSurface;
+
+/// Paths per block of the fast kernels: every per-lane array is this long.
+pub const LANES: usize = 256;
+
+/// The total variance σ²τ₁ of one option on one segment of its surface's log-moneyness
+/// knots, as a quadratic in t = k₁ − `knot`: σ²τ₁ = a + t(b + t c).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Segment {
+    pub a: f32,
+    pub b: f32,
+    pub c: f32,
+    pub knot: f32,
+}
+
+/// A live option, resolved to f32 constants (computed in f64, rounded once).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OptionRow {
+    pub asset: u32,
+    /// Index of its first [`Segment`] in [`FastModel::segments`]; it has one per knot + 1.
+    pub segments: u32,
+    /// ln(S₀c₁/K): x = ln(F₁/K) = r + x₀.
+    pub x0: f32,
+    /// S₀c₁: F₁ = S₀c₁·e^{r}.
+    pub forward0: f32,
+    pub strike: f32,
+    /// +1 call, −1 put.
+    pub omega: f32,
+    /// m·e^{−rate·τ₁}.
+    pub scale: f32,
+    /// Today's value per unit (multiplier included).
+    pub base_value: f32,
+    /// w(τ₁) of the tenor-scaled vol shock.
+    pub tenor_weight: f32,
+    /// Index of its factor Y^{w(τ₁)} in [`FastModel::vol_factors`].
+    pub vol_factor: u32,
+}
+
+/// How the fast kernel revalues one instrument.
+#[derive(Clone, Copy, Debug)]
+pub enum FastRow {
+    /// Delta-one, or an option that settles inside the horizon: the reference row in f64.
+    Exact(RevalueRow),
+    /// A live option in f32.
+    Option(OptionRow),
+}
+
+/// The fast revalue model of a book.
+#[derive(Clone, Debug)]
+pub struct FastModel {
+    pub rows: Vec<FastRow>,
+    pub segments: Vec<Segment>,
+    /// Log-moneyness knots per asset (empty for a flat surface).
+    pub knots: Vec<Vec<f32>>,
+    /// The distinct (asset, tenor weight w) of the live options: the vol factor Y^{w} is
+    /// computed once per block for each.
+    pub vol_factors: Vec<(u32, f32)>,
+    /// Whether any asset's vol level moves (η > 0); without, every factor is 1.
+    pub vol_shocks: bool,
+    /// Per asset: whether e^{r} − 1 is needed (delta-one instruments).
+    needs_expm1: Vec<bool>,
+    /// Per asset: whether e^{−r} − 1 is needed (coin-margined accounts).
+    needs_expm1_neg: Vec<bool>,
+}
+
+impl FastModel {
+    pub fn new(book: &Book) -> Self {
+        let reference = RevalueModel::new(book);
+        let assets = book.assets.len();
+        let knots: Vec<Vec<f32>> = book
+            .assets
+            .iter()
+            .map(|a| match &a.surface {
+                VolSurface::Flat(_) => Vec::new(),
+                VolSurface::Grid(g) => g.log_moneyness.iter().map(|&k| k as f32).collect(),
+            })
+            .collect();
+        let mut segments = Vec::new();
+        let mut vol_factors: Vec<(u32, f32)> = Vec::new();
+        let mut needs_expm1 = vec![false; assets];
+        let rows = reference
+            .rows
+            .iter()
+            .map(|row| match row.payoff {
+                Payoff::Option(right) if row.tau1 > 0.0 => {
+                    let first = segments.len() as u32;
+                    segments.extend(surface_segments(&reference.surfaces[row.asset], row.tau1));
+                    let mut option = option_row(row, right, first);
+                    let key = (option.asset, option.tenor_weight);
+                    option.vol_factor = match vol_factors.iter().position(|&f| f == key) {
+                        Some(i) => i as u32,
+                        None => {
+                            vol_factors.push(key);
+                            (vol_factors.len() - 1) as u32
+                        }
+                    };
+                    FastRow::Option(option)
+                }
+                Payoff::Option(_) => FastRow::Exact(*row),
+                _ => {
+                    needs_expm1[row.asset] = true;
+                    FastRow::Exact(*row)
+                }
+            })
+            .collect();
+        let mut needs_expm1_neg = vec![false; assets];
+        for account in &book.accounts {
+            if let Currency::Coin(c) = account.currency {
+                needs_expm1_neg[c] = true;
+            }
+        }
+        Self {
+            rows,
+            segments,
+            knots,
+            vol_factors,
+            vol_shocks: book.assets.iter().any(|a| a.dynamics.vol_of_vol != 0.0),
+            needs_expm1,
+            needs_expm1_neg,
+        }
+    }
+
+    pub fn instrument_count(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+fn option_row(row: &RevalueRow, right: Right, segments: u32) -> OptionRow {
+    let forward0 = row.spot0 * row.carry1;
+    OptionRow {
+        asset: row.asset as u32,
+        segments,
+        x0: (forward0 / row.strike).ln() as f32,
+        forward0: forward0 as f32,
+        strike: row.strike as f32,
+        omega: match right {
+            Right::Call => 1.0,
+            Right::Put => -1.0,
+        },
+        scale: (row.multiplier * (-row.rate * row.tau1).exp()) as f32,
+        base_value: row.base_value as f32,
+        tenor_weight: row.tenor_weight as f32,
+        vol_factor: 0,
+    }
+}
+
+/// The segments of σ²τ₁ as a function of k at remaining time τ₁ (SPEC §2 interpolation):
+/// σ²τ₁ = c₀ s_i(k)² + c₁ s_{i+1}(k)², linear in total variance between the expiries around
+/// τ₁ (c₀ = (1 − a)τ_i, c₁ = aτ_{i+1}, a = (τ₁ − τ_i)/(τ_{i+1} − τ_i)), or c₀ = τ₁ on the
+/// first or last row outside them; each row s(k) = p + q·t is linear between knots and flat
+/// beyond the end knots. Segment j covers knots[j−1] ≤ k < knots[j].
+fn surface_segments(surface: &VolSurface, tau1: f64) -> Vec<Segment> {
+    let grid = match surface {
+        VolSurface::Flat(sigma) => {
+            return vec![Segment {
+                a: (sigma * sigma * tau1) as f32,
+                ..Segment::default()
+            }];
+        }
+        VolSurface::Grid(g) => g,
+    };
+    let (taus, ks) = (&grid.taus, &grid.log_moneyness);
+    let n = ks.len();
+    let last = taus.len() - 1;
+    let (i0, i1, c0, c1) = if tau1 <= taus[0] {
+        (0, 0, tau1, 0.0)
+    } else if tau1 >= taus[last] {
+        (last, last, tau1, 0.0)
+    } else {
+        let i = taus.partition_point(|&x| x <= tau1) - 1;
+        let a = (tau1 - taus[i]) / (taus[i + 1] - taus[i]);
+        (i, i + 1, (1.0 - a) * taus[i], a * taus[i + 1])
+    };
+    let row = |i: usize| &grid.vols[i * n..(i + 1) * n];
+    // (p, q, knot) of row i on segment j.
+    let line = |i: usize, j: usize| -> (f64, f64, f64) {
+        let r = row(i);
+        if j == 0 {
+            (r[0], 0.0, ks[0])
+        } else if j == n {
+            (r[n - 1], 0.0, ks[n - 1])
+        } else {
+            (r[j - 1], (r[j] - r[j - 1]) / (ks[j] - ks[j - 1]), ks[j - 1])
+        }
+    };
+    (0..=n)
+        .map(|j| {
+            let (p0, q0, knot) = line(i0, j);
+            let (p1, q1, _) = line(i1, j);
+            Segment {
+                a: (c0 * p0 * p0 + c1 * p1 * p1) as f32,
+                b: (2.0 * (c0 * p0 * q0 + c1 * p1 * q1)) as f32,
+                c: (c0 * q0 * q0 + c1 * q1 * q1) as f32,
+                knot: knot as f32,
+            }
+        })
+        .collect()
+}
+
+/// The scenario state of a block of paths, struct of arrays (one array per asset).
+#[derive(Clone, Debug)]
+pub struct ScenarioLanes {
+    /// The path of each lane; lanes `valid..` are padding.
+    pub paths: [u32; LANES],
+    pub valid: usize,
+    /// Lane-major reference states: `states[lane * assets + asset]`.
+    pub states: Vec<AssetState>,
+    pub log_return: Vec<[f32; LANES]>,
+    pub growth: Vec<[f32; LANES]>,
+    pub log_vol: Vec<[f32; LANES]>,
+    /// e^{r} in f64.
+    pub growth64: Vec<[f64; LANES]>,
+    /// e^{r} − 1 in f64 (assets with delta-one instruments).
+    pub expm1: Vec<[f64; LANES]>,
+    /// e^{−r} − 1 in f64 (coins of coin-margined accounts).
+    pub expm1_neg: Vec<[f64; LANES]>,
+    /// Per asset, the smallest and largest f32 log return over all lanes, padding included.
+    pub range: Vec<(f32, f32)>,
+    scratch: Scratch,
+}
+
+impl ScenarioLanes {
+    pub fn new(assets: usize) -> Self {
+        Self {
+            paths: [0; LANES],
+            valid: 0,
+            states: vec![AssetState::default(); LANES * assets],
+            log_return: vec![[0.0; LANES]; assets],
+            growth: vec![[1.0; LANES]; assets],
+            log_vol: vec![[0.0; LANES]; assets],
+            growth64: vec![[1.0; LANES]; assets],
+            expm1: vec![[0.0; LANES]; assets],
+            expm1_neg: vec![[0.0; LANES]; assets],
+            range: vec![(0.0, 0.0); assets],
+            scratch: Scratch::default(),
+        }
+    }
+
+    /// Scenario stage: simulates `paths` (at most [`LANES`]) into lanes `0..paths.len()`,
+    /// pads the rest with the unmoved state, and lays the states out per asset.
+    pub fn simulate(&mut self, scenarios: &ScenarioModel, model: &FastModel, paths: &[u32]) {
+        assert!(paths.len() <= LANES, "a block holds at most {LANES} paths");
+        let assets = scenarios.asset_count();
+        self.valid = paths.len();
+        self.paths[..paths.len()].copy_from_slice(paths);
+        self.paths[paths.len()..].fill(0);
+        for (lane, &path) in paths.iter().enumerate() {
+            let out = &mut self.states[lane * assets..(lane + 1) * assets];
+            scenarios.simulate(path, &mut self.scratch, out);
+        }
+        self.states[paths.len() * assets..].fill(AssetState::default());
+        for a in 0..assets {
+            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+            for lane in 0..LANES {
+                let s = self.states[lane * assets + a];
+                let r = s.log_return;
+                let g = r.exp();
+                let r32 = r as f32;
+                self.log_return[a][lane] = r32;
+                self.log_vol[a][lane] = s.log_vol as f32;
+                self.growth64[a][lane] = g;
+                self.growth[a][lane] = g as f32;
+                if model.needs_expm1[a] {
+                    self.expm1[a][lane] = r.exp_m1();
+                }
+                if model.needs_expm1_neg[a] {
+                    self.expm1_neg[a][lane] = (-r).exp_m1();
+                }
+                lo = lo.min(r32);
+                hi = hi.max(r32);
+            }
+            self.range[a] = (lo, hi);
+        }
+    }
+}
+
+/// Working memory of one worker: a block's lanes, its P&L rows and one loss row.
+#[derive(Clone, Debug)]
+pub struct BlockScratch {
+    pub lanes: ScenarioLanes,
+    pub kernel: Box<KernelScratch>,
+    /// `pnl[instrument][lane]`.
+    pub pnl: Vec<[f32; LANES]>,
+    pub loss: Box<[f64; LANES]>,
+}
+
+impl BlockScratch {
+    pub fn new(book: &Book, model: &FastModel) -> Self {
+        Self {
+            lanes: ScenarioLanes::new(book.assets.len()),
+            kernel: KernelScratch::new(model),
+            pnl: vec![[0.0; LANES]; book.instruments.len()],
+            loss: Box::new([0.0; LANES]),
+        }
+    }
+}
+
+/// Everything the fast mode needs for a run, built once.
+#[derive(Clone, Debug)]
+pub struct FastPipeline {
+    pub isa: Isa,
+    pub scenarios: ScenarioModel,
+    pub model: FastModel,
+}
+
+impl FastPipeline {
+    pub fn new(book: &Book, seed: u64, isa: Isa) -> Self {
+        Self {
+            isa: Isa::supported(isa),
+            scenarios: ScenarioModel::new(book, seed),
+            model: FastModel::new(book),
+        }
+    }
+
+    /// Scenario and revalue stages for up to [`LANES`] paths: `scratch.pnl` holds the P&L.
+    pub fn revalue_block(&self, paths: &[u32], scratch: &mut BlockScratch) {
+        scratch.lanes.simulate(&self.scenarios, &self.model, paths);
+        kernel::revalue(
+            self.isa,
+            &self.model,
+            &scratch.lanes,
+            &mut scratch.kernel,
+            &mut scratch.pnl,
+        );
+    }
+
+    /// All four stages for up to [`LANES`] paths, into each account's tail.
+    pub fn simulate_block(
+        &self,
+        book: &Book,
+        paths: &[u32],
+        scratch: &mut BlockScratch,
+        tails: &mut [TailBuffer],
+    ) {
+        self.revalue_block(paths, scratch);
+        let BlockScratch {
+            lanes, pnl, loss, ..
+        } = scratch;
+        for (account, tail) in book.accounts.iter().zip(tails.iter_mut()) {
+            kernel::aggregate(self.isa, book, account, lanes, pnl, loss);
+            for (&loss, &path) in loss.iter().zip(&lanes.paths[..lanes.valid]) {
+                tail.push(TailEntry { loss, path });
+            }
+        }
+    }
+}

@@ -1,0 +1,325 @@
+//! The f32 fast mode of the CPU backend against the f64 reference (`src/engine/cpu/fast`):
+//! per-instrument P&L, VaR and ES within stated bounds, and bit-identical results whatever
+//! the chunk size and thread count.
+//!
+//! The book has every instrument kind on two assets with grid surfaces (one with carry),
+//! options from deep out of to deep in the money, expiries inside the horizon, explicit
+//! instruments with multipliers, a delta-hedged account and coin-margined accounts; the
+//! dynamics move the vol level and jump, and shocks are Student-t, so every branch of the
+//! kernels runs.
+
+mod common;
+
+use common::*;
+use tailrisk::book::{Book, Currency};
+use tailrisk::config::{DynamicsInput, RunConfig};
+use tailrisk::engine::cpu::fast::Isa;
+use tailrisk::engine::cpu::{CpuBackend, Precision};
+use tailrisk::engine::{AccountTail, Backend, SimulationPlan};
+use tailrisk::risk;
+
+/// Per-unit P&L error bound, relative to the instrument's notional (S₀·multiplier, or the
+/// USD notional of inverse delta-one): the module doc's "a few 1e-7 of F + K".
+const PNL_BOUND: f64 = 1e-6;
+/// VaR/ES bound relative to the account's gross exposure (in the coin for coin accounts).
+const RISK_BOUND: f64 = 1e-7;
+
+fn market() -> String {
+    format!(
+        r#"{{"as_of":"{AS_OF}",
+        "assets":{{
+          "BTC":{{"spot":91250,"rate":0.03,"vol":{{
+            "expiries":["2026-11-22T08:00:00Z","2026-11-27T08:00:00Z","2026-12-25T08:00:00Z","2027-03-26T08:00:00Z","2027-12-31T08:00:00Z"],
+            "log_moneyness":[-0.6,-0.3,-0.1,0.0,0.1,0.3,0.6],
+            "implied_vols":[[0.95,0.72,0.61,0.58,0.57,0.6,0.74],[0.86,0.68,0.59,0.56,0.56,0.59,0.7],
+                            [0.75,0.63,0.57,0.55,0.55,0.57,0.65],[0.66,0.59,0.55,0.53,0.53,0.55,0.6],
+                            [0.6,0.56,0.53,0.52,0.52,0.53,0.56]]}}}},
+          "ETH":{{"spot":3050,"vol":{{
+            "expiries":["2026-11-27T08:00:00Z","2026-12-25T08:00:00Z","2027-03-26T08:00:00Z"],
+            "log_moneyness":[-0.4,-0.2,0.0,0.2,0.4],
+            "implied_vols":[[0.78,0.66,0.60,0.63,0.70],[0.74,0.65,0.61,0.62,0.67],[0.70,0.64,0.62,0.62,0.65]]}}}}}},
+        "correlation":{{"symbols":["BTC","ETH"],"matrix":[[1.0,0.8],[0.8,1.0]]}}}}"#
+    )
+}
+
+const EXPLICIT_ETH_CALL: &str = r#"{"kind":"option","underlying":"ETH","right":"call","strike":3100,"expiry":"2026-11-21T20:00:00Z","settlement":"linear","multiplier":10}"#;
+
+fn positions() -> String {
+    let everything: Vec<(&str, f64)> = vec![
+        ("BTC", 3.0),
+        ("BTC-PERPETUAL", -250_000.0),
+        ("BTC_USDC-PERPETUAL", 2.5),
+        ("BTC-25DEC26", 400_000.0),
+        ("BTC_USDC-26MAR27", -1.5),
+        ("BTC-21NOV26-91000-C", 4.0), // settles inside the 2-day horizon
+        ("BTC-22NOV26-90000-P", -6.0), // settles exactly at the horizon
+        ("BTC-27NOV26-92000-C", -10.0), // near the money, short-dated
+        ("BTC-27NOV26-160000-C", 50.0), // deep out of the money
+        ("BTC-27NOV26-40000-P", 50.0), // deep out of the money
+        ("BTC-26MAR27-50000-C", 2.0), // deep in the money
+        ("BTC-26MAR27-150000-P", -2.0), // deep in the money
+        ("BTC-31DEC27-100000-C", 5.0), // beyond the last expiry
+        ("ETH", -20.0),
+        ("ETH-PERPETUAL", 60_000.0),
+        ("ETH_USDC-25DEC26", 15.0),
+        ("ETH-25DEC26-3000-C", 30.0),
+        ("ETH-25DEC26-2500-P", -40.0),
+        ("ETH_USDC-26MAR27-4000-C", 25.0),
+        ("ETH-27NOV26-1500-P", 100.0),
+    ];
+    let mut json = portfolio(&[
+        ("everything", "USD", everything.clone()),
+        ("btc-coin", "BTC", everything.clone()),
+        (
+            "hedged",
+            "USD",
+            vec![
+                ("BTC-25DEC26-90000-C", 500.0),
+                ("BTC-25DEC26-90000-P", 500.0),
+                ("BTC_USDC-PERPETUAL", -47.0),
+                ("BTC-27NOV26-92000-C", -480.0),
+                ("ETH-25DEC26-3000-C", -9_000.0),
+                ("ETH_USDC-25DEC26", 4_400.0),
+            ],
+        ),
+        (
+            "eth-coin",
+            "ETH",
+            vec![
+                ("ETH", 100.0),
+                ("ETH-PERPETUAL", -150_000.0),
+                ("ETH-25DEC26-2500-P", 80.0),
+            ],
+        ),
+    ]);
+    // One explicit instrument object (multiplier 10, expiring inside the horizon).
+    let explicit = format!(r#"{{"instrument":{EXPLICIT_ETH_CALL},"quantity":-3}},"#);
+    json = json.replacen(
+        r#""positions":["#,
+        &format!(r#""positions":[{explicit}"#),
+        1,
+    );
+    json
+}
+
+fn run_config(paths: u64) -> RunConfig {
+    run_config_over(paths, 2.0, 1)
+}
+
+fn run_config_over(paths: u64, horizon_days: f64, steps: u32) -> RunConfig {
+    let dynamics = |vol_of_vol: f64| DynamicsInput {
+        vol_of_vol,
+        vol_mean_reversion: 4.0,
+        spot_vol_corr: -0.3,
+        jump_intensity: 8.0,
+        jump_mean: -0.05,
+        jump_std: 0.1,
+        ..DynamicsInput::default()
+    };
+    let mut cfg = RunConfig {
+        horizon_days,
+        steps,
+        student_t_dof: Some(4),
+        ..config(paths, 11, &[0.99, 0.995])
+    };
+    cfg.dynamics.insert("BTC".into(), dynamics(1.5));
+    cfg.dynamics.insert("ETH".into(), dynamics(2.0));
+    cfg
+}
+
+fn test_book(paths: u64) -> Book {
+    book(&market(), &positions(), &run_config(paths))
+}
+
+fn fast() -> CpuBackend {
+    CpuBackend::with_precision(Precision::F32)
+}
+
+fn plan(paths: u64, tail_len: usize, chunk_paths: Option<u32>) -> SimulationPlan {
+    SimulationPlan {
+        paths,
+        seed: 11,
+        tail_len,
+        chunk_paths,
+    }
+}
+
+/// The unit a loss of `account` is measured in, per USD (1/S₀ of the coin for coin accounts).
+fn per_usd(book: &Book, account: usize) -> f64 {
+    match book.accounts[account].currency {
+        Currency::Usd => 1.0,
+        Currency::Coin(c) => 1.0 / book.assets[c].spot,
+    }
+}
+
+#[test]
+fn reports_f32_precision() {
+    assert_eq!(fast().info().precision, "f32");
+    assert_eq!(CpuBackend::new().info().precision, "f64");
+    assert_eq!("f32".parse::<Precision>(), Ok(Precision::F32));
+}
+
+/// Every instrument on 3 000 paths (both instruction sets): the states are the reference's
+/// bit for bit, and each P&L per unit is within [`PNL_BOUND`] of its notional.
+#[test]
+fn instrument_pnl_matches_the_reference() {
+    pnl_within_bound(&test_book(3_000), 3_000);
+}
+
+/// The same over a 30-day horizon in 10 steps: larger moves, most short options settled
+/// inside the horizon, vol levels far from 1.
+#[test]
+fn instrument_pnl_matches_the_reference_over_a_long_horizon() {
+    let b = book(&market(), &positions(), &run_config_over(2_000, 30.0, 10));
+    pnl_within_bound(&b, 2_000);
+}
+
+fn pnl_within_bound(b: &Book, paths: u32) {
+    let paths: Vec<u32> = (0..paths).collect();
+    let reference = CpuBackend::new().revalue_paths(b, 11, &paths).unwrap();
+    for isa in [Isa::Baseline, Isa::Avx2Fma] {
+        let got = fast().with_isa(isa).revalue_paths(b, 11, &paths).unwrap();
+        assert_eq!(
+            got.states, reference.states,
+            "{isa:?}: scenario states differ"
+        );
+        let n = b.instruments.len();
+        let mut worst = (0.0, 0, 0);
+        for (p, (row, want)) in got.pnl.chunks(n).zip(reference.pnl.chunks(n)).enumerate() {
+            for i in 0..n {
+                let rel = (row[i] - want[i]).abs() / b.instrument_notional(i);
+                if rel > worst.0 {
+                    worst = (rel, i, p);
+                }
+                assert!(
+                    rel <= PNL_BOUND,
+                    "{isa:?} {} path {p}: f32 {} f64 {} diff {:e} of notional",
+                    b.instruments[i].label,
+                    row[i],
+                    want[i],
+                    rel
+                );
+            }
+        }
+        eprintln!(
+            "{isa:?}: worst P&L error {:.2e} of notional ({} path {})",
+            worst.0, b.instruments[worst.1].label, worst.2
+        );
+    }
+}
+
+/// VaR and ES of every account over 40 000 paths within [`RISK_BOUND`] of its gross exposure.
+#[test]
+fn var_and_es_match_the_reference() {
+    let paths = 40_000;
+    let b = test_book(paths);
+    let levels = [0.99, 0.995];
+    let tail_len = risk::tail_len(paths, &levels);
+    let reference = CpuBackend::new()
+        .tails(&b, &plan(paths, tail_len, None), &|_| {})
+        .unwrap();
+    let got = fast()
+        .tails(&b, &plan(paths, tail_len, None), &|_| {})
+        .unwrap();
+    for (a, (g, r)) in got.iter().zip(&reference).enumerate() {
+        let gross = b.gross_exposure(a) * per_usd(&b, a);
+        for &c in &levels {
+            let (mg, mr) = (risk::measure(g, paths, c), risk::measure(r, paths, c));
+            let (dv, de) = (
+                (mg.var - mr.var).abs() / gross,
+                (mg.es - mr.es).abs() / gross,
+            );
+            eprintln!(
+                "{} α={c}: VaR {} vs {} ({dv:.1e} of gross), ES {} vs {} ({de:.1e})",
+                b.accounts[a].id, mg.var, mr.var, mg.es, mr.es
+            );
+            assert!(
+                dv <= RISK_BOUND,
+                "{} VaR {c}: {dv:e} of gross",
+                b.accounts[a].id
+            );
+            assert!(
+                de <= RISK_BOUND,
+                "{} ES {c}: {de:e} of gross",
+                b.accounts[a].id
+            );
+        }
+    }
+}
+
+fn bits(tails: &[AccountTail]) -> Vec<Vec<(u64, u32)>> {
+    tails
+        .iter()
+        .map(|t| t.worst.iter().map(|e| (e.loss.to_bits(), e.path)).collect())
+        .collect()
+}
+
+/// The same losses, bit for bit, for any chunk size and thread count (paths not a multiple
+/// of the block, so the last block is padded differently in every run).
+#[test]
+fn bit_identical_across_chunks_and_threads() {
+    let paths = 5_003;
+    let b = test_book(paths);
+    let backend = fast();
+    let run = |chunk: Option<u32>| {
+        bits(
+            &backend
+                .tails(&b, &plan(paths, 300, chunk), &|_| {})
+                .unwrap(),
+        )
+    };
+    let whole = run(None);
+    for chunk in [Some(1), Some(255), Some(257), Some(1_000), Some(4_999)] {
+        assert_eq!(run(chunk), whole, "chunk {chunk:?}");
+    }
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    assert_eq!(one_thread.install(|| run(Some(777))), whole, "one thread");
+    let three = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
+    assert_eq!(three.install(|| run(None)), whole, "three threads");
+}
+
+/// A path regenerated alone gives the P&L its tail loss was made from, whatever block it
+/// lands in.
+#[test]
+fn regenerated_paths_do_not_depend_on_their_block() {
+    let b = test_book(1_000);
+    let all: Vec<u32> = (0..600).collect();
+    let some: Vec<u32> = vec![599, 3, 257, 256, 0];
+    let backend = fast();
+    let whole = backend.revalue_paths(&b, 11, &all).unwrap();
+    let part = backend.revalue_paths(&b, 11, &some).unwrap();
+    let n = b.instruments.len();
+    for (row, &p) in some.iter().enumerate() {
+        let want = &whole.pnl[p as usize * n..(p as usize + 1) * n];
+        let got = &part.pnl[row * n..(row + 1) * n];
+        assert!(
+            want.iter()
+                .zip(got)
+                .all(|(x, y)| x.to_bits() == y.to_bits()),
+            "path {p}"
+        );
+    }
+}
+
+/// A whole run in f32 mode: the regenerated tail paths (component ES) are the ones the
+/// tails were made from, so the components sum to ES up to f64 summation order.
+#[test]
+fn components_sum_to_es_in_f32_mode() {
+    let cfg = run_config(20_000);
+    let sim = run(test_book(20_000), &cfg, &fast());
+    for (account, figures) in sim.book.accounts.iter().zip(&sim.accounts) {
+        let sum: f64 = figures.components.iter().sum();
+        let es = figures.margin_es.es;
+        assert!(
+            (sum - es).abs() <= 1e-9 * es.abs().max(1.0),
+            "{}: Σ components {sum} vs ES {es}",
+            account.id
+        );
+    }
+}
