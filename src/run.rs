@@ -446,7 +446,8 @@ fn margin_report(m: &Margin) -> MarginReport {
     }
 }
 
-fn run_info(config: &RunConfig, book: &Book, backend: &dyn Backend, seconds: f64) -> RunInfo {
+/// How a run was made: the `run` object of every report (seed and version included).
+pub fn run_info(config: &RunConfig, book: &Book, backend: &dyn Backend, seconds: f64) -> RunInfo {
     let info = backend.info();
     RunInfo {
         paths: config.paths,

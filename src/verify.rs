@@ -50,6 +50,7 @@ pub struct Check {
 /// Every check of a verification run.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Verification {
+    pub version: String,
     pub reference: String,
     pub candidate: String,
     pub paths: u64,
@@ -64,7 +65,8 @@ impl Verification {
 
     pub fn to_table(&self) -> String {
         let mut out = format!(
-            "verify: {} against {} — {} paths, seed {}\n{:<10} {:<44} {:>9} {:>13} {:>11}  {}\n",
+            "tailrisk {} verify: {} against {} — {} paths, seed {}\n{:<10} {:<44} {:>9} {:>13} {:>11}  {}\n",
+            self.version,
             self.candidate,
             self.reference,
             self.paths,
@@ -225,6 +227,7 @@ pub fn verify(
     }
 
     Ok(Verification {
+        version: env!("CARGO_PKG_VERSION").to_string(),
         reference: describe(reference),
         candidate: describe(candidate),
         paths: config.paths,

@@ -15,7 +15,8 @@ use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::instrument::InstrumentSpec;
 use crate::portfolio::{Origin, Portfolio, Position};
-use crate::run::{RunInputs, margin_figures, simulate};
+use crate::report::RunInfo;
+use crate::run::{RunInputs, margin_figures, run_info, simulate};
 
 /// A position given on the command line (`--add INSTRUMENT:QUANTITY`).
 #[derive(Clone, Debug)]
@@ -34,9 +35,11 @@ pub struct EsAndMargin {
     pub initial: f64,
 }
 
-/// The answer of SPEC §8's `whatif`.
+/// The answer of SPEC §8's `whatif`, with the `run` object every report carries (seed,
+/// version, backend) first.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct WhatIf {
+    pub run: RunInfo,
     pub account: String,
     pub currency: String,
     pub before: EsAndMargin,
@@ -52,7 +55,13 @@ impl WhatIf {
     pub fn to_table(&self) -> String {
         use crate::report::money;
         format!(
-            "what-if for account {} ({})\n  {:<10} {:>18} {:>18}\n  {:<10} {:>18} {:>18}\n  {:<10} {:>18} {:>18}\n  {:<10} {:>18} {:>18}\n",
+            "tailrisk {} what-if — {} paths, seed {}, {} backend ({}, {})\naccount {} ({})\n  {:<10} {:>18} {:>18}\n  {:<10} {:>18} {:>18}\n  {:<10} {:>18} {:>18}\n  {:<10} {:>18} {:>18}\n",
+            self.run.version,
+            self.run.paths,
+            self.run.seed,
+            self.run.backend,
+            self.run.device,
+            self.run.precision,
             self.account,
             self.currency,
             "",
@@ -105,6 +114,7 @@ pub fn what_if(
     let portfolio = Portfolio {
         accounts: vec![account.clone(), changed],
     };
+    let started = std::time::Instant::now();
     let book = Book::compile(&inputs.market, &portfolio, &inputs.config, &inputs.files)?;
     let named = inputs.scenarios.resolve(&book)?;
     let sim = simulate(book, &inputs.config, backend, progress)?;
@@ -116,6 +126,12 @@ pub fn what_if(
     };
     let (before, after) = (pick(0), pick(1));
     Ok(WhatIf {
+        run: run_info(
+            &inputs.config,
+            &sim.book,
+            backend,
+            started.elapsed().as_secs_f64(),
+        ),
         account: account_id.to_string(),
         currency: match sim.book.accounts[0].currency {
             Currency::Usd => "USD".into(),
