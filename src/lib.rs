@@ -5,6 +5,7 @@
 //! revalue → aggregate → tail; [`risk`] turns tails into VaR, ES, intervals and components;
 //! [`report`] writes SPEC §8.
 
+pub mod bench;
 pub mod book;
 pub mod cli;
 pub mod config;

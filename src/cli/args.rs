@@ -30,6 +30,61 @@ pub enum Command {
     Whatif(WhatifArgs),
     /// List the GPU adapters wgpu finds, with the features and limits tailrisk uses.
     Devices,
+    /// Throughput of the backends on a generated book over a list of path counts: seconds,
+    /// paths/s, full repricings/s, seconds per stage and peak memory (docs/benchmarks.md).
+    Bench(BenchArgs),
+}
+
+/// `tailrisk bench`.
+#[derive(Clone, Debug, Args)]
+pub struct BenchArgs {
+    /// Options in the generated book (its instruments).
+    #[arg(long, default_value_t = 576)]
+    pub options: usize,
+    /// Underlying assets of the generated book.
+    #[arg(long, default_value_t = 3)]
+    pub assets: usize,
+    /// Accounts of the generated book (one holds every option; the others subsets).
+    #[arg(long, default_value_t = 1)]
+    pub accounts: usize,
+    /// Time steps per path.
+    #[arg(long, default_value_t = 1)]
+    pub steps: u32,
+    /// Path counts, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_values_t = [10_000u64, 100_000, 1_000_000, 10_000_000]
+    )]
+    pub paths: Vec<u64>,
+    #[arg(long, value_enum, default_value_t = BenchBackend::All)]
+    pub backend: BenchBackend,
+    /// Philox seed of the simulation.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Skip a run whose time, extrapolated from the previous path count, exceeds this.
+    #[arg(long, default_value_t = 60.0, allow_negative_numbers = true)]
+    pub budget_seconds: f64,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the results to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Worker threads of the CPU backend (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The backends `tailrisk bench` measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum BenchBackend {
+    /// The CPU in f64 and f32, and the GPU on any adapter if there is one.
+    #[default]
+    All,
+    /// The CPU in f64 (the reference) and f32 (SIMD kernels).
+    Cpu,
+    /// The GPU on any adapter (lavapipe counts); exit 69 without one.
+    Gpu,
 }
 
 /// `tailrisk whatif`.

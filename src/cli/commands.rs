@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::args::{BackendChoice, Cli, Command, CommonArgs, Format, PrecisionChoice};
+use super::args::{
+    BackendChoice, BenchArgs, BenchBackend, Cli, Command, CommonArgs, Format, PrecisionChoice,
+};
+use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
 use crate::book::{Book, SourceFiles};
 use crate::config::RunConfig;
 use crate::engine::Backend;
@@ -125,7 +128,79 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             write_output(None, &text)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench(args) => bench_command(&args),
     }
+}
+
+/// `tailrisk bench`: the backends of `--backend`, each run logged on stderr as it ends.
+fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
+    let config = BenchConfig {
+        options: args.options,
+        assets: args.assets,
+        accounts: args.accounts,
+        steps: args.steps,
+        paths: args.paths.clone(),
+        seed: args.seed,
+        budget_seconds: args.budget_seconds,
+    };
+    config.validate()?;
+    if let Some(0) = args.threads {
+        return Err(Error::input(
+            "command line",
+            "--threads",
+            0,
+            "must be at least 1",
+        ));
+    }
+    let log = |run: &BenchRun| {
+        let what = match (run.status, run.seconds) {
+            (RunStatus::Measured, Some(s)) => format!("{s:.3} s"),
+            _ => format!(
+                "skipped (est. {:.0} s)",
+                run.estimated_seconds.unwrap_or(f64::NAN)
+            ),
+        };
+        eprintln!(
+            "tailrisk: bench {} {} {} paths: {what}",
+            run.backend, run.precision, run.paths
+        );
+    };
+    let report = with_threads(args.threads, || -> Result<_> {
+        let mut report = match args.backend {
+            BenchBackend::All | BenchBackend::Cpu => {
+                let f64 = CpuBackend::with_precision(Precision::F64);
+                let f32 = CpuBackend::with_precision(Precision::F32);
+                Some(bench(&config, &[&f64, &f32], &mut |r| log(r))?)
+            }
+            BenchBackend::Gpu => None,
+        };
+        // Opened after the CPU runs, so that the driver's memory is not in their peak RSS.
+        let gpu = match args.backend {
+            BenchBackend::Gpu => Some(crate::engine::select::any_gpu()?),
+            BenchBackend::All => match crate::engine::select::any_gpu() {
+                Ok(gpu) => Some(gpu),
+                Err(why) => {
+                    eprintln!("tailrisk: bench: no GPU ({why}); measured the CPU only");
+                    None
+                }
+            },
+            BenchBackend::Cpu => None,
+        };
+        if let Some(gpu) = gpu {
+            let gpu_report = bench(&config, &[gpu.as_ref()], &mut |r| log(r))?;
+            match &mut report {
+                Some(report) => report.runs.extend(gpu_report.runs),
+                None => report = Some(gpu_report),
+            }
+        }
+        report.ok_or_else(|| Error::BackendUnavailable("no backend to measure".into()))
+    })?;
+    let text = match args.format {
+        Format::Json => report.to_json() + "\n",
+        Format::Table => report.to_table(),
+    };
+    write_output(args.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads market, portfolio and configuration, falling back to the embedded sample, and

@@ -17,6 +17,9 @@
 //! (at least 8 options, twice their fair share), and every fourth account is margined in
 //! the first asset's coin.
 
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
 use crate::book::{
     AccountBook, AssetModel, Book, Currency, Dynamics, Holding, InstrumentRow, exact_sum,
     net_exposures,
@@ -49,24 +52,6 @@ const ASSETS: [(&str, f64, f64); 8] = [
     ("DOT", 2.6, 0.95),
 ];
 
-/// SplitMix64: a small deterministic generator for quantities and subsets.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-}
-
 /// The implied vol of a generated surface at `days` to expiry and log-moneyness k.
 pub fn smile_vol(atm_30d: f64, days: f64, k: f64) -> f64 {
     let tenor = (days / 30.0).sqrt();
@@ -83,7 +68,8 @@ pub fn strike_step(spot: f64) -> f64 {
 /// (see the module docs). `assets` and `accounts` are at least 1.
 pub fn generated_book(options: usize, assets: usize, accounts: usize, seed: u64) -> Book {
     let (n_assets, n_accounts) = (assets.max(1), accounts.max(1));
-    let mut rng = SplitMix(seed ^ 0x7461_696C_7269_736B);
+    // rand's StdRng at a pinned version: deterministic in the seed.
+    let mut rng = StdRng::seed_from_u64(seed);
     let asset_models: Vec<AssetModel> = (0..n_assets).map(asset_model).collect();
     let mut correlation = vec![0.7; n_assets * n_assets];
     (0..n_assets).for_each(|i| correlation[i * n_assets + i] = 1.0);
@@ -100,9 +86,9 @@ pub fn generated_book(options: usize, assets: usize, accounts: usize, seed: u64)
     };
     let accounts = (0..n_accounts)
         .map(|j| {
-            let start = (rng.next() % options.max(1) as u64) as usize;
+            let start = rng.random_range(0..options.max(1));
             // A stride coprime with `options` visits distinct options.
-            let mut stride = 1 + (rng.next() % options.max(1) as u64) as usize;
+            let mut stride = 1 + rng.random_range(0..options.max(1));
             while gcd(stride, options.max(1)) != 1 {
                 stride += 1;
             }
@@ -111,8 +97,8 @@ pub fn generated_book(options: usize, assets: usize, accounts: usize, seed: u64)
                     let instrument = (start + h * stride) % options;
                     let row = &instruments[instrument];
                     let spot = asset_models[row.asset].spot;
-                    let size = 0.1 + 4.9 * rng.uniform();
-                    let sign = if rng.next() & 1 == 0 { 1.0 } else { -1.0 };
+                    let size = 0.1 + 4.9 * rng.random::<f64>();
+                    let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
                     let quantity = (sign * size * 100_000.0 / spot * 10.0).round() / 10.0;
                     Holding {
                         label: row.label.clone(),

@@ -3,7 +3,9 @@
 //!
 //! Paths are processed in blocks ([`BLOCK_PATHS`] for the reference, [`fast::LANES`] for the
 //! fast mode); each block runs scenario → revalue → aggregate → tail for its paths, and
-//! blocks merge their tails. Every path's arithmetic is independent of the block it lands
+//! blocks merge their tails. Within a block the stages run one after the other over all its
+//! paths (aggregate and tail over batches of [`ACCOUNT_BATCH`] accounts), so each stage's
+//! time is measured per block ([`timing`], [`Backend::stage_seconds`]). Every path's arithmetic is independent of the block it lands
 //! in and the tail order is total, so results are bit-identical for any thread count and
 //! chunk size (in the fast mode, on one machine: see [`fast::Isa`]).
 //!
@@ -18,13 +20,16 @@ pub mod fast;
 pub mod revalue;
 pub mod scenario;
 pub mod tail;
+pub mod timing;
+
+use std::sync::{Mutex, PoisonError};
 
 use rayon::prelude::*;
 
 use crate::book::Book;
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StressScenario,
-    TailEntry, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
+    StressScenario, TailEntry, VolRule,
 };
 use crate::error::Result;
 use crate::rng::{DrawSource, philox4x32_10, seed_key};
@@ -32,11 +37,15 @@ use fast::{BlockScratch, FastPipeline, Isa, LANES};
 use revalue::RevalueModel;
 use scenario::{ScenarioModel, Scratch};
 use tail::TailBuffer;
+use timing::{Laps, StageTimes};
 
 /// Paths one rayon task simulates before merging its tails.
 pub const BLOCK_PATHS: u64 = 256;
 /// Default paths per chunk (the progress granularity).
 pub const DEFAULT_CHUNK_PATHS: u64 = 1 << 16;
+/// Accounts whose losses over a block are aggregated before they go into their tails: 32
+/// rows of 256 f64 losses (64 KiB) stay in L2, and the stage clock is read twice per batch.
+pub const ACCOUNT_BATCH: usize = 32;
 
 /// The arithmetic of the CPU backend.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,11 +80,23 @@ impl std::str::FromStr for Precision {
 }
 
 /// The native backend.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct CpuBackend {
     precision: Precision,
     /// The instruction set of the fast kernels (unused by the reference).
     isa: Isa,
+    /// Stage times of the last [`Backend::tails`] call.
+    last_stages: Mutex<Option<StageSeconds>>,
+}
+
+impl Clone for CpuBackend {
+    fn clone(&self) -> Self {
+        Self {
+            precision: self.precision,
+            isa: self.isa,
+            last_stages: Mutex::new(self.stage_seconds()),
+        }
+    }
 }
 
 impl CpuBackend {
@@ -90,6 +111,7 @@ impl CpuBackend {
         Self {
             precision,
             isa: Isa::detect(),
+            last_stages: Mutex::new(None),
         }
     }
 
@@ -136,49 +158,28 @@ impl Backend for CpuBackend {
         }
     }
 
+    fn stage_seconds(&self) -> Option<StageSeconds> {
+        *self
+            .last_stages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn tails(
         &self,
         book: &Book,
         plan: &SimulationPlan,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<AccountTail>> {
-        if self.precision == Precision::F32 {
-            return Ok(fast_tails(book, plan, self.isa, progress));
-        }
-        let scenarios = ScenarioModel::new(book, plan.seed);
-        let revalue = RevalueModel::new(book);
-        let accounts = book.accounts.len();
-        let chunk = chunk_len(plan);
-        let new_tails = || -> Vec<TailBuffer> {
-            (0..accounts)
-                .map(|_| TailBuffer::new(plan.tail_len))
-                .collect()
+        let (tails, times) = match self.precision {
+            Precision::F64 => reference_tails(book, plan, progress),
+            Precision::F32 => fast_tails(book, plan, self.isa, progress),
         };
-        let mut tails = new_tails();
-        let mut start = 0;
-        while start < plan.paths {
-            let end = (start + chunk).min(plan.paths);
-            let blocks = (end - start).div_ceil(BLOCK_PATHS);
-            let chunk_tails = (0..blocks)
-                .into_par_iter()
-                .fold(new_tails, |mut acc, b| {
-                    let first = start + b * BLOCK_PATHS;
-                    let last = (first + BLOCK_PATHS).min(end);
-                    simulate_block(book, &scenarios, &revalue, first..last, &mut acc);
-                    acc
-                })
-                .reduce(new_tails, |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
-                    a
-                });
-            tails
-                .iter_mut()
-                .zip(chunk_tails)
-                .for_each(|(x, y)| x.merge(y));
-            progress(end);
-            start = end;
-        }
-        Ok(tails.into_iter().map(TailBuffer::finish).collect())
+        *self
+            .last_stages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(times.seconds());
+        Ok(tails)
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
@@ -245,6 +246,73 @@ fn chunk_len(plan: &SimulationPlan) -> u64 {
         .max(1)
 }
 
+/// Empty tails, one per account.
+fn new_tails(book: &Book, plan: &SimulationPlan) -> Vec<TailBuffer> {
+    (0..book.accounts.len())
+        .map(|_| TailBuffer::new(plan.tail_len))
+        .collect()
+}
+
+/// Merges two workers' tails and times (the merge is tail work).
+fn merge_tails(
+    (mut a, ta): (Vec<TailBuffer>, StageTimes),
+    (b, tb): (Vec<TailBuffer>, StageTimes),
+) -> (Vec<TailBuffer>, StageTimes) {
+    let mut laps = Laps::start();
+    a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
+    let mut times = ta.merged(tb);
+    laps.lap(&mut times.tail);
+    (a, times)
+}
+
+/// [`Backend::tails`] of the f64 reference: chunks of paths, blocks of [`BLOCK_PATHS`]
+/// within a chunk spread over rayon's threads, each worker with its own [`BlockBuffers`].
+fn reference_tails(
+    book: &Book,
+    plan: &SimulationPlan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Vec<AccountTail>, StageTimes) {
+    let scenarios = ScenarioModel::new(book, plan.seed);
+    let revalue = RevalueModel::new(book);
+    let chunk = chunk_len(plan);
+    let mut done = (new_tails(book, plan), StageTimes::default());
+    let mut start = 0;
+    while start < plan.paths {
+        let end = (start + chunk).min(plan.paths);
+        let blocks = (end - start).div_ceil(BLOCK_PATHS);
+        let chunk_tails = (0..blocks)
+            .into_par_iter()
+            .fold(
+                || (new_tails(book, plan), StageTimes::default(), None),
+                |(mut acc, mut times, buffers), b| {
+                    let mut buffers = buffers.unwrap_or_else(|| BlockBuffers::new(book));
+                    let first = start + b * BLOCK_PATHS;
+                    let last = (first + BLOCK_PATHS).min(end);
+                    simulate_block(
+                        book,
+                        &scenarios,
+                        &revalue,
+                        first..last,
+                        &mut buffers,
+                        &mut acc,
+                        &mut times,
+                    );
+                    (acc, times, Some(buffers))
+                },
+            )
+            .map(|(acc, times, _)| (acc, times))
+            .reduce(
+                || (new_tails(book, plan), StageTimes::default()),
+                merge_tails,
+            );
+        done = merge_tails(done, chunk_tails);
+        progress(end);
+        start = end;
+    }
+    let (tails, times) = done;
+    (tails.into_iter().map(TailBuffer::finish).collect(), times)
+}
+
 /// [`Backend::tails`] in the fast mode: chunks of paths, blocks of [`LANES`] within a chunk
 /// spread over rayon's threads, each worker with its own [`BlockScratch`].
 fn fast_tails(
@@ -252,19 +320,10 @@ fn fast_tails(
     plan: &SimulationPlan,
     isa: Isa,
     progress: &(dyn Fn(u64) + Sync),
-) -> Vec<AccountTail> {
+) -> (Vec<AccountTail>, StageTimes) {
     let pipeline = FastPipeline::new(book, plan.seed, isa);
-    let new_tails = || -> Vec<TailBuffer> {
-        (0..book.accounts.len())
-            .map(|_| TailBuffer::new(plan.tail_len))
-            .collect()
-    };
-    let merge = |mut a: Vec<TailBuffer>, b: Vec<TailBuffer>| {
-        a.iter_mut().zip(b).for_each(|(x, y)| x.merge(y));
-        a
-    };
     let chunk = chunk_len(plan);
-    let mut tails = new_tails();
+    let mut done = (new_tails(book, plan), StageTimes::default());
     let mut start = 0;
     while start < plan.paths {
         let end = (start + chunk).min(plan.paths);
@@ -272,24 +331,34 @@ fn fast_tails(
         let chunk_tails = (0..blocks)
             .into_par_iter()
             .fold(
-                || (new_tails(), None::<BlockScratch>),
-                |(mut acc, scratch), b| {
+                || {
+                    (
+                        new_tails(book, plan),
+                        StageTimes::default(),
+                        None::<BlockScratch>,
+                    )
+                },
+                |(mut acc, mut times, scratch), b| {
                     let mut scratch =
                         scratch.unwrap_or_else(|| BlockScratch::new(book, &pipeline.model));
                     let first = start + b * LANES as u64;
                     let last = (first + LANES as u64).min(end);
                     let paths: Vec<u32> = (first..last).map(|p| p as u32).collect();
-                    pipeline.simulate_block(book, &paths, &mut scratch, &mut acc);
-                    (acc, Some(scratch))
+                    pipeline.simulate_block(book, &paths, &mut scratch, &mut acc, &mut times);
+                    (acc, times, Some(scratch))
                 },
             )
-            .map(|(acc, _)| acc)
-            .reduce(new_tails, merge);
-        tails = merge(tails, chunk_tails);
+            .map(|(acc, times, _)| (acc, times))
+            .reduce(
+                || (new_tails(book, plan), StageTimes::default()),
+                merge_tails,
+            );
+        done = merge_tails(done, chunk_tails);
         progress(end);
         start = end;
     }
-    tails.into_iter().map(TailBuffer::finish).collect()
+    let (tails, times) = done;
+    (tails.into_iter().map(TailBuffer::finish).collect(), times)
 }
 
 /// [`Backend::revalue_paths`] in the fast mode: the same kernels as [`fast_tails`], so the
@@ -322,25 +391,81 @@ fn fast_revalue_paths(book: &Book, seed: u64, paths: &[u32], isa: Isa) -> PathRe
     out
 }
 
-/// Scenario → revalue → aggregate → tail for the paths `range`.
+/// Working memory of one worker of the reference: a block's states and P&L, and the loss
+/// rows of a batch of accounts.
+struct BlockBuffers {
+    scratch: Scratch,
+    /// `BLOCK_PATHS × assets`, path-major.
+    states: Vec<AssetState>,
+    /// `BLOCK_PATHS × instruments`, path-major.
+    pnl: Vec<f64>,
+    /// `ACCOUNT_BATCH × BLOCK_PATHS`, account-major.
+    losses: Vec<f64>,
+}
+
+impl BlockBuffers {
+    fn new(book: &Book) -> Self {
+        let block = BLOCK_PATHS as usize;
+        Self {
+            scratch: Scratch::default(),
+            states: vec![AssetState::default(); block * book.assets.len()],
+            pnl: vec![0.0; block * book.instruments.len()],
+            losses: vec![0.0; block * ACCOUNT_BATCH.min(book.accounts.len())],
+        }
+    }
+}
+
+/// Scenario → revalue → aggregate → tail for the paths `range` (at most [`BLOCK_PATHS`]),
+/// each stage over the whole block and timed into `times`. A path's loss is the same
+/// arithmetic on the same inputs as path by path, and its tail receives the paths in order.
 fn simulate_block(
     book: &Book,
     scenarios: &ScenarioModel,
     revalue: &RevalueModel,
     range: std::ops::Range<u64>,
+    buffers: &mut BlockBuffers,
     tails: &mut [TailBuffer],
+    times: &mut StageTimes,
 ) {
-    let mut scratch = Scratch::default();
-    let mut states = vec![AssetState::default(); book.assets.len()];
-    let mut pnl = vec![0.0; book.instruments.len()];
-    for path in range {
-        let path = path as u32;
-        scenarios.simulate(path, &mut scratch, &mut states);
-        revalue.revalue_into(&states, VolRule::TenorScaled, &mut pnl);
-        for (account, tail) in book.accounts.iter().zip(tails.iter_mut()) {
-            let loss = aggregate::account_loss(book, account, &pnl, &states);
-            tail.push(TailEntry { loss, path });
+    let (a, n) = (book.assets.len(), book.instruments.len());
+    let len = (range.end - range.start) as usize;
+    let mut laps = Laps::start();
+    for (i, path) in range.clone().enumerate() {
+        let states = &mut buffers.states[i * a..(i + 1) * a];
+        scenarios.simulate(path as u32, &mut buffers.scratch, states);
+    }
+    laps.lap(&mut times.scenario);
+    for i in 0..len {
+        revalue.revalue_into(
+            &buffers.states[i * a..(i + 1) * a],
+            VolRule::TenorScaled,
+            &mut buffers.pnl[i * n..(i + 1) * n],
+        );
+    }
+    laps.lap(&mut times.revalue);
+    let block = BLOCK_PATHS as usize;
+    for (accounts, batch_tails) in book
+        .accounts
+        .chunks(ACCOUNT_BATCH)
+        .zip(tails.chunks_mut(ACCOUNT_BATCH))
+    {
+        for (account, losses) in accounts.iter().zip(buffers.losses.chunks_mut(block)) {
+            for (i, loss) in losses[..len].iter_mut().enumerate() {
+                let pnl = &buffers.pnl[i * n..(i + 1) * n];
+                let states = &buffers.states[i * a..(i + 1) * a];
+                *loss = aggregate::account_loss(book, account, pnl, states);
+            }
         }
+        laps.lap(&mut times.aggregate);
+        for (tail, losses) in batch_tails.iter_mut().zip(buffers.losses.chunks(block)) {
+            for (&loss, path) in losses[..len].iter().zip(range.clone()) {
+                tail.push(TailEntry {
+                    loss,
+                    path: path as u32,
+                });
+            }
+        }
+        laps.lap(&mut times.tail);
     }
 }
 

@@ -15,8 +15,9 @@
 //!    and no logarithm; delta-one instruments and options that settle inside the horizon use
 //!    the f64 formulas of the reference on the f64 state, rounded once to f32.
 //! 3. **aggregate** ([`kernel::aggregate`]) — per account, Σ q·pnl over its net exposures in
-//!    f64, lane by lane, then the coin conversion of SPEC §7 in f64.
-//! 4. **tail** — each account's loss row into the reference [`TailBuffer`].
+//!    f64, lane by lane, then the coin conversion of SPEC §7 in f64; a batch of
+//!    [`ACCOUNT_BATCH`] accounts at a time.
+//! 4. **tail** — each account's loss row of the batch into the reference [`TailBuffer`].
 //!
 //! Every lane runs the same operations on its own inputs (no lane-dependent branch, fixed
 //! block length, exactly rounded IEEE operations), so a path's loss does not depend on its
@@ -71,9 +72,11 @@ pub mod math;
 pub use kernel::{Isa, KernelScratch};
 
 use crate::book::{Book, Currency};
+use crate::engine::cpu::ACCOUNT_BATCH;
 use crate::engine::cpu::revalue::{Payoff, RevalueModel, RevalueRow};
 use crate::engine::cpu::scenario::{ScenarioModel, Scratch};
 use crate::engine::cpu::tail::TailBuffer;
+use crate::engine::cpu::timing::{Laps, StageTimes};
 use crate::engine::{AssetState, TailEntry};
 use crate::instrument::Right;
 use crate::market::VolSurface;
@@ -352,14 +355,16 @@ impl ScenarioLanes {
     }
 }
 
-/// Working memory of one worker: a block's lanes, its P&L rows and one loss row.
+/// Working memory of one worker: a block's lanes, its P&L rows and the loss rows of a batch
+/// of accounts.
 #[derive(Clone, Debug)]
 pub struct BlockScratch {
     pub lanes: ScenarioLanes,
     pub kernel: Box<KernelScratch>,
     /// `pnl[instrument][lane]`.
     pub pnl: Vec<[f32; LANES]>,
-    pub loss: Box<[f64; LANES]>,
+    /// `losses[account in batch][lane]`: [`ACCOUNT_BATCH`] rows (fewer for a smaller book).
+    pub losses: Vec<[f64; LANES]>,
 }
 
 impl BlockScratch {
@@ -368,7 +373,7 @@ impl BlockScratch {
             lanes: ScenarioLanes::new(book.assets.len()),
             kernel: KernelScratch::new(model),
             pnl: vec![[0.0; LANES]; book.instruments.len()],
-            loss: Box::new([0.0; LANES]),
+            losses: vec![[0.0; LANES]; ACCOUNT_BATCH.min(book.accounts.len())],
         }
     }
 }
@@ -402,23 +407,45 @@ impl FastPipeline {
         );
     }
 
-    /// All four stages for up to [`LANES`] paths, into each account's tail.
+    /// All four stages for up to [`LANES`] paths, into each account's tail, each stage
+    /// timed into `times` (aggregate and tail per batch of [`ACCOUNT_BATCH`] accounts).
     pub fn simulate_block(
         &self,
         book: &Book,
         paths: &[u32],
         scratch: &mut BlockScratch,
         tails: &mut [TailBuffer],
+        times: &mut StageTimes,
     ) {
-        self.revalue_block(paths, scratch);
+        let mut laps = Laps::start();
+        scratch.lanes.simulate(&self.scenarios, &self.model, paths);
+        laps.lap(&mut times.scenario);
+        kernel::revalue(
+            self.isa,
+            &self.model,
+            &scratch.lanes,
+            &mut scratch.kernel,
+            &mut scratch.pnl,
+        );
+        laps.lap(&mut times.revalue);
         let BlockScratch {
-            lanes, pnl, loss, ..
+            lanes, pnl, losses, ..
         } = scratch;
-        for (account, tail) in book.accounts.iter().zip(tails.iter_mut()) {
-            kernel::aggregate(self.isa, book, account, lanes, pnl, loss);
-            for (&loss, &path) in loss.iter().zip(&lanes.paths[..lanes.valid]) {
-                tail.push(TailEntry { loss, path });
+        for (accounts, batch_tails) in book
+            .accounts
+            .chunks(ACCOUNT_BATCH)
+            .zip(tails.chunks_mut(ACCOUNT_BATCH))
+        {
+            for (account, loss) in accounts.iter().zip(losses.iter_mut()) {
+                kernel::aggregate(self.isa, book, account, lanes, pnl, loss);
             }
+            laps.lap(&mut times.aggregate);
+            for (tail, loss) in batch_tails.iter_mut().zip(losses.iter()) {
+                for (&loss, &path) in loss.iter().zip(&lanes.paths[..lanes.valid]) {
+                    tail.push(TailEntry { loss, path });
+                }
+            }
+            laps.lap(&mut times.tail);
         }
     }
 }
