@@ -30,6 +30,13 @@ pub struct RunInputs {
     pub scenarios: ScenarioSet,
 }
 
+impl RunInputs {
+    /// Compiles the book these inputs describe.
+    pub fn compile(&self) -> Result<Book> {
+        Book::compile(&self.market, &self.portfolio, &self.config, &self.files)
+    }
+}
+
 /// The figures of one account before they become a report.
 #[derive(Clone, Debug)]
 pub struct AccountFigures {
@@ -220,12 +227,7 @@ pub fn evaluate(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Evaluation> {
     let started = Instant::now();
-    let book = Book::compile(
-        &inputs.market,
-        &inputs.portfolio,
-        &inputs.config,
-        &inputs.files,
-    )?;
+    let book = inputs.compile()?;
     let named = inputs.scenarios.resolve(&book)?;
     let sim = simulate(book, &inputs.config, backend, progress)?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();

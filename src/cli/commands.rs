@@ -10,7 +10,7 @@ use super::args::{
     BackendChoice, BenchArgs, BenchBackend, Cli, Command, CommonArgs, Format, PrecisionChoice,
 };
 use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
-use crate::book::{Book, SourceFiles};
+use crate::book::SourceFiles;
 use crate::config::RunConfig;
 use crate::engine::Backend;
 use crate::engine::cpu::{CpuBackend, Precision};
@@ -35,55 +35,25 @@ pub mod sample {
 pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            let inputs = load_inputs(&args)?;
-            let backend = select_backend(&args)?;
-            let report = with_threads(args.threads, || {
-                let bar = progress_bar(inputs.config.paths);
-                let report = run(&inputs, backend.as_ref(), &|done| bar.set_position(done));
-                bar.finish_and_clear();
-                report
-            })?;
-            let text = match args.format {
-                Format::Json => report.to_json() + "\n",
-                Format::Table => report.to_table(),
-            };
-            write_output(args.output.as_deref(), &text)?;
-            Ok(ExitCode::SUCCESS)
+            let report = on_backend(&args, run)?;
+            emit(&args, report.to_json(), || report.to_table())
         }
         Command::Stress(args) => {
-            let inputs = load_inputs(&args)?;
-            let backend = select_backend(&args)?;
-            let report = with_threads(args.threads, || {
-                let bar = progress_bar(inputs.config.paths);
-                let ev = evaluate(&inputs, backend.as_ref(), &|done| bar.set_position(done));
-                bar.finish_and_clear();
-                ev.map(|ev| stress_report(&ev, &inputs, backend.as_ref()))
+            let report = on_backend(&args, |inputs, backend, progress| {
+                evaluate(inputs, backend, progress).map(|ev| stress_report(&ev, inputs, backend))
             })?;
-            let text = match args.format {
-                Format::Json => report.to_json() + "\n",
-                Format::Table => report.to_table(),
-            };
-            write_output(args.output.as_deref(), &text)?;
-            Ok(ExitCode::SUCCESS)
+            emit(&args, report.to_json(), || report.to_table())
         }
         Command::Verify(args) => {
             let inputs = load_inputs(&args)?;
             let gpu = crate::engine::select::any_gpu()?;
             let cpu = CpuBackend::new();
-            let book = Book::compile(
-                &inputs.market,
-                &inputs.portfolio,
-                &inputs.config,
-                &inputs.files,
-            )?;
+            let book = inputs.compile()?;
             let report = with_threads(args.threads, || {
                 verify(&book, &inputs.config, &cpu, gpu.as_ref())
             })?;
-            let text = match args.format {
-                Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
-                Format::Table => report.to_table(),
-            };
-            write_output(args.output.as_deref(), &text)?;
+            let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+            emit(&args, json, || report.to_table())?;
             Ok(if report.passed() {
                 ExitCode::SUCCESS
             } else {
@@ -91,8 +61,6 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Whatif(args) => {
-            let common = &args.common;
-            let inputs = load_inputs(common)?;
             let added = args
                 .add
                 .iter()
@@ -107,21 +75,10 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let backend = select_backend(common)?;
-            let answer = with_threads(common.threads, || {
-                let bar = progress_bar(inputs.config.paths);
-                let answer = what_if(&inputs, &args.account, &added, backend.as_ref(), &|done| {
-                    bar.set_position(done)
-                });
-                bar.finish_and_clear();
-                answer
+            let answer = on_backend(&args.common, |inputs, backend, progress| {
+                what_if(inputs, &args.account, &added, backend, progress)
             })?;
-            let text = match common.format {
-                Format::Json => answer.to_json() + "\n",
-                Format::Table => answer.to_table(),
-            };
-            write_output(common.output.as_deref(), &text)?;
-            Ok(ExitCode::SUCCESS)
+            emit(&args.common, answer.to_json(), || answer.to_table())
         }
         Command::Devices => {
             let text = crate::engine::select::describe_adapters();
@@ -198,6 +155,32 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
     let text = match args.format {
         Format::Json => report.to_json() + "\n",
         Format::Table => report.to_table(),
+    };
+    write_output(args.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Loads the inputs, picks the backend, and runs `work` on the `--threads` pool with a
+/// progress bar over the paths.
+fn on_backend<T: Send>(
+    args: &CommonArgs,
+    work: impl FnOnce(&RunInputs, &dyn Backend, &(dyn Fn(u64) + Sync)) -> Result<T> + Send,
+) -> Result<T> {
+    let inputs = load_inputs(args)?;
+    let backend = select_backend(args)?;
+    with_threads(args.threads, || {
+        let bar = progress_bar(inputs.config.paths);
+        let result = work(&inputs, backend.as_ref(), &|done| bar.set_position(done));
+        bar.finish_and_clear();
+        result
+    })
+}
+
+/// Writes a result as `--format` asks, to `--output` or stdout.
+fn emit(args: &CommonArgs, json: String, table: impl FnOnce() -> String) -> Result<ExitCode> {
+    let text = match args.format {
+        Format::Json => json + "\n",
+        Format::Table => table(),
     };
     write_output(args.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
