@@ -59,57 +59,79 @@ struct StepAsset {
 struct RevalueParams {
     // Scenarios of the chunk: the row stride of the state and P&L arrays.
     path_count: u32,
-    instruments: u32,
     // 0: Monte Carlo (tenor-scaled vol, every instrument); 1: `scenario_rules` apply.
     explicit_rules: u32,
-    // Instruments per workgroup row (dispatch y): ceil(instruments / max workgroups).
-    rows_per_group: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
-// Payoff codes of `InstrumentParams.payoff`.
+// Payoff codes of `PricingRow.payoff`.
 const PAYOFF_DELTA_ONE: u32 = 0u;
 const PAYOFF_CALL: u32 = 1u;
 const PAYOFF_PUT: u32 = 2u;
 
-// Per-instrument constants of the revalue stage (CPU: `cpu::revalue::RevalueRow`).
-struct InstrumentParams {
+// Most smile knots per surface (`MAX_KNOTS` in `types.rs`): the length of the knot arrays.
+const MAX_KNOTS: u32 = 32u;
+// Rows per revalue block (`BLOCK_ROWS` in `types.rs`).
+const BLOCK_ROWS: u32 = 8u;
+
+// Everything the revalue stage needs of one instrument (CPU: `cpu::revalue::RevalueRow`),
+// every constant folded in f64 on the host and rounded once. With S_h = S_0 e^r:
+// - delta one: pnl = linear_scale expm1(r) + linear_offset;
+// - option, live: Black-76 at F_1 = forward1_0 e^r, log-moneyness k_1 = ln(K / F_1) =
+//   log_moneyness0 - r, sigma_1 = smile(k_1) times the vol factor;
+// - option, expired (tau_1 <= 0): intrinsic value at S_h = spot0 e^r.
+// The smile at the row's tau_1 is sqrt(variance0 s_0(k)^2 + variance1 s_1(k)^2), with s_0, s_1
+// the surface rows around tau_1 (linear in total variance between expiries, SPEC 3):
+// variance0 = (1 - a) tau_i / tau_1, variance1 = a tau_{i+1} / tau_1. Each row is linear
+// between knots and flat beyond the ends: on the segment from knot j,
+// s(k) = intercept[j] + slope[j] k, for k clamped to the knots.
+struct PricingRow {
     payoff: u32,
     asset: u32,
     // 1 when tau1 <= 0: settles at intrinsic value on the horizon spot.
     expired: u32,
-    _pad0: u32,
-    // Spot, perpetuals and futures: pnl = linear_scale * expm1(r) + linear_offset.
+    // Index of the instrument: its P&L row.
+    instrument: u32,
     linear_scale: f32,
     linear_offset: f32,
     multiplier: f32,
-    spot0: f32,
     strike: f32,
-    // c1 = e^(rate tau1).
-    carry1: f32,
-    tau1: f32,
+    spot0: f32,
+    // S_0 c_1, c_1 = e^(rate tau1).
+    forward1_0: f32,
+    // ln(K / (S_0 c_1)).
+    log_moneyness0: f32,
     // e^(-rate tau1).
     discount1: f32,
-    // sqrt(tau1).
     sqrt_tau1: f32,
     // w(tau1).
     tenor_weight: f32,
     // Today's value per unit, multiplier included.
     base_value: f32,
-    _pad1: u32,
-}
-
-// Where an asset's surface lives in `surface_data` (CPU: `market::surface::VolSurface`).
-struct SurfaceParams {
-    // 0: flat at `flat_vol`; 1: grid.
-    grid: u32,
-    n_tau: u32,
-    n_k: u32,
-    // taus at [offset, offset + n_tau), knots next, then the vols row-major.
-    offset: u32,
-    flat_vol: f32,
+    // Fused blocks: the holding's quantity times 2^-e, the account's fixed-point scale.
+    quantity_quanta: f32,
+    variance0: f32,
+    variance1: f32,
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
+    // Knots (padded with the last), and the two rows' lines per segment (padded flat).
+    knots: array<vec4<f32>, 8>,
+    intercept0: array<vec4<f32>, 8>,
+    slope0: array<vec4<f32>, 8>,
+    intercept1: array<vec4<f32>, 8>,
+    slope1: array<vec4<f32>, 8>,
+}
+
+// One dispatch of the revalue stage: up to BLOCK_ROWS instruments of one asset (rows past
+// `count` are padding: zero P&L), bound at a dynamic offset.
+struct RevalueBlock {
+    count: u32,
+    // Fused blocks: the account whose sum the rows add to.
+    account: u32,
+    asset: u32,
+    _pad0: u32,
+    rows: array<PricingRow, BLOCK_ROWS>,
 }
 
 // Uniform of `aggregate.wgsl`.

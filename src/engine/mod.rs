@@ -122,6 +122,10 @@ pub trait Backend: Send + Sync {
         None
     }
 
+    /// Asks the backend to measure stage seconds in later [`Backend::tails`] calls where that
+    /// costs speed (the GPU then waits after each stage); a no-op where timing is free.
+    fn set_stage_timing(&self, _on: bool) {}
+
     /// Simulates paths `0..plan.paths`, revalues every instrument, aggregates per account,
     /// and returns each account's `plan.tail_len` largest losses. `progress` is called with
     /// the number of paths done so far.

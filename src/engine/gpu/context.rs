@@ -154,11 +154,22 @@ pub struct Pipelines {
     pub philox_words: wgpu::ComputePipeline,
     pub normal_blocks: wgpu::ComputePipeline,
     pub scenario: wgpu::ComputePipeline,
-    pub revalue: wgpu::ComputePipeline,
     pub aggregate: wgpu::ComputePipeline,
+    pub aggregate_finish: wgpu::ComputePipeline,
     pub tail_histogram: wgpu::ComputePipeline,
     pub tail_select: wgpu::ComputePipeline,
     pub tail_gather: wgpu::ComputePipeline,
+}
+
+/// The revalue stage's two entry points, compiled for one `KNOTS` (the most smile knots of a
+/// book): the knot loop then has a constant trip count and unrolls.
+#[derive(Debug)]
+pub struct RevaluePipelines {
+    pub knots: u32,
+    /// `revalue`: P&L rows.
+    pub revalue: wgpu::ComputePipeline,
+    /// `revalue_accumulate`: fused revalue and aggregate.
+    pub accumulate: wgpu::ComputePipeline,
 }
 
 /// The long-lived GPU objects of a backend.
@@ -170,6 +181,12 @@ pub struct GpuContext {
     /// The device's limits (the adapter's own, requested in full): chunks are sized to them.
     pub limits: wgpu::Limits,
     pub pipelines: Pipelines,
+    /// The revalue stage's bind group layout: its block (binding 1) is a uniform at a
+    /// dynamic offset, one dispatch per block.
+    pub revalue_layout: wgpu::BindGroupLayout,
+    revalue_pipeline_layout: wgpu::PipelineLayout,
+    /// Revalue pipelines compiled so far, one per `KNOTS`.
+    revalue_cache: Mutex<Vec<Arc<RevaluePipelines>>>,
     /// The first device error reported outside an error scope (wgpu would panic otherwise).
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -208,6 +225,13 @@ impl GpuContext {
         }));
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipelines = Pipelines::new(&device)?;
+        let revalue_layout = revalue_bind_group_layout(&device);
+        let revalue_pipeline_layout =
+            device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("revalue"),
+                bind_group_layouts: &[Some(&revalue_layout)],
+                immediate_size: 0,
+            });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("shader pipeline creation failed: {e}")));
         }
@@ -218,8 +242,63 @@ impl GpuContext {
             info,
             limits,
             pipelines,
+            revalue_layout,
+            revalue_pipeline_layout,
+            revalue_cache: Mutex::new(Vec::new()),
             errors,
         })
+    }
+
+    /// The revalue pipelines for books of at most `knots` smile knots (compiled on first use,
+    /// then cached).
+    pub fn revalue_pipelines(&self, knots: u32) -> Result<Arc<RevaluePipelines>> {
+        let mut cache = self.revalue_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.iter().find(|p| p.knots == knots) {
+            return Ok(p.clone());
+        }
+        let source = shaders::preprocess(shaders::stage("revalue").source)
+            .map_err(|e| Error::Gpu(format!("shader revalue: {e}")))?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("revalue"),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        let constants = [("KNOTS", f64::from(knots))];
+        let pipeline = |entry: &str| {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&self.revalue_pipeline_layout),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
+                    cache: None,
+                })
+        };
+        let made = Arc::new(RevaluePipelines {
+            knots,
+            revalue: pipeline("revalue"),
+            accumulate: pipeline("revalue_accumulate"),
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!("revalue pipeline creation failed: {e}")));
+        }
+        cache.push(made.clone());
+        Ok(made)
+    }
+
+    /// Bytes between consecutive revalue blocks in their uniform buffer: the block's size
+    /// rounded up to the adapter's dynamic-offset alignment.
+    pub fn revalue_block_stride(&self) -> u64 {
+        let size = std::mem::size_of::<super::types::RevalueBlock>() as u64;
+        size.next_multiple_of(u64::from(
+            self.limits.min_uniform_buffer_offset_alignment.max(1),
+        ))
     }
 
     /// Waits for submitted work and reports any device error since the last check.
@@ -269,18 +348,61 @@ impl Pipelines {
         };
         let draws = module("draws")?;
         let scenario = module("scenario")?;
-        let revalue = module("revalue")?;
         let aggregate = module("aggregate")?;
         let tail = module("tail")?;
         Ok(Self {
             philox_words: pipeline(&draws, "philox_words"),
             normal_blocks: pipeline(&draws, "normal_blocks"),
             scenario: pipeline(&scenario, "simulate"),
-            revalue: pipeline(&revalue, "revalue"),
             aggregate: pipeline(&aggregate, "aggregate"),
+            aggregate_finish: pipeline(&aggregate, "finish"),
             tail_histogram: pipeline(&tail, "histogram"),
             tail_select: pipeline(&tail, "select_digit"),
             tail_gather: pipeline(&tail, "gather"),
         })
     }
+}
+
+/// Bindings of `revalue.wgsl`: params, the block (dynamic offset), states, scenario rules,
+/// P&L rows, fixed-point sums.
+fn revalue_bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let uniform = |binding, dynamic: bool, size: u64| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: dynamic,
+            min_binding_size: std::num::NonZeroU64::new(size),
+        },
+        count: None,
+    };
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("revalue"),
+        entries: &[
+            uniform(
+                0,
+                false,
+                std::mem::size_of::<super::types::RevalueParams>() as u64,
+            ),
+            uniform(
+                1,
+                true,
+                std::mem::size_of::<super::types::RevalueBlock>() as u64,
+            ),
+            storage(2, true),
+            storage(3, true),
+            storage(4, false),
+            storage(5, false),
+        ],
+    })
 }

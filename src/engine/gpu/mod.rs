@@ -1,9 +1,11 @@
 //! The wgpu backend: the four stages as WGSL compute shaders (`shaders/*.wgsl`), in f32.
 //!
 //! Paths are streamed in chunks sized from the adapter's limits ([`stages::chunk_paths`]):
-//! per chunk, `scenario` → `revalue` → `aggregate` run back to back on the device, then
-//! `tail` selects each account's largest losses by radix select and reads back only those
-//! (O(accounts × tail_len) per chunk; after the first chunks, only losses that beat the
+//! per chunk, `scenario` → `revalue` → `aggregate` run back to back on the device in one
+//! submission (fused into `revalue_accumulate` → `finish` when each instrument is held
+//! about once, [`stages::BookBuffers::fused`]; stage timing on request,
+//! [`GpuBackend::set_profiling`]), then `tail` selects each account's largest losses by
+//! radix select and reads back only those (O(accounts × tail_len) per chunk; after the first chunks, only losses that beat the
 //! running tail are even considered). The host merges chunk tails with
 //! [`crate::engine::TailEntry::worse_first`] as the CPU backend does, and every path's
 //! arithmetic is independent of its chunk, so results are bit-identical for any chunk size.
@@ -44,7 +46,8 @@
 //! units), instrument P&L within 3.5e-7 × notional, account losses within 1.3e-7 × gross.
 //!
 //! Limits: at most [`stages::MAX_ASSETS`] simulated assets (private arrays of the scenario
-//! shader; more is `Error::BackendUnavailable`), at most 2³² − 1 paths.
+//! shader) and [`types::MAX_KNOTS`] smile knots per surface (the revalue rows' arrays); more
+//! is `Error::BackendUnavailable`. At most 2³² − 1 paths.
 
 pub mod context;
 pub mod shaders;
@@ -54,9 +57,13 @@ pub mod types;
 pub use context::{AdapterChoice, AdapterReport, GpuContext, list_adapters};
 
 use crate::book::Book;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StressScenario,
-    VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
+    StressScenario, VolRule,
 };
 use crate::error::{Error, Result};
 use stages::{BookBuffers, ChunkBuffers, PathSource, RunningTail, TailBuffers};
@@ -65,14 +72,16 @@ use stages::{BookBuffers, ChunkBuffers, PathSource, RunningTail, TailBuffers};
 #[derive(Debug)]
 pub struct GpuBackend {
     ctx: GpuContext,
+    /// Stage timing mode (see [`GpuBackend::set_profiling`]).
+    profiling: AtomicBool,
+    /// Stage seconds of the last profiled [`Backend::tails`] call.
+    last_stages: Mutex<Option<StageSeconds>>,
 }
 
 impl GpuBackend {
     /// The best adapter allowed by `choice`; `Error::BackendUnavailable` when there is none.
     pub fn new(choice: AdapterChoice) -> Result<Self> {
-        Ok(Self {
-            ctx: GpuContext::new(choice)?,
-        })
+        Ok(Self::from_context(GpuContext::new(choice)?))
     }
 
     /// A hardware GPU (`--backend auto`); lavapipe and other CPU adapters do not count.
@@ -87,7 +96,37 @@ impl GpuBackend {
 
     /// Wraps a context built elsewhere (e.g. from a device a test opened).
     pub fn from_context(ctx: GpuContext) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            profiling: AtomicBool::new(false),
+            last_stages: Mutex::new(None),
+        }
+    }
+
+    /// Stage timing mode for [`Backend::tails`] (off by default). When on, each chunk's
+    /// stages are submitted one at a time and the host waits for each, so that
+    /// [`Backend::stage_seconds`] can report wall seconds per stage; the results are the
+    /// same bits, only slower by the lost overlap and the per-stage waits. When off, a chunk's
+    /// scenario, revalue and aggregate go to the device in one submission and the host first
+    /// waits at the tail's readback, and `stage_seconds` returns `None`.
+    pub fn set_profiling(&self, on: bool) {
+        self.profiling.store(on, Ordering::Relaxed);
+    }
+
+    /// [`GpuBackend::set_profiling`] in builder form.
+    pub fn with_profiling(self, on: bool) -> Self {
+        self.set_profiling(on);
+        self
+    }
+
+    /// Encodes with `encode`, submits, waits: the wall seconds of that work alone.
+    fn timed(&self, encode: impl FnOnce(&mut wgpu::CommandEncoder) -> Result<()>) -> Result<f64> {
+        let start = Instant::now();
+        let mut encoder = self.ctx.device.create_command_encoder(&Default::default());
+        encode(&mut encoder)?;
+        self.ctx.queue.submit([encoder.finish()]);
+        self.ctx.wait()?;
+        Ok(start.elapsed().as_secs_f64())
     }
 
     pub fn context(&self) -> &GpuContext {
@@ -135,15 +174,7 @@ impl GpuBackend {
                 seed,
                 PathSource::List(list),
             )?;
-            stages::encode_revalue(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                count as u32,
-                false,
-            )?;
-            stages::encode_aggregate(
+            stages::encode_losses(
                 ctx,
                 &mut encoder,
                 &book_buffers,
@@ -202,6 +233,22 @@ impl Backend for GpuBackend {
         }
     }
 
+    /// Seconds per stage of the last [`Backend::tails`] call made with profiling on
+    /// ([`GpuBackend::set_profiling`]); `None` otherwise. Measured on the host around
+    /// submissions that are each waited for (lavapipe runs them on the CPU, so host wall time
+    /// is device time; timestamp queries are not required of the adapter):
+    /// `scenario` the scenario stage; `revalue` the revalue stage (fused books: revalue and
+    /// the holdings' fixed-point sums); `aggregate` the aggregate stage (fused books: the
+    /// sums into losses); `tail` the radix select, until its selected entries are ready;
+    /// `transfer` the book's upload and the copies of the selected tail entries to the host.
+    fn set_stage_timing(&self, on: bool) {
+        self.set_profiling(on);
+    }
+
+    fn stage_seconds(&self) -> Option<StageSeconds> {
+        *self.last_stages.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn tails(
         &self,
         book: &Book,
@@ -215,6 +262,9 @@ impl Backend for GpuBackend {
             )));
         }
         let ctx = &self.ctx;
+        let profiling = self.profiling.load(Ordering::Relaxed);
+        let mut seconds = StageSeconds::default();
+        let upload = Instant::now();
         let book_buffers = BookBuffers::new(ctx, book)?;
         let chunk =
             stages::chunk_paths(ctx, &book_buffers, plan.chunk_paths).min(plan.paths.max(1));
@@ -222,6 +272,10 @@ impl Backend for GpuBackend {
         let tail_len = u32::try_from(plan.tail_len)
             .map_err(|_| Error::Gpu(format!("tail length {} is too large", plan.tail_len)))?;
         let tail_buffers = TailBuffers::new(ctx, book_buffers.accounts, tail_len)?;
+        if profiling {
+            ctx.wait()?;
+            seconds.transfer += upload.elapsed().as_secs_f64();
+        }
         let mut tails: Vec<RunningTail> = (0..book.accounts.len())
             .map(|_| RunningTail::new(plan.tail_len))
             .collect();
@@ -229,41 +283,44 @@ impl Backend for GpuBackend {
         while start < plan.paths {
             let count = chunk.min(plan.paths - start) as u32;
             let base = start as u32;
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            stages::encode_scenario(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                plan.seed,
-                PathSource::Range { base, count },
-            )?;
-            stages::encode_revalue(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                count,
-                false,
-            )?;
-            stages::encode_aggregate(ctx, &mut encoder, &book_buffers, &chunk_buffers, count)?;
-            ctx.queue.submit([encoder.finish()]);
+            let source = PathSource::Range { base, count };
+            let (b, c) = (&book_buffers, &chunk_buffers);
+            if profiling {
+                // One submission per stage, each waited for: host wall time per stage.
+                seconds.scenario += self.timed(|e| {
+                    stages::encode_scenario(ctx, e, b, c, plan.seed, source).map(|_| ())
+                })?;
+                if b.fused {
+                    seconds.revalue +=
+                        self.timed(|e| stages::encode_accumulate(ctx, e, b, c, count))?;
+                    seconds.aggregate +=
+                        self.timed(|e| stages::encode_finish(ctx, e, b, c, count))?;
+                } else {
+                    seconds.revalue +=
+                        self.timed(|e| stages::encode_revalue(ctx, e, b, c, count, false))?;
+                    seconds.aggregate +=
+                        self.timed(|e| stages::encode_aggregate(ctx, e, b, c, count))?;
+                }
+            } else {
+                // The whole chunk in one submission: no host wait until the tail's readback.
+                let mut encoder = ctx.device.create_command_encoder(&Default::default());
+                stages::encode_scenario(ctx, &mut encoder, b, c, plan.seed, source)?;
+                stages::encode_losses(ctx, &mut encoder, b, c, count)?;
+                ctx.queue.submit([encoder.finish()]);
+            }
+            let tail_start = Instant::now();
             if plan.tail_len > 0 {
-                stages::run_tail(
-                    ctx,
-                    &book_buffers,
-                    &chunk_buffers,
-                    &tail_buffers,
-                    base,
-                    count,
-                    &mut tails,
-                )?;
+                let readback = stages::run_tail(ctx, b, c, &tail_buffers, base, count, &mut tails)?;
+                seconds.transfer += readback;
+                seconds.tail += tail_start.elapsed().as_secs_f64() - readback;
             } else {
                 ctx.wait()?;
+                seconds.tail += tail_start.elapsed().as_secs_f64();
             }
             start += u64::from(count);
             progress(start);
         }
+        *self.last_stages.lock().unwrap_or_else(|p| p.into_inner()) = profiling.then_some(seconds);
         Ok(tails.into_iter().map(RunningTail::finish).collect())
     }
 

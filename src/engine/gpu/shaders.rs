@@ -12,6 +12,7 @@ const SHARED: &[(&str, &str)] = &[
         include_str!("../../../shaders/shared/philox.wgsl"),
     ),
     ("math", include_str!("../../../shaders/shared/math.wgsl")),
+    ("fixed", include_str!("../../../shaders/shared/fixed.wgsl")),
     (
         "normal",
         include_str!("../../../shaders/shared/normal.wgsl"),

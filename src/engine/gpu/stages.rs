@@ -18,14 +18,17 @@ use crate::engine::{AccountTail, TailEntry};
 use crate::error::{Error, Result};
 use crate::rng::seed_key;
 
-use super::context::GpuContext;
+use std::sync::Arc;
+
+use super::context::{GpuContext, RevaluePipelines};
 use super::types::{
-    AggregateParams, DrawParams, RevalueParams, ScenarioParams, TailParams, TailState,
+    AggregateParams, DrawParams, MAX_KNOTS, RevalueBlock, RevalueParams, ScenarioParams,
+    TailParams, TailState,
 };
 
 /// Workgroup sizes, as in the shaders' `WG` constants.
 pub const WG_SCENARIO: u32 = 64;
-pub const WG_REVALUE: u32 = 256;
+pub const WG_REVALUE: u32 = 64;
 pub const WG_AGGREGATE: u32 = 256;
 pub const WG_TAIL: u32 = 256;
 pub const WG_DRAWS: u32 = 64;
@@ -212,11 +215,39 @@ pub struct BookBuffers {
     pub step_assets: wgpu::Buffer,
     pub root: wgpu::Buffer,
     pub jump_thresholds: wgpu::Buffer,
-    pub instrument_params: wgpu::Buffer,
-    pub surfaces: wgpu::Buffer,
-    pub surface_data: wgpu::Buffer,
+    /// The revalue pipelines for this book's `KNOTS`.
+    pub revalue: Arc<RevaluePipelines>,
+    /// Every instrument in blocks of one asset (`RevalueBlock`s at the context's block
+    /// stride): the revalue stage's P&L rows.
+    pub instrument_blocks: wgpu::Buffer,
+    pub instrument_block_count: u32,
+    /// Fused books: each account's holdings in blocks (quantities folded in).
+    pub account_blocks: wgpu::Buffer,
+    pub account_block_count: u32,
+    /// Whether the Monte Carlo pipeline fuses revalue and aggregate (`revalue_accumulate`):
+    /// when the accounts' holdings take at most twice the blocks of the instruments, i.e.
+    /// each instrument is held about once. Otherwise P&L rows go through memory once and
+    /// the aggregate stage sums them per account (large books of shared instruments).
+    pub fused: bool,
     pub account_params: wgpu::Buffer,
     pub holdings: wgpu::Buffer,
+}
+
+/// A uniform buffer of revalue blocks, one per `stride` bytes (at least one block).
+fn block_buffer(ctx: &GpuContext, label: &str, blocks: &[RevalueBlock]) -> wgpu::Buffer {
+    let stride = ctx.revalue_block_stride() as usize;
+    let mut bytes = vec![0u8; stride * blocks.len().max(1)];
+    for (b, block) in blocks.iter().enumerate() {
+        let at = b * stride;
+        bytes[at..at + std::mem::size_of::<RevalueBlock>()]
+            .copy_from_slice(bytemuck::bytes_of(block));
+    }
+    ctx.device
+        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: &bytes,
+            usage: UNIFORM,
+        })
 }
 
 impl BookBuffers {
@@ -228,13 +259,43 @@ impl BookBuffers {
                 book.assets.len()
             )));
         }
+        let knots = super::types::book_knots(book);
+        if knots > MAX_KNOTS {
+            return Err(Error::BackendUnavailable(format!(
+                "the GPU backend prices smiles of at most {MAX_KNOTS} knots; the book has {knots} \
+                 (use --backend cpu)"
+            )));
+        }
         // The seed does not enter the per-asset constants.
         let model = ScenarioModel::new(book, 0);
         let (step_assets, thresholds) = super::types::step_assets(&model);
         let root: Vec<f32> = model.root.iter().map(|&x| x as f32).collect();
-        let instruments = super::types::instrument_params(book);
-        let (surfaces, surface_data) = super::types::surfaces(book);
+        let rows: Vec<_> = (0..book.instruments.len())
+            .map(|i| super::types::pricing_row(book, i))
+            .collect();
+        let instrument_blocks = super::types::blocks(0, rows.clone());
         let (accounts, holdings) = super::types::accounts(book);
+        let mut account_blocks = Vec::new();
+        for (a, (acct, params)) in book.accounts.iter().zip(&accounts).enumerate() {
+            let held = acct
+                .holdings
+                .iter()
+                .map(|h| {
+                    let mut row = rows[h.instrument];
+                    // Exact: to_quanta is a power of two (the aggregate stage's q·pnl·2^-e).
+                    row.quantity_quanta = h.quantity as f32 * params.to_quanta;
+                    row
+                })
+                .collect();
+            account_blocks.extend(super::types::blocks(a as u32, held));
+            if account_blocks.len() > 2 * instrument_blocks.len().max(1) {
+                break;
+            }
+        }
+        let fused = account_blocks.len() <= 2 * instrument_blocks.len().max(1);
+        if !fused {
+            account_blocks.clear();
+        }
         Ok(Self {
             assets: book.assets.len() as u32,
             instruments: book.instruments.len() as u32,
@@ -246,9 +307,12 @@ impl BookBuffers {
             step_assets: storage_init(ctx, "step assets", &step_assets),
             root: storage_init(ctx, "correlation root", &root),
             jump_thresholds: storage_init(ctx, "jump thresholds", &thresholds),
-            instrument_params: storage_init(ctx, "instruments", &instruments),
-            surfaces: storage_init(ctx, "surfaces", &surfaces),
-            surface_data: storage_init(ctx, "surface data", &surface_data),
+            revalue: ctx.revalue_pipelines(knots as u32)?,
+            instrument_block_count: instrument_blocks.len() as u32,
+            instrument_blocks: block_buffer(ctx, "instrument blocks", &instrument_blocks),
+            account_block_count: account_blocks.len() as u32,
+            account_blocks: block_buffer(ctx, "account blocks", &account_blocks),
+            fused,
             account_params: storage_init(ctx, "accounts", &accounts),
             holdings: storage_init(ctx, "holdings", &holdings),
         })
@@ -285,7 +349,9 @@ pub fn chunk_paths(ctx: &GpuContext, book: &BookBuffers, requested: Option<u32>)
     }
 }
 
-/// The per-chunk device buffers (states, P&L, losses), sized for `capacity` scenarios.
+/// The per-chunk device buffers (states, P&L, losses, fixed-point sums), sized for
+/// `capacity` scenarios. P&L rows exist for factored books and for `explicit` use
+/// (regenerated paths, stress); the sums for fused books.
 pub struct ChunkBuffers {
     pub capacity: u64,
     pub scenario_params: wgpu::Buffer,
@@ -296,6 +362,7 @@ pub struct ChunkBuffers {
     pub states: wgpu::Buffer,
     pub pnl: wgpu::Buffer,
     pub loss: wgpu::Buffer,
+    pub accumulated: wgpu::Buffer,
 }
 
 impl ChunkBuffers {
@@ -310,13 +377,23 @@ impl ChunkBuffers {
             path_list: storage(ctx, "path list", 4 * list_len),
             scenario_rules: storage(ctx, "scenario rules", 4 * list_len),
             states: storage(ctx, "states", 8 * u64::from(book.assets) * n),
-            pnl: storage(ctx, "pnl", 4 * u64::from(book.instruments) * n),
+            pnl: if explicit || !book.fused {
+                storage(ctx, "pnl", 4 * u64::from(book.instruments) * n)
+            } else {
+                storage(ctx, "pnl (unused)", 16)
+            },
             loss: storage(ctx, "loss", 4 * u64::from(book.accounts) * n),
+            accumulated: if book.fused {
+                storage(ctx, "fixed-point sums", 8 * u64::from(book.accounts) * n)
+            } else {
+                storage(ctx, "fixed-point sums (unused)", 16)
+            },
         }
     }
 }
 
 /// How the scenario stage picks its paths.
+#[derive(Clone, Copy, Debug)]
 pub enum PathSource<'a> {
     /// Paths `base .. base + count`.
     Range { base: u32, count: u32 },
@@ -375,8 +452,74 @@ pub fn encode_scenario(
     Ok(count)
 }
 
-/// Encodes the revalue stage over `count` scenarios already in `chunk.states`; with
-/// `explicit_rules`, `chunk.scenario_rules` applies (see `revalue.wgsl`).
+/// The revalue stage's bind group over `blocks` (bound one block at a time, at dynamic
+/// offsets).
+fn whole(binding: u32, buffer: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+    wgpu::BindGroupEntry {
+        binding,
+        resource: buffer.as_entire_binding(),
+    }
+}
+
+fn revalue_group(ctx: &GpuContext, chunk: &ChunkBuffers, blocks: &wgpu::Buffer) -> wgpu::BindGroup {
+    ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("revalue"),
+        layout: &ctx.revalue_layout,
+        entries: &[
+            whole(0, &chunk.revalue_params),
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: blocks,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(std::mem::size_of::<RevalueBlock>() as u64),
+                }),
+            },
+            whole(2, &chunk.states),
+            whole(3, &chunk.scenario_rules),
+            whole(4, &chunk.pnl),
+            whole(5, &chunk.accumulated),
+        ],
+    })
+}
+
+/// Dispatches `pipeline` once per block of `blocks`, over `count` scenarios each.
+#[allow(clippy::too_many_arguments)]
+fn dispatch_blocks(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    chunk: &ChunkBuffers,
+    pipeline: &wgpu::ComputePipeline,
+    blocks: &wgpu::Buffer,
+    block_count: u32,
+    count: u32,
+) -> Result<()> {
+    let group = revalue_group(ctx, chunk, blocks);
+    let stride = ctx.revalue_block_stride();
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    pass.set_pipeline(pipeline);
+    for b in 0..u64::from(block_count) {
+        let offset = u32::try_from(b * stride)
+            .map_err(|_| Error::Gpu("too many revalue blocks for a dynamic offset".into()))?;
+        pass.set_bind_group(0, &group, &[offset]);
+        dispatch(ctx, &mut pass, groups(u64::from(count), WG_REVALUE))?;
+    }
+    Ok(())
+}
+
+fn write_revalue_params(ctx: &GpuContext, chunk: &ChunkBuffers, count: u32, explicit: bool) {
+    let params = RevalueParams {
+        path_count: count,
+        explicit_rules: u32::from(explicit),
+        _pad: [0; 2],
+    };
+    ctx.queue
+        .write_buffer(&chunk.revalue_params, 0, bytemuck::bytes_of(&params));
+}
+
+/// Encodes the revalue stage over `count` scenarios already in `chunk.states`: every
+/// instrument's P&L row in `chunk.pnl`; with `explicit_rules`, `chunk.scenario_rules`
+/// applies (see `revalue.wgsl`).
 pub fn encode_revalue(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
@@ -385,50 +528,24 @@ pub fn encode_revalue(
     count: u32,
     explicit_rules: bool,
 ) -> Result<()> {
-    let rows_per_group = rows_per_group(ctx, book.instruments);
-    let params = RevalueParams {
-        path_count: count,
-        instruments: book.instruments,
-        explicit_rules: u32::from(explicit_rules),
-        rows_per_group,
-    };
-    ctx.queue
-        .write_buffer(&chunk.revalue_params, 0, bytemuck::bytes_of(&params));
-    let p = &ctx.pipelines.revalue;
-    let group = bind(
+    write_revalue_params(ctx, chunk, count, explicit_rules);
+    dispatch_blocks(
         ctx,
-        p,
-        &[
-            &chunk.revalue_params,
-            &book.instrument_params,
-            &book.surfaces,
-            &book.surface_data,
-            &chunk.states,
-            &chunk.scenario_rules,
-            &chunk.pnl,
-        ],
-    );
-    let mut pass = encoder.begin_compute_pass(&Default::default());
-    pass.set_pipeline(p);
-    pass.set_bind_group(0, &group, &[]);
-    dispatch_rows(
-        ctx,
-        &mut pass,
+        encoder,
+        chunk,
+        &book.revalue.revalue,
+        &book.instrument_blocks,
+        book.instrument_block_count,
         count,
-        WG_REVALUE,
-        book.instruments,
-        rows_per_group,
     )
 }
 
-/// Encodes the aggregate stage over `count` scenarios.
-pub fn encode_aggregate(
+fn write_aggregate_params(
     ctx: &GpuContext,
-    encoder: &mut wgpu::CommandEncoder,
     book: &BookBuffers,
     chunk: &ChunkBuffers,
     count: u32,
-) -> Result<()> {
+) -> u32 {
     let rows_per_group = rows_per_group(ctx, book.accounts);
     let params = AggregateParams {
         path_count: count,
@@ -438,6 +555,18 @@ pub fn encode_aggregate(
     };
     ctx.queue
         .write_buffer(&chunk.aggregate_params, 0, bytemuck::bytes_of(&params));
+    rows_per_group
+}
+
+/// Encodes the aggregate stage over `count` scenarios of P&L rows.
+pub fn encode_aggregate(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+) -> Result<()> {
+    let rows_per_group = write_aggregate_params(ctx, book, chunk, count);
     let p = &ctx.pipelines.aggregate;
     let group = bind(
         ctx,
@@ -462,6 +591,95 @@ pub fn encode_aggregate(
         book.accounts,
         rows_per_group,
     )
+}
+
+/// Encodes the fused revalue-aggregate of a fused book (`book.fused`): each account's
+/// holdings revalued and summed in fixed point ([`encode_accumulate`]), then turned into
+/// losses ([`encode_finish`]), bit for bit what [`encode_revalue`] and [`encode_aggregate`]
+/// give.
+pub fn encode_revalue_accumulate(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+) -> Result<()> {
+    encode_accumulate(ctx, encoder, book, chunk, count)?;
+    encode_finish(ctx, encoder, book, chunk, count)
+}
+
+/// The `revalue_accumulate` passes of a fused book: fixed-point sums of every account in
+/// `chunk.accumulated`.
+pub fn encode_accumulate(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+) -> Result<()> {
+    encoder.clear_buffer(
+        &chunk.accumulated,
+        0,
+        Some(8 * u64::from(book.accounts) * u64::from(count)),
+    );
+    write_revalue_params(ctx, chunk, count, false);
+    dispatch_blocks(
+        ctx,
+        encoder,
+        chunk,
+        &book.revalue.accumulate,
+        &book.account_blocks,
+        book.account_block_count,
+        count,
+    )
+}
+
+/// The `finish` pass of a fused book: fixed-point sums to losses.
+pub fn encode_finish(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+) -> Result<()> {
+    write_aggregate_params(ctx, book, chunk, count);
+    let p = &ctx.pipelines.aggregate_finish;
+    let group = bind_at(
+        ctx,
+        p,
+        &[
+            (0, &chunk.aggregate_params),
+            (1, &book.account_params),
+            (4, &chunk.states),
+            (5, &chunk.loss),
+            (6, &chunk.accumulated),
+        ],
+    );
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    pass.set_pipeline(p);
+    pass.set_bind_group(0, &group, &[]);
+    dispatch(
+        ctx,
+        &mut pass,
+        groups(u64::from(book.accounts) * u64::from(count), WG_AGGREGATE),
+    )
+}
+
+/// Encodes revalue and aggregate, fused or factored as the book is: every account's loss
+/// on `count` scenarios in `chunk.loss`.
+pub fn encode_losses(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    book: &BookBuffers,
+    chunk: &ChunkBuffers,
+    count: u32,
+) -> Result<()> {
+    if book.fused {
+        encode_revalue_accumulate(ctx, encoder, book, chunk, count)
+    } else {
+        encode_revalue(ctx, encoder, book, chunk, count, false)?;
+        encode_aggregate(ctx, encoder, book, chunk, count)
+    }
 }
 
 /// The tail stage's buffers: accounts are processed in batches whose gathered entries fit
@@ -562,6 +780,8 @@ impl RunningTail {
 
 /// Runs the tail stage on the `count` losses of every account in `chunk.loss` (paths
 /// `path_base ..`) and merges each account's chunk tail into `tails` (one per account).
+/// Returns the seconds spent copying the selected entries back (the first readback, of the
+/// gathered counts, also waits for the selection itself, so it counts as tail time).
 pub fn run_tail(
     ctx: &GpuContext,
     book: &BookBuffers,
@@ -570,7 +790,8 @@ pub fn run_tail(
     path_base: u32,
     count: u32,
     tails: &mut [RunningTail],
-) -> Result<()> {
+) -> Result<f64> {
+    let mut readback_seconds = 0.0;
     let take = tail.tail_len.min(count);
     let tiles = count.div_ceil(TAIL_TILE).max(1);
     let mut account_base = 0;
@@ -652,7 +873,9 @@ pub fn run_tail(
         let gathered: Vec<u32> = read_back(ctx, &tail.gathered, 4 * u64::from(accounts))?;
         // Only as far as the last account that gathered anything.
         let rows = gathered.iter().rposition(|&g| g > 0).map_or(0, |a| a + 1) as u64;
+        let copy = std::time::Instant::now();
         let entries: Vec<[u32; 2]> = read_back(ctx, &tail.out, 8 * u64::from(take) * rows)?;
+        readback_seconds += copy.elapsed().as_secs_f64();
         for (a, (&got, running)) in gathered.iter().zip(batch.iter_mut()).enumerate() {
             if got > take {
                 return Err(Error::Gpu(format!(
@@ -676,7 +899,7 @@ pub fn run_tail(
         }
         account_base += accounts;
     }
-    Ok(())
+    Ok(readback_seconds)
 }
 
 /// Raw Philox words or normals of `paths` × `blocks` (verification).

@@ -62,48 +62,196 @@ pub struct StepAsset {
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct RevalueParams {
     pub path_count: u32,
-    pub instruments: u32,
     pub explicit_rules: u32,
-    pub rows_per_group: u32,
+    pub _pad: [u32; 2],
 }
 
-/// `InstrumentParams::payoff` codes (WGSL `PAYOFF_*`).
+/// `PricingRow::payoff` codes (WGSL `PAYOFF_*`).
 pub const PAYOFF_DELTA_ONE: u32 = 0;
 pub const PAYOFF_CALL: u32 = 1;
 pub const PAYOFF_PUT: u32 = 2;
 
-/// Must be kept in sync with `shaders/shared/types.wgsl: struct InstrumentParams`.
+/// The most smile knots of a surface the GPU backend prices (WGSL `MAX_KNOTS`).
+pub const MAX_KNOTS: usize = 32;
+/// Instruments per revalue block, one dispatch each (WGSL `BLOCK_ROWS`).
+pub const BLOCK_ROWS: usize = 8;
+
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct PricingRow` (the formulas are
+/// documented there).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct InstrumentParams {
+pub struct PricingRow {
     pub payoff: u32,
     pub asset: u32,
     pub expired: u32,
-    pub _pad0: u32,
+    pub instrument: u32,
     pub linear_scale: f32,
     pub linear_offset: f32,
     pub multiplier: f32,
-    pub spot0: f32,
     pub strike: f32,
-    pub carry1: f32,
-    pub tau1: f32,
+    pub spot0: f32,
+    pub forward1_0: f32,
+    pub log_moneyness0: f32,
     pub discount1: f32,
     pub sqrt_tau1: f32,
     pub tenor_weight: f32,
     pub base_value: f32,
-    pub _pad1: u32,
+    pub quantity_quanta: f32,
+    pub variance0: f32,
+    pub variance1: f32,
+    pub _pad: [u32; 2],
+    pub knots: [f32; MAX_KNOTS],
+    pub intercept0: [f32; MAX_KNOTS],
+    pub slope0: [f32; MAX_KNOTS],
+    pub intercept1: [f32; MAX_KNOTS],
+    pub slope1: [f32; MAX_KNOTS],
 }
 
-/// Must be kept in sync with `shaders/shared/types.wgsl: struct SurfaceParams`.
+/// Must be kept in sync with `shaders/shared/types.wgsl: struct RevalueBlock`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
-pub struct SurfaceParams {
-    pub grid: u32,
-    pub n_tau: u32,
-    pub n_k: u32,
-    pub offset: u32,
-    pub flat_vol: f32,
-    pub _pad: [u32; 3],
+pub struct RevalueBlock {
+    pub count: u32,
+    pub account: u32,
+    pub asset: u32,
+    pub _pad: u32,
+    pub rows: [PricingRow; BLOCK_ROWS],
+}
+
+/// The most knots of the book's surfaces (at least 1): the revalue pipeline's `KNOTS`.
+pub fn book_knots(book: &Book) -> usize {
+    book.assets
+        .iter()
+        .map(|a| match &a.surface {
+            VolSurface::Flat(_) => 1,
+            VolSurface::Grid(g) => g.log_moneyness.len(),
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// One row of a surface as lines per segment: (intercept, slope) with s(k) = a + b·k on the
+/// segment from knot j, padded flat at the last vol (see `PricingRow`).
+fn row_lines(knots: &[f64], vols: &[f64]) -> ([f32; MAX_KNOTS], [f32; MAX_KNOTS]) {
+    let last = vols.len() - 1;
+    let mut a = [vols[last] as f32; MAX_KNOTS];
+    let mut b = [0.0f32; MAX_KNOTS];
+    for j in 0..last {
+        let slope = (vols[j + 1] - vols[j]) / (knots[j + 1] - knots[j]);
+        a[j] = (vols[j] - slope * knots[j]) as f32;
+        b[j] = slope as f32;
+    }
+    (a, b)
+}
+
+/// The pricing row of instrument `index`: every constant computed in f64 from the CPU's
+/// [`RevalueRow`] and rounded once. `quantity_quanta` is left 0 (set per holding).
+pub fn pricing_row(book: &Book, index: usize) -> PricingRow {
+    let r = RevalueRow::new(book, &book.instruments[index]);
+    let m = r.multiplier;
+    let (payoff, scale, offset) = match r.payoff {
+        Payoff::Linear => (PAYOFF_DELTA_ONE, m * r.spot0, 0.0),
+        Payoff::InversePerpetual => (PAYOFF_DELTA_ONE, m, 0.0),
+        Payoff::LinearFuture => {
+            let s0c1 = r.spot0 * r.carry1;
+            (PAYOFF_DELTA_ONE, m * s0c1, m * (s0c1 - r.forward0))
+        }
+        Payoff::InverseFuture => {
+            let ratio = r.spot0 / r.forward0;
+            (PAYOFF_DELTA_ONE, m * ratio, m * (ratio - 1.0 / r.carry1))
+        }
+        Payoff::Option(Right::Call) => (PAYOFF_CALL, 0.0, 0.0),
+        Payoff::Option(Right::Put) => (PAYOFF_PUT, 0.0, 0.0),
+    };
+    let live = r.tau1 > 0.0 && r.tau1.is_finite();
+    let forward1_0 = r.spot0 * r.carry1;
+    let log_moneyness0 = if payoff != PAYOFF_DELTA_ONE && r.strike > 0.0 && forward1_0 > 0.0 {
+        (r.strike / forward1_0).ln()
+    } else {
+        0.0
+    };
+    let mut row = PricingRow {
+        payoff,
+        asset: r.asset as u32,
+        expired: u32::from(!live),
+        instrument: index as u32,
+        linear_scale: scale as f32,
+        linear_offset: offset as f32,
+        multiplier: m as f32,
+        strike: r.strike as f32,
+        spot0: r.spot0 as f32,
+        forward1_0: forward1_0 as f32,
+        log_moneyness0: log_moneyness0 as f32,
+        discount1: if live {
+            (-r.rate * r.tau1).exp() as f32
+        } else {
+            1.0
+        },
+        sqrt_tau1: if live { r.tau1.sqrt() as f32 } else { 0.0 },
+        tenor_weight: r.tenor_weight as f32,
+        base_value: r.base_value as f32,
+        variance0: 1.0,
+        ..Default::default()
+    };
+    match &book.assets[r.asset].surface {
+        VolSurface::Flat(v) => {
+            row.intercept0 = [*v as f32; MAX_KNOTS];
+            row.intercept1 = row.intercept0;
+        }
+        VolSurface::Grid(g) => {
+            let ks = &g.log_moneyness;
+            let nk = ks.len();
+            for (j, knot) in row.knots.iter_mut().enumerate() {
+                *knot = ks[j.min(nk - 1)] as f32;
+            }
+            let vols = |i: usize| &g.vols[i * nk..(i + 1) * nk];
+            // The rows around τ₁ and their weights in total variance (`GridSurface::vol`).
+            let taus = &g.taus;
+            let last = taus.len() - 1;
+            let tau = r.tau1;
+            let (i0, i1, v0, v1) = if !live || tau <= taus[0] {
+                (0, 0, 1.0, 0.0)
+            } else if tau >= taus[last] {
+                (last, last, 1.0, 0.0)
+            } else {
+                let i = taus.partition_point(|&x| x <= tau) - 1;
+                let a = (tau - taus[i]) / (taus[i + 1] - taus[i]);
+                (i, i + 1, (1.0 - a) * taus[i] / tau, a * taus[i + 1] / tau)
+            };
+            (row.intercept0, row.slope0) = row_lines(ks, vols(i0));
+            (row.intercept1, row.slope1) = row_lines(ks, vols(i1));
+            row.variance0 = v0 as f32;
+            row.variance1 = v1 as f32;
+        }
+    }
+    row
+}
+
+/// Revalue blocks of up to [`BLOCK_ROWS`] rows, each on one asset: `rows` grouped by asset
+/// (stable within an asset), the last block of each asset padded with zero rows (a delta-one
+/// row of scale 0 and quantity 0: P&L and term exactly 0).
+pub fn blocks(account: u32, mut rows: Vec<PricingRow>) -> Vec<RevalueBlock> {
+    // By asset, then by tenor: neighbouring rows share their vol-factor exponent.
+    rows.sort_by(|a, b| {
+        a.asset
+            .cmp(&b.asset)
+            .then(a.tenor_weight.total_cmp(&b.tenor_weight))
+    });
+    let mut out = Vec::new();
+    for asset_rows in rows.chunk_by(|a, b| a.asset == b.asset) {
+        for part in asset_rows.chunks(BLOCK_ROWS) {
+            let mut block = RevalueBlock {
+                count: part.len() as u32,
+                account,
+                asset: part[0].asset,
+                ..Default::default()
+            };
+            block.rows[..part.len()].copy_from_slice(part);
+            out.push(block);
+        }
+    }
+    out
 }
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct AggregateParams`.
@@ -271,86 +419,6 @@ pub fn step_assets(model: &ScenarioModel) -> (Vec<StepAsset>, Vec<u32>) {
         thresholds.push(0); // bindings may not be empty
     }
     (rows, thresholds)
-}
-
-/// The revalue stage's per-instrument rows, from the CPU's rows: every constant is computed
-/// in f64 and rounded once.
-pub fn instrument_params(book: &Book) -> Vec<InstrumentParams> {
-    book.instruments
-        .iter()
-        .map(|row| {
-            let r = RevalueRow::new(book, row);
-            let m = r.multiplier;
-            let (payoff, scale, offset) = match r.payoff {
-                Payoff::Linear => (PAYOFF_DELTA_ONE, m * r.spot0, 0.0),
-                Payoff::InversePerpetual => (PAYOFF_DELTA_ONE, m, 0.0),
-                Payoff::LinearFuture => {
-                    let s0c1 = r.spot0 * r.carry1;
-                    (PAYOFF_DELTA_ONE, m * s0c1, m * (s0c1 - r.forward0))
-                }
-                Payoff::InverseFuture => {
-                    let ratio = r.spot0 / r.forward0;
-                    (PAYOFF_DELTA_ONE, m * ratio, m * (ratio - 1.0 / r.carry1))
-                }
-                Payoff::Option(Right::Call) => (PAYOFF_CALL, 0.0, 0.0),
-                Payoff::Option(Right::Put) => (PAYOFF_PUT, 0.0, 0.0),
-            };
-            let live = r.tau1 > 0.0 && r.tau1.is_finite();
-            InstrumentParams {
-                payoff,
-                asset: r.asset as u32,
-                expired: u32::from(!live),
-                linear_scale: scale as f32,
-                linear_offset: offset as f32,
-                multiplier: m as f32,
-                spot0: r.spot0 as f32,
-                strike: r.strike as f32,
-                carry1: r.carry1 as f32,
-                tau1: if live { r.tau1 as f32 } else { 0.0 },
-                discount1: if live {
-                    (-r.rate * r.tau1).exp() as f32
-                } else {
-                    1.0
-                },
-                sqrt_tau1: if live { r.tau1.sqrt() as f32 } else { 0.0 },
-                tenor_weight: r.tenor_weight as f32,
-                base_value: r.base_value as f32,
-                ..Default::default()
-            }
-        })
-        .collect()
-}
-
-/// Surface rows and the packed grid data (taus, knots, vols per grid surface).
-pub fn surfaces(book: &Book) -> (Vec<SurfaceParams>, Vec<f32>) {
-    let mut data = Vec::new();
-    let rows = book
-        .assets
-        .iter()
-        .map(|a| match &a.surface {
-            VolSurface::Flat(v) => SurfaceParams {
-                flat_vol: *v as f32,
-                ..Default::default()
-            },
-            VolSurface::Grid(g) => {
-                let offset = data.len() as u32;
-                data.extend(g.taus.iter().map(|&x| x as f32));
-                data.extend(g.log_moneyness.iter().map(|&x| x as f32));
-                data.extend(g.vols.iter().map(|&x| x as f32));
-                SurfaceParams {
-                    grid: 1,
-                    n_tau: g.taus.len() as u32,
-                    n_k: g.log_moneyness.len() as u32,
-                    offset,
-                    ..Default::default()
-                }
-            }
-        })
-        .collect();
-    if data.is_empty() {
-        data.push(0.0);
-    }
-    (rows, data)
 }
 
 /// Account rows and the holdings (CSR) they point into.
