@@ -6,9 +6,10 @@
 //   with their constants folded in f64 by the host (exact zero when nothing moves):
 //   spot and linear perpetual m S_0 expm1(r); inverse perpetual m expm1(r); linear future
 //   m (S_0 c1 expm1(r) + (S_0 c1 - F_0)); inverse future m (S_0/F_0 expm1(r) + (S_0/F_0 - 1/c1));
-// - option, tau1 > 0: Black-76 at F1 = S_0 c1 e^r, sigma1 = sigma_surface(tau1, ln(K/F1))
-//   times the vol factor, minus today's value; tau1 <= 0: intrinsic on S_h minus today's
-//   value. ln(K/F1) = ln(K/(S_0 c1)) - r: no logarithm per scenario.
+// - option, tau1 > 0: Black-76 at F1 = S_0 c1 e^r, sigma1 sqrt(tau1) = sqrt(W(ln(K/F1)))
+//   times the vol factor (W the smile's total variance at tau1, see `PricingRow`), minus
+//   today's value; tau1 <= 0: intrinsic on S_h minus today's value.
+//   ln(K/F1) = ln(K/(S_0 c1)) - r: no logarithm per scenario.
 // The vol factor is e^(x w(tau1)) (Monte Carlo, grid stress) or e^x (named scenarios).
 //
 // Work is dispatched per block of up to BLOCK_ROWS instruments of one asset (`RevalueBlock`,
@@ -35,6 +36,9 @@
 const WG: u32 = 64u;
 // The most knots of the book's surfaces (1 ..= MAX_KNOTS), set when the pipeline is made.
 override KNOTS: u32 = 9u;
+// 1: the block's rows share row 0's smile and tenor weight (`RevalueBlock.shared_smile`), so
+// they are read from row 0: one set of loads and one vol-factor exponential per block.
+override SHARED_SMILE: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> params: RevalueParams;
 @group(0) @binding(1) var<uniform> block: RevalueBlock;
@@ -42,6 +46,11 @@ override KNOTS: u32 = 9u;
 @group(0) @binding(3) var<storage, read> scenario_rules: array<u32>;
 @group(0) @binding(4) var<storage, read_write> pnl: array<f32>;
 @group(0) @binding(5) var<storage, read_write> accumulated: array<vec2<u32>>;
+
+// The row whose smile and tenor weight row r uses.
+fn smile_row(r: u32) -> u32 {
+    return select(r, 0u, SHARED_SMILE != 0u);
+}
 
 #import surface
 
@@ -69,10 +78,9 @@ fn row_pnl(r: u32, mv: AssetMove, uniform_vol: bool) -> f32 {
         - base_value;
     let forward1 = block.rows[r].forward1_0 * mv.growth;
     let k1 = block.rows[r].log_moneyness0 - mv.log_return;
-    let weight = block.rows[r].tenor_weight;
-    let factor = exp_f32(select(mv.log_vol * weight, mv.log_vol, uniform_vol));
-    let vol = smile_vol(r, k1) * factor;
-    let sd = vol * block.rows[r].sqrt_tau1;
+    let weight = block.rows[smile_row(r)].tenor_weight;
+    let factor = exp_normal_f32(select(mv.log_vol * weight, mv.log_vol, uniform_vol));
+    let sd = smile_sd(r, k1) * factor;
     let live = multiplier * black76_lm(is_call, forward1, strike, -k1, sd, block.rows[r].discount1)
         - base_value;
     let option = select(live, settled, block.rows[r].expired != 0u);

@@ -49,6 +49,17 @@ fn exp_f32(x_in: f32) -> f32 {
     return ldexp(1.0 + expm1_kernel(r), i32(n));
 }
 
+// e^x as `exp_f32` (the same bits where e^x is a normal f32), x clamped to [-86, 88] so
+// that 2^n stays a normal scale and is applied as an add to the exponent bits instead of
+// `ldexp` (which llvmpipe lowers with range checks). Below e^-86 ~ 4e-38 it returns about
+// that: for prices, where such terms are negligible absolutely.
+fn exp_normal_f32(x_in: f32) -> f32 {
+    let x = clamp(x_in, -86.0, 88.0);
+    let n = round(x * LOG2_E);
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    return bitcast<f32>(bitcast<i32>(1.0 + expm1_kernel(r)) + (i32(n) << 23u));
+}
+
 // e^x - 1, accurate to a few ulp also for small |x|.
 fn expm1_f32(x: f32) -> f32 {
     if abs(x) <= 0.3465735903 {

@@ -79,13 +79,15 @@ const BLOCK_ROWS: u32 = 8u;
 // every constant folded in f64 on the host and rounded once. With S_h = S_0 e^r:
 // - delta one: pnl = linear_scale expm1(r) + linear_offset;
 // - option, live: Black-76 at F_1 = forward1_0 e^r, log-moneyness k_1 = ln(K / F_1) =
-//   log_moneyness0 - r, sigma_1 = smile(k_1) times the vol factor;
-// - option, expired (tau_1 <= 0): intrinsic value at S_h = spot0 e^r.
-// The smile at the row's tau_1 is sqrt(variance0 s_0(k)^2 + variance1 s_1(k)^2), with s_0, s_1
-// the surface rows around tau_1 (linear in total variance between expiries, SPEC 3):
-// variance0 = (1 - a) tau_i / tau_1, variance1 = a tau_{i+1} / tau_1. Each row is linear
-// between knots and flat beyond the ends: on the segment from knot j,
-// s(k) = intercept[j] + slope[j] k, for k clamped to the knots.
+//   log_moneyness0 - r, sigma_1 sqrt(tau_1) = sqrt(W(k_1)) times the vol factor;
+// - option, expired (tau_1 <= 0): intrinsic value at S_h = spot0 e^r (W = 0).
+// W(k) = tau_1 (v_0 s_0(k)^2 + v_1 s_1(k)^2) is the smile's total variance at tau_1, with s_0,
+// s_1 the surface rows around tau_1 (linear in total variance between expiries, SPEC 3):
+// v_0 = (1 - a) tau_i / tau_1, v_1 = a tau_{i+1} / tau_1. Each row is linear between knots
+// and flat beyond the ends, so W is quadratic on each segment and continuous: for k clamped
+// to the knots, W(k) = variance_k0 + sum_j h_j (slope_change[j] + curvature_change[j] h_j),
+// h_j = max(k - knot_j, 0), the changes of W's slope and half curvature at knot j (at knot 0
+// the first segment's own; zero past the last knot).
 struct PricingRow {
     payoff: u32,
     asset: u32,
@@ -104,6 +106,7 @@ struct PricingRow {
     log_moneyness0: f32,
     // e^(-rate tau1).
     discount1: f32,
+    // sqrt(tau1) (folded into W; not read by the stage).
     sqrt_tau1: f32,
     // w(tau1).
     tenor_weight: f32,
@@ -111,16 +114,14 @@ struct PricingRow {
     base_value: f32,
     // Fused blocks: the holding's quantity times 2^-e, the account's fixed-point scale.
     quantity_quanta: f32,
-    variance0: f32,
-    variance1: f32,
+    // W(knot 0).
+    variance_k0: f32,
     _pad0: u32,
     _pad1: u32,
-    // Knots (padded with the last), and the two rows' lines per segment (padded flat).
-    knots: array<vec4<f32>, 8>,
-    intercept0: array<vec4<f32>, 8>,
-    slope0: array<vec4<f32>, 8>,
-    intercept1: array<vec4<f32>, 8>,
-    slope1: array<vec4<f32>, 8>,
+    _pad2: u32,
+    // Per knot j: (knot, slope_change, curvature_change, 0); knots padded with the last,
+    // the changes with 0. One vec4 per knot: one load each.
+    hinges: array<vec4<f32>, 32>,
 }
 
 // One dispatch of the revalue stage: up to BLOCK_ROWS instruments of one asset (rows past
@@ -130,7 +131,10 @@ struct RevalueBlock {
     // Fused blocks: the account whose sum the rows add to.
     account: u32,
     asset: u32,
-    _pad0: u32,
+    // 1 when every row has row 0's smile and tenor weight (host side: picks the pipeline).
+    shared_smile: u32,
+    // The asset's smile knots (its rows' `hinges[j].x`): loaded once per block, not per row.
+    knots: array<vec4<f32>, 8>,
     rows: array<PricingRow, BLOCK_ROWS>,
 }
 

@@ -170,6 +170,9 @@ pub struct RevaluePipelines {
     pub revalue: wgpu::ComputePipeline,
     /// `revalue_accumulate`: fused revalue and aggregate.
     pub accumulate: wgpu::ComputePipeline,
+    /// The same two for blocks whose rows share one smile (`SHARED_SMILE`).
+    pub revalue_shared: wgpu::ComputePipeline,
+    pub accumulate_shared: wgpu::ComputePipeline,
 }
 
 /// The long-lived GPU objects of a backend.
@@ -265,8 +268,11 @@ impl GpuContext {
                 label: Some("revalue"),
                 source: wgpu::ShaderSource::Wgsl(source.into()),
             });
-        let constants = [("KNOTS", f64::from(knots))];
-        let pipeline = |entry: &str| {
+        let pipeline = |entry: &str, shared: bool| {
+            let constants = [
+                ("KNOTS", f64::from(knots)),
+                ("SHARED_SMILE", f64::from(u8::from(shared))),
+            ];
             self.device
                 .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(entry),
@@ -282,8 +288,10 @@ impl GpuContext {
         };
         let made = Arc::new(RevaluePipelines {
             knots,
-            revalue: pipeline("revalue"),
-            accumulate: pipeline("revalue_accumulate"),
+            revalue: pipeline("revalue", false),
+            accumulate: pipeline("revalue_accumulate", false),
+            revalue_shared: pipeline("revalue", true),
+            accumulate_shared: pipeline("revalue_accumulate", true),
         });
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("revalue pipeline creation failed: {e}")));

@@ -221,9 +221,12 @@ pub struct BookBuffers {
     /// stride): the revalue stage's P&L rows.
     pub instrument_blocks: wgpu::Buffer,
     pub instrument_block_count: u32,
+    /// Per instrument block: whether its rows share one smile (`RevalueBlock::shared_smile`).
+    pub instrument_shared: Vec<bool>,
     /// Fused books: each account's holdings in blocks (quantities folded in).
     pub account_blocks: wgpu::Buffer,
     pub account_block_count: u32,
+    pub account_shared: Vec<bool>,
     /// Whether the Monte Carlo pipeline fuses revalue and aggregate (`revalue_accumulate`):
     /// when the accounts' holdings take at most twice the blocks of the instruments, i.e.
     /// each instrument is held about once. Otherwise P&L rows go through memory once and
@@ -248,6 +251,10 @@ fn block_buffer(ctx: &GpuContext, label: &str, blocks: &[RevalueBlock]) -> wgpu:
             contents: &bytes,
             usage: UNIFORM,
         })
+}
+
+fn shared_flags(blocks: &[RevalueBlock]) -> Vec<bool> {
+    blocks.iter().map(|b| b.shared_smile != 0).collect()
 }
 
 impl BookBuffers {
@@ -309,8 +316,10 @@ impl BookBuffers {
             jump_thresholds: storage_init(ctx, "jump thresholds", &thresholds),
             revalue: ctx.revalue_pipelines(knots as u32)?,
             instrument_block_count: instrument_blocks.len() as u32,
+            instrument_shared: shared_flags(&instrument_blocks),
             instrument_blocks: block_buffer(ctx, "instrument blocks", &instrument_blocks),
             account_block_count: account_blocks.len() as u32,
+            account_shared: shared_flags(&account_blocks),
             account_blocks: block_buffer(ctx, "account blocks", &account_blocks),
             fused,
             account_params: storage_init(ctx, "accounts", &accounts),
@@ -483,13 +492,15 @@ fn revalue_group(ctx: &GpuContext, chunk: &ChunkBuffers, blocks: &wgpu::Buffer) 
     })
 }
 
-/// Dispatches `pipeline` once per block of `blocks`, over `count` scenarios each.
+/// Dispatches `pipelines` (general, shared smile) once per block of `blocks`, over `count`
+/// scenarios each: the second for the blocks that `shared` marks.
 #[allow(clippy::too_many_arguments)]
 fn dispatch_blocks(
     ctx: &GpuContext,
     encoder: &mut wgpu::CommandEncoder,
     chunk: &ChunkBuffers,
-    pipeline: &wgpu::ComputePipeline,
+    pipelines: [&wgpu::ComputePipeline; 2],
+    shared: &[bool],
     blocks: &wgpu::Buffer,
     block_count: u32,
     count: u32,
@@ -497,8 +508,13 @@ fn dispatch_blocks(
     let group = revalue_group(ctx, chunk, blocks);
     let stride = ctx.revalue_block_stride();
     let mut pass = encoder.begin_compute_pass(&Default::default());
-    pass.set_pipeline(pipeline);
+    let mut current = None;
     for b in 0..u64::from(block_count) {
+        let pick = shared.get(b as usize).copied().unwrap_or(false);
+        if current != Some(pick) {
+            pass.set_pipeline(pipelines[usize::from(pick)]);
+            current = Some(pick);
+        }
         let offset = u32::try_from(b * stride)
             .map_err(|_| Error::Gpu("too many revalue blocks for a dynamic offset".into()))?;
         pass.set_bind_group(0, &group, &[offset]);
@@ -533,7 +549,8 @@ pub fn encode_revalue(
         ctx,
         encoder,
         chunk,
-        &book.revalue.revalue,
+        [&book.revalue.revalue, &book.revalue.revalue_shared],
+        &book.instrument_shared,
         &book.instrument_blocks,
         book.instrument_block_count,
         count,
@@ -627,7 +644,8 @@ pub fn encode_accumulate(
         ctx,
         encoder,
         chunk,
-        &book.revalue.accumulate,
+        [&book.revalue.accumulate, &book.revalue.accumulate_shared],
+        &book.account_shared,
         &book.account_blocks,
         book.account_block_count,
         count,

@@ -97,14 +97,10 @@ pub struct PricingRow {
     pub tenor_weight: f32,
     pub base_value: f32,
     pub quantity_quanta: f32,
-    pub variance0: f32,
-    pub variance1: f32,
-    pub _pad: [u32; 2],
-    pub knots: [f32; MAX_KNOTS],
-    pub intercept0: [f32; MAX_KNOTS],
-    pub slope0: [f32; MAX_KNOTS],
-    pub intercept1: [f32; MAX_KNOTS],
-    pub slope1: [f32; MAX_KNOTS],
+    pub variance_k0: f32,
+    pub _pad: [u32; 3],
+    /// Per knot: (knot, slope change, half-curvature change, 0).
+    pub hinges: [[f32; 4]; MAX_KNOTS],
 }
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct RevalueBlock`.
@@ -114,7 +110,10 @@ pub struct RevalueBlock {
     pub count: u32,
     pub account: u32,
     pub asset: u32,
-    pub _pad: u32,
+    /// 1 when every row of the block has row 0's smile and tenor weight: the block is
+    /// dispatched with the pipeline that reads them once (`SHARED_SMILE`).
+    pub shared_smile: u32,
+    pub knots: [f32; MAX_KNOTS],
     pub rows: [PricingRow; BLOCK_ROWS],
 }
 
@@ -131,18 +130,42 @@ pub fn book_knots(book: &Book) -> usize {
         .max(1)
 }
 
-/// One row of a surface as lines per segment: (intercept, slope) with s(k) = a + b·k on the
-/// segment from knot j, padded flat at the last vol (see `PricingRow`).
-fn row_lines(knots: &[f64], vols: &[f64]) -> ([f32; MAX_KNOTS], [f32; MAX_KNOTS]) {
-    let last = vols.len() - 1;
-    let mut a = [vols[last] as f32; MAX_KNOTS];
-    let mut b = [0.0f32; MAX_KNOTS];
-    for j in 0..last {
-        let slope = (vols[j + 1] - vols[j]) / (knots[j + 1] - knots[j]);
-        a[j] = (vols[j] - slope * knots[j]) as f32;
-        b[j] = slope as f32;
+/// The smile's total variance W(k) = τ₁ Σᵣ vᵣ sᵣ(k)² (rows `vols` with weights `weights`,
+/// each linear between `knots`) in hinge form, in f64 and rounded once: W(k₀) and, per knot
+/// j, the change of W's slope and of its half curvature there (at knot 0 the first
+/// segment's own), so that W(k) = W(k₀) + Σⱼ hⱼ (βⱼ + γⱼ hⱼ) with hⱼ = max(k − kⱼ, 0) for
+/// k ≤ the last knot (see `PricingRow`).
+fn variance_hinges(
+    knots: &[f64],
+    rows: [(&[f64], f64); 2],
+    tau: f64,
+) -> (f32, [f32; MAX_KNOTS], [f32; MAX_KNOTS]) {
+    let nk = knots.len();
+    let slope = |vols: &[f64], j: usize| -> f64 {
+        if j + 1 < nk {
+            (vols[j + 1] - vols[j]) / (knots[j + 1] - knots[j])
+        } else {
+            0.0
+        }
+    };
+    let mut beta = [0.0f32; MAX_KNOTS];
+    let mut gamma = [0.0f32; MAX_KNOTS];
+    let w0: f64 = rows.iter().map(|(v, w)| w * v[0] * v[0]).sum::<f64>() * tau;
+    for j in 0..nk.saturating_sub(1) {
+        let mut b = 0.0;
+        let mut g = 0.0;
+        for (vols, weight) in rows {
+            let (now, before) = (
+                slope(vols, j),
+                if j == 0 { 0.0 } else { slope(vols, j - 1) },
+            );
+            b += 2.0 * weight * vols[j] * (now - before);
+            g += weight * (now * now - before * before);
+        }
+        beta[j] = (b * tau) as f32;
+        gamma[j] = (g * tau) as f32;
     }
-    (a, b)
+    (w0 as f32, beta, gamma)
 }
 
 /// The pricing row of instrument `index`: every constant computed in f64 from the CPU's
@@ -171,6 +194,8 @@ pub fn pricing_row(book: &Book, index: usize) -> PricingRow {
     } else {
         0.0
     };
+    // The smile is stored as total variance at τ₁ (zero when expired: sd = 0).
+    let tau_live = if live { r.tau1 } else { 0.0 };
     let mut row = PricingRow {
         payoff,
         asset: r.asset as u32,
@@ -191,20 +216,16 @@ pub fn pricing_row(book: &Book, index: usize) -> PricingRow {
         sqrt_tau1: if live { r.tau1.sqrt() as f32 } else { 0.0 },
         tenor_weight: r.tenor_weight as f32,
         base_value: r.base_value as f32,
-        variance0: 1.0,
         ..Default::default()
     };
     match &book.assets[r.asset].surface {
         VolSurface::Flat(v) => {
-            row.intercept0 = [*v as f32; MAX_KNOTS];
-            row.intercept1 = row.intercept0;
+            row.variance_k0 = (v * v * tau_live) as f32;
         }
         VolSurface::Grid(g) => {
             let ks = &g.log_moneyness;
             let nk = ks.len();
-            for (j, knot) in row.knots.iter_mut().enumerate() {
-                *knot = ks[j.min(nk - 1)] as f32;
-            }
+
             let vols = |i: usize| &g.vols[i * nk..(i + 1) * nk];
             // The rows around τ₁ and their weights in total variance (`GridSurface::vol`).
             let taus = &g.taus;
@@ -219,10 +240,11 @@ pub fn pricing_row(book: &Book, index: usize) -> PricingRow {
                 let a = (tau - taus[i]) / (taus[i + 1] - taus[i]);
                 (i, i + 1, (1.0 - a) * taus[i] / tau, a * taus[i + 1] / tau)
             };
-            (row.intercept0, row.slope0) = row_lines(ks, vols(i0));
-            (row.intercept1, row.slope1) = row_lines(ks, vols(i1));
-            row.variance0 = v0 as f32;
-            row.variance1 = v1 as f32;
+            let (w0, beta, gamma) = variance_hinges(ks, [(vols(i0), v0), (vols(i1), v1)], tau_live);
+            row.variance_k0 = w0;
+            for (j, hinge) in row.hinges.iter_mut().enumerate() {
+                *hinge = [ks[j.min(nk - 1)] as f32, beta[j], gamma[j], 0.0];
+            }
         }
     }
     row
@@ -248,6 +270,16 @@ pub fn blocks(account: u32, mut rows: Vec<PricingRow>) -> Vec<RevalueBlock> {
                 ..Default::default()
             };
             block.rows[..part.len()].copy_from_slice(part);
+            let first = &part[0];
+            block.shared_smile = u32::from(part.iter().all(|r| {
+                r.variance_k0 == first.variance_k0
+                    && r.tenor_weight == first.tenor_weight
+                    && r.hinges == first.hinges
+            }));
+            // The asset's smile knots, shared by its rows (one load per block, not per row).
+            for (knot, hinge) in block.knots.iter_mut().zip(&part[0].hinges) {
+                *knot = hinge[0];
+            }
             out.push(block);
         }
     }
