@@ -379,7 +379,7 @@ fn proc_status_kib(field: &str) -> Option<u64> {
 impl BenchReport {
     /// JSON, one object (fields: docs/benchmarks.md).
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        crate::report::pretty_json(self)
     }
 
     /// A table for people: one row per backend and path count.

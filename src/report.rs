@@ -183,7 +183,7 @@ pub struct NamedLossReport {
 impl StressCommandReport {
     /// JSON, one object.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        pretty_json(self)
     }
 
     /// Tables for people: per account its margin, each asset's grid as a price × vol matrix
@@ -331,7 +331,7 @@ fn grid_table(out: &mut String, asset: &str, extended: bool, points: &[&GridPoin
 impl Report {
     /// The JSON of SPEC §8.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        pretty_json(self)
     }
 
     /// A readable table for people.
@@ -435,6 +435,12 @@ impl Report {
         }
         out
     }
+}
+
+/// Pretty JSON of a report. Serialising these plain structs cannot fail (no maps with
+/// non-string keys, no failing `Serialize` impls); should it, the error is the output.
+pub fn pretty_json(value: &impl Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
 
 /// A figure with thousands separators and 2 decimals (coin figures keep 6 significant

@@ -49,7 +49,7 @@ pub struct WhatIf {
 
 impl WhatIf {
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        crate::report::pretty_json(self)
     }
 
     pub fn to_table(&self) -> String {

@@ -1031,3 +1031,24 @@ proptest! {
         all_parsers(&text)?;
     }
 }
+
+/// Impossible calendar dates in timestamps (not only in Deribit names) are input errors.
+#[test]
+fn impossible_timestamps_are_errors() {
+    expect(
+        parse_market(
+            r#"{"as_of": "2026-02-30T08:00:00Z", "assets": {"BTC": {"spot": 1, "vol": 0.5}}}"#,
+            "m.json",
+        ),
+        "as_of",
+        "2026-02-30",
+        "RFC 3339",
+    );
+    let book = r#"{"accounts":[{"id":"a","positions":[{"instrument":{"kind":"future",
+        "underlying":"BTC","expiry":"2027-04-31T08:00:00Z"},"quantity":1}]}]}"#;
+    let b = bad(tailrisk::input::parse_portfolio_json(book, "p.json"));
+    assert!(
+        b.field.ends_with("expiry") && b.value.contains("2027-04-31"),
+        "{b:?}"
+    );
+}

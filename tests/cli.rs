@@ -5,8 +5,13 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn tailrisk(args: &[&str]) -> Output {
+    tailrisk_with(args, &[])
+}
+
+fn tailrisk_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_tailrisk"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("the binary runs")
 }
@@ -332,7 +337,7 @@ fn verify_compares_gpu_and_cpu_or_exits_69() {
         .iter()
         .map(|c| c["stage"].as_str().unwrap())
         .collect();
-    for stage in ["draws", "scenario", "revalue", "losses", "tail"] {
+    for stage in ["draws", "scenario", "revalue", "aggregate", "tail"] {
         assert!(stages.contains(&stage), "{stage} missing: {stages:?}");
     }
     assert!(
@@ -407,4 +412,103 @@ fn whatif_answers_in_the_spec_shape() {
     // --add is required.
     let out = tailrisk(&["whatif", "--account", "pair-trade"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// `WGPU_BACKEND=dx12` on Linux leaves wgpu without any adapter: the no-GPU machine.
+const NO_ADAPTER: &[(&str, &str)] = &[("WGPU_BACKEND", "dx12")];
+
+#[test]
+fn backend_selection_without_an_adapter() {
+    if cfg!(target_os = "windows") {
+        return; // DX12 exists there.
+    }
+    let gpu = tailrisk_with(&["run", "--backend", "gpu", "--paths", "1000"], NO_ADAPTER);
+    assert_eq!(gpu.status.code(), Some(69), "{}", stderr(&gpu));
+    assert!(stderr(&gpu).contains("no GPU adapter"), "{}", stderr(&gpu));
+    let verify = tailrisk_with(&["verify", "--paths", "1000"], NO_ADAPTER);
+    assert_eq!(verify.status.code(), Some(69), "{}", stderr(&verify));
+
+    // auto falls back to the CPU and says which, and why, on stderr.
+    let auto = tailrisk_with(&["run", "--paths", "1000", "--format", "json"], NO_ADAPTER);
+    assert!(auto.status.success(), "{}", stderr(&auto));
+    assert!(
+        stderr(&auto).contains("using the CPU backend"),
+        "{}",
+        stderr(&auto)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
+    assert_eq!(v["run"]["backend"], "cpu");
+
+    let devices = tailrisk_with(&["devices"], NO_ADAPTER);
+    assert!(devices.status.success());
+    assert!(String::from_utf8_lossy(&devices.stdout).contains("no GPU adapters"));
+}
+
+#[test]
+fn devices_lists_adapters_with_their_limits() {
+    let out = tailrisk(&["devices"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no GPU adapters")
+            || (text.contains("max storage binding") && text.contains("driver")),
+        "{text}"
+    );
+}
+
+#[test]
+fn flags_override_the_configuration_file() {
+    let config = scratch(
+        "override.json",
+        r#"{"paths": 3000, "seed": 5, "steps": 2, "confidence": [0.95]}"#,
+    );
+    let args = [
+        "run",
+        "--backend",
+        "cpu",
+        "--market",
+        &data("market.json"),
+        "--portfolio",
+        &data("portfolio.json"),
+        "--config",
+        &config,
+        "--format",
+        "json",
+    ];
+    let v: serde_json::Value = serde_json::from_slice(&tailrisk(&args).stdout).unwrap();
+    assert_eq!(
+        (v["run"]["paths"].as_u64(), v["run"]["seed"].as_u64()),
+        (Some(3000), Some(5))
+    );
+    assert_eq!(v["run"]["steps"], 2);
+    let out = tailrisk(
+        &[
+            &args[..],
+            &[
+                "--paths",
+                "2000",
+                "--seed",
+                "9",
+                "--confidence",
+                "0.99,0.999",
+            ],
+        ]
+        .concat(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["run"]["paths"].as_u64(), v["run"]["seed"].as_u64()),
+        (Some(2000), Some(9))
+    );
+    assert_eq!(
+        v["run"]["steps"], 2,
+        "a field no flag names keeps the file's value"
+    );
+    let levels: Vec<f64> = v["accounts"][0]["measures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["confidence"].as_f64().unwrap())
+        .collect();
+    assert_eq!(levels, vec![0.99, 0.999]);
 }

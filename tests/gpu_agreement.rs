@@ -106,3 +106,78 @@ fn verify_of_a_backend_against_itself_is_exact() {
         report.to_table()
     );
 }
+
+/// A backend that gets the revalue stage slightly wrong (every P&L off by 1e-4 of the
+/// instrument's notional, about a day of decay on a short-dated option): verify must fail
+/// there and nowhere upstream.
+struct OffByDecay(CpuBackend);
+
+impl tailrisk::engine::Backend for OffByDecay {
+    fn info(&self) -> tailrisk::engine::BackendInfo {
+        self.0.info()
+    }
+    fn tails(
+        &self,
+        book: &Book,
+        plan: &tailrisk::engine::SimulationPlan,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> tailrisk::Result<Vec<tailrisk::engine::AccountTail>> {
+        self.0.tails(book, plan, progress)
+    }
+    fn revalue_paths(
+        &self,
+        book: &Book,
+        seed: u64,
+        paths: &[u32],
+    ) -> tailrisk::Result<tailrisk::engine::PathRevaluation> {
+        let mut r = self.0.revalue_paths(book, seed, paths)?;
+        let n = book.instruments.len();
+        for (j, pnl) in r.pnl.iter_mut().enumerate() {
+            *pnl += 1e-4 * book.instrument_notional(j % n);
+        }
+        Ok(r)
+    }
+    fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> tailrisk::Result<Vec<f64>> {
+        self.0.path_losses(book, seed, paths)
+    }
+    fn revalue_scenarios(
+        &self,
+        book: &Book,
+        scenarios: &[tailrisk::engine::StressScenario],
+    ) -> tailrisk::Result<Vec<f64>> {
+        self.0.revalue_scenarios(book, scenarios)
+    }
+    fn philox_words(
+        &self,
+        seed: u64,
+        paths: &[u32],
+        step: u32,
+        blocks: u32,
+        stream: u32,
+    ) -> tailrisk::Result<Vec<[u32; 4]>> {
+        self.0.philox_words(seed, paths, step, blocks, stream)
+    }
+}
+
+#[test]
+fn verify_fails_on_a_wrong_revalue_stage() {
+    let (book, config) = sample_book("portfolio.json", 2_000);
+    let report = verify(
+        &book,
+        &config,
+        &CpuBackend::new(),
+        &OffByDecay(CpuBackend::new()),
+    )
+    .unwrap();
+    assert!(!report.passed(), "{}", report.to_table());
+    let failed: Vec<&str> = report
+        .checks
+        .iter()
+        .filter(|c| !c.pass)
+        .map(|c| c.stage.as_str())
+        .collect();
+    assert_eq!(failed, vec!["revalue"], "{}", report.to_table());
+    assert!(
+        report.to_table().contains("FAIL") && report.to_table().contains("verification FAILED")
+    );
+}

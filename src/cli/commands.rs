@@ -52,7 +52,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             let report = with_threads(args.threads, || {
                 verify(&book, &inputs.config, &cpu, gpu.as_ref())
             })?;
-            let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+            let json = crate::report::pretty_json(&report);
             emit(&args, json, || report.to_table())?;
             Ok(if report.passed() {
                 ExitCode::SUCCESS

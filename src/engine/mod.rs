@@ -139,6 +139,11 @@ pub trait Backend: Send + Sync {
     /// Regenerates the given paths alone: their states and the P&L of every instrument.
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation>;
 
+    /// Losses of every account on the given regenerated paths (paths × accounts, row-major):
+    /// scenario, revalue and this backend's own aggregate stage, for stage-by-stage
+    /// verification.
+    fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>>;
+
     /// P&L per unit of every instrument under explicit scenarios: scenarios × instruments.
     fn revalue_scenarios(&self, book: &Book, scenarios: &[StressScenario]) -> Result<Vec<f64>>;
 

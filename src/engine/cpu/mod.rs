@@ -206,6 +206,20 @@ impl Backend for CpuBackend {
         Ok(out)
     }
 
+    fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>> {
+        let revalued = self.revalue_paths(book, seed, paths)?;
+        let (na, ni) = (book.assets.len(), book.instruments.len());
+        Ok((0..paths.len())
+            .flat_map(|p| {
+                let states = &revalued.states[p * na..(p + 1) * na];
+                let pnl = &revalued.pnl[p * ni..(p + 1) * ni];
+                book.accounts
+                    .iter()
+                    .map(move |account| aggregate::account_loss(book, account, pnl, states))
+            })
+            .collect())
+    }
+
     fn revalue_scenarios(&self, book: &Book, scenarios: &[StressScenario]) -> Result<Vec<f64>> {
         let revalue = RevalueModel::new(book);
         let n = book.instruments.len();
@@ -265,39 +279,33 @@ fn merge_tails(
     (a, times)
 }
 
-/// [`Backend::tails`] of the f64 reference: chunks of paths, blocks of [`BLOCK_PATHS`]
-/// within a chunk spread over rayon's threads, each worker with its own [`BlockBuffers`].
-fn reference_tails(
+/// The chunk loop of both precisions: chunks of paths; within a chunk, blocks of `block`
+/// paths spread over rayon's threads, each worker reusing its own scratch from
+/// `new_scratch`; `run_block` runs every stage of one block into the worker's tails.
+fn chunked_tails<S: Send>(
     book: &Book,
     plan: &SimulationPlan,
+    block: u64,
     progress: &(dyn Fn(u64) + Sync),
+    new_scratch: impl Fn() -> S + Sync,
+    run_block: impl Fn(std::ops::Range<u64>, &mut S, &mut [TailBuffer], &mut StageTimes) + Sync,
 ) -> (Vec<AccountTail>, StageTimes) {
-    let scenarios = ScenarioModel::new(book, plan.seed);
-    let revalue = RevalueModel::new(book);
     let chunk = chunk_len(plan);
     let mut done = (new_tails(book, plan), StageTimes::default());
     let mut start = 0;
     while start < plan.paths {
         let end = (start + chunk).min(plan.paths);
-        let blocks = (end - start).div_ceil(BLOCK_PATHS);
+        let blocks = (end - start).div_ceil(block);
         let chunk_tails = (0..blocks)
             .into_par_iter()
             .fold(
-                || (new_tails(book, plan), StageTimes::default(), None),
-                |(mut acc, mut times, buffers), b| {
-                    let mut buffers = buffers.unwrap_or_else(|| BlockBuffers::new(book));
-                    let first = start + b * BLOCK_PATHS;
-                    let last = (first + BLOCK_PATHS).min(end);
-                    simulate_block(
-                        book,
-                        &scenarios,
-                        &revalue,
-                        first..last,
-                        &mut buffers,
-                        &mut acc,
-                        &mut times,
-                    );
-                    (acc, times, Some(buffers))
+                || (new_tails(book, plan), StageTimes::default(), None::<S>),
+                |(mut acc, mut times, scratch), b| {
+                    let mut scratch = scratch.unwrap_or_else(&new_scratch);
+                    let first = start + b * block;
+                    let last = (first + block).min(end);
+                    run_block(first..last, &mut scratch, &mut acc, &mut times);
+                    (acc, times, Some(scratch))
                 },
             )
             .map(|(acc, times, _)| (acc, times))
@@ -313,8 +321,29 @@ fn reference_tails(
     (tails.into_iter().map(TailBuffer::finish).collect(), times)
 }
 
-/// [`Backend::tails`] in the fast mode: chunks of paths, blocks of [`LANES`] within a chunk
-/// spread over rayon's threads, each worker with its own [`BlockScratch`].
+/// [`Backend::tails`] of the f64 reference: blocks of [`BLOCK_PATHS`], each worker with its
+/// own [`BlockBuffers`].
+fn reference_tails(
+    book: &Book,
+    plan: &SimulationPlan,
+    progress: &(dyn Fn(u64) + Sync),
+) -> (Vec<AccountTail>, StageTimes) {
+    let scenarios = ScenarioModel::new(book, plan.seed);
+    let revalue = RevalueModel::new(book);
+    chunked_tails(
+        book,
+        plan,
+        BLOCK_PATHS,
+        progress,
+        || BlockBuffers::new(book),
+        |range, buffers, tails, times| {
+            simulate_block(book, &scenarios, &revalue, range, buffers, tails, times)
+        },
+    )
+}
+
+/// [`Backend::tails`] in the fast mode: blocks of [`LANES`], each worker with its own
+/// [`BlockScratch`].
 fn fast_tails(
     book: &Book,
     plan: &SimulationPlan,
@@ -322,43 +351,17 @@ fn fast_tails(
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<AccountTail>, StageTimes) {
     let pipeline = FastPipeline::new(book, plan.seed, isa);
-    let chunk = chunk_len(plan);
-    let mut done = (new_tails(book, plan), StageTimes::default());
-    let mut start = 0;
-    while start < plan.paths {
-        let end = (start + chunk).min(plan.paths);
-        let blocks = (end - start).div_ceil(LANES as u64);
-        let chunk_tails = (0..blocks)
-            .into_par_iter()
-            .fold(
-                || {
-                    (
-                        new_tails(book, plan),
-                        StageTimes::default(),
-                        None::<BlockScratch>,
-                    )
-                },
-                |(mut acc, mut times, scratch), b| {
-                    let mut scratch =
-                        scratch.unwrap_or_else(|| BlockScratch::new(book, &pipeline.model));
-                    let first = start + b * LANES as u64;
-                    let last = (first + LANES as u64).min(end);
-                    let paths: Vec<u32> = (first..last).map(|p| p as u32).collect();
-                    pipeline.simulate_block(book, &paths, &mut scratch, &mut acc, &mut times);
-                    (acc, times, Some(scratch))
-                },
-            )
-            .map(|(acc, times, _)| (acc, times))
-            .reduce(
-                || (new_tails(book, plan), StageTimes::default()),
-                merge_tails,
-            );
-        done = merge_tails(done, chunk_tails);
-        progress(end);
-        start = end;
-    }
-    let (tails, times) = done;
-    (tails.into_iter().map(TailBuffer::finish).collect(), times)
+    chunked_tails(
+        book,
+        plan,
+        LANES as u64,
+        progress,
+        || BlockScratch::new(book, &pipeline.model),
+        |range, scratch, tails, times| {
+            let paths: Vec<u32> = range.map(|p| p as u32).collect();
+            pipeline.simulate_block(book, &paths, scratch, tails, times);
+        },
+    )
 }
 
 /// [`Backend::revalue_paths`] in the fast mode: the same kernels as [`fast_tails`], so the

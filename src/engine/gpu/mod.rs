@@ -151,47 +151,38 @@ impl GpuBackend {
         Ok(stages::chunk_paths(&self.ctx, &buffers, requested))
     }
 
-    /// Losses of every account on the given paths (paths × accounts, row-major): scenario,
-    /// revalue and aggregate on regenerated paths, for stage-by-stage verification.
-    pub fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>> {
-        let ctx = &self.ctx;
-        let book_buffers = BookBuffers::new(ctx, book)?;
-        let accounts = book.accounts.len();
-        let mut out = vec![0.0; paths.len() * accounts];
-        if paths.is_empty() || accounts == 0 {
-            return Ok(out);
+    /// Regenerates `paths` chunk by chunk: the scenario stage on each chunk's path list,
+    /// `encode` for the later stages, one submission, then `collect(buffers, first, count)`
+    /// reads the chunk's results back (`first` = the chunk's offset in `paths`).
+    fn regenerate(
+        &self,
+        book_buffers: &BookBuffers,
+        seed: u64,
+        paths: &[u32],
+        mut encode: impl FnMut(&mut wgpu::CommandEncoder, &ChunkBuffers, u32) -> Result<()>,
+        mut collect: impl FnMut(&ChunkBuffers, usize, usize) -> Result<()>,
+    ) -> Result<()> {
+        if paths.is_empty() {
+            return Ok(());
         }
-        let chunk = stages::chunk_paths(ctx, &book_buffers, None).min(paths.len() as u64);
-        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, true);
+        let ctx = &self.ctx;
+        let chunk = stages::chunk_paths(ctx, book_buffers, None).min(paths.len() as u64);
+        let chunk_buffers = ChunkBuffers::new(ctx, book_buffers, chunk, true);
         for (c, list) in paths.chunks(chunk as usize).enumerate() {
-            let count = list.len();
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             stages::encode_scenario(
                 ctx,
                 &mut encoder,
-                &book_buffers,
+                book_buffers,
                 &chunk_buffers,
                 seed,
                 PathSource::List(list),
             )?;
-            stages::encode_losses(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                count as u32,
-            )?;
+            encode(&mut encoder, &chunk_buffers, list.len() as u32)?;
             ctx.queue.submit([encoder.finish()]);
-            let loss: Vec<f32> =
-                stages::read_back(ctx, &chunk_buffers.loss, (4 * accounts * count) as u64)?;
-            let first = c * chunk as usize;
-            for i in 0..count {
-                for a in 0..accounts {
-                    out[(first + i) * accounts + a] = f64::from(loss[a * count + i]);
-                }
-            }
+            collect(&chunk_buffers, c * chunk as usize, list.len())?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Test probe of the shared f32 math: per x, (Φ(x), ln|x|, eˣ, eˣ − 1) as the shaders
@@ -332,48 +323,63 @@ impl Backend for GpuBackend {
             states: vec![AssetState::default(); paths.len() * a],
             pnl: vec![0.0; paths.len() * n],
         };
-        if paths.is_empty() {
+        self.regenerate(
+            &book_buffers,
+            seed,
+            paths,
+            |encoder, chunk, count| {
+                stages::encode_revalue(ctx, encoder, &book_buffers, chunk, count, false)
+            },
+            |chunk, first, count| {
+                let states: Vec<[f32; 2]> =
+                    stages::read_back(ctx, &chunk.states, (8 * a * count) as u64)?;
+                let pnl: Vec<f32> = stages::read_back(ctx, &chunk.pnl, (4 * n * count) as u64)?;
+                for i in 0..count {
+                    for asset in 0..a {
+                        let [log_return, log_vol] = states[asset * count + i];
+                        out.states[(first + i) * a + asset] = AssetState {
+                            log_return: f64::from(log_return),
+                            log_vol: f64::from(log_vol),
+                        };
+                    }
+                    for inst in 0..n {
+                        out.pnl[(first + i) * n + inst] = f64::from(pnl[inst * count + i]);
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Scenario, revalue and the GPU's own aggregate stage (fused or factored, as `tails`
+    /// runs them) on regenerated paths.
+    fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>> {
+        let ctx = &self.ctx;
+        let book_buffers = BookBuffers::new(ctx, book)?;
+        let accounts = book.accounts.len();
+        let mut out = vec![0.0; paths.len() * accounts];
+        if accounts == 0 {
             return Ok(out);
         }
-        let chunk = stages::chunk_paths(ctx, &book_buffers, None).min(paths.len() as u64);
-        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, true);
-        for (c, list) in paths.chunks(chunk as usize).enumerate() {
-            let count = list.len();
-            let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            stages::encode_scenario(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                seed,
-                PathSource::List(list),
-            )?;
-            stages::encode_revalue(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                count as u32,
-                false,
-            )?;
-            ctx.queue.submit([encoder.finish()]);
-            let states: Vec<[f32; 2]> =
-                stages::read_back(ctx, &chunk_buffers.states, (8 * a * count) as u64)?;
-            let pnl: Vec<f32> = stages::read_back(ctx, &chunk_buffers.pnl, (4 * n * count) as u64)?;
-            let first = c * chunk as usize;
-            for i in 0..count {
-                for asset in 0..a {
-                    let [log_return, log_vol] = states[asset * count + i];
-                    out.states[(first + i) * a + asset] = AssetState {
-                        log_return: f64::from(log_return),
-                        log_vol: f64::from(log_vol),
-                    };
+        self.regenerate(
+            &book_buffers,
+            seed,
+            paths,
+            |encoder, chunk, count| {
+                stages::encode_losses(ctx, encoder, &book_buffers, chunk, count)
+            },
+            |chunk, first, count| {
+                let loss: Vec<f32> =
+                    stages::read_back(ctx, &chunk.loss, (4 * accounts * count) as u64)?;
+                for i in 0..count {
+                    for a in 0..accounts {
+                        out[(first + i) * accounts + a] = f64::from(loss[a * count + i]);
+                    }
                 }
-                for inst in 0..n {
-                    out.pnl[(first + i) * n + inst] = f64::from(pnl[inst * count + i]);
-                }
-            }
-        }
+                Ok(())
+            },
+        )?;
         Ok(out)
     }
 

@@ -121,6 +121,20 @@ pub fn bind_at(
     })
 }
 
+/// One compute pass of `pipeline` over `group`, `workgroups` workgroups.
+fn encode_pass(
+    ctx: &GpuContext,
+    encoder: &mut wgpu::CommandEncoder,
+    pipeline: &wgpu::ComputePipeline,
+    group: &wgpu::BindGroup,
+    workgroups: u64,
+) -> Result<()> {
+    let mut pass = encoder.begin_compute_pass(&Default::default());
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, group, &[]);
+    dispatch(ctx, &mut pass, workgroups)
+}
+
 /// Dispatches `groups` workgroups split over x and y (each at most the adapter's
 /// `max_compute_workgroups_per_dimension`); shaders rebuild the flat index and bound-check.
 pub fn dispatch(ctx: &GpuContext, pass: &mut wgpu::ComputePass, groups: u64) -> Result<()> {
@@ -454,10 +468,13 @@ pub fn encode_scenario(
             &chunk.states,
         ],
     );
-    let mut pass = encoder.begin_compute_pass(&Default::default());
-    pass.set_pipeline(p);
-    pass.set_bind_group(0, &group, &[]);
-    dispatch(ctx, &mut pass, groups(u64::from(count), WG_SCENARIO))?;
+    encode_pass(
+        ctx,
+        encoder,
+        p,
+        &group,
+        groups(u64::from(count), WG_SCENARIO),
+    )?;
     Ok(count)
 }
 
@@ -673,12 +690,11 @@ pub fn encode_finish(
             (6, &chunk.accumulated),
         ],
     );
-    let mut pass = encoder.begin_compute_pass(&Default::default());
-    pass.set_pipeline(p);
-    pass.set_bind_group(0, &group, &[]);
-    dispatch(
+    encode_pass(
         ctx,
-        &mut pass,
+        encoder,
+        p,
+        &group,
         groups(u64::from(book.accounts) * u64::from(count), WG_AGGREGATE),
     )
 }
@@ -957,12 +973,7 @@ pub fn run_draws<T: Pod>(
         &[(0, &params), (1, &path_buf), (out_binding, &out)],
     );
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(pipeline);
-        pass.set_bind_group(0, &group, &[]);
-        dispatch(ctx, &mut pass, groups(n, WG_DRAWS))?;
-    }
+    encode_pass(ctx, &mut encoder, pipeline, &group, groups(n, WG_DRAWS))?;
     ctx.queue.submit([encoder.finish()]);
     read_back(ctx, &out, 16 * n)
 }
@@ -1001,12 +1012,7 @@ pub fn run_probe(ctx: &GpuContext, xs: &[f32]) -> Result<Vec<[f32; 4]>> {
     let out = storage(ctx, "probe out", 16 * n);
     let group = bind(ctx, &pipeline, &[&input, &out]);
     let mut encoder = ctx.device.create_command_encoder(&Default::default());
-    {
-        let mut pass = encoder.begin_compute_pass(&Default::default());
-        pass.set_pipeline(&pipeline);
-        pass.set_bind_group(0, &group, &[]);
-        dispatch(ctx, &mut pass, groups(n, 64))?;
-    }
+    encode_pass(ctx, &mut encoder, &pipeline, &group, groups(n, 64))?;
     ctx.queue.submit([encoder.finish()]);
     read_back(ctx, &out, 16 * n)
 }
