@@ -103,3 +103,27 @@ impl Default for RunConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documented defaults (README, methodology §12): SPEC §2's run and Deribit's grid.
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = RunConfig::default();
+        assert_eq!(
+            (c.horizon_days, c.steps, c.paths, c.seed),
+            (1.0, 1, 1_000_000, 42)
+        );
+        assert_eq!(c.confidence, vec![0.99, 0.995]);
+        assert_eq!(c.student_t_dof, None);
+        assert!(c.dynamics.is_empty() && !c.repair_correlation && c.chunk_paths.is_none());
+        assert_eq!((c.margin.confidence, c.margin.mm_ratio), (0.99, 0.75));
+        let s = c.stress;
+        assert_eq!((s.price_range, s.price_points), (0.16, 9));
+        assert_eq!(s.vol_moves, vec![-0.25, 0.0, 0.5]);
+        assert_eq!(s.extended_moves, vec![-0.66, -0.33, 0.5, 1.0, 2.0, 5.0]);
+        assert_eq!(s.extended_vol_moves, vec![0.0, 0.5]);
+    }
+}

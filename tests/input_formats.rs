@@ -549,3 +549,32 @@ proptest! {
         prop_assert_eq!(parse_deribit(&name), Ok(spec), "{}", name);
     }
 }
+
+/// The sample market's smiles are shaped like listed crypto options (issue #2 item 9): put
+/// skew (vol at k = −0.2 above k = +0.2) at every expiry, and at-the-money vol higher at the
+/// short end than at the long end.
+#[test]
+fn sample_market_has_crypto_shaped_smiles() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/market.json")).unwrap();
+    let market = tailrisk::input::parse_market(&text, "market.json").unwrap();
+    assert_eq!(market.assets.len(), 3);
+    for a in &market.assets {
+        let tailrisk::market::VolSurface::Grid(g) = &a.surface else {
+            panic!("{} has a flat surface", a.symbol)
+        };
+        for &tau in &g.taus {
+            assert!(
+                a.surface.vol(tau, -0.2) > a.surface.vol(tau, 0.2),
+                "{} skew at {tau}",
+                a.symbol
+            );
+        }
+        let (short, long) = (g.taus[0], g.taus[g.taus.len() - 1]);
+        assert!(
+            a.surface.vol(short, 0.0) > a.surface.vol(long, 0.0),
+            "{} term structure",
+            a.symbol
+        );
+    }
+}

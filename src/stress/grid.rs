@@ -102,4 +102,14 @@ mod tests {
         assert_eq!(m[8], 0.16);
         assert!((m[5] - 0.04).abs() < 1e-17);
     }
+
+    #[test]
+    fn configured_price_grids_follow_their_parameters() {
+        let m = price_moves(0.10, 5);
+        let want = [-0.10, -0.05, 0.0, 0.05, 0.10];
+        assert_eq!(m.len(), want.len());
+        for (got, want) in m.iter().zip(want) {
+            assert!((got - want).abs() < 1e-16, "{m:?}");
+        }
+    }
 }

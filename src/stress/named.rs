@@ -462,6 +462,35 @@ impl<'de> Visitor<'de> for NodeVisitor {
 mod tests {
     use super::*;
 
+    /// The built-in set has the shapes issue #4 asks for: a crash with a vol spike, a
+    /// contagion that hits the altcoin hardest, everything falling together with vol doubled,
+    /// and a squeeze up with vol down.
+    #[test]
+    fn built_in_scenarios_have_their_shapes() {
+        let set = ScenarioSet::built_in();
+        let get = |name: &str| {
+            let s = set.scenarios.iter().find(|s| s.name == name).expect(name);
+            let mut all: Vec<Shock> = s.shocks.iter().map(|(_, x)| *x).collect();
+            all.extend(s.others);
+            (s.clone(), all)
+        };
+        let (_, crash) = get("black-thursday-crash");
+        assert!(crash.iter().all(|x| x.spot <= -0.3 && x.vol >= 0.5));
+        let (contagion, _) = get("exchange-collapse-contagion");
+        let by = |sym: &str| contagion.shocks.iter().find(|(a, _)| a == sym).unwrap().1;
+        assert!(by("SOL").spot < by("ETH").spot && by("SOL").spot < by("BTC").spot);
+        let (_, together) = get("correlation-break");
+        assert!(
+            together
+                .iter()
+                .all(|x| x.spot == together[0].spot && x.spot < 0.0)
+        );
+        assert!(together.iter().all(|x| x.vol == 1.0), "vol doubles");
+        let (_, squeeze) = get("short-squeeze");
+        assert!(squeeze.iter().all(|x| x.spot > 0.0 && x.vol < 0.0));
+        assert_eq!(set.scenarios.len(), 4);
+    }
+
     #[test]
     fn built_in_names_are_unique_and_moves_valid() {
         let set = ScenarioSet::built_in();
