@@ -37,7 +37,7 @@ use crate::config::RunConfig;
 use crate::engine::cpu::bench_book::generated_book;
 use crate::engine::{Backend, SimulationPlan, StageSeconds};
 use crate::error::{Error, Result};
-use crate::run::{TAIL_ENTRY_BUDGET, plan};
+use crate::run::{TAIL_ENTRY_BUDGET, account_passes, plan};
 
 /// The generator seed of the benchmarked book: the book of `benches/stages.rs` and
 /// docs/benchmarks.md (it decides quantities and account subsets, not the options).
@@ -299,23 +299,8 @@ fn run_passes(
 }
 
 fn measure(backend: &dyn Backend, book: &Book, plan: &SimulationPlan) -> Result<BenchRun> {
-    let per_group = (TAIL_ENTRY_BUDGET / (2 * plan.tail_len)).max(1);
-    let groups: Vec<Book> = if book.accounts.len() > per_group {
-        book.accounts
-            .chunks(per_group)
-            .map(|accounts| Book {
-                accounts: accounts.to_vec(),
-                ..book.clone()
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let passes: Vec<&Book> = if groups.is_empty() {
-        vec![book]
-    } else {
-        groups.iter().collect()
-    };
+    let groups = account_passes(book, plan.tail_len, TAIL_ENTRY_BUDGET);
+    let passes: Vec<&Book> = groups.iter().map(|g| g.as_ref()).collect();
     let rss_reset = reset_peak_rss();
     let baseline = current_rss_bytes();
     let start = Instant::now();

@@ -1,5 +1,6 @@
 //! A whole run: compile the book, simulate on a backend, turn tails into the report.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use crate::book::{AccountBook, Book, Currency, SourceFiles};
@@ -90,6 +91,29 @@ pub fn simulate(
     simulate_within(book, config, backend, progress, TAIL_ENTRY_BUDGET)
 }
 
+/// The passes a simulation makes over the paths: the whole book when all its accounts'
+/// tails fit `tail_entry_budget` (each account holds up to 2·`tail_len` candidates), else
+/// the book split into account groups, each a full pass over the same paths.
+pub fn account_passes(
+    book: &Book,
+    tail_len: usize,
+    tail_entry_budget: usize,
+) -> Vec<Cow<'_, Book>> {
+    let per_group = (tail_entry_budget / (2 * tail_len.max(1))).max(1);
+    if book.accounts.len() <= per_group {
+        return vec![Cow::Borrowed(book)];
+    }
+    book.accounts
+        .chunks(per_group)
+        .map(|group| {
+            Cow::Owned(Book {
+                accounts: group.to_vec(),
+                ..book.clone()
+            })
+        })
+        .collect()
+}
+
 /// [`simulate`] with an explicit budget of tail entries per pass.
 pub fn simulate_within(
     book: Book,
@@ -99,16 +123,12 @@ pub fn simulate_within(
     tail_entry_budget: usize,
 ) -> Result<Simulation> {
     let plan = plan(config);
-    let per_group = (tail_entry_budget / (2 * plan.tail_len)).max(1);
-    let groups = book.accounts.len().div_ceil(per_group).max(1) as u64;
+    let passes = account_passes(&book, plan.tail_len, tail_entry_budget);
+    let groups = passes.len() as u64;
     let mut accounts = Vec::with_capacity(book.accounts.len());
-    for (g, group) in book.accounts.chunks(per_group).enumerate() {
-        let sub = Book {
-            accounts: group.to_vec(),
-            ..book.clone()
-        };
+    for (g, sub) in passes.iter().enumerate() {
         let done_before = g as u64 * plan.paths;
-        let tails = backend.tails(&sub, &plan, &|done| progress((done_before + done) / groups))?;
+        let tails = backend.tails(sub, &plan, &|done| progress((done_before + done) / groups))?;
         let mut figures: Vec<AccountFigures> = tails
             .into_iter()
             .map(|tail| AccountFigures {
@@ -122,7 +142,7 @@ pub fn simulate_within(
                 tail,
             })
             .collect();
-        component_es(&sub, &plan, backend, &mut figures)?;
+        component_es(sub, &plan, backend, &mut figures)?;
         for f in &mut figures {
             f.tail.worst.truncate(f.margin_es.k);
             f.tail.worst.shrink_to_fit();
