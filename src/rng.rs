@@ -142,12 +142,6 @@ impl DrawSource {
         let w = self.block(path, step, index / 4, STREAM_UNIFORM);
         uniform_open(w[(index % 4) as usize])
     }
-
-    /// The raw word behind uniform `index` (what the GPU equivalence test compares exactly).
-    #[inline]
-    pub fn uniform_word(&self, path: u32, step: u32, index: u32) -> u32 {
-        self.block(path, step, index / 4, STREAM_UNIFORM)[(index % 4) as usize]
-    }
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use crate::engine::{
     StressScenario, TailEntry, VolRule,
 };
 use crate::error::Result;
-use crate::rng::{DrawSource, philox4x32_10, seed_key};
+use crate::rng::{philox4x32_10, seed_key};
 use fast::{BlockScratch, FastPipeline, Isa, LANES};
 use revalue::RevalueModel;
 use scenario::{ScenarioModel, Scratch};
@@ -470,9 +470,4 @@ fn simulate_block(
         }
         laps.lap(&mut times.tail);
     }
-}
-
-/// The draws of a run, for tests and verification.
-pub fn draw_source(seed: u64) -> DrawSource {
-    DrawSource::new(seed)
 }
