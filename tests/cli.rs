@@ -237,43 +237,40 @@ fn bad_data_exits_65_naming_file_field_and_value() {
         "{err}"
     );
 
-    // An unknown asset is found when the book is compiled: the portfolio file and field.
-    let book = scratch(
-        "unknown_asset.json",
-        r#"{"accounts":[{"id":"x","positions":[{"instrument":"DOGE-PERPETUAL","quantity":1}]}]}"#,
-    );
-    let out = tailrisk(&[
-        "run",
-        "--backend",
-        "cpu",
-        "--market",
-        &data("market.json"),
-        "--portfolio",
-        &book,
-    ]);
-    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(
-        err.contains("unknown_asset.json") && err.contains("DOGE"),
-        "{err}"
-    );
-
-    // An expired instrument.
-    let book = scratch(
-        "expired.csv",
-        "account,instrument,quantity\nx,BTC-13NOV26-90000-C,1\n",
-    );
-    let out = tailrisk(&[
-        "run",
-        "--backend",
-        "cpu",
-        "--market",
-        &data("market.json"),
-        "--portfolio",
-        &book,
-    ]);
-    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
-    assert!(stderr(&out).contains("expired"), "{}", stderr(&out));
+    // Found when the book is compiled: each names the portfolio file, the position's field
+    // and the instrument as written.
+    for (file, contents, field, value, why) in [
+        (
+            "unknown_asset.json",
+            r#"{"accounts":[{"id":"x","positions":[{"instrument":"DOGE-PERPETUAL","quantity":1}]}]}"#,
+            "accounts[0].positions[0].instrument",
+            "DOGE-PERPETUAL",
+            "unknown asset",
+        ),
+        (
+            "expired.csv",
+            "account,instrument,quantity\nx,BTC-13NOV26-90000-C,1\n",
+            "line 2, instrument",
+            "BTC-13NOV26-90000-C",
+            "expired",
+        ),
+    ] {
+        let book = scratch(file, contents);
+        let out = tailrisk(&[
+            "run",
+            "--backend",
+            "cpu",
+            "--market",
+            &data("market.json"),
+            "--portfolio",
+            &book,
+        ]);
+        assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+        let err = stderr(&out);
+        for part in [file, field, value, why] {
+            assert!(err.contains(part), "{part} missing from: {err}");
+        }
+    }
 
     // A non-PSD correlation matrix is refused, and repaired on request (and reported).
     let non_psd = scratch(

@@ -174,4 +174,28 @@ fn reproducible_across_chunks_and_threads(backend: &dyn Backend) {
     assert_eq!(tails(None, 2), reference, "rerun");
 }
 
-on_every_backend!(risk_identities, reproducible_across_chunks_and_threads);
+/// The progress the CLI's bar shows: reported after each chunk, never decreasing, ending at
+/// the path count.
+fn progress_reaches_every_path(backend: &dyn Backend) {
+    let p = portfolio(&[("a", "USD", vec![("BTC-25DEC26-90000-C", 1.0)])]);
+    let cfg = RunConfig {
+        chunk_paths: Some(1_000),
+        ..config(4_500, 1, &[0.99])
+    };
+    let b = book(&two_asset_market(), &p, &cfg);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let plan = tailrisk::run::plan(&cfg);
+    backend
+        .tails(&b, &plan, &|done| seen.lock().unwrap().push(done))
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&4_500));
+}
+
+on_every_backend!(
+    risk_identities,
+    reproducible_across_chunks_and_threads,
+    progress_reaches_every_path
+);
