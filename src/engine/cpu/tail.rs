@@ -3,7 +3,8 @@
 //! all N losses: a buffer holds at most 2·cap candidates and is cut back to the best `cap`
 //! by selection (no full sort) whenever it fills. The order is total, so the tail of any
 //! union of chunks is the tail of their tails: the result does not depend on chunk size,
-//! block size or thread count.
+//! block size or thread count. The GPU backend merges its chunk tails on the host into the
+//! same buffers, and uses [`TailBuffer::floor`] to skip on the device what cannot enter.
 
 use std::cmp::Ordering;
 
@@ -43,12 +44,19 @@ impl TailBuffer {
 
     /// Keeps the best `cap` entries (selection, O(len)).
     fn cut(&mut self) {
-        if self.entries.len() > self.cap {
+        if self.entries.len() >= self.cap {
             self.entries
                 .select_nth_unstable_by(self.cap - 1, TailEntry::worse_first);
             self.entries.truncate(self.cap);
             self.threshold = Some(self.entries[self.cap - 1]);
         }
+    }
+
+    /// Once `cap` entries are held, the worst of them: an entry that is not better can never
+    /// enter (the GPU skips such losses on the device). `None` while the tail is not full.
+    pub fn floor(&mut self) -> Option<TailEntry> {
+        self.cut();
+        self.threshold
     }
 
     pub fn merge(&mut self, other: TailBuffer) {

@@ -61,12 +61,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::engine::cpu::tail::TailBuffer;
 use crate::engine::{
     AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
     StressScenario, VolRule,
 };
 use crate::error::{Error, Result};
-use stages::{BookBuffers, ChunkBuffers, PathSource, RunningTail, TailBuffers};
+use stages::{BookBuffers, ChunkBuffers, PathSource, TailBuffers};
 
 /// The wgpu backend.
 #[derive(Debug)]
@@ -267,8 +268,8 @@ impl Backend for GpuBackend {
             ctx.wait()?;
             seconds.transfer += upload.elapsed().as_secs_f64();
         }
-        let mut tails: Vec<RunningTail> = (0..book.accounts.len())
-            .map(|_| RunningTail::new(plan.tail_len))
+        let mut tails: Vec<TailBuffer> = (0..book.accounts.len())
+            .map(|_| TailBuffer::new(plan.tail_len))
             .collect();
         let mut start = 0u64;
         while start < plan.paths {
@@ -312,7 +313,7 @@ impl Backend for GpuBackend {
             progress(start);
         }
         *self.last_stages.lock().unwrap_or_else(|p| p.into_inner()) = profiling.then_some(seconds);
-        Ok(tails.into_iter().map(RunningTail::finish).collect())
+        Ok(tails.into_iter().map(TailBuffer::finish).collect())
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {

@@ -13,8 +13,9 @@ use bytemuck::Pod;
 use wgpu::util::DeviceExt;
 
 use crate::book::Book;
+use crate::engine::TailEntry;
 use crate::engine::cpu::scenario::ScenarioModel;
-use crate::engine::{AccountTail, TailEntry};
+use crate::engine::cpu::tail::TailBuffer;
 use crate::error::{Error, Result};
 use crate::rng::seed_key;
 
@@ -755,60 +756,13 @@ impl TailBuffers {
     }
 }
 
-/// The running tail of one account over the chunks so far: its best `cap` entries, sorted
-/// by [`TailEntry::worse_first`] (the CPU's order), merged chunk by chunk.
-#[derive(Clone, Debug)]
-pub struct RunningTail {
-    cap: usize,
-    worst: Vec<TailEntry>,
-}
-
-impl RunningTail {
-    pub fn new(cap: usize) -> Self {
-        Self {
-            cap,
-            worst: Vec::new(),
-        }
-    }
-
-    /// The eligibility bound of the next chunk's keys (`TailState::min_loss_key`): once the
-    /// tail is full, only a strictly larger loss can enter, since later chunks hold higher
-    /// path indices and lose ties. `None`: nothing can enter.
-    pub fn min_loss_key(&self) -> Option<u32> {
-        if self.cap == 0 {
-            return None;
-        }
-        match self.worst.get(self.cap - 1) {
-            Some(last) => super::types::loss_key(last.loss as f32).checked_add(1),
-            None => Some(0),
-        }
-    }
-
-    /// Merges a chunk's entries (any order).
-    pub fn merge(&mut self, mut entries: Vec<TailEntry>) {
-        entries.sort_unstable_by(TailEntry::worse_first);
-        let mut merged = Vec::with_capacity((self.worst.len() + entries.len()).min(self.cap));
-        let (mut a, mut b) = (self.worst.iter().peekable(), entries.iter().peekable());
-        while merged.len() < self.cap {
-            let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) => {
-                    if TailEntry::worse_first(x, y).is_le() {
-                        a.next()
-                    } else {
-                        b.next()
-                    }
-                }
-                (Some(_), None) => a.next(),
-                (None, Some(_)) => b.next(),
-                (None, None) => break,
-            };
-            merged.extend(next.copied());
-        }
-        self.worst = merged;
-    }
-
-    pub fn finish(self) -> AccountTail {
-        AccountTail { worst: self.worst }
+/// The eligibility bound of the next chunk's keys (`TailState::min_loss_key`): once the
+/// running tail is full, only a strictly larger loss can enter, since later chunks hold higher
+/// path indices and lose ties. `None`: nothing can enter.
+fn min_loss_key(running: &mut TailBuffer) -> Option<u32> {
+    match running.floor() {
+        None => Some(0),
+        Some(worst) => super::types::loss_key(worst.loss as f32).checked_add(1),
     }
 }
 
@@ -823,7 +777,7 @@ pub fn run_tail(
     tail: &TailBuffers,
     path_base: u32,
     count: u32,
-    tails: &mut [RunningTail],
+    tails: &mut [TailBuffer],
 ) -> Result<f64> {
     let mut readback_seconds = 0.0;
     let take = tail.tail_len.min(count);
@@ -844,8 +798,8 @@ pub fn run_tail(
         ctx.queue
             .write_buffer(&tail.params, 0, bytemuck::bytes_of(&params));
         let init: Vec<TailState> = batch
-            .iter()
-            .map(|t| match t.min_loss_key() {
+            .iter_mut()
+            .map(|t| match min_loss_key(t) {
                 Some(min_loss_key) if take > 0 => TailState {
                     remaining: take,
                     min_loss_key,
@@ -921,15 +875,12 @@ pub fn run_tail(
                 continue;
             }
             let start = a * take as usize;
-            running.merge(
-                entries[start..start + got as usize]
-                    .iter()
-                    .map(|&[bits, path]| TailEntry {
-                        loss: f64::from(f32::from_bits(bits)),
-                        path,
-                    })
-                    .collect(),
-            );
+            for &[bits, path] in &entries[start..start + got as usize] {
+                running.push(TailEntry {
+                    loss: f64::from(f32::from_bits(bits)),
+                    path,
+                });
+            }
         }
         account_base += accounts;
     }
