@@ -16,9 +16,8 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tailrisk::book::Book;
 use tailrisk::engine::cpu::bench_book::generated_book;
-use tailrisk::engine::gpu::stages::{
-    self, BookBuffers, ChunkBuffers, PathSource, RunningTail, TailBuffers,
-};
+use tailrisk::engine::cpu::tail::TailBuffer;
+use tailrisk::engine::gpu::stages::{self, BookBuffers, ChunkBuffers, PathSource, TailBuffers};
 use tailrisk::engine::gpu::{GpuBackend, GpuContext};
 use tailrisk::engine::{Backend, SimulationPlan};
 use tailrisk::risk;
@@ -170,7 +169,7 @@ fn stage_benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(repricings));
     g.bench_function("radix_select_1pct", |bch| {
         bch.iter_batched(
-            || vec![RunningTail::new(tail_len as usize); b.accounts as usize],
+            || vec![TailBuffer::new(tail_len as usize); b.accounts as usize],
             |mut tails| {
                 stages::run_tail(ctx, &b, &chunk, &tail, 0, count, &mut tails).unwrap();
                 black_box(tails)
