@@ -37,6 +37,7 @@ use crate::config::RunConfig;
 use crate::engine::cpu::bench_book::generated_book;
 use crate::engine::{Backend, SimulationPlan, StageSeconds};
 use crate::error::{Error, Result};
+use crate::report::group_thousands;
 use crate::run::{TAIL_ENTRY_BUDGET, account_passes, plan};
 
 /// The generator seed of the benchmarked book: the book of `benches/stages.rs` and
@@ -285,13 +286,7 @@ fn run_passes(
         let tails = backend.tails(group, plan, &|_| {})?;
         drop(tails);
         stages = match (stages, backend.stage_seconds()) {
-            (Some(sum), Some(s)) => Some(StageSeconds {
-                scenario: sum.scenario + s.scenario,
-                revalue: sum.revalue + s.revalue,
-                aggregate: sum.aggregate + s.aggregate,
-                tail: sum.tail + s.tail,
-                transfer: sum.transfer + s.transfer,
-            }),
+            (Some(sum), Some(s)) => Some(sum + s),
             _ => None,
         };
     }
@@ -421,7 +416,7 @@ impl BenchReport {
         for r in &self.runs {
             let mut row = vec![
                 format!("{} {}", r.backend, r.precision),
-                group_thousands(r.paths),
+                group_thousands(&r.paths.to_string()),
             ];
             match r.status {
                 RunStatus::Skipped => row.push(format!(
@@ -480,19 +475,6 @@ impl BenchReport {
     }
 }
 
-/// 1234567 → `1,234,567`.
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
 /// Three significant digits, no exponent for the magnitudes of seconds.
 fn significant(x: f64) -> String {
     if !x.is_finite() {
@@ -528,8 +510,8 @@ mod tests {
 
     #[test]
     fn numbers_read_well() {
-        assert_eq!(group_thousands(10_000_000), "10,000,000");
-        assert_eq!(group_thousands(999), "999");
+        assert_eq!(group_thousands("10000000"), "10,000,000");
+        assert_eq!(group_thousands("999"), "999");
         assert_eq!(significant(0.012345), "0.0123");
         assert_eq!(significant(8.9), "8.90");
         assert_eq!(significant(246.4), "246");

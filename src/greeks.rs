@@ -90,7 +90,12 @@ pub fn unit_greeks(book: &Book, row: &InstrumentRow) -> Greeks {
     let asset = &book.assets[row.asset];
     let revalue = RevalueRow::new(book, row);
     let m = row.spec.multiplier;
-    let theta = one_day_theta(revalue, row, &asset.surface);
+    // θ = V(as_of + 1 day) − V(as_of): the revalue stage's zero-move P&L over one day.
+    let theta = RevalueRow::at_horizon(book, row, DAY).pnl(
+        &asset.surface,
+        AssetState::default(),
+        VolRule::Uniform,
+    );
     let (delta, gamma, vega) = match revalue.payoff {
         Payoff::Linear => (m * asset.spot, 0.0, 0.0),
         Payoff::InversePerpetual => (m, 0.0, 0.0),
@@ -114,15 +119,6 @@ pub fn unit_greeks(book: &Book, row: &InstrumentRow) -> Greeks {
         vega,
         theta,
     }
-}
-
-/// θ = V(as_of + 1 day) − V(as_of): the revalue stage's zero-move P&L over one day.
-fn one_day_theta(mut row: RevalueRow, instrument: &InstrumentRow, surface: &VolSurface) -> f64 {
-    let tau1 = instrument.tau0 - DAY;
-    let live = tau1 > 0.0 && tau1.is_finite();
-    row.tau1 = tau1;
-    row.carry1 = if live { (row.rate * tau1).exp() } else { 1.0 };
-    row.pnl(surface, AssetState::default(), VolRule::Uniform)
 }
 
 /// Analytic delta_usd and gamma_usd, and vega_usd by an exact one-vol-point repricing (theta

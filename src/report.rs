@@ -388,7 +388,12 @@ impl Report {
                         g.vol_move * 100.0
                     );
                 }
-                if let Some(worst) = s.scenarios.iter().max_by(|x, y| x.loss.total_cmp(&y.loss)) {
+                // The first of equal losses, as margin picks it (`AccountStress::worst_named`).
+                if let Some(worst) = s
+                    .scenarios
+                    .iter()
+                    .reduce(|best, x| if x.loss > best.loss { x } else { best })
+                {
                     let _ = writeln!(
                         out,
                         "  worst named scenario {} ({})",
@@ -437,6 +442,18 @@ impl Report {
     }
 }
 
+/// A string of digits with a comma every three from the right (`1234567` → `1,234,567`).
+pub(crate) fn group_thousands(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 /// Pretty JSON of a report. Serialising these plain structs cannot fail (no maps with
 /// non-string keys, no failing `Serialize` impls); should it, the error is the output.
 pub fn pretty_json(value: &impl Serialize) -> String {
@@ -454,12 +471,6 @@ pub fn money(x: f64) -> String {
     }
     let s = format!("{:.2}", x.abs());
     let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
-    let mut grouped = String::new();
-    for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
+    let grouped = group_thousands(int);
     format!("{}{grouped}.{frac}", if x < 0.0 { "-" } else { "" })
 }

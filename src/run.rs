@@ -103,12 +103,16 @@ pub fn account_passes(
     if book.accounts.len() <= per_group {
         return vec![Cow::Borrowed(book)];
     }
+    let without_accounts = Book {
+        accounts: Vec::new(),
+        ..book.clone()
+    };
     book.accounts
         .chunks(per_group)
         .map(|group| {
             Cow::Owned(Book {
                 accounts: group.to_vec(),
-                ..book.clone()
+                ..without_accounts.clone()
             })
         })
         .collect()
@@ -447,7 +451,8 @@ pub fn stress_report(
     }
 }
 
-fn currency_name(book: &Book, account: &AccountBook) -> String {
+/// `USD` or the coin an account is margined in.
+pub(crate) fn currency_name(book: &Book, account: &AccountBook) -> String {
     match account.currency {
         Currency::Usd => "USD".to_string(),
         Currency::Coin(c) => book.assets[c].symbol.clone(),

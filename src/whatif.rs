@@ -10,13 +10,13 @@
 
 use serde::Serialize;
 
-use crate::book::{Book, Currency};
+use crate::book::Book;
 use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::instrument::InstrumentSpec;
 use crate::portfolio::{Origin, Portfolio, Position};
 use crate::report::RunInfo;
-use crate::run::{RunInputs, margin_figures, run_info, simulate};
+use crate::run::{RunInputs, currency_name, margin_figures, run_info, simulate};
 
 /// A position given on the command line (`--add INSTRUMENT:QUANTITY`).
 #[derive(Clone, Debug)]
@@ -133,10 +133,7 @@ pub fn what_if(
             started.elapsed().as_secs_f64(),
         ),
         account: account_id.to_string(),
-        currency: match sim.book.accounts[0].currency {
-            Currency::Usd => "USD".into(),
-            Currency::Coin(c) => sim.book.assets[c].symbol.clone(),
-        },
+        currency: currency_name(&sim.book, &sim.book.accounts[0]),
         before,
         after,
         increment: EsAndMargin {

@@ -112,6 +112,20 @@ pub struct StageSeconds {
     pub transfer: f64,
 }
 
+impl std::ops::Add for StageSeconds {
+    type Output = StageSeconds;
+
+    fn add(self, o: StageSeconds) -> StageSeconds {
+        StageSeconds {
+            scenario: self.scenario + o.scenario,
+            revalue: self.revalue + o.revalue,
+            aggregate: self.aggregate + o.aggregate,
+            tail: self.tail + o.tail,
+            transfer: self.transfer + o.transfer,
+        }
+    }
+}
+
 /// A way to run the pipeline. Implemented by [`cpu::CpuBackend`] and [`gpu::GpuBackend`].
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;

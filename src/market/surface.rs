@@ -46,20 +46,31 @@ impl GridSurface {
 
     /// σ(τ, k) by the rules of the module docs.
     pub fn vol(&self, tau: f64, k: f64) -> f64 {
+        let (i0, i1, a) = self.bracket(tau);
+        if i0 == i1 {
+            return self.row_vol(i0, k);
+        }
+        let (t0, t1) = (self.taus[i0], self.taus[i1]);
+        let (s0, s1) = (self.row_vol(i0, k), self.row_vol(i1, k));
+        let (w0, w1) = (s0 * s0 * t0, s1 * s1 * t1);
+        ((w0 + (w1 - w0) * a) / tau).sqrt()
+    }
+
+    /// The expiry rows around time to expiry τ and the fraction between them: `(i, i + 1, a)`
+    /// with a = (τ − τᵢ)/(τᵢ₊₁ − τᵢ) strictly inside the expiries, `(i, i, 0)` at or beyond
+    /// the first or the last expiry (flat vol there). The reference, the CPU fast kernels and
+    /// the GPU tables all interpolate across expiries with it.
+    pub fn bracket(&self, tau: f64) -> (usize, usize, f64) {
         let taus = &self.taus;
         let last = taus.len() - 1;
         if tau <= taus[0] {
-            return self.row_vol(0, k);
+            return (0, 0, 0.0);
         }
         if tau >= taus[last] {
-            return self.row_vol(last, k);
+            return (last, last, 0.0);
         }
         let i = taus.partition_point(|&x| x <= tau) - 1;
-        let (t0, t1) = (taus[i], taus[i + 1]);
-        let (s0, s1) = (self.row_vol(i, k), self.row_vol(i + 1, k));
-        let (w0, w1) = (s0 * s0 * t0, s1 * s1 * t1);
-        let w = w0 + (w1 - w0) * (tau - t0) / (t1 - t0);
-        (w / tau).sqrt()
+        (i, i + 1, (tau - taus[i]) / (taus[i + 1] - taus[i]))
     }
 }
 
@@ -102,19 +113,13 @@ impl VolSurface {
             let row = &g.vols[i * ks.len()..(i + 1) * ks.len()];
             (row[j] - row[j - 1]) / (ks[j] - ks[j - 1])
         };
-        let taus = &g.taus;
-        let tl = taus.len() - 1;
-        if tau <= taus[0] {
-            return (row_slope(0), 0.0);
+        let (i, i1, a) = g.bracket(tau);
+        if i == i1 {
+            return (row_slope(i), 0.0);
         }
-        if tau >= taus[tl] {
-            return (row_slope(tl), 0.0);
-        }
-        let i = taus.partition_point(|&x| x <= tau) - 1;
-        let (t0, t1) = (taus[i], taus[i + 1]);
-        let a = (tau - t0) / (t1 - t0);
-        let (s0, s1) = (g.row_vol(i, k), g.row_vol(i + 1, k));
-        let (s0k, s1k) = (row_slope(i), row_slope(i + 1));
+        let (t0, t1) = (g.taus[i], g.taus[i1]);
+        let (s0, s1) = (g.row_vol(i, k), g.row_vol(i1, k));
+        let (s0k, s1k) = (row_slope(i), row_slope(i1));
         let sigma = self.vol(tau, k);
         let slope = ((1.0 - a) * s0 * s0k * t0 + a * s1 * s1k * t1) / (sigma * tau);
         let curvature =

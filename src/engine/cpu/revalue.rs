@@ -66,8 +66,14 @@ pub struct RevalueRow {
 
 impl RevalueRow {
     pub fn new(book: &Book, row: &InstrumentRow) -> Self {
+        Self::at_horizon(book, row, book.horizon)
+    }
+
+    /// The row of a revaluation `horizon` years after `as_of` (the book's own horizon for
+    /// scenarios; one day for theta).
+    pub fn at_horizon(book: &Book, row: &InstrumentRow, horizon: f64) -> Self {
         let asset = &book.assets[row.asset];
-        let tau1 = row.tau0 - book.horizon;
+        let tau1 = row.tau0 - horizon;
         let payoff = match (row.spec.kind, row.spec.settlement) {
             (InstrumentKind::Spot, _) | (InstrumentKind::Perpetual, Settlement::Linear) => {
                 Payoff::Linear

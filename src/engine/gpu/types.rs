@@ -228,17 +228,12 @@ pub fn pricing_row(book: &Book, index: usize) -> PricingRow {
 
             let vols = |i: usize| &g.vols[i * nk..(i + 1) * nk];
             // The rows around τ₁ and their weights in total variance (`GridSurface::vol`).
-            let taus = &g.taus;
-            let last = taus.len() - 1;
-            let tau = r.tau1;
-            let (i0, i1, v0, v1) = if !live || tau <= taus[0] {
-                (0, 0, 1.0, 0.0)
-            } else if tau >= taus[last] {
-                (last, last, 1.0, 0.0)
+            let (taus, tau) = (&g.taus, r.tau1);
+            let (i0, i1, a) = if live { g.bracket(tau) } else { (0, 0, 0.0) };
+            let (v0, v1) = if i0 == i1 {
+                (1.0, 0.0)
             } else {
-                let i = taus.partition_point(|&x| x <= tau) - 1;
-                let a = (tau - taus[i]) / (taus[i + 1] - taus[i]);
-                (i, i + 1, (1.0 - a) * taus[i] / tau, a * taus[i + 1] / tau)
+                ((1.0 - a) * taus[i0] / tau, a * taus[i1] / tau)
             };
             let (w0, beta, gamma) = variance_hinges(ks, [(vols(i0), v0), (vols(i1), v1)], tau_live);
             row.variance_k0 = w0;

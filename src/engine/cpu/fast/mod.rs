@@ -200,10 +200,6 @@ impl FastModel {
             needs_expm1_neg,
         }
     }
-
-    pub fn instrument_count(&self) -> usize {
-        self.rows.len()
-    }
 }
 
 fn option_row(row: &RevalueRow, right: Right, segments: u32) -> OptionRow {
@@ -242,15 +238,12 @@ fn surface_segments(surface: &VolSurface, tau1: f64) -> Vec<Segment> {
     };
     let (taus, ks) = (&grid.taus, &grid.log_moneyness);
     let n = ks.len();
-    let last = taus.len() - 1;
-    let (i0, i1, c0, c1) = if tau1 <= taus[0] {
-        (0, 0, tau1, 0.0)
-    } else if tau1 >= taus[last] {
-        (last, last, tau1, 0.0)
+    let (i0, i1, a) = grid.bracket(tau1);
+    // Total-variance weights of the two rows: σ²τ₁ = c₀σᵢ₀² + c₁σᵢ₁².
+    let (c0, c1) = if i0 == i1 {
+        (tau1, 0.0)
     } else {
-        let i = taus.partition_point(|&x| x <= tau1) - 1;
-        let a = (tau1 - taus[i]) / (taus[i + 1] - taus[i]);
-        (i, i + 1, (1.0 - a) * taus[i], a * taus[i + 1])
+        ((1.0 - a) * taus[i0], a * taus[i1])
     };
     let row = |i: usize| &grid.vols[i * n..(i + 1) * n];
     // (p, q, knot) of row i on segment j.
