@@ -332,7 +332,7 @@ fn measure(backend: &dyn Backend, book: &Book, plan: &SimulationPlan) -> Result<
 
 /// Resets the process's peak resident set (`VmHWM`) to its current resident set by writing
 /// `5` to `/proc/self/clear_refs` (Linux ≥ 4.0); `false` where that is not possible.
-pub fn reset_peak_rss() -> bool {
+fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
@@ -342,7 +342,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 /// The process's current resident set, bytes.
-pub fn current_rss_bytes() -> Option<u64> {
+fn current_rss_bytes() -> Option<u64> {
     proc_status_kib("VmRSS:").map(|kib| kib * 1024)
 }
 

@@ -151,7 +151,7 @@ fn usd_per_unit(book: &Book, account: &AccountBook) -> f64 {
 }
 
 /// The ADV an asset is charged with: `adv_usd`, or [`ADV_FALLBACK_USD`].
-pub fn charged_adv(book: &Book, asset: usize) -> f64 {
+fn charged_adv(book: &Book, asset: usize) -> f64 {
     match book.assets[asset].adv_usd {
         Some(adv) if adv.is_finite() && adv > 0.0 => adv,
         _ => ADV_FALLBACK_USD,
@@ -159,7 +159,7 @@ pub fn charged_adv(book: &Book, asset: usize) -> f64 {
 }
 
 /// The liquidity add-on of one asset, USD, from its net delta and vega in USD (module docs).
-pub fn asset_liquidity_usd(book: &Book, asset: usize, delta_usd: f64, vega_usd: f64) -> f64 {
+fn asset_liquidity_usd(book: &Book, asset: usize, delta_usd: f64, vega_usd: f64) -> f64 {
     let adv = charged_adv(book, asset);
     let sigma_day = book.assets[asset].dynamics.spot_vol * DAY.sqrt();
     let delta = delta_usd.abs();

@@ -538,6 +538,12 @@ impl<'d> At<'d> {
         }
     }
 
+    /// An RFC 3339 timestamp (`2026-11-20T08:00:00Z`), in seconds.
+    pub fn timestamp(&self) -> Result<crate::time::Timestamp> {
+        crate::time::parse_rfc3339(self.string()?)
+            .ok_or_else(|| self.fail("not an RFC 3339 timestamp (e.g. 2026-11-20T08:00:00Z)"))
+    }
+
     pub fn as_str(&self) -> Option<&'d str> {
         match &self.node.kind {
             Kind::String(s) => Some(s),

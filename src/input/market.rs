@@ -5,7 +5,7 @@ use crate::error::Result;
 use crate::instrument::is_asset_symbol;
 use crate::market::surface::GridSurface;
 use crate::market::{AssetQuote, CorrelationInput, Market, VolSurface};
-use crate::time::{Timestamp, format_rfc3339, parse_rfc3339, year_fraction};
+use crate::time::{Timestamp, format_rfc3339, year_fraction};
 
 /// Largest asymmetry |a_ij − a_ji| and deviation of a diagonal entry from 1 accepted in a
 /// correlation matrix.
@@ -18,7 +18,7 @@ const CORRELATION_TOLERANCE: f64 = 1e-12;
 pub fn parse_market(text: &str, file: &str) -> Result<Market> {
     let doc = json::parse(text, file)?;
     let top = doc.root().object(&["as_of", "assets", "correlation"])?;
-    let as_of = timestamp(&top.require("as_of")?)?;
+    let as_of = top.require("as_of")?.timestamp()?;
 
     let assets_at = top.require("assets")?;
     let entries = assets_at.map()?;
@@ -41,12 +41,6 @@ pub fn parse_market(text: &str, file: &str) -> Result<Market> {
         assets,
         correlation,
     })
-}
-
-/// An RFC 3339 timestamp.
-fn timestamp(at: &At) -> Result<Timestamp> {
-    parse_rfc3339(at.string()?)
-        .ok_or_else(|| at.fail("not an RFC 3339 timestamp (e.g. 2026-11-20T08:00:00Z)"))
 }
 
 fn asset(symbol: &str, at: &At, as_of: Timestamp) -> Result<AssetQuote> {
@@ -102,7 +96,7 @@ fn surface(at: &At, as_of: Timestamp) -> Result<VolSurface> {
     let mut taus = Vec::with_capacity(expiry_items.len());
     let mut previous: Option<Timestamp> = None;
     for item in &expiry_items {
-        let t = timestamp(item)?;
+        let t = item.timestamp()?;
         if t <= as_of {
             return Err(item.fail(format!(
                 "expiry must be after as_of ({})",

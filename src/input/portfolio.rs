@@ -9,7 +9,6 @@ use crate::instrument::{
     InstrumentKind, InstrumentSpec, Right, Settlement, is_asset_symbol, parse_deribit,
 };
 use crate::portfolio::{Account, Origin, Portfolio, Position};
-use crate::time::parse_rfc3339;
 
 /// The margin currency of an account that does not name one, and of every CSV account.
 const USD: &str = "USD";
@@ -153,10 +152,7 @@ fn explicit_instrument(at: &At) -> Result<InstrumentSpec> {
             return Err(fields.missing("expiry"));
         }
         None => None,
-        Some(at) => Some(
-            parse_rfc3339(at.string()?)
-                .ok_or_else(|| at.fail("not an RFC 3339 timestamp (e.g. 2027-03-26T08:00:00Z)"))?,
-        ),
+        Some(at) => Some(at.timestamp()?),
     };
     let settlement = match fields.get("settlement") {
         None => Settlement::Linear,

@@ -46,7 +46,7 @@ impl GridPoint {
 }
 
 /// The regular price moves −R … +R in `points` equal steps (0 exactly in the middle).
-pub fn price_moves(range: f64, points: u32) -> Vec<f64> {
+fn price_moves(range: f64, points: u32) -> Vec<f64> {
     let n = points.max(1);
     if n == 1 {
         return vec![0.0];

@@ -91,21 +91,21 @@ pub fn run_stress(
                 .map(|(s, scenario)| account_loss(book, account, row(s), &scenario.states))
                 .collect();
             let (grid_losses, named_losses) = losses.split_at(grid.len());
+            let counted: Vec<f64> = grid
+                .iter()
+                .zip(grid_losses)
+                .map(|(p, loss)| p.fraction * loss)
+                .collect();
             let mut worst_grid: Vec<Option<usize>> = vec![None; assets];
             for (i, p) in grid.iter().enumerate() {
-                let counted = p.fraction * grid_losses[i];
-                let worse = match worst_grid[p.asset] {
-                    None => true,
-                    Some(w) => counted > grid[w].fraction * grid_losses[w],
-                };
-                if worse {
+                if worst_grid[p.asset].is_none_or(|w| counted[i] > counted[w]) {
                     worst_grid[p.asset] = Some(i);
                 }
             }
             let grid_loss = worst_grid
                 .iter()
                 .flatten()
-                .map(|&w| (grid[w].fraction * grid_losses[w]).max(0.0))
+                .map(|&w| counted[w].max(0.0))
                 .sum();
             let worst_named = (0..named_losses.len()).reduce(|w, i| {
                 if named_losses[i] > named_losses[w] {

@@ -356,10 +356,16 @@ fn fast_tails(
         plan,
         LANES as u64,
         progress,
-        || BlockScratch::new(book, &pipeline.model),
-        |range, scratch, tails, times| {
-            let paths: Vec<u32> = range.map(|p| p as u32).collect();
-            pipeline.simulate_block(book, &paths, scratch, tails, times);
+        || {
+            (
+                BlockScratch::new(book, &pipeline.model),
+                Vec::with_capacity(LANES),
+            )
+        },
+        |range, (scratch, paths), tails, times| {
+            paths.clear();
+            paths.extend(range.map(|p| p as u32));
+            pipeline.simulate_block(book, paths, scratch, tails, times);
         },
     )
 }
