@@ -509,3 +509,32 @@ fn flags_override_the_configuration_file() {
         .collect();
     assert_eq!(levels, vec![0.99, 0.999]);
 }
+
+#[test]
+fn gpu_report_names_backend_device_and_precision() {
+    let out = tailrisk(&[
+        "run",
+        "--backend",
+        "gpu",
+        "--paths",
+        "5000",
+        "--format",
+        "json",
+    ]);
+    if out.status.code() == Some(69) {
+        assert!(
+            std::env::var("TAILRISK_REQUIRE_GPU").as_deref() != Ok("1"),
+            "TAILRISK_REQUIRE_GPU=1 but no adapter: {}",
+            stderr(&out)
+        );
+        eprintln!("SKIPPED: no GPU adapter");
+        return;
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("gpu backend on"), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["run"]["backend"], "gpu");
+    assert_eq!(v["run"]["precision"], "f32");
+    assert!(!v["run"]["device"].as_str().unwrap().is_empty());
+    assert!(v["accounts"][0]["margin"]["initial"].is_number());
+}
