@@ -1,5 +1,5 @@
 //! Per-stage GPU benchmarks on the generated 576-option, 3-asset, 1-step book
-//! ([`tailrisk::engine::cpu::bench_book`]), on whatever adapter `GpuBackend::any` finds
+//! ([`tailrisk::bench_book`]), on whatever adapter `GpuBackend::any` finds
 //! (lavapipe included): RNG (raw Philox words), scenario, revalue, aggregate and tail on one
 //! chunk of paths, then [`Backend::tails`] end to end.
 //!
@@ -14,12 +14,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use tailrisk::bench_book::generated_book;
 use tailrisk::book::Book;
-use tailrisk::engine::cpu::bench_book::generated_book;
-use tailrisk::engine::cpu::tail::TailBuffer;
 use tailrisk::engine::gpu::stages::{self, BookBuffers, ChunkBuffers, PathSource, TailBuffers};
 use tailrisk::engine::gpu::{GpuBackend, GpuContext};
 use tailrisk::engine::{Backend, SimulationPlan};
+use tailrisk::model::tail::TailBuffer;
 use tailrisk::risk;
 
 const SEED: u64 = 42;

@@ -1,5 +1,5 @@
 //! Per-stage CPU benchmarks on the generated 576-option, 3-asset, 1-step book
-//! ([`tailrisk::engine::cpu::bench_book`]): RNG, scenario, revalue, aggregate and tail, in
+//! ([`tailrisk::bench_book`]): RNG, scenario, revalue, aggregate and tail, in
 //! the f64 reference and the f32 fast mode, then both end to end.
 //!
 //! Every group reports its throughput as full repricings per second
@@ -12,15 +12,15 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use tailrisk::bench_book::generated_book;
 use tailrisk::book::Book;
-use tailrisk::engine::cpu::aggregate::account_loss;
-use tailrisk::engine::cpu::bench_book::generated_book;
 use tailrisk::engine::cpu::fast::{self, BlockScratch, FastPipeline, Isa, LANES};
-use tailrisk::engine::cpu::revalue::RevalueModel;
-use tailrisk::engine::cpu::scenario::{ScenarioModel, Scratch};
-use tailrisk::engine::cpu::tail::TailBuffer;
 use tailrisk::engine::cpu::{CpuBackend, Precision};
 use tailrisk::engine::{AssetState, Backend, SimulationPlan, TailEntry, VolRule};
+use tailrisk::model::aggregate::account_loss;
+use tailrisk::model::revalue::RevalueModel;
+use tailrisk::model::scenario::{ScenarioModel, Scratch};
+use tailrisk::model::tail::TailBuffer;
 use tailrisk::risk;
 
 const OPTIONS: usize = 576;

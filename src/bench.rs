@@ -32,9 +32,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::bench_book::generated_book;
 use crate::book::Book;
 use crate::config::RunConfig;
-use crate::engine::cpu::bench_book::generated_book;
 use crate::engine::{Backend, SimulationPlan, StageSeconds};
 use crate::error::{Error, Result};
 use crate::report::group_thousands;

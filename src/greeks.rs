@@ -1,7 +1,7 @@
 //! Sensitivities at the base (SPEC §8, methodology §9): analytic Greeks of the pricer exactly
 //! as it reprices scenarios, per account and asset, in the account's currency.
 //!
-//! The pricer (see [`crate::engine::cpu::revalue`]) values an option by Black-76 on the
+//! The pricer (see [`crate::model::revalue`]) values an option by Black-76 on the
 //! forward F = S·e^{rτ} with sticky moneyness: σ = σ_surface(τ, k), k = ln(K/F), so the smile
 //! moves with the forward. With D = e^{−rτ}, s = σ√τ, d₁ = ln(F/K)/s + s/2, d₂ = d₁ − s and
 //! the Black-76 partials
@@ -36,10 +36,10 @@
 //! zero coin delta, and an inverse contract of USD notional q has coin delta q/S.
 
 use crate::book::{AccountBook, Book, Currency, InstrumentRow};
-use crate::engine::cpu::revalue::{Payoff, RevalueRow};
 use crate::engine::{AssetState, VolRule};
 use crate::instrument::Right;
 use crate::market::{Side, VolSurface};
+use crate::model::revalue::{Payoff, RevalueRow};
 use crate::pricing::{black76, norm_cdf, norm_pdf};
 use crate::time::DAY;
 

@@ -6,6 +6,7 @@
 //! [`report`] writes SPEC §8.
 
 pub mod bench;
+pub mod bench_book;
 pub mod book;
 pub mod cli;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod input;
 pub mod instrument;
 pub mod margin;
 pub mod market;
+pub mod model;
 pub mod portfolio;
 pub mod pricing;
 pub mod report;

@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use crate::book::{AccountBook, Book, Currency, SourceFiles};
 use crate::config::RunConfig;
-use crate::engine::cpu::aggregate::holding_losses;
 use crate::engine::{AccountTail, Backend, SimulationPlan};
 use crate::error::Result;
 use crate::greeks::{Greeks, account_assets, account_greeks, instrument_greeks};
 use crate::margin::{self, Binding, Margin, liquidity_addon, short_option_minimum};
 use crate::market::Market;
+use crate::model::aggregate::holding_losses;
 use crate::portfolio::Portfolio;
 use crate::report::{
     AccountReport, AccountStressReport, ComponentReport, GreeksReport, GridPointReport, GridReport,

@@ -5,7 +5,7 @@
 use std::process::{Command, Output};
 
 use tailrisk::bench::{BenchConfig, RunStatus, bench};
-use tailrisk::engine::cpu::bench_book::generated_book;
+use tailrisk::bench_book::generated_book;
 use tailrisk::engine::cpu::{CpuBackend, Precision};
 use tailrisk::engine::{Backend, SimulationPlan};
 

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
+use tailrisk::bench_book::generated_book;
 use tailrisk::book::{Book, SourceFiles};
 use tailrisk::config::RunConfig;
 use tailrisk::engine::cpu::CpuBackend;
-use tailrisk::engine::cpu::bench_book::generated_book;
 use tailrisk::engine::gpu::test_backend;
 use tailrisk::input;
 use tailrisk::run::simulate;

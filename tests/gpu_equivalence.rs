@@ -68,9 +68,9 @@ fn normals_agree_with_the_f64_reference() {
 
 use tailrisk::book::{Book, SourceFiles};
 use tailrisk::config::RunConfig;
-use tailrisk::engine::cpu::aggregate::account_loss;
 use tailrisk::engine::{AssetState, SimulationPlan, StressScenario, VolRule};
 use tailrisk::input::{parse_config, parse_market, parse_portfolio_json};
+use tailrisk::model::aggregate::account_loss;
 use tailrisk::risk;
 
 const MARKET: &str = include_str!("../data/market.json");
@@ -532,7 +532,7 @@ fn fused_and_factored_books_agree_with_the_cpu() {
     let Some(gpu) = test_backend() else { return };
     let cpu = CpuBackend::new();
     for (accounts, fused) in [(1, true), (40, false)] {
-        let book = tailrisk::engine::cpu::bench_book::generated_book(48, 3, accounts, 5);
+        let book = tailrisk::bench_book::generated_book(48, 3, accounts, 5);
         let buffers =
             tailrisk::engine::gpu::stages::BookBuffers::new(gpu.context(), &book).unwrap();
         assert_eq!(buffers.fused, fused, "{accounts} accounts");

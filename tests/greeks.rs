@@ -11,11 +11,11 @@ mod common;
 use common::*;
 use tailrisk::book::Book;
 use tailrisk::config::RunConfig;
-use tailrisk::engine::cpu::revalue::RevalueModel;
 use tailrisk::engine::{AssetState, VolRule};
 use tailrisk::greeks::{account_greeks, instrument_greeks, unit_greeks};
 use tailrisk::instrument::{InstrumentKind, Right};
 use tailrisk::market::Side;
+use tailrisk::model::revalue::RevalueModel;
 use tailrisk::pricing::{black76, intrinsic};
 
 const DAY: f64 = 1.0 / 365.0;

@@ -6,9 +6,9 @@
 #[macro_use]
 mod common;
 
+use tailrisk::bench_book::generated_book;
 use tailrisk::config::RunConfig;
 use tailrisk::engine::Backend;
-use tailrisk::engine::cpu::bench_book::generated_book;
 use tailrisk::run::{simulate, simulate_within};
 
 fn account_groups_change_nothing(backend: &dyn Backend) {

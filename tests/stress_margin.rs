@@ -11,7 +11,6 @@ use common::*;
 use tailrisk::book::Book;
 use tailrisk::config::{RunConfig, StressConfig};
 use tailrisk::engine::Backend;
-use tailrisk::engine::cpu::revalue::{RevalueModel, tenor_weight};
 use tailrisk::engine::{AssetState, VolRule};
 use tailrisk::greeks::{account_greeks, account_greeks_usd, instrument_greeks};
 use tailrisk::instrument::Right;
@@ -19,6 +18,7 @@ use tailrisk::margin::{
     ADV_FALLBACK_USD, IMPACT_COEFFICIENT, SHORT_OPTION_MINIMUM_RATE, VEGA_CAPACITY_PER_ADV,
 };
 use tailrisk::market::VolSurface;
+use tailrisk::model::revalue::{RevalueModel, tenor_weight};
 use tailrisk::pricing::black76;
 use tailrisk::run::evaluate;
 use tailrisk::stress::{ScenarioSet, StressResults, run_stress};
@@ -468,8 +468,7 @@ fn coin_margined_is_usd_converted_path_by_path(backend: &dyn Backend) {
             );
             if account == 1 {
                 // The USD account on the same path loses −P.
-                let usd =
-                    tailrisk::engine::cpu::aggregate::account_loss(b, &b.accounts[0], pnl, states);
+                let usd = tailrisk::model::aggregate::account_loss(b, &b.accounts[0], pnl, states);
                 let scale_usd = b.gross_exposure(0);
                 assert!(
                     (usd + usd_pnl).abs()

@@ -10,60 +10,12 @@ pub mod cpu;
 pub mod gpu;
 pub mod select;
 
+pub use crate::model::{
+    AccountTail, AssetState, PathRevaluation, StressScenario, TailEntry, VolRule,
+};
+
 use crate::book::Book;
 use crate::error::Result;
-
-/// The state of one asset in one scenario at the horizon.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct AssetState {
-    /// ln(S_h / S₀).
-    pub log_return: f64,
-    /// ln of the vol factor: ln Y_h for Monte Carlo and grid scenarios (tenor-scaled),
-    /// ln(1 + vol) for named scenarios (applied uniformly), see [`VolRule`].
-    pub log_vol: f64,
-}
-
-/// How a scenario's vol factor reaches the surface at remaining time τ₁.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VolRule {
-    /// σ₁ = σ_surface(τ₁, k₁) · Y^{w(τ₁)}: Monte Carlo and grid stress (SPEC §3, §5).
-    TenorScaled,
-    /// σ₁ = σ_surface(τ₁, k₁) · (1 + vol): named scenarios (SPEC §5).
-    Uniform,
-}
-
-/// An explicit scenario (stress): a state per simulated asset.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StressScenario {
-    /// One per simulated asset, in the book's asset order.
-    pub states: Vec<AssetState>,
-    pub vol_rule: VolRule,
-    /// Grid stress: only positions on this asset are revalued; every other instrument keeps
-    /// today's value (P&L 0, no time decay). `None`: every instrument is revalued.
-    pub only_asset: Option<usize>,
-}
-
-/// One loss of an account's tail.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TailEntry {
-    pub loss: f64,
-    pub path: u32,
-}
-
-impl TailEntry {
-    /// The order of SPEC §4: larger loss first, then the lower path index. Total on finite
-    /// losses, so the tail of a union is the tail of the tails, whatever the chunking.
-    #[inline]
-    pub fn worse_first(a: &TailEntry, b: &TailEntry) -> std::cmp::Ordering {
-        b.loss.total_cmp(&a.loss).then(a.path.cmp(&b.path))
-    }
-}
-
-/// The largest losses of one account, sorted by [`TailEntry::worse_first`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct AccountTail {
-    pub worst: Vec<TailEntry>,
-}
 
 /// What the report says about the backend.
 #[derive(Clone, Debug, PartialEq)]
@@ -86,15 +38,6 @@ pub struct SimulationPlan {
     pub tail_len: usize,
     /// Paths per chunk; `None` lets the backend size chunks from the book and its limits.
     pub chunk_paths: Option<u32>,
-}
-
-/// States and instrument P&L of regenerated paths.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PathRevaluation {
-    /// paths × assets, row-major.
-    pub states: Vec<AssetState>,
-    /// paths × instruments, row-major: P&L per unit of quantity, USD.
-    pub pnl: Vec<f64>,
 }
 
 /// Seconds spent in each stage during the last [`Backend::tails`] call.

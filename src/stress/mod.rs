@@ -17,8 +17,8 @@ pub mod named;
 use crate::book::Book;
 use crate::config::StressConfig;
 use crate::engine::Backend;
-use crate::engine::cpu::aggregate::account_loss;
 use crate::error::Result;
+use crate::model::aggregate::account_loss;
 
 pub use grid::{GridPoint, grid_points};
 pub use named::{NamedScenario, ResolvedScenario, ScenarioOrigin, ScenarioSet, Shock};

@@ -14,12 +14,7 @@
 //! the regeneration of tail paths (component ES) in the fast kernels; explicit stress
 //! scenarios stay on the f64 reference in both modes (small work).
 
-pub mod aggregate;
-pub mod bench_book;
 pub mod fast;
-pub mod revalue;
-pub mod scenario;
-pub mod tail;
 pub mod timing;
 
 use std::sync::{Mutex, PoisonError};
@@ -32,11 +27,12 @@ use crate::engine::{
     StressScenario, TailEntry, VolRule,
 };
 use crate::error::Result;
+use crate::model::aggregate;
+use crate::model::revalue::RevalueModel;
+use crate::model::scenario::{ScenarioModel, Scratch};
+use crate::model::tail::TailBuffer;
 use crate::rng::{philox4x32_10, seed_key};
 use fast::{BlockScratch, FastPipeline, Isa, LANES};
-use revalue::RevalueModel;
-use scenario::{ScenarioModel, Scratch};
-use tail::TailBuffer;
 use timing::{Laps, StageTimes};
 
 /// Paths one rayon task simulates before merging its tails.

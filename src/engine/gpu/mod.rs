@@ -61,12 +61,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use crate::engine::cpu::tail::TailBuffer;
 use crate::engine::{
     AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
     StressScenario, VolRule,
 };
 use crate::error::{Error, Result};
+use crate::model::tail::TailBuffer;
 use stages::{BookBuffers, ChunkBuffers, PathSource, TailBuffers};
 
 /// The wgpu backend.

@@ -14,9 +14,9 @@ use wgpu::util::DeviceExt;
 
 use crate::book::Book;
 use crate::engine::TailEntry;
-use crate::engine::cpu::scenario::ScenarioModel;
-use crate::engine::cpu::tail::TailBuffer;
 use crate::error::{Error, Result};
+use crate::model::scenario::ScenarioModel;
+use crate::model::tail::TailBuffer;
 use crate::rng::seed_key;
 
 use std::sync::Arc;

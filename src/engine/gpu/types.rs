@@ -5,10 +5,10 @@
 use bytemuck::{Pod, Zeroable};
 
 use crate::book::{Book, Currency};
-use crate::engine::cpu::revalue::{Payoff, RevalueRow};
-use crate::engine::cpu::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
 use crate::instrument::Right;
 use crate::market::VolSurface;
+use crate::model::revalue::{Payoff, RevalueRow};
+use crate::model::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
 use crate::rng::uniform_open;
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct DrawParams`.
@@ -366,7 +366,7 @@ pub fn loss_key(loss: f32) -> u32 {
     }
 }
 
-/// The Poisson inverse CDF of `cpu::scenario::poisson_inverse` as integer thresholds on the
+/// The Poisson inverse CDF of `model::scenario::poisson_inverse` as integer thresholds on the
 /// uniform's word w (u = (w + ½)·2⁻³²): the CPU returns N = #{n < 64 : u > cdfₙ} (its f64
 /// cdfₙ is non-decreasing), and u > cdfₙ ⇔ w > tₙ with tₙ the largest word whose uniform is
 /// ≤ cdfₙ. Returns (the count of leading n with no such word, the following tₙ up to the
@@ -490,7 +490,7 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::cpu::scenario::poisson_inverse;
+    use crate::model::scenario::poisson_inverse;
 
     /// The threshold tables reproduce the CPU's jump count for every word tried, including
     /// the words next to each threshold.

@@ -13,7 +13,7 @@
 use super::math::{exp, madd, madd64, norm_cdf};
 use super::{FastModel, FastRow, LANES, OptionRow, ScenarioLanes, Segment};
 use crate::book::{AccountBook, Book, Currency};
-use crate::engine::cpu::revalue::{Payoff, RevalueRow};
+use crate::model::revalue::{Payoff, RevalueRow};
 use crate::pricing::intrinsic;
 
 /// The instruction set a fast kernel is compiled for.
@@ -304,7 +304,7 @@ fn cdf_args<const FMA: bool>(
 
 /// Aggregate stage for one account: `loss[lane]` = −Σ q·pnl over its exposures, summed in
 /// f64 in exposure order; a coin-margined account divides by the coin's price on the path
-/// exactly as [`crate::engine::cpu::aggregate::coin_loss`] does.
+/// exactly as [`crate::model::aggregate::coin_loss`] does.
 pub fn aggregate(
     isa: Isa,
     book: &Book,

@@ -73,13 +73,13 @@ pub use kernel::{Isa, KernelScratch};
 
 use crate::book::{Book, Currency};
 use crate::engine::cpu::ACCOUNT_BATCH;
-use crate::engine::cpu::revalue::{Payoff, RevalueModel, RevalueRow};
-use crate::engine::cpu::scenario::{ScenarioModel, Scratch};
-use crate::engine::cpu::tail::TailBuffer;
 use crate::engine::cpu::timing::{Laps, StageTimes};
 use crate::engine::{AssetState, TailEntry};
 use crate::instrument::Right;
 use crate::market::VolSurface;
+use crate::model::revalue::{Payoff, RevalueModel, RevalueRow};
+use crate::model::scenario::{ScenarioModel, Scratch};
+use crate::model::tail::TailBuffer;
 
 /// Paths per block of the fast kernels: every per-lane array is this long.
 pub const LANES: usize = 256;

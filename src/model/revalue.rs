@@ -16,9 +16,9 @@
 //! Every difference is written so that a zero move gives exactly zero P&L (expm1 forms).
 
 use crate::book::{Book, InstrumentRow};
-use crate::engine::{AssetState, VolRule};
 use crate::instrument::{InstrumentKind, Right, Settlement};
 use crate::market::VolSurface;
+use crate::model::{AssetState, VolRule};
 use crate::pricing::{black76, intrinsic};
 use crate::time::DAY;
 

@@ -8,7 +8,7 @@
 
 use std::cmp::Ordering;
 
-use crate::engine::{AccountTail, TailEntry};
+use crate::model::{AccountTail, TailEntry};
 
 /// The best `cap` losses seen so far of one account.
 #[derive(Clone, Debug)]

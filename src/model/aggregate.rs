@@ -7,7 +7,7 @@
 //! exact zero when nothing moves. An inverse contract's coin P&L is then q·(1/F₀ − 1/F₁).
 
 use crate::book::{AccountBook, Book, Currency};
-use crate::engine::AssetState;
+use crate::model::AssetState;
 
 /// Loss of one account on one path, from the P&L per unit of every instrument.
 #[inline]

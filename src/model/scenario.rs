@@ -10,7 +10,7 @@
 //! 6. ln S_a ← ln S_a − ½σ_a² dt − λ_a k_a dt + σ_a √dt ε_a + J_a.
 
 use crate::book::Book;
-use crate::engine::AssetState;
+use crate::model::AssetState;
 use crate::rng::DrawSource;
 
 /// Cap on the jumps of one asset in one step. P(N > 64) is below 1e-80 for λ·dt ≤ 5
