@@ -36,7 +36,8 @@ use crate::bench_book::generated_book;
 use crate::book::Book;
 use crate::config::RunConfig;
 use crate::engine::{Backend, SimulationPlan, StageSeconds};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::input::bounds::{AtLeastOne, Num, Paths, PositiveSeconds, flag};
 use crate::report::group_thousands;
 use crate::run::{TAIL_ENTRY_BUDGET, account_passes, plan};
 
@@ -79,38 +80,32 @@ impl Default for BenchConfig {
 }
 
 impl BenchConfig {
-    /// Every value in range, else the input error of the flag (exit 65).
+    /// Every value in range, else the input error of the flag (exit 65), checked by the
+    /// input layer's bounds.
     pub fn validate(&self) -> Result<()> {
-        let bad = |flag: &str, value: &dyn std::fmt::Display, why: &str| {
-            Err(Error::input("command line", flag, value, why))
-        };
-        for (flag, n) in [
+        for (name, n) in [
             ("--options", self.options),
             ("--assets", self.assets),
             ("--accounts", self.accounts),
         ] {
-            if n == 0 {
-                return bad(flag, &n, "must be at least 1");
-            }
+            flag(name, n, AtLeastOne::check(n as u64))?;
         }
-        if self.steps == 0 {
-            return bad("--steps", &self.steps, "must be at least 1");
-        }
+        flag(
+            "--steps",
+            self.steps,
+            AtLeastOne::check(u64::from(self.steps)),
+        )?;
         if self.paths.is_empty() {
-            return bad("--paths", &"", "needs at least one path count");
+            return flag("--paths", "", Err("needs at least one path count".into()));
         }
         for &p in &self.paths {
-            if p == 0 || p > u64::from(u32::MAX) {
-                return bad("--paths", &p, "must be between 1 and 4294967295");
-            }
+            flag("--paths", p, Paths::check(p))?;
         }
-        if !(self.budget_seconds.is_finite() && self.budget_seconds > 0.0) {
-            return bad(
-                "--budget-seconds",
-                &self.budget_seconds,
-                "must be a positive number of seconds",
-            );
-        }
+        flag(
+            "--budget-seconds",
+            self.budget_seconds,
+            Num::<PositiveSeconds>::check(self.budget_seconds),
+        )?;
         Ok(())
     }
 

@@ -16,6 +16,7 @@ use crate::engine::Backend;
 use crate::engine::cpu::{CpuBackend, Precision};
 use crate::error::{Error, Result};
 use crate::input;
+use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, flag};
 use crate::run::{RunInputs, evaluate, run, stress_report};
 use crate::stress::ScenarioSet;
 use crate::verify::verify;
@@ -101,13 +102,8 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
         budget_seconds: args.budget_seconds,
     };
     config.validate()?;
-    if let Some(0) = args.threads {
-        return Err(Error::input(
-            "command line",
-            "--threads",
-            0,
-            "must be at least 1",
-        ));
+    if let Some(threads) = args.threads {
+        flag("--threads", threads, AtLeastOne::check(threads as u64))?;
     }
     let log = |run: &BenchRun| {
         let what = match (run.status, run.seconds) {
@@ -225,54 +221,40 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
     })
 }
 
-/// Flags override the configuration; values that parse but are invalid exit 65.
+/// Flags override the configuration; values that parse but are invalid exit 65, checked
+/// by the same bounds as the configuration file's fields.
 fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
-    let bad = |flag: &str, value: &dyn std::fmt::Display, why: &str| {
-        Err(Error::input("command line", flag, value, why))
-    };
     if let Some(paths) = args.paths {
-        if paths == 0 || paths > u64::from(u32::MAX) {
-            return bad("--paths", &paths, "must be between 1 and 4294967295");
-        }
-        config.paths = paths;
+        config.paths = flag("--paths", paths, Paths::check(paths))?;
     }
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
     if let Some(h) = args.horizon_days {
-        if !(h.is_finite() && h > 0.0) {
-            return bad("--horizon-days", &h, "must be a positive number of days");
-        }
-        config.horizon_days = h;
+        config.horizon_days = flag("--horizon-days", h, Num::<PositiveDays>::check(h))?;
     }
     if let Some(steps) = args.steps {
-        if steps == 0 {
-            return bad("--steps", &steps, "must be at least 1");
-        }
+        flag("--steps", steps, AtLeastOne::check(u64::from(steps)))?;
         config.steps = steps;
     }
     if let Some(levels) = &args.confidence {
         for &c in levels {
-            if !(c > 0.0 && c < 1.0) {
-                return bad("--confidence", &c, "must be strictly between 0 and 1");
-            }
+            flag("--confidence", c, Num::<OpenUnit>::check(c))?;
         }
         if levels.is_empty() {
-            return bad("--confidence", &"", "needs at least one level");
+            return flag("--confidence", "", Err("needs at least one level".into()));
         }
         config.confidence = levels.clone();
     }
     if let Some(chunk) = args.chunk_paths {
-        if chunk == 0 {
-            return bad("--chunk-paths", &chunk, "must be at least 1");
-        }
+        flag("--chunk-paths", chunk, AtLeastOne::check(u64::from(chunk)))?;
         config.chunk_paths = Some(chunk);
     }
     if args.repair_correlation {
         config.repair_correlation = true;
     }
-    if let Some(0) = args.threads {
-        return bad("--threads", &0, "must be at least 1");
+    if let Some(threads) = args.threads {
+        flag("--threads", threads, AtLeastOne::check(threads as u64))?;
     }
     Ok(())
 }

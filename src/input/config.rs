@@ -1,170 +1,187 @@
 //! The run configuration (SPEC §2 `--config`).
 
-use super::json::{self, At, Fields};
+use serde::Deserialize;
+
+use super::bounds::{
+    AtLeastOne, Correlation, Dof, Entries, ExtendedMove, Finite, NonNegative, Num, Object,
+    OpenUnit, Paths, Positive, PositiveDays, PricePoints, RelativeMove, Seed, UnitRatio, present,
+};
+use super::json::{Path, Source};
 use crate::config::{DynamicsInput, MarginConfig, RunConfig, StressConfig};
 use crate::error::Result;
 
-const TOP_FIELDS: [&str; 11] = [
-    "horizon_days",
-    "steps",
-    "paths",
-    "seed",
-    "confidence",
-    "student_t_dof",
-    "dynamics",
-    "margin",
-    "stress",
-    "repair_correlation",
-    "chunk_paths",
-];
-const DYNAMICS_FIELDS: [&str; 7] = [
-    "spot_vol",
-    "vol_of_vol",
-    "vol_mean_reversion",
-    "spot_vol_corr",
-    "jump_intensity",
-    "jump_mean",
-    "jump_std",
-];
-const OPEN_UNIT: &str = "between 0 and 1 (exclusive)";
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct ConfigFile {
+    #[serde(default, deserialize_with = "present")]
+    horizon_days: Option<Num<PositiveDays>>,
+    #[serde(default, deserialize_with = "present")]
+    steps: Option<AtLeastOne>,
+    #[serde(default, deserialize_with = "present")]
+    paths: Option<Paths>,
+    #[serde(default, deserialize_with = "present")]
+    seed: Option<Seed>,
+    #[serde(default, deserialize_with = "present")]
+    confidence: Option<Vec<Num<OpenUnit>>>,
+    /// `null` means normal shocks.
+    #[serde(default)]
+    student_t_dof: Option<Dof>,
+    #[serde(default, deserialize_with = "present")]
+    dynamics: Option<Entries<Object<DynamicsFields>>>,
+    #[serde(default, deserialize_with = "present")]
+    margin: Option<Object<MarginFields>>,
+    #[serde(default, deserialize_with = "present")]
+    stress: Option<Object<StressFields>>,
+    #[serde(default, deserialize_with = "present")]
+    repair_correlation: Option<bool>,
+    /// `null` lets the backend size chunks.
+    #[serde(default)]
+    chunk_paths: Option<AtLeastOne>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct DynamicsFields {
+    /// `null` means the surface's 30-day at-the-money vol.
+    #[serde(default)]
+    spot_vol: Option<Num<Positive>>,
+    #[serde(default, deserialize_with = "present")]
+    vol_of_vol: Option<Num<NonNegative>>,
+    #[serde(default, deserialize_with = "present")]
+    vol_mean_reversion: Option<Num<NonNegative>>,
+    #[serde(default, deserialize_with = "present")]
+    spot_vol_corr: Option<Num<Correlation>>,
+    #[serde(default, deserialize_with = "present")]
+    jump_intensity: Option<Num<NonNegative>>,
+    #[serde(default, deserialize_with = "present")]
+    jump_mean: Option<Num<Finite>>,
+    #[serde(default, deserialize_with = "present")]
+    jump_std: Option<Num<NonNegative>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct MarginFields {
+    #[serde(default, deserialize_with = "present")]
+    confidence: Option<Num<OpenUnit>>,
+    #[serde(default, deserialize_with = "present")]
+    mm_ratio: Option<Num<UnitRatio>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct StressFields {
+    #[serde(default, deserialize_with = "present")]
+    price_range: Option<Num<OpenUnit>>,
+    #[serde(default, deserialize_with = "present")]
+    price_points: Option<PricePoints>,
+    #[serde(default, deserialize_with = "present")]
+    vol_moves: Option<Vec<Num<RelativeMove>>>,
+    #[serde(default, deserialize_with = "present")]
+    extended_moves: Option<Vec<Num<ExtendedMove>>>,
+    #[serde(default, deserialize_with = "present")]
+    extended_vol_moves: Option<Vec<Num<RelativeMove>>>,
+}
+
+fn values<B>(items: &[Num<B>]) -> Vec<f64>
+where
+    B: super::bounds::Bound,
+{
+    items.iter().map(|v| v.get()).collect()
+}
 
 /// Validates a run configuration. Every field is optional and takes its
 /// [`RunConfig::default`] value when absent, as does every field of `margin`, `stress` and
 /// each asset's `dynamics`. Whether the dynamics' assets are in the market is checked when
 /// the book is compiled.
 pub fn parse_config(text: &str, file: &str) -> Result<RunConfig> {
-    let doc = json::parse(text, file)?;
-    let top = doc.root().object(&TOP_FIELDS)?;
+    let src = Source::new(text, file, "an object")?;
+    let Object(c) = src.parse::<Object<ConfigFile>>()?;
+    let root = Path::root();
     let mut config = RunConfig::default();
-
-    if let Some(at) = top.get("horizon_days") {
-        config.horizon_days = at.number_where(|v| v > 0.0, "a positive number of days")?;
+    if let Some(h) = c.horizon_days {
+        config.horizon_days = h.get();
     }
-    if let Some(at) = top.get("steps") {
-        config.steps = u32_in(&at, 1, u32::MAX)?;
+    if let Some(steps) = c.steps {
+        config.steps = steps.get_u32();
     }
-    if let Some(at) = top.get("paths") {
-        config.paths = at.integer(1, u64::from(u32::MAX))?;
+    if let Some(paths) = c.paths {
+        config.paths = paths.get();
     }
-    if let Some(at) = top.get("seed") {
-        config.seed = at.integer(0, u64::MAX)?;
+    if let Some(seed) = c.seed {
+        config.seed = seed.get();
     }
-    if let Some(at) = top.get("confidence") {
-        let levels = at.numbers_where(|v| v > 0.0 && v < 1.0, OPEN_UNIT)?;
+    if let Some(levels) = c.confidence {
         if levels.is_empty() {
-            return Err(at.fail("needs at least one confidence level"));
+            return Err(src.fail(
+                &root.key("confidence"),
+                "needs at least one confidence level",
+            ));
         }
-        config.confidence = levels;
+        config.confidence = values(&levels);
     }
-    if let Some(at) = top.get("student_t_dof") {
-        config.student_t_dof = if at.is_null() {
-            None
-        } else {
-            Some(u32_in(&at, 3, u32::MAX)?)
+    config.student_t_dof = c.student_t_dof.map(Dof::get_u32);
+    for (asset, Object(d)) in c.dynamics.map(|e| e.0).unwrap_or_default() {
+        config.dynamics.insert(asset, dynamics(d));
+    }
+    if let Some(Object(m)) = c.margin {
+        let defaults = MarginConfig::default();
+        config.margin = MarginConfig {
+            confidence: m.confidence.map_or(defaults.confidence, Num::get),
+            mm_ratio: m.mm_ratio.map_or(defaults.mm_ratio, Num::get),
         };
     }
-    if let Some(at) = top.get("dynamics") {
-        for (asset, at) in at.map()?.iter() {
-            config
-                .dynamics
-                .insert(asset.to_string(), dynamics(&at.object(&DYNAMICS_FIELDS)?)?);
-        }
+    if let Some(Object(s)) = c.stress {
+        config.stress = stress(&src, &root.key("stress"), s)?;
     }
-    if let Some(at) = top.get("margin") {
-        config.margin = margin(&at.object(&["confidence", "mm_ratio"])?)?;
+    if let Some(repair) = c.repair_correlation {
+        config.repair_correlation = repair;
     }
-    if let Some(at) = top.get("stress") {
-        config.stress = stress(&at.object(&[
-            "price_range",
-            "price_points",
-            "vol_moves",
-            "extended_moves",
-            "extended_vol_moves",
-        ])?)?;
-    }
-    if let Some(at) = top.get("repair_correlation") {
-        config.repair_correlation = at.boolean()?;
-    }
-    if let Some(at) = top.get("chunk_paths") {
-        config.chunk_paths = if at.is_null() {
-            None
-        } else {
-            Some(u32_in(&at, 1, u32::MAX)?)
-        };
-    }
+    config.chunk_paths = c.chunk_paths.map(AtLeastOne::get_u32);
     Ok(config)
 }
 
-fn u32_in(at: &At, min: u32, max: u32) -> Result<u32> {
-    let n = at.integer(u64::from(min), u64::from(max))?;
-    // In range by the check above.
-    Ok(u32::try_from(n).unwrap_or(max))
+fn dynamics(d: DynamicsFields) -> DynamicsInput {
+    let or_zero = |v: Option<Num<NonNegative>>| v.map_or(0.0, Num::get);
+    DynamicsInput {
+        spot_vol: d.spot_vol.map(Num::get),
+        vol_of_vol: or_zero(d.vol_of_vol),
+        vol_mean_reversion: or_zero(d.vol_mean_reversion),
+        spot_vol_corr: d.spot_vol_corr.map_or(0.0, Num::get),
+        jump_intensity: or_zero(d.jump_intensity),
+        jump_mean: d.jump_mean.map_or(0.0, Num::get),
+        jump_std: or_zero(d.jump_std),
+    }
 }
 
-fn dynamics(fields: &Fields) -> Result<DynamicsInput> {
-    let mut d = DynamicsInput::default();
-    let non_negative = |key: &str, slot: &mut f64| -> Result<()> {
-        if let Some(at) = fields.get(key) {
-            *slot = at.number_where(|v| v >= 0.0, "zero or positive")?;
+fn stress(src: &Source, at: &Path, s: StressFields) -> Result<StressConfig> {
+    let mut out = StressConfig::default();
+    if let Some(r) = s.price_range {
+        out.price_range = r.get();
+    }
+    if let Some(n) = s.price_points {
+        if n.get() % 2 == 0 {
+            return Err(src.fail(
+                &at.key("price_points"),
+                "must be odd, so that the grid includes no move",
+            ));
         }
-        Ok(())
-    };
-    non_negative("vol_of_vol", &mut d.vol_of_vol)?;
-    non_negative("vol_mean_reversion", &mut d.vol_mean_reversion)?;
-    non_negative("jump_intensity", &mut d.jump_intensity)?;
-    non_negative("jump_std", &mut d.jump_std)?;
-    if let Some(at) = fields.get("spot_vol") {
-        d.spot_vol = if at.is_null() {
-            None
-        } else {
-            Some(at.number_where(|v| v > 0.0, "a positive number")?)
-        };
+        out.price_points = n.get_u32();
     }
-    if let Some(at) = fields.get("spot_vol_corr") {
-        d.spot_vol_corr = at.number_where(|v| (-1.0..=1.0).contains(&v), "in [-1, 1]")?;
-    }
-    if let Some(at) = fields.get("jump_mean") {
-        d.jump_mean = at.number()?;
-    }
-    Ok(d)
-}
-
-fn margin(fields: &Fields) -> Result<MarginConfig> {
-    let mut m = MarginConfig::default();
-    if let Some(at) = fields.get("confidence") {
-        m.confidence = at.number_where(|v| v > 0.0 && v < 1.0, OPEN_UNIT)?;
-    }
-    if let Some(at) = fields.get("mm_ratio") {
-        m.mm_ratio = at.number_where(|v| v > 0.0 && v <= 1.0, "in (0, 1]")?;
-    }
-    Ok(m)
-}
-
-fn stress(fields: &Fields) -> Result<StressConfig> {
-    let mut s = StressConfig::default();
-    let above_minus_one = |v: f64| v > -1.0;
-    if let Some(at) = fields.get("price_range") {
-        s.price_range = at.number_where(|v| v > 0.0 && v < 1.0, OPEN_UNIT)?;
-    }
-    if let Some(at) = fields.get("price_points") {
-        let n = u32_in(&at, 3, u32::MAX)?;
-        if n % 2 == 0 {
-            return Err(at.fail("must be odd, so that the grid includes no move"));
+    if let Some(moves) = s.vol_moves {
+        if moves.is_empty() {
+            return Err(src.fail(
+                &at.key("vol_moves"),
+                "needs at least one vol move (0 for none)",
+            ));
         }
-        s.price_points = n;
+        out.vol_moves = values(&moves);
     }
-    if let Some(at) = fields.get("vol_moves") {
-        s.vol_moves = at.numbers_where(above_minus_one, "greater than -1")?;
-        if s.vol_moves.is_empty() {
-            return Err(at.fail("needs at least one vol move (0 for none)"));
-        }
+    if let Some(moves) = s.extended_moves {
+        out.extended_moves = values(&moves);
     }
-    if let Some(at) = fields.get("extended_moves") {
-        s.extended_moves =
-            at.numbers_where(|v| v > -1.0 && v != 0.0, "greater than -1 and not 0")?;
+    if let Some(moves) = s.extended_vol_moves {
+        out.extended_vol_moves = values(&moves);
     }
-    if let Some(at) = fields.get("extended_vol_moves") {
-        s.extended_vol_moves = at.numbers_where(above_minus_one, "greater than -1")?;
-    }
-    Ok(s)
+    Ok(out)
 }

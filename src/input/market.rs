@@ -1,6 +1,10 @@
 //! The market snapshot (SPEC §2 `--market`).
 
-use super::json::{self, At};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::bounds::{Entries, Finite, Num, Object, Positive, present};
+use super::json::{Path, Source};
 use crate::error::Result;
 use crate::instrument::is_asset_symbol;
 use crate::market::surface::GridSurface;
@@ -11,29 +15,112 @@ use crate::time::{Timestamp, format_rfc3339, year_fraction};
 /// correlation matrix.
 const CORRELATION_TOLERANCE: f64 = 1e-12;
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct MarketFile {
+    as_of: String,
+    assets: Entries<Object<AssetFields>>,
+    #[serde(default, deserialize_with = "present")]
+    correlation: Option<Object<CorrelationFields>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct AssetFields {
+    spot: Num<Positive>,
+    #[serde(default, deserialize_with = "present")]
+    rate: Option<Num<Finite>>,
+    vol: VolInput,
+    #[serde(default, deserialize_with = "present")]
+    adv_usd: Option<Num<Positive>>,
+}
+
+/// A flat vol or a grid object.
+enum VolInput {
+    Flat(f64),
+    Grid(GridFields),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct GridFields {
+    expiries: Vec<String>,
+    log_moneyness: Vec<Num<Finite>>,
+    implied_vols: Vec<Vec<Num<Positive>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct CorrelationFields {
+    symbols: Vec<String>,
+    matrix: Vec<Vec<Num<Finite>>>,
+}
+
+impl<'de> Deserialize<'de> for VolInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct VolVisitor;
+        impl<'de> Visitor<'de> for VolVisitor {
+            type Value = VolInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a positive number (flat vol) or a grid object \
+                     {expiries, log_moneyness, implied_vols}",
+                )
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<VolInput, E> {
+                Num::<Positive>::check(v)
+                    .map(VolInput::Flat)
+                    .map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<VolInput, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<VolInput, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<VolInput, A::Error> {
+                GridFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(VolInput::Grid)
+            }
+        }
+        deserializer.deserialize_any(VolVisitor)
+    }
+}
+
 /// Validates a market snapshot. Assets keep the order of the file. Grid expiries become
 /// times to expiry in years from `as_of`. The correlation matrix is kept as written, except
 /// that its diagonal is set to exactly 1; whether it is positive semi-definite, and whether
 /// it covers the book, is checked when the book is compiled.
 pub fn parse_market(text: &str, file: &str) -> Result<Market> {
-    let doc = json::parse(text, file)?;
-    let top = doc.root().object(&["as_of", "assets", "correlation"])?;
-    let as_of = top.require("as_of")?.timestamp()?;
-
-    let assets_at = top.require("assets")?;
-    let entries = assets_at.map()?;
-    if entries.is_empty() {
-        return Err(assets_at.fail("no assets: the market needs at least one"));
+    let src = Source::new(text, file, "an object")?;
+    let Object(m) = src.parse::<Object<MarketFile>>()?;
+    let root = Path::root();
+    let as_of = timestamp(&src, &root.key("as_of"), &m.as_of)?;
+    if m.assets.0.is_empty() {
+        return Err(src.fail(
+            &root.key("assets"),
+            "no assets: the market needs at least one",
+        ));
     }
-    let assets = entries
-        .iter()
-        .map(|(symbol, at)| asset(symbol, &at, as_of))
+    let assets = m
+        .assets
+        .0
+        .into_iter()
+        .map(|(symbol, Object(fields))| {
+            asset(
+                &src,
+                &root.key("assets").key(&symbol),
+                symbol,
+                fields,
+                as_of,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
 
     // Without a correlation block only one asset can be simulated; which one, and whether
     // the positions allow it, is decided when the book is compiled.
-    let correlation = match top.get("correlation") {
-        Some(at) => Some(correlation(&at, &assets)?),
+    let correlation = match m.correlation {
+        Some(Object(c)) => Some(correlation(&src, &root.key("correlation"), c, &assets)?),
         None => None,
     };
     Ok(Market {
@@ -43,114 +130,111 @@ pub fn parse_market(text: &str, file: &str) -> Result<Market> {
     })
 }
 
-fn asset(symbol: &str, at: &At, as_of: Timestamp) -> Result<AssetQuote> {
-    if !is_asset_symbol(symbol) {
-        return Err(at.fail_showing(
-            &format!("{symbol:?}"),
+/// An RFC 3339 timestamp written at `at`.
+pub(super) fn timestamp(src: &Source, at: &Path, text: &str) -> Result<Timestamp> {
+    crate::time::parse_rfc3339(text)
+        .ok_or_else(|| src.fail(at, "not an RFC 3339 timestamp (e.g. 2026-11-20T08:00:00Z)"))
+}
+
+fn asset(
+    src: &Source,
+    at: &Path,
+    symbol: String,
+    fields: AssetFields,
+    as_of: Timestamp,
+) -> Result<AssetQuote> {
+    if !is_asset_symbol(&symbol) {
+        return Err(crate::error::Error::input(
+            src.file,
+            at.to_string(),
+            format!("{symbol:?}"),
             format!(
                 "asset symbol {symbol:?} must be uppercase letters and digits, as in Deribit names"
             ),
         ));
     }
-    let fields = at.object(&["spot", "rate", "vol", "adv_usd"])?;
-    let spot = fields
-        .require("spot")?
-        .number_where(|v| v > 0.0, "a positive number")?;
-    let rate = match fields.get("rate") {
-        Some(at) => at.number()?,
-        None => 0.0,
+    let surface = match fields.vol {
+        VolInput::Flat(vol) => VolSurface::Flat(vol),
+        VolInput::Grid(grid) => surface(src, &at.key("vol"), grid, as_of)?,
     };
-    let surface = surface(&fields.require("vol")?, as_of)?;
-    let adv_usd = fields
-        .get("adv_usd")
-        .map(|at| at.number_where(|v| v > 0.0, "a positive number"))
-        .transpose()?;
     Ok(AssetQuote {
-        symbol: symbol.to_string(),
-        spot,
-        rate,
+        symbol,
+        spot: fields.spot.get(),
+        rate: fields.rate.map_or(0.0, Num::get),
         surface,
-        adv_usd,
+        adv_usd: fields.adv_usd.map(Num::get),
     })
 }
 
-/// A flat vol or a grid `{expiries, log_moneyness, implied_vols}`.
-fn surface(at: &At, as_of: Timestamp) -> Result<VolSurface> {
-    if at.is_number() {
-        let vol = at.number_where(|v| v > 0.0, "a positive number")?;
-        return Ok(VolSurface::Flat(vol));
+/// A grid `{expiries, log_moneyness, implied_vols}`.
+fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Result<VolSurface> {
+    let expiries_at = at.key("expiries");
+    if grid.expiries.is_empty() {
+        return Err(src.fail(&expiries_at, "needs at least one expiry"));
     }
-    if !at.is_object() {
-        return Err(at.fail(
-            "expected a positive number (flat vol) or a grid object \
-             {expiries, log_moneyness, implied_vols}",
-        ));
-    }
-    let fields = at.object(&["expiries", "log_moneyness", "implied_vols"])?;
-
-    let expiries_at = fields.require("expiries")?;
-    let expiry_items = expiries_at.array()?;
-    if expiry_items.is_empty() {
-        return Err(expiries_at.fail("needs at least one expiry"));
-    }
-    let mut taus = Vec::with_capacity(expiry_items.len());
+    let mut taus = Vec::with_capacity(grid.expiries.len());
     let mut previous: Option<Timestamp> = None;
-    for item in &expiry_items {
-        let t = item.timestamp()?;
+    for (i, text) in grid.expiries.iter().enumerate() {
+        let item = expiries_at.index(i);
+        let t = timestamp(src, &item, text)?;
         if t <= as_of {
-            return Err(item.fail(format!(
-                "expiry must be after as_of ({})",
-                format_rfc3339(as_of)
-            )));
+            return Err(src.fail(
+                &item,
+                format!("expiry must be after as_of ({})", format_rfc3339(as_of)),
+            ));
         }
         if let Some(p) = previous.filter(|&p| t <= p) {
-            return Err(item.fail(format!(
-                "expiries must be strictly increasing (the one before is {})",
-                format_rfc3339(p)
-            )));
+            return Err(src.fail(
+                &item,
+                format!(
+                    "expiries must be strictly increasing (the one before is {})",
+                    format_rfc3339(p)
+                ),
+            ));
         }
         previous = Some(t);
         taus.push(year_fraction(as_of, t));
     }
 
-    let knots_at = fields.require("log_moneyness")?;
-    let knot_items = knots_at.array()?;
-    if knot_items.is_empty() {
-        return Err(knots_at.fail("needs at least one knot"));
+    let knots_at = at.key("log_moneyness");
+    if grid.log_moneyness.is_empty() {
+        return Err(src.fail(&knots_at, "needs at least one knot"));
     }
-    let mut log_moneyness = Vec::with_capacity(knot_items.len());
-    for item in &knot_items {
-        let k = item.number()?;
-        if let Some(&p) = log_moneyness.last().filter(|&&p| k <= p) {
-            return Err(item.fail(format!(
-                "log_moneyness must be strictly increasing (the knot before is {p})"
-            )));
-        }
-        log_moneyness.push(k);
+    let log_moneyness: Vec<f64> = grid.log_moneyness.iter().map(|k| k.get()).collect();
+    if let Some(i) = (1..log_moneyness.len()).find(|&i| log_moneyness[i] <= log_moneyness[i - 1]) {
+        return Err(src.fail(
+            &knots_at.index(i),
+            format!(
+                "log_moneyness must be strictly increasing (the knot before is {})",
+                log_moneyness[i - 1]
+            ),
+        ));
     }
 
-    let rows_at = fields.require("implied_vols")?;
-    let rows = rows_at.array()?;
-    if rows.len() != taus.len() {
-        return Err(rows_at.fail(format!(
-            "has {} rows, expected one per expiry ({})",
-            rows.len(),
-            taus.len()
-        )));
+    let rows_at = at.key("implied_vols");
+    if grid.implied_vols.len() != taus.len() {
+        return Err(src.fail(
+            &rows_at,
+            format!(
+                "has {} rows, expected one per expiry ({})",
+                grid.implied_vols.len(),
+                taus.len()
+            ),
+        ));
     }
     let mut vols = Vec::with_capacity(taus.len() * log_moneyness.len());
-    for row_at in &rows {
-        let row = row_at.array()?;
+    for (i, row) in grid.implied_vols.iter().enumerate() {
         if row.len() != log_moneyness.len() {
-            return Err(row_at.fail(format!(
-                "has {} vols, expected one per log_moneyness knot ({})",
-                row.len(),
-                log_moneyness.len()
-            )));
+            return Err(src.fail(
+                &rows_at.index(i),
+                format!(
+                    "has {} vols, expected one per log_moneyness knot ({})",
+                    row.len(),
+                    log_moneyness.len()
+                ),
+            ));
         }
-        for item in &row {
-            vols.push(item.number_where(|v| v > 0.0, "a positive number")?);
-        }
+        vols.extend(row.iter().map(|v| v.get()));
     }
     Ok(VolSurface::Grid(GridSurface {
         taus,
@@ -159,66 +243,67 @@ fn surface(at: &At, as_of: Timestamp) -> Result<VolSurface> {
     }))
 }
 
-fn correlation(at: &At, assets: &[AssetQuote]) -> Result<CorrelationInput> {
-    let fields = at.object(&["symbols", "matrix"])?;
-    let symbols_at = fields.require("symbols")?;
-    let items = symbols_at.array()?;
-    if items.is_empty() {
-        return Err(symbols_at.fail("needs at least one symbol"));
+fn correlation(
+    src: &Source,
+    at: &Path,
+    c: CorrelationFields,
+    assets: &[AssetQuote],
+) -> Result<CorrelationInput> {
+    let symbols_at = at.key("symbols");
+    if c.symbols.is_empty() {
+        return Err(src.fail(&symbols_at, "needs at least one symbol"));
     }
-    let mut symbols: Vec<String> = Vec::with_capacity(items.len());
-    for item in &items {
-        let symbol = item.string()?;
-        if !assets.iter().any(|a| a.symbol == symbol) {
-            return Err(item.fail("not an asset of the market"));
+    for (i, symbol) in c.symbols.iter().enumerate() {
+        if !assets.iter().any(|a| a.symbol == *symbol) {
+            return Err(src.fail(&symbols_at.index(i), "not an asset of the market"));
         }
-        if symbols.iter().any(|s| s == symbol) {
-            return Err(item.fail("symbol listed twice"));
+        if c.symbols[..i].contains(symbol) {
+            return Err(src.fail(&symbols_at.index(i), "symbol listed twice"));
         }
-        symbols.push(symbol.to_string());
     }
 
-    let n = symbols.len();
-    let matrix_at = fields.require("matrix")?;
-    let rows = matrix_at.array()?;
-    if rows.len() != n {
-        return Err(matrix_at.fail(format!(
-            "has {} rows, expected {n} (one per symbol)",
-            rows.len()
-        )));
+    let n = c.symbols.len();
+    let matrix_at = at.key("matrix");
+    if c.matrix.len() != n {
+        return Err(src.fail(
+            &matrix_at,
+            format!("has {} rows, expected {n} (one per symbol)", c.matrix.len()),
+        ));
     }
-    let mut cells: Vec<Vec<At>> = Vec::with_capacity(n);
-    let mut matrix = Vec::with_capacity(n * n);
-    for row_at in &rows {
-        let row = row_at.array()?;
-        if row.len() != n {
-            return Err(row_at.fail(format!(
+    if let Some(i) = c.matrix.iter().position(|row| row.len() != n) {
+        return Err(src.fail(
+            &matrix_at.index(i),
+            format!(
                 "has {} entries, expected {n} (one per symbol)",
-                row.len()
-            )));
-        }
-        for item in &row {
-            matrix.push(item.number()?);
-        }
-        cells.push(row);
+                c.matrix[i].len()
+            ),
+        ));
     }
-    for (i, row) in cells.iter().enumerate() {
-        for (j, item) in row.iter().enumerate() {
+    let mut matrix: Vec<f64> = c.matrix.iter().flatten().map(|v| v.get()).collect();
+    for i in 0..n {
+        for j in 0..n {
+            let cell = matrix_at.index(i).index(j);
             let a = matrix[i * n + j];
             if i == j {
                 if (a - 1.0).abs() > CORRELATION_TOLERANCE {
-                    return Err(item.fail("a diagonal entry must be 1"));
+                    return Err(src.fail(&cell, "a diagonal entry must be 1"));
                 }
                 matrix[i * n + j] = 1.0;
             } else if !(-1.0..=1.0).contains(&a) {
-                return Err(item.fail("a correlation must be in [-1, 1]"));
+                return Err(src.fail(&cell, "a correlation must be in [-1, 1]"));
             } else if j < i && (a - matrix[j * n + i]).abs() > CORRELATION_TOLERANCE {
-                return Err(item.fail(format!(
-                    "the matrix must be symmetric, but matrix[{j}][{i}] is {}",
-                    matrix[j * n + i]
-                )));
+                return Err(src.fail(
+                    &cell,
+                    format!(
+                        "the matrix must be symmetric, but matrix[{j}][{i}] is {}",
+                        matrix[j * n + i]
+                    ),
+                ));
             }
         }
     }
-    Ok(CorrelationInput { symbols, matrix })
+    Ok(CorrelationInput {
+        symbols: c.symbols,
+        matrix,
+    })
 }

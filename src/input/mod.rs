@@ -11,8 +11,9 @@
 //! after `as_of`, the correlation covers the book, a margin currency is simulated) is
 //! checked when the book is compiled, with the [`crate::portfolio::Origin`] recorded here.
 
+pub mod bounds;
 mod config;
-mod json;
+pub(crate) mod json;
 mod market;
 mod portfolio;
 
@@ -55,7 +56,7 @@ pub fn load_config(path: &Path) -> Result<RunConfig> {
 
 /// The text of a file: [`Error::unreadable`] when it cannot be read, an input error when it
 /// is not UTF-8.
-fn read(path: &Path) -> Result<String> {
+pub(crate) fn read(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::unreadable(path, e))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();

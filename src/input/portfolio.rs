@@ -3,7 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::json::{self, At};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use super::bounds::{Finite, Num, Object, Positive, present};
+use super::json::{self, Path, Source};
 use crate::error::{Error, Result};
 use crate::instrument::{
     InstrumentKind, InstrumentSpec, Right, Settlement, is_asset_symbol, parse_deribit,
@@ -14,62 +18,119 @@ use crate::portfolio::{Account, Origin, Portfolio, Position};
 const USD: &str = "USD";
 /// The CSV header, exactly (each name trimmed).
 const CSV_HEADER: [&str; 3] = ["account", "instrument", "quantity"];
-const INSTRUMENT_FIELDS: [&str; 7] = [
-    "kind",
-    "underlying",
-    "right",
-    "strike",
-    "expiry",
-    "settlement",
-    "multiplier",
-];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct PortfolioFile {
+    accounts: Vec<Object<AccountFields>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct AccountFields {
+    id: String,
+    #[serde(default, deserialize_with = "present")]
+    margin_currency: Option<String>,
+    positions: Vec<Object<PositionFields>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct PositionFields {
+    instrument: InstrumentInput,
+    quantity: Num<Finite>,
+}
+
+/// A Deribit name or an explicit instrument object.
+enum InstrumentInput {
+    Name(String),
+    Object(ExplicitFields),
+}
+
+/// `{kind, underlying, right, strike, expiry, settlement, multiplier}`: which fields are
+/// required depends on the kind, so all are optional here and checked in
+/// [`explicit_instrument`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct ExplicitFields {
+    #[serde(default, deserialize_with = "present")]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    underlying: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    right: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    strike: Option<Num<Positive>>,
+    #[serde(default, deserialize_with = "present")]
+    expiry: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    settlement: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    multiplier: Option<Num<Positive>>,
+}
+
+impl<'de> Deserialize<'de> for InstrumentInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InstrumentVisitor;
+        impl<'de> Visitor<'de> for InstrumentVisitor {
+            type Value = InstrumentInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a Deribit instrument name or an instrument object")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<InstrumentInput, E> {
+                Ok(InstrumentInput::Name(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<InstrumentInput, A::Error> {
+                ExplicitFields::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(InstrumentInput::Object)
+            }
+        }
+        deserializer.deserialize_any(InstrumentVisitor)
+    }
+}
 
 /// Validates positions written as JSON:
 /// `{"accounts": [{"id", "margin_currency", "positions": [{"instrument", "quantity"}]}]}`.
 /// An instrument is a Deribit name (the position's label) or an explicit object (labelled
 /// with [`InstrumentSpec::canonical_name`]).
 pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
-    let doc = json::parse(text, file)?;
-    let top = doc.root().object(&["accounts"])?;
-    let accounts_at = top.require("accounts")?;
-    let items = accounts_at.array()?;
-    if items.is_empty() {
-        return Err(accounts_at.fail("no accounts"));
+    let src = Source::new(text, file, "an object")?;
+    let Object(p) = src.parse::<Object<PortfolioFile>>()?;
+    let accounts_at = Path::root().key("accounts");
+    if p.accounts.is_empty() {
+        return Err(src.fail(&accounts_at, "no accounts"));
     }
-    let mut accounts: Vec<Account> = Vec::with_capacity(items.len());
+    let mut accounts: Vec<Account> = Vec::with_capacity(p.accounts.len());
     // Account id → the path where it was first given.
-    let mut id_paths: HashMap<&str, String> = HashMap::with_capacity(items.len());
-    for item in &items {
-        let fields = item.object(&["id", "margin_currency", "positions"])?;
-        let id_at = fields.require("id")?;
-        let id = id_at.string()?;
-        if id.trim().is_empty() {
-            return Err(id_at.fail("an account id must not be empty"));
+    let mut id_paths: HashMap<String, String> = HashMap::with_capacity(p.accounts.len());
+    for (i, Object(fields)) in p.accounts.into_iter().enumerate() {
+        let at = accounts_at.index(i);
+        let id_at = at.key("id");
+        if fields.id.trim().is_empty() {
+            return Err(src.fail(&id_at, "an account id must not be empty"));
         }
-        if let Some(first) = id_paths.get(id) {
-            return Err(id_at.fail(format!("duplicate account id (also at {first})")));
+        if let Some(first) = id_paths.get(&fields.id) {
+            return Err(src.fail(&id_at, format!("duplicate account id (also at {first})")));
         }
-        let margin_currency = match fields.get("margin_currency") {
-            Some(at) => {
-                let currency = at.string()?;
-                if !is_asset_symbol(currency) {
-                    return Err(
-                        at.fail("must be USD or an asset symbol (uppercase letters and digits)")
-                    );
-                }
-                currency.to_string()
+        let margin_currency = match fields.margin_currency {
+            Some(currency) if !is_asset_symbol(&currency) => {
+                return Err(src.fail(
+                    &at.key("margin_currency"),
+                    "must be USD or an asset symbol (uppercase letters and digits)",
+                ));
             }
+            Some(currency) => currency,
             None => USD.to_string(),
         };
         let positions = fields
-            .require("positions")?
-            .array()?
-            .iter()
-            .map(|at| position(at, file))
+            .positions
+            .into_iter()
+            .enumerate()
+            .map(|(j, Object(pos))| position(&src, &at.key("positions").index(j), pos))
             .collect::<Result<Vec<_>>>()?;
-        id_paths.insert(id, id_at.path());
+        id_paths.insert(fields.id.clone(), id_at.to_string());
         accounts.push(Account {
-            id: id.to_string(),
+            id: fields.id,
             margin_currency,
             positions,
         });
@@ -77,116 +138,152 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
     Ok(Portfolio { accounts })
 }
 
-fn position(at: &At, file: &str) -> Result<Position> {
-    let fields = at.object(&["instrument", "quantity"])?;
-    let instrument_at = fields.require("instrument")?;
-    let (label, instrument) = if let Some(name) = instrument_at.as_str() {
-        let spec = parse_deribit(name).map_err(|why| instrument_at.fail(why))?;
-        (name.to_string(), spec)
-    } else if instrument_at.is_object() {
-        let spec = explicit_instrument(&instrument_at)?;
-        (spec.canonical_name(), spec)
-    } else {
-        return Err(
-            instrument_at.fail("expected a Deribit instrument name or an instrument object")
-        );
+fn position(src: &Source, at: &Path, fields: PositionFields) -> Result<Position> {
+    let instrument_at = at.key("instrument");
+    let (label, instrument) = match fields.instrument {
+        InstrumentInput::Name(name) => {
+            let spec = parse_deribit(&name).map_err(|why| src.fail(&instrument_at, why))?;
+            (name, spec)
+        }
+        InstrumentInput::Object(object) => {
+            let spec = explicit_instrument(src, &instrument_at, object)?;
+            (spec.canonical_name(), spec)
+        }
     };
-    let quantity = fields.require("quantity")?.number()?;
     Ok(Position {
         label,
         instrument,
-        quantity,
+        quantity: fields.quantity.get(),
         origin: Origin {
-            file: file.to_string(),
-            field: instrument_at.path(),
+            file: src.file.to_string(),
+            field: instrument_at.to_string(),
         },
     })
 }
 
 /// `{kind, underlying, right, strike, expiry, settlement, multiplier}`, with only the fields
 /// that apply to the kind.
-fn explicit_instrument(at: &At) -> Result<InstrumentSpec> {
-    let fields = at.object(&INSTRUMENT_FIELDS)?;
-    let kind_at = fields.require("kind")?;
-    let (kind, applies): (InstrumentKind, &[&str]) = match kind_at.string()? {
-        "spot" => (InstrumentKind::Spot, &["kind", "underlying", "multiplier"]),
-        "perpetual" => (
-            InstrumentKind::Perpetual,
-            &["kind", "underlying", "settlement", "multiplier"],
-        ),
+fn explicit_instrument(src: &Source, at: &Path, f: ExplicitFields) -> Result<InstrumentSpec> {
+    let Some(kind_name) = f.kind.as_deref() else {
+        return Err(src.missing(&at.key("kind")));
+    };
+    let (kind, applies): (InstrumentKind, &[&str]) = match kind_name {
+        "spot" => (InstrumentKind::Spot, &["multiplier"]),
+        "perpetual" => (InstrumentKind::Perpetual, &["settlement", "multiplier"]),
         "future" => (
             InstrumentKind::Future,
-            &["kind", "underlying", "expiry", "settlement", "multiplier"],
+            &["expiry", "settlement", "multiplier"],
         ),
-        "option" => (InstrumentKind::Option, &INSTRUMENT_FIELDS),
-        _ => return Err(kind_at.fail("must be spot, perpetual, future or option")),
+        "option" => (
+            InstrumentKind::Option,
+            &["right", "strike", "expiry", "settlement", "multiplier"],
+        ),
+        _ => return Err(src.fail(&at.key("kind"), "must be spot, perpetual, future or option")),
     };
-    if let Some((key, field)) = fields.iter().find(|(key, _)| !applies.contains(key)) {
-        return Err(field.fail(format!(
-            "`{key}` does not apply to a {} instrument",
-            kind_at.string()?
-        )));
+    let given = [
+        ("right", f.right.is_some()),
+        ("strike", f.strike.is_some()),
+        ("expiry", f.expiry.is_some()),
+        ("settlement", f.settlement.is_some()),
+        ("multiplier", f.multiplier.is_some()),
+    ];
+    if let Some((key, _)) = given.iter().find(|(k, g)| *g && !applies.contains(k)) {
+        return Err(src.fail(
+            &at.key(key),
+            format!("`{key}` does not apply to a {kind_name} instrument"),
+        ));
     }
 
-    let underlying_at = fields.require("underlying")?;
-    let underlying = underlying_at.string()?;
-    if !is_asset_symbol(underlying) {
-        return Err(underlying_at.fail("must be an asset symbol (uppercase letters and digits)"));
+    let Some(underlying) = f.underlying else {
+        return Err(src.missing(&at.key("underlying")));
+    };
+    if !is_asset_symbol(&underlying) {
+        return Err(src.fail(
+            &at.key("underlying"),
+            "must be an asset symbol (uppercase letters and digits)",
+        ));
     }
-    let right = match fields.get("right") {
-        None if kind == InstrumentKind::Option => return Err(fields.missing("right")),
+    let is_option = kind == InstrumentKind::Option;
+    let right = match f.right.as_deref() {
+        None if is_option => return Err(src.missing(&at.key("right"))),
         None => None,
-        Some(at) => match at.string()? {
-            "call" => Some(Right::Call),
-            "put" => Some(Right::Put),
-            _ => return Err(at.fail("must be call or put")),
-        },
+        Some("call") => Some(Right::Call),
+        Some("put") => Some(Right::Put),
+        Some(_) => return Err(src.fail(&at.key("right"), "must be call or put")),
     };
-    let strike = match fields.get("strike") {
-        None if kind == InstrumentKind::Option => return Err(fields.missing("strike")),
-        None => None,
-        Some(at) => Some(at.number_where(|v| v > 0.0, "a positive number")?),
-    };
-    let expiry = match fields.get("expiry") {
+    if is_option && f.strike.is_none() {
+        return Err(src.missing(&at.key("strike")));
+    }
+    let expiry = match f.expiry {
         None if matches!(kind, InstrumentKind::Option | InstrumentKind::Future) => {
-            return Err(fields.missing("expiry"));
+            return Err(src.missing(&at.key("expiry")));
         }
         None => None,
-        Some(at) => Some(at.timestamp()?),
+        Some(text) => Some(super::market::timestamp(src, &at.key("expiry"), &text)?),
     };
-    let settlement = match fields.get("settlement") {
-        None => Settlement::Linear,
-        Some(at) => match at.string()? {
-            "inverse" => Settlement::Inverse,
-            "linear" => Settlement::Linear,
-            _ => return Err(at.fail("must be inverse or linear")),
-        },
-    };
-    let multiplier = match fields.get("multiplier") {
-        None => 1.0,
-        Some(at) => at.number_where(|v| v > 0.0, "a positive number")?,
+    let settlement = match f.settlement.as_deref() {
+        None | Some("linear") => Settlement::Linear,
+        Some("inverse") => Settlement::Inverse,
+        Some(_) => return Err(src.fail(&at.key("settlement"), "must be inverse or linear")),
     };
     Ok(InstrumentSpec {
         kind,
-        underlying: underlying.to_string(),
+        underlying,
         right,
-        strike,
+        strike: f.strike.map(Num::get),
         expiry,
         settlement,
-        multiplier,
+        multiplier: f.multiplier.map_or(1.0, Num::get),
     })
 }
 
 /// Validates positions written as CSV: the header `account,instrument,quantity` (in any
-/// letter case), then one row
-/// per position with a Deribit name. Cells are trimmed, blank lines skipped. Rows of one
-/// account need not be adjacent; accounts keep the order of their first row and have margin
-/// currency USD.
+/// letter case), then one row per position with a Deribit name. Records are split by the
+/// `csv` crate (RFC 4180: `"` quotes with `""` for a quote inside, CR, LF or CRLF between
+/// records); cells are trimmed, blank lines skipped. Rows of one account need not be
+/// adjacent; accounts keep the order of their first row and have margin currency USD.
 pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
+    let text = json::strip_bom(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
     let mut header_seen = false;
     let mut accounts: Vec<Account> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
-    for Row { line, cells } in csv_rows(json::strip_bom(text), file)? {
+    let mut record = csv::StringRecord::new();
+    loop {
+        let start = reader.position().byte();
+        let more = reader
+            .read_record(&mut record)
+            .map_err(|e| csv_error(text, file, &e))?;
+        if !more {
+            break;
+        }
+        let (line, raw) = record_text(text, start, reader.position().byte());
+        let padded = scan_quotes(raw).map_err(|(problem, cell)| {
+            Error::input(file, format!("line {line}"), json::shown(cell), problem)
+        })?;
+        if padded.len() != record.len() {
+            // RFC 4180 quotes only at a cell's start: the crate split inside ` "a,b"`.
+            return Err(Error::input(
+                file,
+                format!("line {line}"),
+                json::shown(raw),
+                "a quoted cell with a comma inside must start with its quote (no blanks before)",
+            ));
+        }
+        let cells: Vec<&str> = record
+            .iter()
+            .zip(
+                padded
+                    .iter()
+                    .map(Option::as_deref)
+                    .chain(std::iter::repeat(None)),
+            )
+            .map(|(cell, unquoted)| unquoted.map_or(cell, str::trim))
+            .collect();
         if cells.len() == 1 && cells[0].is_empty() {
             continue;
         }
@@ -208,7 +305,7 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
             header_seen = true;
             continue;
         }
-        let [account, name, quantity] = &cells[..] else {
+        let [account, name, quantity] = cells[..] else {
             return Err(Error::input(
                 file,
                 format!("line {line}"),
@@ -246,12 +343,12 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
                 field: format!("line {line}, instrument"),
             },
         };
-        match index_of.get(account.as_str()) {
+        match index_of.get(account) {
             Some(&i) => accounts[i].positions.push(position),
             None => {
-                index_of.insert(account.clone(), accounts.len());
+                index_of.insert(account.to_string(), accounts.len());
                 accounts.push(Account {
-                    id: account.clone(),
+                    id: account.to_string(),
                     margin_currency: USD.to_string(),
                     positions: vec![position],
                 });
@@ -277,84 +374,97 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
     Ok(Portfolio { accounts })
 }
 
-/// One CSV record: the line it starts on and its cells, unquoted and trimmed.
-struct Row {
-    line: usize,
-    cells: Vec<String>,
+/// The line a record starts on and its text. The reader's position before a record is the
+/// end of the one before, ahead of any blank lines it skips, so the record starts after
+/// those; lines end at LF, CR or CRLF.
+fn record_text(text: &str, start: u64, end: u64) -> (usize, &str) {
+    let bytes = text.as_bytes();
+    let mut start = usize::try_from(start).unwrap_or(text.len()).min(text.len());
+    let end = usize::try_from(end).unwrap_or(text.len()).min(text.len());
+    while start < end && matches!(bytes[start], b'\n' | b'\r') {
+        start += 1;
+    }
+    (line_of(text, start), &text[start..end])
 }
 
-/// Splits CSV text into records (RFC 4180: `,` between cells, `"` quotes with `""` for a
-/// quote inside, CR, LF or CRLF between records). Written here rather than with the `csv`
-/// crate so that every record knows its line exactly, blank lines included.
-fn csv_rows(text: &str, file: &str) -> Result<Vec<Row>> {
-    let mut rows = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    while chars.peek().is_some() {
-        let start = line;
-        let mut cells = Vec::new();
-        loop {
-            let mut cell = String::new();
-            while let Some(' ' | '\t') = chars.peek() {
-                chars.next();
+/// The 1-based line of byte `at`, counting LF, CR and CRLF as one line end each.
+fn line_of(text: &str, at: usize) -> usize {
+    let before = &text.as_bytes()[..at];
+    let lf = before.iter().filter(|&&b| b == b'\n').count();
+    let lone_cr = before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\r' && before.get(i + 1) != Some(&b'\n'))
+        .count();
+    1 + lf + lone_cr
+}
+
+/// What the `csv` crate accepts silently but a hand-written file almost certainly got wrong:
+/// a quoted cell that never closes, or text after a cell's closing quote (`"a"x`): the
+/// problem and the cell as written. Otherwise, per cell, the unquoted text of a cell whose
+/// quotes follow blanks (`a, "ETH" ,1`), which RFC 4180 (and so the crate) reads as data
+/// but which is plainly quoted; `None` for every other cell.
+fn scan_quotes(raw: &str) -> Result<Vec<Option<String>>, (&'static str, &str)> {
+    let cell_end = |from: usize| {
+        raw[from..]
+            .find([',', '\n', '\r'])
+            .map_or(raw.len(), |e| from + e)
+    };
+    let mut padded = Vec::new();
+    let mut at = 0;
+    loop {
+        let blanks = raw[at..].len() - raw[at..].trim_start_matches([' ', '\t']).len();
+        let quote = at + blanks;
+        let end = if raw[quote..].starts_with('"') {
+            let Some(close) = closing_quote(&raw[quote + 1..]).map(|q| quote + 1 + q) else {
+                return Err(("unterminated quoted cell", &raw[quote..]));
+            };
+            let end = cell_end(close + 1);
+            if !raw[close + 1..end].trim().is_empty() {
+                return Err(("unexpected text after a quoted cell", &raw[quote..end]));
             }
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                loop {
-                    match chars.next() {
-                        None => {
-                            return Err(Error::input(
-                                file,
-                                format!("line {start}"),
-                                json::shown(&format!("\"{cell}")),
-                                "unterminated quoted cell",
-                            ));
-                        }
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            cell.push('"');
-                        }
-                        Some('"') => break,
-                        Some(c) => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            cell.push(c);
-                        }
-                    }
-                }
-                while let Some(' ' | '\t') = chars.peek() {
-                    chars.next();
-                }
-                if let Some(&c) = chars.peek().filter(|c| !matches!(c, ',' | '\n' | '\r')) {
-                    return Err(Error::input(
-                        file,
-                        format!("line {line}"),
-                        json::shown(&format!("\"{cell}\"{c}")),
-                        "unexpected text after a quoted cell",
-                    ));
-                }
-            } else {
-                while let Some(&c) = chars.peek().filter(|c| !matches!(c, ',' | '\n' | '\r')) {
-                    cell.push(c);
-                    chars.next();
-                }
-            }
-            cells.push(cell.trim().to_string());
-            match chars.next() {
-                Some(',') => continue,
-                Some('\r') => {
-                    chars.next_if_eq(&'\n');
-                    line += 1;
-                }
-                Some('\n') => line += 1,
-                _ => {}
-            }
-            break;
+            padded.push((blanks > 0).then(|| raw[quote + 1..close].replace("\"\"", "\"")));
+            end
+        } else {
+            padded.push(None);
+            cell_end(at)
+        };
+        if !raw[end..].starts_with(',') {
+            return Ok(padded);
         }
-        rows.push(Row { line: start, cells });
+        at = end + 1;
     }
-    Ok(rows)
+}
+
+/// The byte index of the quote that closes a quoted cell whose text is `inside` (after the
+/// opening quote); `""` is a quote inside the cell.
+fn closing_quote(inside: &str) -> Option<usize> {
+    let bytes = inside.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'"' {
+            if bytes.get(i + 1) == Some(&b'"') {
+                i += 2;
+                continue;
+            }
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A reading error of the `csv` crate (invalid UTF-8 is caught before), at its line.
+fn csv_error(text: &str, file: &str, e: &csv::Error) -> Error {
+    let at = e.position().map_or(text.len(), |p| {
+        usize::try_from(p.byte()).unwrap_or(text.len())
+    });
+    Error::input(
+        file,
+        format!("line {}", line_of(text, at.min(text.len()))),
+        "(unreadable record)",
+        format!("invalid CSV: {e}"),
+    )
 }
 
 /// A finite decimal quantity, as written in a CSV cell or on the command line.

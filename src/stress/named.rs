@@ -41,14 +41,14 @@
 //! built-in set; a listed asset that is not simulated is skipped.
 
 use std::collections::HashSet;
-use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, MapAccess, SeqAccess, Visitor};
 
 use crate::book::Book;
 use crate::engine::{AssetState, StressScenario, VolRule};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::input::bounds::{Entries, Num, Object, RelativeMove, present};
+use crate::input::json::{Path, Source};
 
 /// The relative moves of one asset in a named scenario.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -159,129 +159,37 @@ impl ScenarioSet {
 
     /// Reads and validates a scenarios file (module docs).
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::unreadable(path, e))?;
-        let file = path.display().to_string();
-        let text = String::from_utf8(bytes).map_err(|e| {
-            Error::input(
-                &file,
-                "(file)",
-                format!("invalid byte at offset {}", e.utf8_error().valid_up_to()),
-                "the file is not UTF-8 text",
-            )
-        })?;
-        Self::parse(&text, &file)
+        Self::parse(&crate::input::read(path)?, &path.display().to_string())
     }
 
     /// Validates the text of a scenarios file named `file` (module docs).
     pub fn parse(text: &str, file: &str) -> Result<Self> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let fail = |field: &str, value: &dyn fmt::Display, message: &str| {
-            Error::input(file, field, value, message)
-        };
-        if text.trim().is_empty() {
-            return Err(fail(
-                "(file)",
-                &"an empty file",
-                "expected a JSON array of scenarios",
-            ));
-        }
-        let root: Node = serde_json::from_str(text).map_err(|e| {
-            fail(
-                &format!("line {}, column {}", e.line(), e.column()),
-                &"invalid JSON",
-                &format!("not valid JSON: {e}"),
-            )
-        })?;
-        let Node::Array(items) = root else {
-            return Err(fail(
-                "(top level)",
-                &root,
-                "expected an array of scenarios [{\"name\": ..., \"shocks\": {...}}]",
-            ));
-        };
+        let src = Source::new(text, file, "an array of scenarios")?;
+        let items: Vec<Object<ScenarioFields>> = src.parse()?;
         let mut names = HashSet::new();
         let mut scenarios = Vec::with_capacity(items.len());
-        for (i, item) in items.iter().enumerate() {
-            let at = format!("[{i}]");
-            let fields = object(item, &at, &["name", "shocks"], file)?;
-            let name = match field(fields, "name") {
-                Some(Node::String(s)) if !s.trim().is_empty() => s.clone(),
-                Some(Node::String(s)) => {
-                    return Err(fail(
-                        &format!("{at}.name"),
-                        &format!("{s:?}"),
-                        "must not be empty",
-                    ));
-                }
-                Some(other) => {
-                    return Err(fail(&format!("{at}.name"), other, "expected a string"));
-                }
-                None => {
-                    return Err(fail(
-                        &format!("{at}.name"),
-                        &"missing",
-                        "every scenario needs a name",
-                    ));
-                }
-            };
-            if !names.insert(name.clone()) {
-                return Err(fail(
-                    &format!("{at}.name"),
-                    &format!("{name:?}"),
-                    "duplicate scenario name; names must be unique",
-                ));
+        for (i, Object(item)) in items.into_iter().enumerate() {
+            let name_at = Path::root().index(i).key("name");
+            if item.name.trim().is_empty() {
+                return Err(src.fail(&name_at, "must not be empty"));
             }
-            let shocks_at = format!("{at}.shocks");
-            let Some(shocks_node) = field(fields, "shocks") else {
-                return Err(fail(
-                    &shocks_at,
-                    &"missing",
-                    "every scenario needs shocks, e.g. {\"BTC\": {\"spot\": -0.5, \"vol\": 0.5}}",
-                ));
-            };
-            let Node::Object(entries) = shocks_node else {
-                return Err(fail(
-                    &shocks_at,
-                    shocks_node,
-                    "expected an object of shocks by asset",
-                ));
-            };
-            let mut shocks: Vec<(String, Shock)> = Vec::with_capacity(entries.len());
-            for (asset, node) in entries {
-                let asset_at = format!("{shocks_at}.{asset}");
-                if shocks.iter().any(|(a, _)| a == asset) {
-                    return Err(fail(
-                        &asset_at,
-                        asset,
-                        "the asset is shocked twice in this scenario",
-                    ));
-                }
-                let moves = object(node, &asset_at, &["spot", "vol"], file)?;
-                let mut s = Shock::default();
-                for (key, slot) in [("spot", &mut s.spot), ("vol", &mut s.vol)] {
-                    if let Some(v) = field(moves, key) {
-                        let path = format!("{asset_at}.{key}");
-                        let Node::Number(x) = v else {
-                            return Err(fail(
-                                &path,
-                                v,
-                                "expected a number (a relative move, -0.5 = -50%)",
-                            ));
-                        };
-                        if !x.is_finite() || *x <= -1.0 {
-                            return Err(fail(
-                                &path,
-                                v,
-                                "must be a finite relative move greater than -1 (-1 = -100%)",
-                            ));
-                        }
-                        *slot = *x;
-                    }
-                }
-                shocks.push((asset.clone(), s));
+            if !names.insert(item.name.clone()) {
+                return Err(src.fail(&name_at, "duplicate scenario name; names must be unique"));
             }
+            let shocks = item
+                .shocks
+                .0
+                .into_iter()
+                .map(|(asset, Object(moves))| {
+                    let shock = Shock {
+                        spot: moves.spot.map_or(0.0, Num::get),
+                        vol: moves.vol.map_or(0.0, Num::get),
+                    };
+                    (asset, shock)
+                })
+                .collect();
             scenarios.push(NamedScenario {
-                name,
+                name: item.name,
                 shocks,
                 others: None,
             });
@@ -332,130 +240,22 @@ impl ScenarioSet {
     }
 }
 
-/// The fields of an object node, rejecting duplicates and fields not in `allowed`.
-fn object<'n>(
-    node: &'n Node,
-    at: &str,
-    allowed: &[&str],
-    file: &str,
-) -> Result<&'n [(String, Node)]> {
-    let Node::Object(fields) = node else {
-        return Err(Error::input(file, at, node, "expected an object"));
-    };
-    for (j, (key, _)) in fields.iter().enumerate() {
-        if !allowed.contains(&key.as_str()) {
-            return Err(Error::input(
-                file,
-                format!("{at}.{key}"),
-                key,
-                format!("unknown field; expected one of: {}", allowed.join(", ")),
-            ));
-        }
-        if fields[..j].iter().any(|(k, _)| k == key) {
-            return Err(Error::input(
-                file,
-                format!("{at}.{key}"),
-                key,
-                "duplicate field",
-            ));
-        }
-    }
-    Ok(fields)
+/// One scenario of a file: `{"name": ..., "shocks": {"BTC": {"spot": ..., "vol": ...}}}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFields {
+    name: String,
+    shocks: Entries<Object<MoveFields>>,
 }
 
-fn field<'n>(fields: &'n [(String, Node)], key: &str) -> Option<&'n Node> {
-    fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-/// A JSON value that keeps what validation needs and `serde_json::Value` loses: duplicate keys
-/// (an error here, not "last one wins") and the order of fields.
-#[derive(Clone, Debug, PartialEq)]
-enum Node {
-    Null,
-    Bool(bool),
-    Number(f64),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
-}
-
-/// The value as an error shows it, at most 80 characters.
-impl fmt::Display for Node {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self {
-            Node::Null => "null".to_string(),
-            Node::Bool(b) => b.to_string(),
-            Node::Number(x) => x.to_string(),
-            Node::String(s) => format!("{s:?}"),
-            Node::Array(items) => {
-                let parts: Vec<String> = items.iter().map(Node::to_string).collect();
-                format!("[{}]", parts.join(", "))
-            }
-            Node::Object(fields) => {
-                let parts: Vec<String> =
-                    fields.iter().map(|(k, v)| format!("{k:?}: {v}")).collect();
-                format!("{{{}}}", parts.join(", "))
-            }
-        };
-        let mut chars = text.chars();
-        let shown: String = chars.by_ref().take(80).collect();
-        if chars.next().is_some() {
-            write!(f, "{shown}…")
-        } else {
-            f.write_str(&shown)
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Node, E> {
-        Ok(Node::Bool(v))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Node, E> {
-        Ok(Node::Number(v as f64))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Node, E> {
-        Ok(Node::Number(v as f64))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Node, E> {
-        Ok(Node::Number(v))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::String(v.to_string()))
-    }
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Node, E> {
-        Ok(Node::String(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Node::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut fields = Vec::new();
-        while let Some((key, value)) = map.next_entry::<String, Node>()? {
-            fields.push((key, value));
-        }
-        Ok(Node::Object(fields))
-    }
+/// The relative moves of one asset: finite and > −1 (−1 = −100 %), each optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveFields {
+    #[serde(default, deserialize_with = "present")]
+    spot: Option<Num<RelativeMove>>,
+    #[serde(default, deserialize_with = "present")]
+    vol: Option<Num<RelativeMove>>,
 }
 
 #[cfg(test)]
