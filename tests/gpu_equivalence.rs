@@ -21,6 +21,8 @@ fn sample_paths(n: u32) -> Vec<u32> {
     paths
 }
 
+/// GPU only: both CPU precisions call the one Philox of `rng` (the f32 mode's draws are the
+/// reference's by construction).
 #[test]
 fn philox_words_are_bit_identical() {
     let Some(gpu) = test_backend() else { return };
@@ -42,7 +44,8 @@ fn philox_words_are_bit_identical() {
 
 /// The f32 normals differ from rng's f64 ones by the f32 rounding of u₁, u₂ and of
 /// r = √(−2 ln u₁) and its product with cos/sin: a few ulp of r ≤ 6.7, i.e. < 4e-6
-/// absolute in the worst case (typically ~1e-7). Bound: 1e-5.
+/// absolute in the worst case (typically ~1e-7). Bound: 1e-5. GPU only: the CPU's f32 mode
+/// draws its normals in f64 (the reference's scenario stage), and `normal_blocks` is the GPU's.
 #[test]
 fn normals_agree_with_the_f64_reference() {
     let Some(gpu) = test_backend() else { return };
@@ -358,6 +361,7 @@ fn check_stress(gpu: &impl Backend, cpu: &impl Backend, book: &Book) {
 /// measured on lavapipe, absolute error 1.9e-7 everywhere and relative error 4.4e-7 in the
 /// lower tail down to Φ ~ 1e-30 (x ≥ −11.5); ln, exp, expm1 within 1.4e-7 relative.
 /// Bounds: 2.5e-7 absolute, 1e-6 relative in the tail, 5e-7 relative for ln/exp/expm1.
+/// GPU only (the shaders' probe); the fast kernels' f32 math is measured in its own module.
 #[test]
 fn shader_math_matches_the_f64_reference() {
     let Some(gpu) = test_backend() else { return };
@@ -499,7 +503,8 @@ fn tied_losses_keep_the_lowest_paths(backend: &dyn Backend) {
 
 /// Chunks fit the adapter: every per-chunk array (states 8·assets, P&L 4·instruments, losses
 /// 4·accounts bytes per path) within one storage binding and the scenario tiles within one
-/// dispatch dimension; a request beyond that is cut, a small one is kept.
+/// dispatch dimension; a request beyond that is cut, a small one is kept. GPU only: adapter
+/// limits.
 #[test]
 fn chunks_fit_the_adapter_limits() {
     let Some(gpu) = test_backend() else { return };
@@ -524,7 +529,8 @@ fn chunks_fit_the_adapter_limits() {
 /// once runs fused (`revalue_accumulate` → `finish`), a book of many accounts sharing few
 /// instruments runs factored (P&L rows → `aggregate`); each agrees with the CPU's VaR and
 /// ES within the per-path loss bound F32_LOSS_PER_GROSS × gross (1-Lipschitz order
-/// statistics, as in `tails_agree_with_the_cpu`).
+/// statistics, as in `tails_agree_with_the_cpu`). GPU only: the two forms are the GPU
+/// pipeline's; the CPU's f32 tails run on the generated book in tests/gpu_agreement.rs.
 #[test]
 fn fused_and_factored_books_agree_with_the_cpu() {
     let Some(gpu) = test_backend() else { return };

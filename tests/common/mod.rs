@@ -190,7 +190,7 @@ macro_rules! on_every_backend {
 macro_rules! on_every_f32_backend {
     ($($test:ident),* $(,)?) => {
         mod cpu_f32 {
-            $(#[test] fn $test() { super::$test(&crate::common::cpu_f32()); })*
+            $(#[test] fn $test() { super::$test(&$crate::common::cpu_f32()); })*
         }
         mod gpu {
             $(#[test] fn $test() {
