@@ -10,9 +10,10 @@
 //!
 //! Most tests here are of the fast mode's own features (its two instruction sets, its block
 //! padding, its measured bounds, tighter than the common f32 bound of tests/common); the
-//! regeneration of paths alone holds for every backend and runs on each
-//! (`on_every_backend!`). The comparisons every f32 backend shares with the GPU are in
-//! tests/gpu_equivalence.rs and tests/gpu_agreement.rs, which run them on both.
+//! regeneration of paths alone and components summing to ES on this book hold for every
+//! backend and run on each (`on_every_backend!`). The comparisons with the f64 reference that
+//! every f32 backend shares are in tests/gpu_equivalence.rs and tests/gpu_agreement.rs,
+//! which run them on both.
 
 #[macro_use]
 mod common;
@@ -323,21 +324,26 @@ fn regenerated_paths_do_not_depend_on_their_block(backend: &dyn Backend) {
     }
 }
 
-on_every_backend!(regenerated_paths_do_not_depend_on_their_block);
-
-/// A whole run in f32 mode: the regenerated tail paths (component ES) are the ones the
-/// tails were made from, so the components sum to ES up to f64 summation order.
-#[test]
-fn components_sum_to_es_in_f32_mode() {
+/// A whole run on this book of every kind: the regenerated tail paths (component ES) are the
+/// ones the tails were made from, so the components sum to ES up to f64 summation order on
+/// the CPU (1e-9 of ES); the GPU's tail losses are made on the device, within the f32 loss
+/// error of the gross exposure of the host's f64 sum (common::device_loss_error).
+fn components_sum_to_es(backend: &dyn Backend) {
     let cfg = run_config(20_000);
-    let sim = run(test_book(20_000), &cfg, &fast());
-    for (account, figures) in sim.book.accounts.iter().zip(&sim.accounts) {
+    let sim = run(test_book(20_000), &cfg, backend);
+    for (a, (account, figures)) in sim.book.accounts.iter().zip(&sim.accounts).enumerate() {
         let sum: f64 = figures.components.iter().sum();
         let es = figures.margin_es.es;
+        let gross = gross_in_currency(&sim.book, a);
         assert!(
-            (sum - es).abs() <= 1e-9 * es.abs().max(1.0),
+            (sum - es).abs() <= 1e-9 * es.abs().max(1.0) + device_loss_error(backend, gross),
             "{}: Σ components {sum} vs ES {es}",
             account.id
         );
     }
 }
+
+on_every_backend!(
+    regenerated_paths_do_not_depend_on_their_block,
+    components_sum_to_es
+);

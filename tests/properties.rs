@@ -99,20 +99,11 @@ fn risk_identities(backend: &dyn Backend) {
                 prop_assert_eq!(m2.var_ci, [2.0 * m.var_ci[0], 2.0 * m.var_ci[1]]);
             }
             // Components sum to ES: the components are host f64 sums over the k tail paths
-            // regenerated alone, ES the mean of the tail's losses. Where the backend's tail
-            // losses are host f64 sums of the very P&L it regenerates (the f64 reference; the
-            // CPU's f32 kernels, whose regenerated P&L are bit-identical to the tail's), only
-            // the summation order differs: 1e-12 of the gross exposure. The GPU makes its tail
-            // losses on the device (fixed-point sums, the coin conversion and the loss itself
-            // in f32): each within the f32 loss error of the f64 loss of the same P&L, and ES,
-            // their mean, too.
-            let device_losses = backend.info().backend != "cpu";
-            let tol = 1e-12 * gross
-                + if device_losses {
-                    f32_loss_error(backend, gross)
-                } else {
-                    0.0
-                };
+            // regenerated alone, ES the mean of the tail's losses. On the CPU (either
+            // precision) both are f64 sums of the same P&L in another order: 1e-12 of the
+            // gross exposure. The GPU makes its tail losses on the device, each within the f32
+            // loss error of the f64 sum, and ES, their mean, too (common::device_loss_error).
+            let tol = 1e-12 * gross + device_loss_error(backend, gross);
             let sum: f64 = a.components.iter().sum();
             prop_assert!(
                 (sum - a.margin_es.es).abs() <= tol,
