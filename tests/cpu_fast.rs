@@ -7,7 +7,15 @@
 //! instruments with multipliers, a delta-hedged account and coin-margined accounts; the
 //! dynamics move the vol level and jump, and shocks are Student-t, so every branch of the
 //! kernels runs.
+//!
+//! Most tests here are of the fast mode's own features (its two instruction sets, its block
+//! padding, its measured bounds, tighter than the common f32 bound of tests/common); the
+//! regeneration of paths alone and components summing to ES on this book hold for every
+//! backend and run on each (`on_every_backend!`). The comparisons with the f64 reference that
+//! every f32 backend shares are in tests/gpu_equivalence.rs and tests/gpu_agreement.rs,
+//! which run them on both.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -208,7 +216,9 @@ fn pnl_within_bound(b: &Book, paths: u32) {
     }
 }
 
-/// VaR and ES of every account over 40 000 paths within [`RISK_BOUND`] of its gross exposure.
+/// VaR and ES of every account over 40 000 paths within [`RISK_BOUND`] of its gross exposure:
+/// the fast mode's own measured precision (1.1e-8), ten times tighter than the common f32
+/// bound the GPU is held to, so fast-mode only.
 #[test]
 fn var_and_es_match_the_reference() {
     let paths = 40_000;
@@ -284,14 +294,12 @@ fn bit_identical_across_chunks_and_threads() {
     assert_eq!(three.install(|| run(None)), whole, "three threads");
 }
 
-/// A path regenerated alone gives the P&L its tail loss was made from, whatever block it
-/// lands in.
-#[test]
-fn regenerated_paths_do_not_depend_on_their_block() {
+/// A path regenerated alone gives the P&L its tail loss was made from, whatever block (CPU)
+/// or chunk (GPU) it lands in: every path's arithmetic is its own on every backend.
+fn regenerated_paths_do_not_depend_on_their_block(backend: &dyn Backend) {
     let b = test_book(1_000);
     let all: Vec<u32> = (0..600).collect();
     let some: Vec<u32> = vec![599, 3, 257, 256, 0];
-    let backend = fast();
     let whole = backend.revalue_paths(&b, 11, &all).unwrap();
     let part = backend.revalue_paths(&b, 11, &some).unwrap();
     let n = b.instruments.len();
@@ -305,21 +313,37 @@ fn regenerated_paths_do_not_depend_on_their_block() {
             "path {p}"
         );
     }
+    assert_eq!(part.states.len(), some.len() * b.assets.len());
+    for (row, &p) in some.iter().enumerate() {
+        let a = b.assets.len();
+        assert_eq!(
+            part.states[row * a..(row + 1) * a],
+            whole.states[p as usize * a..(p as usize + 1) * a],
+            "path {p} states"
+        );
+    }
 }
 
-/// A whole run in f32 mode: the regenerated tail paths (component ES) are the ones the
-/// tails were made from, so the components sum to ES up to f64 summation order.
-#[test]
-fn components_sum_to_es_in_f32_mode() {
+/// A whole run on this book of every kind: the regenerated tail paths (component ES) are the
+/// ones the tails were made from, so the components sum to ES up to f64 summation order on
+/// the CPU (1e-9 of ES); the GPU's tail losses are made on the device, within the f32 loss
+/// error of the gross exposure of the host's f64 sum (common::device_loss_error).
+fn components_sum_to_es(backend: &dyn Backend) {
     let cfg = run_config(20_000);
-    let sim = run(test_book(20_000), &cfg, &fast());
-    for (account, figures) in sim.book.accounts.iter().zip(&sim.accounts) {
+    let sim = run(test_book(20_000), &cfg, backend);
+    for (a, (account, figures)) in sim.book.accounts.iter().zip(&sim.accounts).enumerate() {
         let sum: f64 = figures.components.iter().sum();
         let es = figures.margin_es.es;
+        let gross = gross_in_currency(&sim.book, a);
         assert!(
-            (sum - es).abs() <= 1e-9 * es.abs().max(1.0),
+            (sum - es).abs() <= 1e-9 * es.abs().max(1.0) + device_loss_error(backend, gross),
             "{}: Σ components {sum} vs ES {es}",
             account.id
         );
     }
 }
+
+on_every_backend!(
+    regenerated_paths_do_not_depend_on_their_block,
+    components_sum_to_es
+);

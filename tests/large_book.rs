@@ -1,6 +1,6 @@
 //! The large-book path at small scale (issue #5 item 1): many accounts over a shared
 //! instrument set, simulated in account groups when the tail budget is exceeded, give the
-//! same figures as one pass, on both backends; the clearing book's accounts are independent
+//! same figures as one pass, on every backend; the clearing book's accounts are independent
 //! of each other.
 
 #[macro_use]

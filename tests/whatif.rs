@@ -1,6 +1,6 @@
 //! What-if against a full rerun (issue #5 item 2, SPEC §8): adding positions to one account
 //! gives the same ES and initial margin as a full run of the changed book, bit for bit on
-//! the same backend, on both backends.
+//! the same backend, on every backend.
 
 #[macro_use]
 mod common;

@@ -124,15 +124,86 @@ pub fn sample_inputs(paths: u64) -> tailrisk::run::RunInputs {
     )
 }
 
+/// The per-path loss error of an f32 backend against the f64 reference, relative to the
+/// account's gross exposure Σ|q|·notional (in the account's currency, [`gross_in_currency`]).
+///
+/// Derivation. Both f32 backends sum an account's holdings exactly (64-bit fixed point on
+/// the GPU, f64 on the CPU), so |L_f32 − L_f64| ≤ Σ|q|·|Δpnl| ≤ max(|Δpnl|/notional)·gross:
+/// the per-unit P&L error relative to notional bounds the loss error relative to gross.
+/// That P&L error is documented as "a few 1e-7 of F + K" (src/engine/cpu/fast, src/engine/gpu)
+/// and measured at most 3.0e-7 of notional in the fast kernels (tests/cpu_fast.rs, both ISAs)
+/// and 6.0e-7 on lavapipe (tests/gpu_equivalence.rs: four books, 10-day horizons, stress
+/// moves up to +500%); the GPU also rounds the loss itself to f32 (2⁻²⁴ ≈ 6e-8 of |L|).
+/// 6.6e-7 with a safety factor of 1.5 for other adapters and instruction sets: 1e-6, the
+/// same bound tests/cpu_fast.rs asserts per unit. The measured account-loss errors are
+/// smaller still (1.7e-7 of gross on lavapipe, 1.1e-8 in the fast kernels) because the
+/// instruments' errors do not align. A formula slip (a day of decay, a missing carry) is
+/// ≥ 1e-4 of notional, a hundred times this.
+///
+/// VaR and ES are order statistics (the k-th largest loss, the mean of the k largest),
+/// 1-Lipschitz in the sup norm over paths: they move by at most the same bound.
+pub const F32_LOSS_PER_GROSS: f64 = 1e-6;
+
+/// [`F32_LOSS_PER_GROSS`] × `gross` for an f32 backend, 0 for the f64 reference: the extra
+/// absolute tolerance a loss, VaR or ES of an account with gross exposure `gross` (in its
+/// currency) needs on `backend`.
+pub fn f32_loss_error(backend: &dyn Backend, gross: f64) -> f64 {
+    match backend.info().precision {
+        "f64" => 0.0,
+        _ => F32_LOSS_PER_GROSS * gross,
+    }
+}
+
+/// The extra tolerance between a backend's tail losses and a host f64 sum of the P&L it
+/// regenerates for the same paths (component ES, coin conversions checked by hand): 0 where
+/// the tail losses are host f64 sums of those very P&L (the f64 reference; the CPU's f32
+/// kernels, whose regenerated P&L are bit-identical to the tail's), only summation order
+/// differing; [`f32_loss_error`] on the GPU, which makes its losses on the device
+/// (fixed-point sums, the coin conversion and the loss itself in f32).
+pub fn device_loss_error(backend: &dyn Backend, gross: f64) -> f64 {
+    match backend.info().backend {
+        "cpu" => 0.0,
+        _ => f32_loss_error(backend, gross),
+    }
+}
+
+/// Gross exposure of an account in its margin currency (USD, or the coin at today's spot).
+pub fn gross_in_currency(book: &Book, account: usize) -> f64 {
+    let gross = book.gross_exposure(account);
+    match book.accounts[account].currency {
+        tailrisk::book::Currency::Usd => gross,
+        tailrisk::book::Currency::Coin(c) => gross / book.assets[c].spot,
+    }
+}
+
+/// The CPU backend in its f32 fast mode ([`tailrisk::engine::cpu::Precision::F32`]).
+pub fn cpu_f32() -> tailrisk::engine::cpu::CpuBackend {
+    tailrisk::engine::cpu::CpuBackend::with_precision(tailrisk::engine::cpu::Precision::F32)
+}
+
 /// Instantiates each test function (taking `&dyn Backend`) once per backend, as cubecl
-/// instantiates its tests per runtime: `cpu::name` on the f64 reference, `gpu::name` on any
-/// wgpu adapter (lavapipe included), skipped loudly without one unless
-/// `TAILRISK_REQUIRE_GPU=1` makes that a failure.
+/// instantiates its tests per runtime: `cpu::name` on the f64 reference, `cpu_f32::name` on
+/// the CPU's f32 SIMD kernels, `gpu::name` on any wgpu adapter (lavapipe included), skipped
+/// loudly without one unless `TAILRISK_REQUIRE_GPU=1` makes that a failure. Tolerances that
+/// depend on the arithmetic come from [`f32_loss_error`] (0 on the f64 reference).
 #[macro_export]
 macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
         mod cpu {
             $(#[test] fn $test() { super::$test(&tailrisk::engine::cpu::CpuBackend::new()); })*
+        }
+        $crate::on_every_f32_backend!($($test),*);
+    };
+}
+
+/// Instantiates each test function (taking `&dyn Backend`) on the two f32 backends only:
+/// `cpu_f32::name` and `gpu::name` (as in [`on_every_backend!`]), for comparisons of an f32
+/// backend against the f64 reference.
+#[macro_export]
+macro_rules! on_every_f32_backend {
+    ($($test:ident),* $(,)?) => {
+        mod cpu_f32 {
+            $(#[test] fn $test() { super::$test(&$crate::common::cpu_f32()); })*
         }
         mod gpu {
             $(#[test] fn $test() {
