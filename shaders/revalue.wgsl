@@ -28,12 +28,13 @@
 // With explicit rules, scenario_rules[i] bit 0 = uniform vol rule, bits 8.. = only_asset + 1
 // (0: every instrument is revalued; otherwise others keep today's value, P&L 0).
 
+#import constants
 #import black76
 #import fixed
 #import types
 #import dispatch
 
-const WG: u32 = 64u;
+const WG: u32 = WG_REVALUE;
 // The most knots of the book's surfaces (1 ..= MAX_KNOTS), set when the pipeline is made.
 override KNOTS: u32 = 9u;
 // 1: the block's rows share row 0's smile and tenor weight (`RevalueBlock.shared_smile`), so

@@ -533,9 +533,8 @@ fn fused_and_factored_books_agree_with_the_cpu() {
     let cpu = CpuBackend::new();
     for (accounts, fused) in [(1, true), (40, false)] {
         let book = tailrisk::bench_book::generated_book(48, 3, accounts, 5);
-        let buffers =
-            tailrisk::engine::gpu::stages::BookBuffers::new(gpu.context(), &book).unwrap();
-        assert_eq!(buffers.fused, fused, "{accounts} accounts");
+        let revalue = tailrisk::engine::gpu::stage::RevalueBook::new(&book).unwrap();
+        assert_eq!(revalue.fused, fused, "{accounts} accounts");
         let plan = sample_plan(20_000, None);
         let g = gpu.tails(&book, &plan, &|_| {}).unwrap();
         let c = cpu.tails(&book, &plan, &|_| {}).unwrap();

@@ -1,6 +1,8 @@
 //! Host twins of the structs in `shaders/shared/types.wgsl`, and their construction from a
 //! [`Book`]. Every struct is `#[repr(C)]`, `Pod`, made of 4-byte scalars only, and must be
-//! kept in sync with the WGSL struct of the same name (field for field, same order).
+//! kept in sync with the WGSL struct of the same name (field for field, same order):
+//! `tests/shaders_validate.rs` compares every field's offset and every size with naga's
+//! layout of the WGSL struct.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -10,6 +12,8 @@ use crate::market::VolSurface;
 use crate::model::revalue::{Payoff, RevalueRow};
 use crate::model::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
 use crate::rng::uniform_open;
+
+use super::constants::{BLOCK_ROWS, MAX_KNOTS, PAYOFF_CALL, PAYOFF_DELTA_ONE, PAYOFF_PUT};
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct DrawParams`.
 #[repr(C)]
@@ -65,16 +69,6 @@ pub struct RevalueParams {
     pub explicit_rules: u32,
     pub _pad: [u32; 2],
 }
-
-/// `PricingRow::payoff` codes (WGSL `PAYOFF_*`).
-pub const PAYOFF_DELTA_ONE: u32 = 0;
-pub const PAYOFF_CALL: u32 = 1;
-pub const PAYOFF_PUT: u32 = 2;
-
-/// The most smile knots of a surface the GPU backend prices (WGSL `MAX_KNOTS`).
-pub const MAX_KNOTS: usize = 32;
-/// Instruments per revalue block, one dispatch each (WGSL `BLOCK_ROWS`).
-pub const BLOCK_ROWS: usize = 8;
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct PricingRow` (the formulas are
 /// documented there).
