@@ -8,7 +8,7 @@
 //! `tests/shaders_validate.rs` preprocesses and validates every stage with naga.
 
 /// Shared modules: name → source.
-const SHARED: &[(&str, &str)] = &[
+pub const SHARED: &[(&str, &str)] = &[
     (
         "philox",
         include_str!("../../../shaders/shared/philox.wgsl"),
