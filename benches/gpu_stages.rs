@@ -84,7 +84,6 @@ fn stage_benches(c: &mut Criterion) {
     // P&L rows (factored form) need their own buffers.
     let explicit = Stages::new(ctx, &book, u64::from(count), true).unwrap();
     let repricings = u64::from(count) * book.instruments.len() as u64;
-    let source = PathSource::Range { base: 0, count };
     eprintln!(
         "GPU stages on {}: {count} paths, {} instruments, {} revalue blocks, fused {}",
         ctx.info.name,
@@ -93,6 +92,22 @@ fn stage_benches(c: &mut Criterion) {
         s.fused()
     );
 
+    bench_rng_scenario(c, &gpu, [&s, &explicit], count, repricings);
+    bench_revalue_aggregate(c, ctx, [&s, &explicit], count, repricings);
+    bench_tail(c, ctx, &s, count, repricings);
+}
+
+/// Raw Philox words, then the scenario stage (which also leaves the states every later
+/// stage reads, in both sets of buffers).
+fn bench_rng_scenario(
+    c: &mut Criterion,
+    gpu: &GpuBackend,
+    [s, explicit]: [&Stages; 2],
+    count: u32,
+    repricings: u64,
+) {
+    let ctx = gpu.context();
+    let source = PathSource::Range { base: 0, count };
     let mut g = c.benchmark_group("gpu_rng");
     g.throughput(Throughput::Elements(repricings));
     let paths: Vec<u32> = (0..count).collect();
@@ -110,7 +125,7 @@ fn stage_benches(c: &mut Criterion) {
     });
     g.finish();
     // The states every later stage reads.
-    for stages in [&s, &explicit] {
+    for stages in [s, explicit] {
         run(
             ctx,
             commands(ctx, |e| {
@@ -118,7 +133,16 @@ fn stage_benches(c: &mut Criterion) {
             }),
         );
     }
+}
 
+/// Revalue (fused sums, P&L rows) and aggregate (over P&L rows, fused finish).
+fn bench_revalue_aggregate(
+    c: &mut Criterion,
+    ctx: &GpuContext,
+    [s, explicit]: [&Stages; 2],
+    count: u32,
+    repricings: u64,
+) {
     let mut g = c.benchmark_group("gpu_revalue");
     g.throughput(Throughput::Elements(repricings));
     if s.fused() {
@@ -155,14 +179,17 @@ fn stage_benches(c: &mut Criterion) {
         });
     }
     g.finish();
+}
 
+/// The tail stage on the chunk's losses.
+fn bench_tail(c: &mut Criterion, ctx: &GpuContext, s: &Stages, count: u32, repricings: u64) {
+    let accounts = s.aggregate.accounts as usize;
     // Tail: the chunk's losses, k = 1% of them (as a run at this many paths keeps).
     run(
         ctx,
         commands(ctx, |e| s.encode_losses(ctx, e, count).unwrap()),
     );
     let tail_len = count / 100;
-    let accounts = book.accounts.len();
     let tail = TailStage::new(ctx, accounts as u32, tail_len, &s.chunk.loss).unwrap();
     let mut g = c.benchmark_group("gpu_tail");
     g.throughput(Throughput::Elements(repricings));

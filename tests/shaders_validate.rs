@@ -127,6 +127,13 @@ macro_rules! rust_layout {
 
 /// Every struct shared with the shaders, as Rust lays it out.
 fn rust_layouts() -> Vec<Layout> {
+    let mut layouts = early_layouts();
+    layouts.extend(later_layouts());
+    layouts
+}
+
+/// The Rust layouts of the draws' and scenario's parameters and tables, and of pricing rows.
+fn early_layouts() -> Vec<Layout> {
     vec![
         rust_layout!(DrawParams {
             key,
@@ -188,6 +195,12 @@ fn rust_layouts() -> Vec<Layout> {
             _pad,
             hinges
         }),
+    ]
+}
+
+/// The Rust layouts of the tables and parameters of revalue, aggregate and tail.
+fn later_layouts() -> Vec<Layout> {
+    vec![
         rust_layout!(RevalueBlock {
             count,
             account,

@@ -50,7 +50,7 @@ struct StepAsset {
     jump_std: f32,
     // 1 when lambda > 0.
     jumps: u32,
-    // Poisson inverse CDF as integer thresholds on the uniform word (see `types.rs`):
+    // Poisson inverse CDF as integer thresholds on the uniform word (see `stage/scenario.rs`):
     // N = jump_always + #{i < jump_table_len : word > jump_thresholds[jump_table_offset + i]}.
     jump_always: u32,
     jump_table_offset: u32,

@@ -187,11 +187,7 @@ impl GpuBackend {
         chunk: u32,
     ) -> Result<Vec<AccountTail>> {
         let ctx = &self.ctx;
-        let paths = if accounts == 0 {
-            0
-        } else {
-            losses.len() / accounts
-        };
+        let paths = losses.len().checked_div(accounts).unwrap_or(0);
         if paths * accounts != losses.len() || chunk == 0 {
             return Err(Error::Gpu(format!(
                 "{} losses are not {accounts} rows, or chunks of {chunk} are empty",

@@ -68,8 +68,8 @@ impl TailStage {
         }
         let batch = (max / entry_bytes)
             .min(u64::from(accounts.max(1)))
-            .min(1 << 16)
-            .max(1) as u32;
+            .min(1 << 16);
+        let batch = batch.max(1) as u32;
         let params = uniform(ctx, "tail params", &TailParams::default());
         let state = storage(ctx, "tail state", 32 * u64::from(batch));
         let hist = storage(ctx, "tail histogram", 4 * u64::from(TAIL_BINS * batch));
