@@ -42,6 +42,12 @@ pub const PAYOFF_DELTA_ONE: u32 = 0;
 pub const PAYOFF_CALL: u32 = 1;
 pub const PAYOFF_PUT: u32 = 2;
 
+/// Explicit scenario rules (`scenario_rules[i]` of `revalue.wgsl`): this bit set means the
+/// uniform vol rule; the bits from [`RULE_ONLY_SHIFT`] up hold `only_asset + 1` (0: every
+/// instrument is revalued).
+pub const RULE_UNIFORM_VOL: u32 = 1;
+pub const RULE_ONLY_SHIFT: u32 = 8;
+
 /// Every shared constant as (WGSL name, value); all are `u32` in WGSL.
 pub const SHARED: &[(&str, u32)] = &[
     ("WG_SCENARIO", WG_SCENARIO),
@@ -60,6 +66,8 @@ pub const SHARED: &[(&str, u32)] = &[
     ("PAYOFF_DELTA_ONE", PAYOFF_DELTA_ONE),
     ("PAYOFF_CALL", PAYOFF_CALL),
     ("PAYOFF_PUT", PAYOFF_PUT),
+    ("RULE_UNIFORM_VOL", RULE_UNIFORM_VOL),
+    ("RULE_ONLY_SHIFT", RULE_ONLY_SHIFT),
     ("STREAM_NORMAL", rng::STREAM_NORMAL),
     ("STREAM_UNIFORM", rng::STREAM_UNIFORM),
     ("PHILOX_M0", rng::PHILOX_M0),

@@ -280,7 +280,12 @@ fn pack_scenarios(part: &[StressScenario], assets: usize) -> Result<(Vec<[f32; 2
             states[asset * count + i] = [st.log_return as f32, st.log_vol as f32];
         }
         let only = s.only_asset.map_or(0, |x| x as u32 + 1);
-        rules[i] = (only << 8) | u32::from(s.vol_rule == VolRule::Uniform);
+        let uniform = if s.vol_rule == VolRule::Uniform {
+            constants::RULE_UNIFORM_VOL
+        } else {
+            0
+        };
+        rules[i] = (only << constants::RULE_ONLY_SHIFT) | uniform;
     }
     Ok((states, rules))
 }

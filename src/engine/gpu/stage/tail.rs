@@ -15,6 +15,9 @@ use super::super::constants::{TAIL_BINS, TAIL_PASSES, TAIL_TILE, WG_TAIL, WG_TAI
 use super::super::context::GpuContext;
 use super::super::types::{TailParams, TailState, loss_key};
 
+/// Bytes of one account's select state.
+const STATE_BYTES: u64 = size_of::<TailState>() as u64;
+
 /// The stage's entry points (compiled once per device).
 #[derive(Debug)]
 pub struct Pipelines {
@@ -71,7 +74,7 @@ impl TailStage {
             .min(1 << 16);
         let batch = batch.max(1) as u32;
         let params = uniform(ctx, "tail params", &TailParams::default());
-        let state = storage(ctx, "tail state", 32 * u64::from(batch));
+        let state = storage(ctx, "tail state", STATE_BYTES * u64::from(batch));
         let hist = storage(ctx, "tail histogram", 4 * u64::from(TAIL_BINS * batch));
         let gathered = storage(ctx, "tail gathered", 4 * u64::from(batch));
         let out = storage(ctx, "tail entries", entry_bytes * u64::from(batch));
