@@ -4,6 +4,14 @@
 //! generated from this table ([`wgsl_header`]) by the preprocessor of
 //! [`super::shaders`], so changing a constant here changes the shaders too.
 //! `tests/shaders_validate.rs` checks that no shader declares one of these names itself.
+//!
+//! Why a generated header and not pipeline-overridable constants (`override`, set through
+//! `PipelineCompilationOptions::constants`): WGSL lets an override size only a workgroup
+//! array, while these constants also size function-scope arrays (`MAX_ASSETS` in
+//! `scenario.wgsl`), arrays inside structs bound as uniforms (`MAX_KNOTS`, `BLOCK_ROWS` in
+//! `types.wgsl`) and appear in `const_assert`s, all of which need const-expressions. The
+//! revalue stage's per-book `KNOTS` and `SHARED_SMILE` stay overrides: they vary per
+//! pipeline, not per build.
 
 use crate::rng;
 
