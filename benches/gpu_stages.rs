@@ -16,7 +16,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tailrisk::bench_book::generated_book;
 use tailrisk::book::Book;
-use tailrisk::engine::gpu::stages::{self, BookBuffers, ChunkBuffers, PathSource, TailBuffers};
+use tailrisk::engine::gpu::stage::{self, PathSource, Stages, TailStage};
 use tailrisk::engine::gpu::{GpuBackend, GpuContext};
 use tailrisk::engine::{Backend, SimulationPlan};
 use tailrisk::model::tail::TailBuffer;
@@ -48,21 +48,66 @@ fn run(ctx: &GpuContext, commands: wgpu::CommandBuffer) {
     ctx.wait().unwrap();
 }
 
+/// Encodes with `encode` into a fresh encoder: the commands of one iteration.
+fn commands(
+    ctx: &GpuContext,
+    encode: impl FnOnce(&mut wgpu::CommandEncoder),
+) -> wgpu::CommandBuffer {
+    let mut e = ctx.device.create_command_encoder(&Default::default());
+    encode(&mut e);
+    e.finish()
+}
+
+/// A benchmark of the commands `encode` makes: encoded in the setup, submitted and waited
+/// for in the timing.
+fn bench_commands(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    ctx: &GpuContext,
+    encode: impl Fn(&mut wgpu::CommandEncoder),
+) {
+    g.bench_function(name, |bch| {
+        bch.iter_batched(
+            || commands(ctx, &encode),
+            |commands| run(ctx, commands),
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 fn stage_benches(c: &mut Criterion) {
     let Some(gpu) = backend() else { return };
     let book = bench_book();
     let ctx = gpu.context();
-    let b = BookBuffers::new(ctx, &book).unwrap();
-    let count = PATHS.min(stages::chunk_paths(ctx, &b, None) as u32);
-    let chunk = ChunkBuffers::new(ctx, &b, u64::from(count), false);
-    let repricings = u64::from(count) * u64::from(b.instruments);
-    let encoder = || ctx.device.create_command_encoder(&Default::default());
-    let source = PathSource::Range { base: 0, count };
+    let count = PATHS.min(stage::chunk_paths(ctx, &book, None) as u32);
+    let s = Stages::new(ctx, &book, u64::from(count), false).unwrap();
+    // P&L rows (factored form) need their own buffers.
+    let explicit = Stages::new(ctx, &book, u64::from(count), true).unwrap();
+    let repricings = u64::from(count) * book.instruments.len() as u64;
     eprintln!(
         "GPU stages on {}: {count} paths, {} instruments, {} revalue blocks, fused {}",
-        ctx.info.name, b.instruments, b.instrument_block_count, b.fused
+        ctx.info.name,
+        book.instruments.len(),
+        s.revalue.instrument_blocks(),
+        s.fused()
     );
 
+    bench_rng_scenario(c, &gpu, [&s, &explicit], count, repricings);
+    bench_revalue_aggregate(c, ctx, [&s, &explicit], count, repricings);
+    bench_tail(c, ctx, &s, count, repricings);
+}
+
+/// Raw Philox words, then the scenario stage (which also leaves the states every later
+/// stage reads, in both sets of buffers).
+fn bench_rng_scenario(
+    c: &mut Criterion,
+    gpu: &GpuBackend,
+    [s, explicit]: [&Stages; 2],
+    count: u32,
+    repricings: u64,
+) {
+    let ctx = gpu.context();
+    let source = PathSource::Range { base: 0, count };
     let mut g = c.benchmark_group("gpu_rng");
     g.throughput(Throughput::Elements(repricings));
     let paths: Vec<u32> = (0..count).collect();
@@ -75,103 +120,84 @@ fn stage_benches(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("gpu_scenario");
     g.throughput(Throughput::Elements(repricings));
-    g.bench_function("simulate", |bch| {
-        bch.iter_batched(
-            || {
-                let mut e = encoder();
-                stages::encode_scenario(ctx, &mut e, &b, &chunk, SEED, source).unwrap();
-                e.finish()
-            },
-            |commands| run(ctx, commands),
-            BatchSize::PerIteration,
-        )
+    bench_commands(&mut g, "simulate", ctx, |e| {
+        s.scenario.encode(ctx, e, SEED, source).unwrap();
     });
     g.finish();
     // The states every later stage reads.
-    let mut e = encoder();
-    stages::encode_scenario(ctx, &mut e, &b, &chunk, SEED, source).unwrap();
-    run(ctx, e.finish());
+    for stages in [s, explicit] {
+        run(
+            ctx,
+            commands(ctx, |e| {
+                stages.scenario.encode(ctx, e, SEED, source).unwrap();
+            }),
+        );
+    }
+}
 
+/// Revalue (fused sums, P&L rows) and aggregate (over P&L rows, fused finish).
+fn bench_revalue_aggregate(
+    c: &mut Criterion,
+    ctx: &GpuContext,
+    [s, explicit]: [&Stages; 2],
+    count: u32,
+    repricings: u64,
+) {
     let mut g = c.benchmark_group("gpu_revalue");
     g.throughput(Throughput::Elements(repricings));
-    if b.fused {
-        g.bench_function("accumulate_fused", |bch| {
-            bch.iter_batched(
-                || {
-                    let mut e = encoder();
-                    stages::encode_accumulate(ctx, &mut e, &b, &chunk, count).unwrap();
-                    e.finish()
-                },
-                |commands| run(ctx, commands),
-                BatchSize::PerIteration,
-            )
+    if s.fused() {
+        bench_commands(&mut g, "accumulate_fused", ctx, |e| {
+            s.revalue
+                .encode_accumulate(ctx, e, &s.chunk, count)
+                .unwrap();
         });
     }
-    g.finish();
-    // P&L rows (factored form) need their own buffers.
-    let explicit = ChunkBuffers::new(ctx, &b, u64::from(count), true);
-    let mut e = encoder();
-    stages::encode_scenario(ctx, &mut e, &b, &explicit, SEED, source).unwrap();
-    run(ctx, e.finish());
-    let mut g = c.benchmark_group("gpu_revalue");
-    g.throughput(Throughput::Elements(repricings));
-    g.bench_function("pnl_rows", |bch| {
-        bch.iter_batched(
-            || {
-                let mut e = encoder();
-                stages::encode_revalue(ctx, &mut e, &b, &explicit, count, false).unwrap();
-                e.finish()
-            },
-            |commands| run(ctx, commands),
-            BatchSize::PerIteration,
-        )
+    bench_commands(&mut g, "pnl_rows", ctx, |e| {
+        explicit
+            .revalue
+            .encode_revalue(ctx, e, count, false)
+            .unwrap();
     });
     g.finish();
 
     let mut g = c.benchmark_group("gpu_aggregate");
     g.throughput(Throughput::Elements(repricings));
-    g.bench_function("holdings_over_pnl_rows", |bch| {
-        bch.iter_batched(
-            || {
-                let mut e = encoder();
-                stages::encode_aggregate(ctx, &mut e, &b, &explicit, count).unwrap();
-                e.finish()
-            },
-            |commands| run(ctx, commands),
-            BatchSize::PerIteration,
-        )
+    bench_commands(&mut g, "holdings_over_pnl_rows", ctx, |e| {
+        explicit.aggregate.encode_aggregate(ctx, e, count).unwrap();
     });
-    if b.fused {
-        let mut e = encoder();
-        stages::encode_accumulate(ctx, &mut e, &b, &chunk, count).unwrap();
-        run(ctx, e.finish());
-        g.bench_function("finish_fused", |bch| {
-            bch.iter_batched(
-                || {
-                    let mut e = encoder();
-                    stages::encode_finish(ctx, &mut e, &b, &chunk, count).unwrap();
-                    e.finish()
-                },
-                |commands| run(ctx, commands),
-                BatchSize::PerIteration,
-            )
+    if s.fused() {
+        run(
+            ctx,
+            commands(ctx, |e| {
+                s.revalue
+                    .encode_accumulate(ctx, e, &s.chunk, count)
+                    .unwrap();
+            }),
+        );
+        bench_commands(&mut g, "finish_fused", ctx, |e| {
+            s.aggregate.encode_finish(ctx, e, count).unwrap();
         });
     }
     g.finish();
+}
 
+/// The tail stage on the chunk's losses.
+fn bench_tail(c: &mut Criterion, ctx: &GpuContext, s: &Stages, count: u32, repricings: u64) {
+    let accounts = s.aggregate.accounts as usize;
     // Tail: the chunk's losses, k = 1% of them (as a run at this many paths keeps).
-    let mut e = encoder();
-    stages::encode_losses(ctx, &mut e, &b, &chunk, count).unwrap();
-    run(ctx, e.finish());
+    run(
+        ctx,
+        commands(ctx, |e| s.encode_losses(ctx, e, count).unwrap()),
+    );
     let tail_len = count / 100;
-    let tail = TailBuffers::new(ctx, b.accounts, tail_len).unwrap();
+    let tail = TailStage::new(ctx, accounts as u32, tail_len, &s.chunk.loss).unwrap();
     let mut g = c.benchmark_group("gpu_tail");
     g.throughput(Throughput::Elements(repricings));
     g.bench_function("radix_select_1pct", |bch| {
         bch.iter_batched(
-            || vec![TailBuffer::new(tail_len as usize); b.accounts as usize],
+            || vec![TailBuffer::new(tail_len as usize); accounts],
             |mut tails| {
-                stages::run_tail(ctx, &b, &chunk, &tail, 0, count, &mut tails).unwrap();
+                tail.run(ctx, 0, count, &mut tails).unwrap();
                 black_box(tails)
             },
             BatchSize::SmallInput,

@@ -13,12 +13,13 @@
 //   `revalue.wgsl`; one invocation per (account, scenario) turns them into losses.
 // Both write loss[account * path_count + i] with the same arithmetic.
 
+#import constants
 #import math
 #import fixed
 #import types
 #import dispatch
 
-const WG: u32 = 256u;
+const WG: u32 = WG_AGGREGATE;
 
 @group(0) @binding(0) var<uniform> params: AggregateParams;
 @group(0) @binding(1) var<storage, read> accounts: array<AccountParams>;

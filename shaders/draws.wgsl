@@ -2,11 +2,12 @@
 //
 // One invocation per (path, block); output row-major paths x blocks.
 
+#import constants
 #import normal
 #import types
 #import dispatch
 
-const WG: u32 = 64u;
+const WG: u32 = WG_DRAWS;
 
 @group(0) @binding(0) var<uniform> params: DrawParams;
 @group(0) @binding(1) var<storage, read> paths: array<u32>;

@@ -2,10 +2,11 @@
 // Used only by `GpuBackend::probe_math` to measure the error of these functions against the
 // f64 reference (`tests/gpu_equivalence.rs`); not part of the pipeline.
 
+#import constants
 #import black76
 #import dispatch
 
-const WG: u32 = 64u;
+const WG: u32 = WG_PROBE;
 
 @group(0) @binding(0) var<storage, read> xs: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;

@@ -25,15 +25,17 @@
 //   aggregate stages fused, no P&L round trip through memory): adds quantity x P&L of each
 //   row to the account's fixed-point sum accumulated[account * path_count + i], which
 //   `finish` in `aggregate.wgsl` turns into the loss with the aggregate stage's arithmetic.
-// With explicit rules, scenario_rules[i] bit 0 = uniform vol rule, bits 8.. = only_asset + 1
+// With explicit rules, scenario_rules[i] bit RULE_UNIFORM_VOL = uniform vol rule, bits
+// RULE_ONLY_SHIFT.. = only_asset + 1
 // (0: every instrument is revalued; otherwise others keep today's value, P&L 0).
 
+#import constants
 #import black76
 #import fixed
 #import types
 #import dispatch
 
-const WG: u32 = 64u;
+const WG: u32 = WG_REVALUE;
 // The most knots of the book's surfaces (1 ..= MAX_KNOTS), set when the pipeline is made.
 override KNOTS: u32 = 9u;
 // 1: the block's rows share row 0's smile and tenor weight (`RevalueBlock.shared_smile`), so
@@ -109,8 +111,8 @@ fn revalue(
     var only = 0u;
     if params.explicit_rules != 0u {
         let rule = scenario_rules[i];
-        only = rule >> 8u;
-        uniform_vol = (rule & 1u) != 0u;
+        only = rule >> RULE_ONLY_SHIFT;
+        uniform_vol = (rule & RULE_UNIFORM_VOL) != 0u;
     }
     let revalued = only == 0u || only - 1u == block.asset;
     let mv = asset_move(states[block.asset * n + i]);

@@ -13,13 +13,13 @@
 // Output, asset-major: states[a * path_count + i] = (ln(S_h / S_0), ln Y_h) of path i of the
 // chunk, so both this stage's writes and the revalue stage's reads are contiguous in paths.
 
+#import constants
 #import normal
 #import types
 #import dispatch
 
-const WG: u32 = 64u;
-// Most simulated assets per book (private arrays of the correlated shocks).
-const MAX_ASSETS: u32 = 64u;
+const WG: u32 = WG_SCENARIO;
+// MAX_ASSETS (constants): most simulated assets per book (private arrays of the shocks).
 const NO_BLOCK: u32 = 0xFFFFFFFFu;
 
 @group(0) @binding(0) var<uniform> params: ScenarioParams;

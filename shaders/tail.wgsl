@@ -20,13 +20,16 @@
 // - `gather`: every eligible key >= the threshold takes a slot by atomicAdd: exactly
 //   min(tail_len, eligible keys) entries (loss bits, path), in arbitrary order; the host sorts.
 
+#import constants
 #import types
 #import dispatch
 
-const WG: u32 = 256u;
-const BINS: u32 = 256u;
+const WG: u32 = WG_TAIL;
+const BINS: u32 = TAIL_BINS;
 // Scenarios per histogram workgroup: WG invocations x 16 keys.
-const TILE: u32 = 4096u;
+const TILE: u32 = TAIL_TILE;
+// Digits of the loss word; the later passes select the path word's.
+const LOSS_PASSES: u32 = TAIL_PASSES / 2u;
 
 @group(0) @binding(0) var<uniform> params: TailParams;
 @group(0) @binding(1) var<storage, read> loss: array<f32>;
@@ -75,7 +78,7 @@ fn histogram(
     let st = state[account];
     if st.done == 0u {
         let bits = 8u * st.pass_index;
-        let shift = 24u - 8u * (st.pass_index % 4u);
+        let shift = 24u - 8u * (st.pass_index % LOSS_PASSES);
         let row = params.account_base + account;
         for (var j = 0u; j < TILE / WG; j++) {
             let i = tile * TILE + j * WG + local;
@@ -84,7 +87,7 @@ fn histogram(
                 if key.x >= st.min_loss_key
                     && top_bits_equal(key.x, st.prefix_hi, min(bits, 32u))
                     && top_bits_equal(key.y, st.prefix_lo, max(bits, 32u) - 32u) {
-                    let word = select(key.y, key.x, st.pass_index < 4u);
+                    let word = select(key.y, key.x, st.pass_index < LOSS_PASSES);
                     atomicAdd(&hist[(word >> shift) & 0xFFu], 1u);
                 }
             }
@@ -97,14 +100,14 @@ fn histogram(
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG_TAIL_SELECT)
 fn select_digit(@builtin(global_invocation_id) id: vec3<u32>) {
     let account = id.x;
     if account >= params.accounts {
         return;
     }
     var st = state[account];
-    if st.done != 0u || st.pass_index >= 8u {
+    if st.done != 0u || st.pass_index >= TAIL_PASSES {
         return;
     }
     if st.pass_index == 0u {
@@ -136,14 +139,14 @@ fn select_digit(@builtin(global_invocation_id) id: vec3<u32>) {
         atomicStore(&global_hist[account * BINS + b], 0u);
     }
     st.remaining -= above;
-    let shift = 24u - 8u * (st.pass_index % 4u);
-    if st.pass_index < 4u {
+    let shift = 24u - 8u * (st.pass_index % LOSS_PASSES);
+    if st.pass_index < LOSS_PASSES {
         st.prefix_hi |= digit << shift;
     } else {
         st.prefix_lo |= digit << shift;
     }
     st.pass_index += 1u;
-    if in_bin == st.remaining || st.pass_index >= 8u {
+    if in_bin == st.remaining || st.pass_index >= TAIL_PASSES {
         st.done = 1u;
     }
     state[account] = st;

@@ -14,7 +14,7 @@
 //! - A **full repricing** is one instrument revalued in one scenario at the horizon; steps do
 //!   not multiply it (more steps make the scenario stage longer, the revaluation is the same).
 //!   Repricings/s = paths × instruments / seconds; paths/s = paths / seconds.
-//! - **Stage seconds** are the backend's [`Backend::stage_seconds`]: on the CPU the time
+//! - **Stage seconds** are those [`Backend::run_tails`] returns: on the CPU the time
 //!   spent in each stage summed over worker threads (so they add up to about threads × wall
 //!   time); on the GPU device time per stage plus readback, where the backend measures it.
 //! - **Peak RSS** is the process's high-water mark (`VmHWM` of `/proc/self/status`) after it
@@ -35,7 +35,7 @@ use serde::Serialize;
 use crate::bench_book::generated_book;
 use crate::book::Book;
 use crate::config::RunConfig;
-use crate::engine::{Backend, SimulationPlan, StageSeconds};
+use crate::engine::{Backend, SimulationPlan, StageSeconds, StageTiming};
 use crate::error::Result;
 use crate::input::bounds::{AtLeastOne, Num, Paths, PositiveSeconds, flag};
 use crate::report::group_thousands;
@@ -275,12 +275,12 @@ fn run_passes(
     backend: &dyn Backend,
     passes: &[&Book],
     plan: &SimulationPlan,
+    timing: StageTiming,
 ) -> Result<Option<StageSeconds>> {
     let mut stages: Option<StageSeconds> = Some(StageSeconds::default());
     for group in passes {
-        let tails = backend.tails(group, plan, &|_| {})?;
-        drop(tails);
-        stages = match (stages, backend.stage_seconds()) {
+        let run = backend.run_tails(group, plan, timing, &|_| {})?;
+        stages = match (stages, run.stage_seconds) {
             (Some(sum), Some(s)) => Some(sum + s),
             _ => None,
         };
@@ -294,15 +294,12 @@ fn measure(backend: &dyn Backend, book: &Book, plan: &SimulationPlan) -> Result<
     let rss_reset = reset_peak_rss();
     let baseline = current_rss_bytes();
     let start = Instant::now();
-    let mut stages = run_passes(backend, &passes, plan)?;
+    let mut stages = run_passes(backend, &passes, plan, StageTiming::IfFree)?;
     let seconds = start.elapsed().as_secs_f64();
     if stages.is_none() {
         // Stage timing costs this backend speed (the GPU waits after each stage): the
         // seconds above are of the normal run, the stage split of a second, timed run.
-        backend.set_stage_timing(true);
-        let timed = run_passes(backend, &passes, plan);
-        backend.set_stage_timing(false);
-        stages = timed?;
+        stages = run_passes(backend, &passes, plan, StageTiming::Always)?;
     }
     let peak = if rss_reset { peak_rss_bytes() } else { None };
     let info = backend.info();

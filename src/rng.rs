@@ -26,10 +26,12 @@ pub const STREAM_NORMAL: u32 = 0;
 /// Stream (counter word 3) of the uniform draws.
 pub const STREAM_UNIFORM: u32 = 1;
 
-const PHILOX_M0: u32 = 0xD251_1F53;
-const PHILOX_M1: u32 = 0xCD9E_8D57;
-const PHILOX_W0: u32 = 0x9E37_79B9;
-const PHILOX_W1: u32 = 0xBB67_AE85;
+/// Philox4x32 round multipliers and key increments (the GPU's too, through
+/// `engine::gpu::constants`).
+pub const PHILOX_M0: u32 = 0xD251_1F53;
+pub const PHILOX_M1: u32 = 0xCD9E_8D57;
+pub const PHILOX_W0: u32 = 0x9E37_79B9;
+pub const PHILOX_W1: u32 = 0xBB67_AE85;
 
 /// 32×32 → 64-bit product split into (hi, lo) words.
 #[inline(always)]

@@ -217,13 +217,14 @@ impl tailrisk::engine::Backend for OffByDecay {
     fn info(&self) -> tailrisk::engine::BackendInfo {
         self.0.info()
     }
-    fn tails(
+    fn run_tails(
         &self,
         book: &Book,
         plan: &tailrisk::engine::SimulationPlan,
+        timing: tailrisk::engine::StageTiming,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> tailrisk::Result<Vec<tailrisk::engine::AccountTail>> {
-        self.0.tails(book, plan, progress)
+    ) -> tailrisk::Result<tailrisk::engine::TailsRun> {
+        self.0.run_tails(book, plan, timing, progress)
     }
     fn revalue_paths(
         &self,

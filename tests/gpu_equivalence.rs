@@ -469,6 +469,29 @@ fn tails_do_not_depend_on_chunk_size(backend: &dyn Backend) {
     }
 }
 
+/// Stage timing comes with the call that asked for it and changes no bit: without it the
+/// GPU measures nothing (one submission per chunk), with it every stage has its seconds.
+#[test]
+fn stage_timing_is_returned_per_call_and_changes_no_result() {
+    use tailrisk::engine::StageTiming;
+    let Some(gpu) = test_backend() else { return };
+    for (accounts, fused) in [(1, true), (40, false)] {
+        let book = tailrisk::bench_book::generated_book(48, 3, accounts, 5);
+        let plan = sample_plan(10_000, Some(3000));
+        let plain = gpu
+            .run_tails(&book, &plan, StageTiming::IfFree, &|_| {})
+            .unwrap();
+        assert_eq!(plain.stage_seconds, None, "fused {fused}");
+        let timed = gpu
+            .run_tails(&book, &plan, StageTiming::Always, &|_| {})
+            .unwrap();
+        let s = timed.stage_seconds.expect("timing was asked for");
+        assert!(s.scenario > 0.0 && s.revalue > 0.0 && s.aggregate > 0.0 && s.tail > 0.0);
+        assert_eq!(timed.tails, plain.tails, "fused {fused}");
+        assert_eq!(gpu.tails(&book, &plan, &|_| {}).unwrap(), plain.tails);
+    }
+}
+
 /// Ties: an account without positions loses exactly 0 on every path, so its tail is the
 /// lowest path indices (on the GPU, the radix select's passes on the path), as on the f64
 /// reference; a tail longer than a chunk keeps every loss of it.
@@ -537,9 +560,8 @@ fn fused_and_factored_books_agree_with_the_cpu() {
     let cpu = CpuBackend::new();
     for (accounts, fused) in [(1, true), (40, false)] {
         let book = tailrisk::bench_book::generated_book(48, 3, accounts, 5);
-        let buffers =
-            tailrisk::engine::gpu::stages::BookBuffers::new(gpu.context(), &book).unwrap();
-        assert_eq!(buffers.fused, fused, "{accounts} accounts");
+        let revalue = tailrisk::engine::gpu::stage::RevalueBook::new(&book).unwrap();
+        assert_eq!(revalue.fused, fused, "{accounts} accounts");
         let plan = sample_plan(20_000, None);
         let g = gpu.tails(&book, &plan, &|_| {}).unwrap();
         let c = cpu.tails(&book, &plan, &|_| {}).unwrap();

@@ -4,6 +4,7 @@
 // are bit-identical; the normals are f32 roundings of the same formulas: within about 1e-6
 // absolute of rng's f64 normals (tested in `tests/gpu_equivalence.rs`).
 
+#import constants
 #import philox
 #import math
 
@@ -40,5 +41,4 @@ fn uniform_block(key: vec2<u32>, path: u32, step: u32, block: u32) -> vec4<u32> 
     return philox4x32_10(vec4<u32>(path, step, block, STREAM_UNIFORM), key);
 }
 
-const STREAM_NORMAL: u32 = 0u;
-const STREAM_UNIFORM: u32 = 1u;
+// STREAM_NORMAL and STREAM_UNIFORM come from `#import constants` (`rng::STREAM_*`).

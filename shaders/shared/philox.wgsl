@@ -4,10 +4,9 @@
 // `tests/gpu_equivalence.rs`). WGSL has no u64: the high word of the 32x32 -> 64-bit product
 // is assembled from 16-bit limbs, the low word is the wrapping u32 product.
 
-const PHILOX_M0: u32 = 0xD2511F53u;
-const PHILOX_M1: u32 = 0xCD9E8D57u;
-const PHILOX_W0: u32 = 0x9E3779B9u;
-const PHILOX_W1: u32 = 0xBB67AE85u;
+// PHILOX_M0, PHILOX_M1 (round multipliers) and PHILOX_W0, PHILOX_W1 (key increments) come
+// from `#import constants` (`rng::PHILOX_*`).
+#import constants
 
 // High 32 bits of a * b.
 fn mul_hi(a: u32, b: u32) -> u32 {

@@ -8,6 +8,9 @@
 // knot costs a subtraction, a max and two multiply-adds. (A loop with KNOTS as its bound was
 // not unrolled by lavapipe, and its loads went lane by lane.)
 
+// smile_sd below writes one hinge term per knot but the last (which has none): MAX_KNOTS - 1.
+const_assert MAX_KNOTS == 32u;
+
 // Knot j of the block's asset (shared by its rows).
 fn knot_at(j: u32) -> f32 {
     return block.knots[j / 4u][j % 4u];

@@ -1,6 +1,8 @@
 // Structs shared with Rust. Each has a `#[repr(C)] bytemuck::Pod` twin of the same name in
 // `src/engine/gpu/types.rs` that must be kept in sync: only 4-byte scalar fields (u32, f32),
-// no vec3, sizes a multiple of 16 bytes.
+// no vec3, sizes a multiple of 16 bytes. `tests/shaders_validate.rs` checks every layout.
+
+#import constants
 
 // Uniform of `draws.wgsl`.
 struct DrawParams {
@@ -48,7 +50,7 @@ struct StepAsset {
     jump_std: f32,
     // 1 when lambda > 0.
     jumps: u32,
-    // Poisson inverse CDF as integer thresholds on the uniform word (see `types.rs`):
+    // Poisson inverse CDF as integer thresholds on the uniform word (see `stage/scenario.rs`):
     // N = jump_always + #{i < jump_table_len : word > jump_thresholds[jump_table_offset + i]}.
     jump_always: u32,
     jump_table_offset: u32,
@@ -65,15 +67,8 @@ struct RevalueParams {
     _pad1: u32,
 }
 
-// Payoff codes of `PricingRow.payoff`.
-const PAYOFF_DELTA_ONE: u32 = 0u;
-const PAYOFF_CALL: u32 = 1u;
-const PAYOFF_PUT: u32 = 2u;
-
-// Most smile knots per surface (`MAX_KNOTS` in `types.rs`): the length of the knot arrays.
-const MAX_KNOTS: u32 = 32u;
-// Rows per revalue block (`BLOCK_ROWS` in `types.rs`).
-const BLOCK_ROWS: u32 = 8u;
+// Payoff codes of `PricingRow.payoff` (PAYOFF_*), MAX_KNOTS (the length of the knot
+// arrays) and BLOCK_ROWS (rows per revalue block) come from `#import constants`.
 
 // Everything the revalue stage needs of one instrument (CPU: `cpu::revalue::RevalueRow`),
 // every constant folded in f64 on the host and rounded once. With S_h = S_0 e^r:
@@ -121,7 +116,7 @@ struct PricingRow {
     _pad2: u32,
     // Per knot j: (knot, slope_change, curvature_change, 0); knots padded with the last,
     // the changes with 0. One vec4 per knot: one load each.
-    hinges: array<vec4<f32>, 32>,
+    hinges: array<vec4<f32>, MAX_KNOTS>,
 }
 
 // One dispatch of the revalue stage: up to BLOCK_ROWS instruments of one asset (rows past
@@ -134,7 +129,7 @@ struct RevalueBlock {
     // 1 when every row has row 0's smile and tenor weight (host side: picks the pipeline).
     shared_smile: u32,
     // The asset's smile knots (its rows' `hinges[j].x`): loaded once per block, not per row.
-    knots: array<vec4<f32>, 8>,
+    knots: array<vec4<f32>, MAX_KNOTS / 4u>,
     rows: array<PricingRow, BLOCK_ROWS>,
 }
 

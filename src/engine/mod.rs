@@ -40,7 +40,7 @@ pub struct SimulationPlan {
     pub chunk_paths: Option<u32>,
 }
 
-/// Seconds spent in each stage during the last [`Backend::tails`] call.
+/// Seconds spent in each stage during one [`Backend::run_tails`] call.
 ///
 /// CPU backend: time summed over worker threads (so the stages of a 2-thread run add up to
 /// about twice the wall time). GPU backend: device time of each stage's dispatches, plus the
@@ -69,29 +69,53 @@ impl std::ops::Add for StageSeconds {
     }
 }
 
+/// Whether a [`Backend::run_tails`] call measures its stage seconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StageTiming {
+    /// Only where measuring costs no speed (the CPU backend); the GPU runs at full speed and
+    /// returns none.
+    #[default]
+    IfFree,
+    /// Always, even where that costs speed (the GPU then waits after each stage).
+    Always,
+}
+
+/// What one [`Backend::run_tails`] call returns: the tails and, where measured, the
+/// seconds of each stage of this call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TailsRun {
+    pub tails: Vec<AccountTail>,
+    pub stage_seconds: Option<StageSeconds>,
+}
+
 /// A way to run the pipeline. Implemented by [`cpu::CpuBackend`] and [`gpu::GpuBackend`].
+/// A backend holds no state of its calls: what a call measured comes back with its result.
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;
 
-    /// Per-stage seconds of the last [`Backend::tails`] call, where the backend measures
-    /// them (the `bench` command); `None` before any call.
-    fn stage_seconds(&self) -> Option<StageSeconds> {
-        None
-    }
-
-    /// Asks the backend to measure stage seconds in later [`Backend::tails`] calls where that
-    /// costs speed (the GPU then waits after each stage); a no-op where timing is free.
-    fn set_stage_timing(&self, _on: bool) {}
-
     /// Simulates paths `0..plan.paths`, revalues every instrument, aggregates per account,
-    /// and returns each account's `plan.tail_len` largest losses. `progress` is called with
-    /// the number of paths done so far.
+    /// and returns each account's `plan.tail_len` largest losses, with the stage seconds of
+    /// this call as `timing` asks. `progress` is called with the number of paths done so
+    /// far. Timing changes no bit of the tails.
+    fn run_tails(
+        &self,
+        book: &Book,
+        plan: &SimulationPlan,
+        timing: StageTiming,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<TailsRun>;
+
+    /// [`Backend::run_tails`] without asking for timing: the tails alone.
     fn tails(
         &self,
         book: &Book,
         plan: &SimulationPlan,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<Vec<AccountTail>>;
+    ) -> Result<Vec<AccountTail>> {
+        Ok(self
+            .run_tails(book, plan, StageTiming::IfFree, progress)?
+            .tails)
+    }
 
     /// Regenerates the given paths alone: their states and the P&L of every instrument.
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation>;

@@ -5,8 +5,8 @@
 //! fast mode); each block runs scenario → revalue → aggregate → tail for its paths, and
 //! blocks merge their tails. Within a block the stages run one after the other over all its
 //! paths (aggregate and tail over batches of [`ACCOUNT_BATCH`] accounts), so each stage's
-//! time is measured per block ([`timing`], [`Backend::stage_seconds`]). Every path's arithmetic is independent of the block it lands
-//! in and the tail order is total, so results are bit-identical for any thread count and
+//! time is measured per block ([`timing`], returned by [`Backend::run_tails`]). Every path's
+//! arithmetic is independent of the block it lands in and the tail order is total, so results are bit-identical for any thread count and
 //! chunk size (in the fast mode, on one machine: see [`fast::Isa`]).
 //!
 //! [`Precision::F64`] ([`CpuBackend::new`]) is the reference every other result is checked
@@ -17,14 +17,12 @@
 pub mod fast;
 pub mod timing;
 
-use std::sync::{Mutex, PoisonError};
-
 use rayon::prelude::*;
 
 use crate::book::Book;
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
-    StressScenario, TailEntry, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageTiming,
+    StressScenario, TailEntry, TailsRun, VolRule,
 };
 use crate::error::Result;
 use crate::model::aggregate;
@@ -76,23 +74,11 @@ impl std::str::FromStr for Precision {
 }
 
 /// The native backend.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CpuBackend {
     precision: Precision,
     /// The instruction set of the fast kernels (unused by the reference).
     isa: Isa,
-    /// Stage times of the last [`Backend::tails`] call.
-    last_stages: Mutex<Option<StageSeconds>>,
-}
-
-impl Clone for CpuBackend {
-    fn clone(&self) -> Self {
-        Self {
-            precision: self.precision,
-            isa: self.isa,
-            last_stages: Mutex::new(self.stage_seconds()),
-        }
-    }
 }
 
 impl CpuBackend {
@@ -107,7 +93,6 @@ impl CpuBackend {
         Self {
             precision,
             isa: Isa::detect(),
-            last_stages: Mutex::new(None),
         }
     }
 
@@ -154,28 +139,22 @@ impl Backend for CpuBackend {
         }
     }
 
-    fn stage_seconds(&self) -> Option<StageSeconds> {
-        *self
-            .last_stages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn tails(
+    /// Stage seconds always: timing is free here (see [`timing`]), whatever `timing` asks.
+    fn run_tails(
         &self,
         book: &Book,
         plan: &SimulationPlan,
+        _timing: StageTiming,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<Vec<AccountTail>> {
+    ) -> Result<TailsRun> {
         let (tails, times) = match self.precision {
             Precision::F64 => reference_tails(book, plan, progress),
             Precision::F32 => fast_tails(book, plan, self.isa, progress),
         };
-        *self
-            .last_stages
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(times.seconds());
-        Ok(tails)
+        Ok(TailsRun {
+            tails,
+            stage_seconds: Some(times.seconds()),
+        })
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {

@@ -1,5 +1,5 @@
-//! Stage timing of the CPU backend ([`crate::engine::Backend::stage_seconds`], the `bench`
-//! command). Each worker reads the monotonic clock at the stage boundaries of every block
+//! Stage timing of the CPU backend (the stage seconds [`crate::engine::Backend::run_tails`]
+//! returns, for the `bench` command). Each worker reads the monotonic clock at the stage boundaries of every block
 //! (scenario, revalue, then aggregate and tail per batch of accounts): a handful of reads of
 //! ~20 ns per block of 256 paths, under 0.1% of a block of the 576-option book. Workers'
 //! times are added, so the stages of a two-thread run sum to about twice its wall time; the

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
-use super::shaders;
+use super::stage;
+use super::stage::revalue::Pipelines as RevaluePipelines;
 
 /// What `tailrisk devices` reports about one adapter.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -148,31 +149,25 @@ pub fn select_adapter(choice: AdapterChoice) -> Result<wgpu::Adapter> {
         })
 }
 
-/// The compute pipelines of every stage.
+/// The compute pipelines of every stage but revalue (whose pipelines depend on the book's
+/// knots: [`GpuContext::revalue_pipelines`]), each made by its stage's module.
 #[derive(Debug)]
 pub struct Pipelines {
-    pub philox_words: wgpu::ComputePipeline,
-    pub normal_blocks: wgpu::ComputePipeline,
-    pub scenario: wgpu::ComputePipeline,
-    pub aggregate: wgpu::ComputePipeline,
-    pub aggregate_finish: wgpu::ComputePipeline,
-    pub tail_histogram: wgpu::ComputePipeline,
-    pub tail_select: wgpu::ComputePipeline,
-    pub tail_gather: wgpu::ComputePipeline,
+    pub draws: stage::draws::Pipelines,
+    pub scenario: stage::scenario::Pipelines,
+    pub aggregate: stage::aggregate::Pipelines,
+    pub tail: stage::tail::Pipelines,
 }
 
-/// The revalue stage's two entry points, compiled for one `KNOTS` (the most smile knots of a
-/// book): the knot loop then has a constant trip count and unrolls.
-#[derive(Debug)]
-pub struct RevaluePipelines {
-    pub knots: u32,
-    /// `revalue`: P&L rows.
-    pub revalue: wgpu::ComputePipeline,
-    /// `revalue_accumulate`: fused revalue and aggregate.
-    pub accumulate: wgpu::ComputePipeline,
-    /// The same two for blocks whose rows share one smile (`SHARED_SMILE`).
-    pub revalue_shared: wgpu::ComputePipeline,
-    pub accumulate_shared: wgpu::ComputePipeline,
+impl Pipelines {
+    fn new(device: &wgpu::Device) -> Result<Self> {
+        Ok(Self {
+            draws: stage::draws::Pipelines::new(device)?,
+            scenario: stage::scenario::Pipelines::new(device)?,
+            aggregate: stage::aggregate::Pipelines::new(device)?,
+            tail: stage::tail::Pipelines::new(device)?,
+        })
+    }
 }
 
 /// The long-lived GPU objects of a backend.
@@ -228,7 +223,7 @@ impl GpuContext {
         }));
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipelines = Pipelines::new(&device)?;
-        let revalue_layout = revalue_bind_group_layout(&device);
+        let revalue_layout = stage::revalue::bind_group_layout(&device);
         let revalue_pipeline_layout =
             device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("revalue"),
@@ -259,43 +254,12 @@ impl GpuContext {
         if let Some(p) = cache.iter().find(|p| p.knots == knots) {
             return Ok(p.clone());
         }
-        let source = shaders::preprocess(shaders::stage("revalue").source)
-            .map_err(|e| Error::Gpu(format!("shader revalue: {e}")))?;
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("revalue"),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
-        let pipeline = |entry: &str, shared: bool| {
-            let constants = [
-                ("KNOTS", f64::from(knots)),
-                ("SHARED_SMILE", f64::from(u8::from(shared))),
-            ];
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(entry),
-                    layout: Some(&self.revalue_pipeline_layout),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: wgpu::PipelineCompilationOptions {
-                        constants: &constants,
-                        ..Default::default()
-                    },
-                    cache: None,
-                })
-        };
-        let made = Arc::new(RevaluePipelines {
-            knots,
-            revalue: pipeline("revalue", false),
-            accumulate: pipeline("revalue_accumulate", false),
-            revalue_shared: pipeline("revalue", true),
-            accumulate_shared: pipeline("revalue_accumulate", true),
-        });
+        let made = RevaluePipelines::new(&self.device, &self.revalue_pipeline_layout, knots);
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Gpu(format!("revalue pipeline creation failed: {e}")));
         }
+        let made = Arc::new(made?);
         cache.push(made.clone());
         Ok(made)
     }
@@ -332,85 +296,4 @@ impl GpuContext {
             .max_storage_buffer_binding_size
             .min(self.limits.max_buffer_size)
     }
-}
-
-impl Pipelines {
-    fn new(device: &wgpu::Device) -> Result<Self> {
-        let module = |name: &str| -> Result<wgpu::ShaderModule> {
-            let source = shaders::preprocess(shaders::stage(name).source)
-                .map_err(|e| Error::Gpu(format!("shader {name}: {e}")))?;
-            Ok(device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            }))
-        };
-        let pipeline = |module: &wgpu::ShaderModule, entry: &str| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: None,
-                module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            })
-        };
-        let draws = module("draws")?;
-        let scenario = module("scenario")?;
-        let aggregate = module("aggregate")?;
-        let tail = module("tail")?;
-        Ok(Self {
-            philox_words: pipeline(&draws, "philox_words"),
-            normal_blocks: pipeline(&draws, "normal_blocks"),
-            scenario: pipeline(&scenario, "simulate"),
-            aggregate: pipeline(&aggregate, "aggregate"),
-            aggregate_finish: pipeline(&aggregate, "finish"),
-            tail_histogram: pipeline(&tail, "histogram"),
-            tail_select: pipeline(&tail, "select_digit"),
-            tail_gather: pipeline(&tail, "gather"),
-        })
-    }
-}
-
-/// Bindings of `revalue.wgsl`: params, the block (dynamic offset), states, scenario rules,
-/// P&L rows, fixed-point sums.
-fn revalue_bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
-    let uniform = |binding, dynamic: bool, size: u64| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Uniform,
-            has_dynamic_offset: dynamic,
-            min_binding_size: std::num::NonZeroU64::new(size),
-        },
-        count: None,
-    };
-    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
-        binding,
-        visibility: wgpu::ShaderStages::COMPUTE,
-        ty: wgpu::BindingType::Buffer {
-            ty: wgpu::BufferBindingType::Storage { read_only },
-            has_dynamic_offset: false,
-            min_binding_size: None,
-        },
-        count: None,
-    };
-    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-        label: Some("revalue"),
-        entries: &[
-            uniform(
-                0,
-                false,
-                std::mem::size_of::<super::types::RevalueParams>() as u64,
-            ),
-            uniform(
-                1,
-                true,
-                std::mem::size_of::<super::types::RevalueBlock>() as u64,
-            ),
-            storage(2, true),
-            storage(3, true),
-            storage(4, false),
-            storage(5, false),
-        ],
-    })
 }

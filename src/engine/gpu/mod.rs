@@ -1,12 +1,17 @@
 //! The wgpu backend: the four stages as WGSL compute shaders (`shaders/*.wgsl`), in f32.
 //!
-//! Paths are streamed in chunks sized from the adapter's limits ([`stages::chunk_paths`]):
+//! The host side is one module per stage under [`stage`] (stage = file = shader), each
+//! owning its pipelines, tables, parameters and bind groups, made once per run and reused for
+//! every chunk; [`buffers`] holds the buffer and dispatch helpers, and [`constants`] every
+//! constant the host and the shaders share (the shaders get them by `#import constants`).
+//!
+//! Paths are streamed in chunks sized from the adapter's limits ([`stage::chunk_paths`]):
 //! per chunk, `scenario` → `revalue` → `aggregate` run back to back on the device in one
 //! submission (fused into `revalue_accumulate` → `finish` when each instrument is held
-//! about once, [`stages::BookBuffers::fused`]; stage timing on request,
-//! [`GpuBackend::set_profiling`]), then `tail` selects each account's largest losses by
-//! radix select and reads back only those (O(accounts × tail_len) per chunk; after the first chunks, only losses that beat the
-//! running tail are even considered). The host merges chunk tails with
+//! about once, [`stage::RevalueBook::fused`]; stage timing on request,
+//! [`StageTiming::Always`]), then `tail` selects each account's largest losses by
+//! radix select and reads back only those (O(accounts × tail_len) per chunk; after the first
+//! chunks, only losses that beat the running tail are even considered). The host merges chunk tails with
 //! [`crate::engine::TailEntry::worse_first`] as the CPU backend does, and every path's
 //! arithmetic is independent of its chunk, so results are bit-identical for any chunk size.
 //!
@@ -45,38 +50,35 @@
 //! Measured on lavapipe against the CPU: horizon states within 1.3e-7 (absolute, log
 //! units), instrument P&L within 3.5e-7 × notional, account losses within 1.3e-7 × gross.
 //!
-//! Limits: at most [`stages::MAX_ASSETS`] simulated assets (private arrays of the scenario
-//! shader) and [`types::MAX_KNOTS`] smile knots per surface (the revalue rows' arrays); more
+//! Limits: at most [`constants::MAX_ASSETS`] simulated assets (private arrays of the scenario
+//! shader) and [`constants::MAX_KNOTS`] smile knots per surface (the revalue rows' arrays); more
 //! is `Error::BackendUnavailable`. At most 2³² − 1 paths.
 
+pub mod buffers;
+pub mod constants;
 pub mod context;
 pub mod shaders;
-pub mod stages;
+pub mod stage;
 pub mod types;
 
 pub use context::{AdapterChoice, AdapterReport, GpuContext, list_adapters};
 
-use crate::book::Book;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use crate::book::Book;
 use crate::engine::{
     AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
-    StressScenario, VolRule,
+    StageTiming, StressScenario, TailsRun, VolRule,
 };
 use crate::error::{Error, Result};
 use crate::model::tail::TailBuffer;
-use stages::{BookBuffers, ChunkBuffers, PathSource, TailBuffers};
+use buffers::{read_back, storage};
+use stage::{PathSource, RevalueBook, ScenarioStage, Stages, TailStage};
 
 /// The wgpu backend.
 #[derive(Debug)]
 pub struct GpuBackend {
     ctx: GpuContext,
-    /// Stage timing mode (see [`GpuBackend::set_profiling`]).
-    profiling: AtomicBool,
-    /// Stage seconds of the last profiled [`Backend::tails`] call.
-    last_stages: Mutex<Option<StageSeconds>>,
 }
 
 impl GpuBackend {
@@ -97,27 +99,11 @@ impl GpuBackend {
 
     /// Wraps a context built elsewhere (e.g. from a device a test opened).
     pub fn from_context(ctx: GpuContext) -> Self {
-        Self {
-            ctx,
-            profiling: AtomicBool::new(false),
-            last_stages: Mutex::new(None),
-        }
+        Self { ctx }
     }
 
-    /// Stage timing mode for [`Backend::tails`] (off by default). When on, each chunk's
-    /// stages are submitted one at a time and the host waits for each, so that
-    /// [`Backend::stage_seconds`] can report wall seconds per stage; the results are the
-    /// same bits, only slower by the lost overlap and the per-stage waits. When off, a chunk's
-    /// scenario, revalue and aggregate go to the device in one submission and the host first
-    /// waits at the tail's readback, and `stage_seconds` returns `None`.
-    pub fn set_profiling(&self, on: bool) {
-        self.profiling.store(on, Ordering::Relaxed);
-    }
-
-    /// [`GpuBackend::set_profiling`] in builder form.
-    pub fn with_profiling(self, on: bool) -> Self {
-        self.set_profiling(on);
-        self
+    pub fn context(&self) -> &GpuContext {
+        &self.ctx
     }
 
     /// Encodes with `encode`, submits, waits: the wall seconds of that work alone.
@@ -130,10 +116,6 @@ impl GpuBackend {
         Ok(start.elapsed().as_secs_f64())
     }
 
-    pub fn context(&self) -> &GpuContext {
-        &self.ctx
-    }
-
     /// Normals 4·block … 4·block+3 of `(path, step)` for the given paths and blocks `0..blocks`,
     /// in f32 (paths × blocks): the GPU twin of [`crate::rng::DrawSource::normal_block`].
     pub fn normal_blocks(
@@ -143,45 +125,47 @@ impl GpuBackend {
         step: u32,
         blocks: u32,
     ) -> Result<Vec<[f32; 4]>> {
-        stages::run_draws(&self.ctx, seed, paths, step, blocks, 0, true)
+        stage::draws::run(&self.ctx, seed, paths, step, blocks, 0, true)
+    }
+
+    /// `Error::BackendUnavailable` when the book exceeds a stage's limits.
+    fn check(book: &Book) -> Result<()> {
+        ScenarioStage::check(book)?;
+        RevalueBook::check(book).map(|_| ())
     }
 
     /// Paths per chunk this backend would use for `book` (`requested` is cut to the limits).
     pub fn chunk_paths(&self, book: &Book, requested: Option<u32>) -> Result<u64> {
-        let buffers = BookBuffers::new(&self.ctx, book)?;
-        Ok(stages::chunk_paths(&self.ctx, &buffers, requested))
+        Self::check(book)?;
+        Ok(stage::chunk_paths(&self.ctx, book, requested))
     }
 
     /// Regenerates `paths` chunk by chunk: the scenario stage on each chunk's path list,
-    /// `encode` for the later stages, one submission, then `collect(buffers, first, count)`
+    /// `encode` for the later stages, one submission, then `collect(stages, first, count)`
     /// reads the chunk's results back (`first` = the chunk's offset in `paths`).
     fn regenerate(
         &self,
-        book_buffers: &BookBuffers,
+        book: &Book,
         seed: u64,
         paths: &[u32],
-        mut encode: impl FnMut(&mut wgpu::CommandEncoder, &ChunkBuffers, u32) -> Result<()>,
-        mut collect: impl FnMut(&ChunkBuffers, usize, usize) -> Result<()>,
+        mut encode: impl FnMut(&Stages, &mut wgpu::CommandEncoder, u32) -> Result<()>,
+        mut collect: impl FnMut(&Stages, usize, usize) -> Result<()>,
     ) -> Result<()> {
+        Self::check(book)?;
         if paths.is_empty() {
             return Ok(());
         }
         let ctx = &self.ctx;
-        let chunk = stages::chunk_paths(ctx, book_buffers, None).min(paths.len() as u64);
-        let chunk_buffers = ChunkBuffers::new(ctx, book_buffers, chunk, true);
+        let chunk = stage::chunk_paths(ctx, book, None).min(paths.len() as u64);
+        let stages = Stages::new(ctx, book, chunk, true)?;
         for (c, list) in paths.chunks(chunk as usize).enumerate() {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            stages::encode_scenario(
-                ctx,
-                &mut encoder,
-                book_buffers,
-                &chunk_buffers,
-                seed,
-                PathSource::List(list),
-            )?;
-            encode(&mut encoder, &chunk_buffers, list.len() as u32)?;
+            let count = stages
+                .scenario
+                .encode(ctx, &mut encoder, seed, PathSource::List(list))?;
+            encode(&stages, &mut encoder, count)?;
             ctx.queue.submit([encoder.finish()]);
-            collect(&chunk_buffers, c * chunk as usize, list.len())?;
+            collect(&stages, c * chunk as usize, list.len())?;
         }
         Ok(())
     }
@@ -189,7 +173,71 @@ impl GpuBackend {
     /// Test probe of the shared f32 math: per x, (Φ(x), ln|x|, eˣ, eˣ − 1) as the shaders
     /// compute them. Compiles its pipeline on each call; not used by the pipeline.
     pub fn probe_math(&self, xs: &[f32]) -> Result<Vec<[f32; 4]>> {
-        stages::run_probe(&self.ctx, xs)
+        stage::probe::run(&self.ctx, xs)
+    }
+
+    /// Test support: the tail stage alone on given losses, `losses[account * paths + path]`
+    /// (`accounts` rows of paths `0..paths`), fed to it in chunks of `chunk` paths as
+    /// [`Backend::tails`] feeds it; each account's `tail_len` largest losses.
+    pub fn tail_of_losses(
+        &self,
+        losses: &[f32],
+        accounts: usize,
+        tail_len: usize,
+        chunk: u32,
+    ) -> Result<Vec<AccountTail>> {
+        let ctx = &self.ctx;
+        let paths = losses.len().checked_div(accounts).unwrap_or(0);
+        if paths * accounts != losses.len() || chunk == 0 {
+            return Err(Error::Gpu(format!(
+                "{} losses are not {accounts} rows, or chunks of {chunk} are empty",
+                losses.len()
+            )));
+        }
+        let chunk = chunk.min(paths.max(1) as u32) as usize;
+        let loss = storage(ctx, "loss", 4 * (accounts * chunk) as u64);
+        let tail_len32 = u32::try_from(tail_len)
+            .map_err(|_| Error::Gpu(format!("tail length {tail_len} is too large")))?;
+        let stage = TailStage::new(ctx, accounts as u32, tail_len32, &loss)?;
+        let mut tails: Vec<TailBuffer> = (0..accounts).map(|_| TailBuffer::new(tail_len)).collect();
+        for base in (0..paths).step_by(chunk) {
+            let count = chunk.min(paths - base);
+            let part: Vec<f32> = (0..accounts)
+                .flat_map(|a| &losses[a * paths + base..a * paths + base + count])
+                .copied()
+                .collect();
+            ctx.queue
+                .write_buffer(&loss, 0, bytemuck::cast_slice(&part));
+            stage.run(ctx, base as u32, count as u32, &mut tails)?;
+        }
+        Ok(tails.into_iter().map(TailBuffer::finish).collect())
+    }
+
+    /// Encodes and submits scenario, revalue and aggregate of one chunk: in one submission,
+    /// or, with `timing`, one submission per stage, each waited for and its wall seconds
+    /// added there.
+    fn losses_of_chunk(
+        &self,
+        stages: &Stages,
+        seed: u64,
+        source: PathSource,
+        count: u32,
+        timing: Option<&mut StageSeconds>,
+    ) -> Result<()> {
+        let ctx = &self.ctx;
+        let Some(seconds) = timing else {
+            // The whole chunk in one submission: no host wait until the tail's readback.
+            let mut encoder = ctx.device.create_command_encoder(&Default::default());
+            stages.scenario.encode(ctx, &mut encoder, seed, source)?;
+            stages.encode_losses(ctx, &mut encoder, count)?;
+            ctx.queue.submit([encoder.finish()]);
+            return Ok(());
+        };
+        seconds.scenario +=
+            self.timed(|e| stages.scenario.encode(ctx, e, seed, source).map(|_| ()))?;
+        seconds.revalue += self.timed(|e| stages.encode_revalue_half(ctx, e, count))?;
+        seconds.aggregate += self.timed(|e| stages.encode_aggregate_half(ctx, e, count))?;
+        Ok(())
     }
 }
 
@@ -216,6 +264,32 @@ pub fn test_backend() -> Option<GpuBackend> {
     }
 }
 
+/// A stress chunk's states (asset-major) and scenario rules, as `revalue.wgsl` reads them.
+fn pack_scenarios(part: &[StressScenario], assets: usize) -> Result<(Vec<[f32; 2]>, Vec<u32>)> {
+    let count = part.len();
+    let mut states = vec![[0f32; 2]; assets * count];
+    let mut rules = vec![0u32; count];
+    for (i, s) in part.iter().enumerate() {
+        if s.states.len() != assets {
+            return Err(Error::Gpu(format!(
+                "a stress scenario has {} asset states for {assets} assets",
+                s.states.len()
+            )));
+        }
+        for (asset, st) in s.states.iter().enumerate() {
+            states[asset * count + i] = [st.log_return as f32, st.log_vol as f32];
+        }
+        let only = s.only_asset.map_or(0, |x| x as u32 + 1);
+        let uniform = if s.vol_rule == VolRule::Uniform {
+            constants::RULE_UNIFORM_VOL
+        } else {
+            0
+        };
+        rules[i] = (only << constants::RULE_ONLY_SHIFT) | uniform;
+    }
+    Ok((states, rules))
+}
+
 impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
@@ -225,28 +299,23 @@ impl Backend for GpuBackend {
         }
     }
 
-    /// Seconds per stage of the last [`Backend::tails`] call made with profiling on
-    /// ([`GpuBackend::set_profiling`]); `None` otherwise. Measured on the host around
-    /// submissions that are each waited for (lavapipe runs them on the CPU, so host wall time
-    /// is device time; timestamp queries are not required of the adapter):
-    /// `scenario` the scenario stage; `revalue` the revalue stage (fused books: revalue and
-    /// the holdings' fixed-point sums); `aggregate` the aggregate stage (fused books: the
-    /// sums into losses); `tail` the radix select, until its selected entries are ready;
-    /// `transfer` the book's upload and the copies of the selected tail entries to the host.
-    fn set_stage_timing(&self, on: bool) {
-        self.set_profiling(on);
-    }
-
-    fn stage_seconds(&self) -> Option<StageSeconds> {
-        *self.last_stages.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn tails(
+    /// Stage seconds only with [`StageTiming::Always`]: each chunk's stages are then
+    /// submitted one at a time and the host waits for each (the same bits, only slower by the
+    /// lost overlap and the waits); otherwise a chunk's scenario, revalue and aggregate go to
+    /// the device in one submission and the host first waits at the tail's readback.
+    /// Measured on the host around submissions that are each waited for (lavapipe runs them
+    /// on the CPU, so host wall time is device time; timestamp queries are not required of
+    /// the adapter): `scenario` the scenario stage; `revalue` the revalue stage (fused books:
+    /// revalue and the holdings' fixed-point sums); `aggregate` the aggregate stage (fused
+    /// books: the sums into losses); `tail` the radix select, until its selected entries are
+    /// ready; `transfer` the book's upload and the copies of the selected tail entries.
+    fn run_tails(
         &self,
         book: &Book,
         plan: &SimulationPlan,
+        timing: StageTiming,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<Vec<AccountTail>> {
+    ) -> Result<TailsRun> {
         if plan.paths > u64::from(u32::MAX) {
             return Err(Error::Gpu(format!(
                 "{} paths exceed the 2^32 - 1 a Philox counter word can name",
@@ -254,16 +323,17 @@ impl Backend for GpuBackend {
             )));
         }
         let ctx = &self.ctx;
-        let profiling = self.profiling.load(Ordering::Relaxed);
+        let profiling = timing == StageTiming::Always;
         let mut seconds = StageSeconds::default();
         let upload = Instant::now();
-        let book_buffers = BookBuffers::new(ctx, book)?;
-        let chunk =
-            stages::chunk_paths(ctx, &book_buffers, plan.chunk_paths).min(plan.paths.max(1));
-        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, false);
+        let chunk = self
+            .chunk_paths(book, plan.chunk_paths)?
+            .min(plan.paths.max(1));
+        let stages = Stages::new(ctx, book, chunk, false)?;
         let tail_len = u32::try_from(plan.tail_len)
             .map_err(|_| Error::Gpu(format!("tail length {} is too large", plan.tail_len)))?;
-        let tail_buffers = TailBuffers::new(ctx, book_buffers.accounts, tail_len)?;
+        let accounts = book.accounts.len() as u32;
+        let tail = TailStage::new(ctx, accounts, tail_len, &stages.chunk.loss)?;
         if profiling {
             ctx.wait()?;
             seconds.transfer += upload.elapsed().as_secs_f64();
@@ -276,33 +346,11 @@ impl Backend for GpuBackend {
             let count = chunk.min(plan.paths - start) as u32;
             let base = start as u32;
             let source = PathSource::Range { base, count };
-            let (b, c) = (&book_buffers, &chunk_buffers);
-            if profiling {
-                // One submission per stage, each waited for: host wall time per stage.
-                seconds.scenario += self.timed(|e| {
-                    stages::encode_scenario(ctx, e, b, c, plan.seed, source).map(|_| ())
-                })?;
-                if b.fused {
-                    seconds.revalue +=
-                        self.timed(|e| stages::encode_accumulate(ctx, e, b, c, count))?;
-                    seconds.aggregate +=
-                        self.timed(|e| stages::encode_finish(ctx, e, b, c, count))?;
-                } else {
-                    seconds.revalue +=
-                        self.timed(|e| stages::encode_revalue(ctx, e, b, c, count, false))?;
-                    seconds.aggregate +=
-                        self.timed(|e| stages::encode_aggregate(ctx, e, b, c, count))?;
-                }
-            } else {
-                // The whole chunk in one submission: no host wait until the tail's readback.
-                let mut encoder = ctx.device.create_command_encoder(&Default::default());
-                stages::encode_scenario(ctx, &mut encoder, b, c, plan.seed, source)?;
-                stages::encode_losses(ctx, &mut encoder, b, c, count)?;
-                ctx.queue.submit([encoder.finish()]);
-            }
+            let timing = profiling.then_some(&mut seconds);
+            self.losses_of_chunk(&stages, plan.seed, source, count, timing)?;
             let tail_start = Instant::now();
             if plan.tail_len > 0 {
-                let readback = stages::run_tail(ctx, b, c, &tail_buffers, base, count, &mut tails)?;
+                let readback = tail.run(ctx, base, count, &mut tails)?;
                 seconds.transfer += readback;
                 seconds.tail += tail_start.elapsed().as_secs_f64() - readback;
             } else {
@@ -312,29 +360,28 @@ impl Backend for GpuBackend {
             start += u64::from(count);
             progress(start);
         }
-        *self.last_stages.lock().unwrap_or_else(|p| p.into_inner()) = profiling.then_some(seconds);
-        Ok(tails.into_iter().map(TailBuffer::finish).collect())
+        Ok(TailsRun {
+            tails: tails.into_iter().map(TailBuffer::finish).collect(),
+            stage_seconds: profiling.then_some(seconds),
+        })
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
         let ctx = &self.ctx;
-        let book_buffers = BookBuffers::new(ctx, book)?;
         let (a, n) = (book.assets.len(), book.instruments.len());
         let mut out = PathRevaluation {
             states: vec![AssetState::default(); paths.len() * a],
             pnl: vec![0.0; paths.len() * n],
         };
         self.regenerate(
-            &book_buffers,
+            book,
             seed,
             paths,
-            |encoder, chunk, count| {
-                stages::encode_revalue(ctx, encoder, &book_buffers, chunk, count, false)
-            },
-            |chunk, first, count| {
-                let states: Vec<[f32; 2]> =
-                    stages::read_back(ctx, &chunk.states, (8 * a * count) as u64)?;
-                let pnl: Vec<f32> = stages::read_back(ctx, &chunk.pnl, (4 * n * count) as u64)?;
+            |stages, encoder, count| stages.revalue.encode_revalue(ctx, encoder, count, false),
+            |stages, first, count| {
+                let chunk = &stages.chunk;
+                let states: Vec<[f32; 2]> = read_back(ctx, &chunk.states, (8 * a * count) as u64)?;
+                let pnl: Vec<f32> = read_back(ctx, &chunk.pnl, (4 * n * count) as u64)?;
                 for i in 0..count {
                     for asset in 0..a {
                         let [log_return, log_vol] = states[asset * count + i];
@@ -357,22 +404,19 @@ impl Backend for GpuBackend {
     /// runs them) on regenerated paths.
     fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>> {
         let ctx = &self.ctx;
-        let book_buffers = BookBuffers::new(ctx, book)?;
         let accounts = book.accounts.len();
         let mut out = vec![0.0; paths.len() * accounts];
         if accounts == 0 {
-            return Ok(out);
+            return Self::check(book).map(|_| out);
         }
         self.regenerate(
-            &book_buffers,
+            book,
             seed,
             paths,
-            |encoder, chunk, count| {
-                stages::encode_losses(ctx, encoder, &book_buffers, chunk, count)
-            },
-            |chunk, first, count| {
+            |stages, encoder, count| stages.encode_losses(ctx, encoder, count),
+            |stages, first, count| {
                 let loss: Vec<f32> =
-                    stages::read_back(ctx, &chunk.loss, (4 * accounts * count) as u64)?;
+                    read_back(ctx, &stages.chunk.loss, (4 * accounts * count) as u64)?;
                 for i in 0..count {
                     for a in 0..accounts {
                         out[(first + i) * accounts + a] = f64::from(loss[a * count + i]);
@@ -386,49 +430,28 @@ impl Backend for GpuBackend {
 
     fn revalue_scenarios(&self, book: &Book, scenarios: &[StressScenario]) -> Result<Vec<f64>> {
         let ctx = &self.ctx;
-        let book_buffers = BookBuffers::new(ctx, book)?;
+        Self::check(book)?;
         let (a, n) = (book.assets.len(), book.instruments.len());
         let mut out = vec![0.0; scenarios.len() * n];
         if scenarios.is_empty() || n == 0 {
             return Ok(out);
         }
-        let chunk = stages::chunk_paths(ctx, &book_buffers, None).min(scenarios.len() as u64);
-        let chunk_buffers = ChunkBuffers::new(ctx, &book_buffers, chunk, true);
+        let chunk = stage::chunk_paths(ctx, book, None).min(scenarios.len() as u64);
+        let stages = Stages::new(ctx, book, chunk, true)?;
         for (c, part) in scenarios.chunks(chunk as usize).enumerate() {
             let count = part.len();
-            let mut states = vec![[0f32; 2]; a * count];
-            let mut rules = vec![0u32; count];
-            for (i, s) in part.iter().enumerate() {
-                if s.states.len() != a {
-                    return Err(Error::Gpu(format!(
-                        "a stress scenario has {} asset states for {a} assets",
-                        s.states.len()
-                    )));
-                }
-                for (asset, st) in s.states.iter().enumerate() {
-                    states[asset * count + i] = [st.log_return as f32, st.log_vol as f32];
-                }
-                let only = s.only_asset.map_or(0, |x| x as u32 + 1);
-                rules[i] = (only << 8) | u32::from(s.vol_rule == VolRule::Uniform);
-            }
+            let (states, rules) = pack_scenarios(part, a)?;
+            let buffers = &stages.chunk;
             ctx.queue
-                .write_buffer(&chunk_buffers.states, 0, bytemuck::cast_slice(&states));
-            ctx.queue.write_buffer(
-                &chunk_buffers.scenario_rules,
-                0,
-                bytemuck::cast_slice(&rules),
-            );
+                .write_buffer(&buffers.states, 0, bytemuck::cast_slice(&states));
+            ctx.queue
+                .write_buffer(&buffers.scenario_rules, 0, bytemuck::cast_slice(&rules));
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
-            stages::encode_revalue(
-                ctx,
-                &mut encoder,
-                &book_buffers,
-                &chunk_buffers,
-                count as u32,
-                true,
-            )?;
+            stages
+                .revalue
+                .encode_revalue(ctx, &mut encoder, count as u32, true)?;
             ctx.queue.submit([encoder.finish()]);
-            let pnl: Vec<f32> = stages::read_back(ctx, &chunk_buffers.pnl, (4 * n * count) as u64)?;
+            let pnl: Vec<f32> = read_back(ctx, &buffers.pnl, (4 * n * count) as u64)?;
             let first = c * chunk as usize;
             for i in 0..count {
                 for inst in 0..n {
@@ -447,6 +470,6 @@ impl Backend for GpuBackend {
         blocks: u32,
         stream: u32,
     ) -> Result<Vec<[u32; 4]>> {
-        stages::run_draws(&self.ctx, seed, paths, step, blocks, stream, false)
+        stage::draws::run(&self.ctx, seed, paths, step, blocks, stream, false)
     }
 }

@@ -3,10 +3,12 @@
 //! Each stage is one file under `shaders/`; shared pieces live in `shaders/shared/` and are
 //! pulled in by a line `#import name` (vello's convention). Every import is included once,
 //! depth first, before the line that first asks for it, so a file may import what its imports
-//! also import. `tests/shaders_validate.rs` preprocesses and validates every stage with naga.
+//! also import. `#import constants` is the one generated module: the constants shared with
+//! the host, written from [`super::constants`] ([`super::constants::wgsl_header`]).
+//! `tests/shaders_validate.rs` preprocesses and validates every stage with naga.
 
 /// Shared modules: name → source.
-const SHARED: &[(&str, &str)] = &[
+pub const SHARED: &[(&str, &str)] = &[
     (
         "philox",
         include_str!("../../../shaders/shared/philox.wgsl"),
@@ -84,10 +86,20 @@ pub fn preprocess(source: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// The name of the generated import (see the module documentation).
+pub const CONSTANTS: &str = "constants";
+
 fn expand(source: &str, included: &mut Vec<&'static str>, out: &mut String) -> Result<(), String> {
     for line in source.lines() {
         if let Some(name) = line.trim().strip_prefix("#import ") {
             let name = name.trim();
+            if name == CONSTANTS {
+                if !included.contains(&CONSTANTS) {
+                    included.push(CONSTANTS);
+                    out.push_str(&super::constants::wgsl_header());
+                }
+                continue;
+            }
             let (key, text) = SHARED
                 .iter()
                 .find(|(k, _)| *k == name)
@@ -113,6 +125,12 @@ mod tests {
         let text = preprocess("#import normal\n#import philox\nfn f() {}\n").unwrap();
         assert_eq!(text.matches("fn philox4x32_10").count(), 1);
         assert!(text.ends_with("fn f() {}\n"));
+    }
+
+    #[test]
+    fn the_constants_import_is_generated_once() {
+        let text = preprocess("#import constants\n#import types\n#import constants\n").unwrap();
+        assert_eq!(text.matches("const MAX_KNOTS: u32 = 32u;").count(), 1);
     }
 
     #[test]

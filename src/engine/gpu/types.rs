@@ -1,15 +1,16 @@
 //! Host twins of the structs in `shaders/shared/types.wgsl`, and their construction from a
 //! [`Book`]. Every struct is `#[repr(C)]`, `Pod`, made of 4-byte scalars only, and must be
-//! kept in sync with the WGSL struct of the same name (field for field, same order).
+//! kept in sync with the WGSL struct of the same name (field for field, same order):
+//! `tests/shaders_validate.rs` compares every field's offset and every size with naga's
+//! layout of the WGSL struct.
 
 use bytemuck::{Pod, Zeroable};
 
+use super::constants::{BLOCK_ROWS, MAX_KNOTS, PAYOFF_CALL, PAYOFF_DELTA_ONE, PAYOFF_PUT};
 use crate::book::{Book, Currency};
 use crate::instrument::Right;
 use crate::market::VolSurface;
 use crate::model::revalue::{Payoff, RevalueRow};
-use crate::model::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
-use crate::rng::uniform_open;
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct DrawParams`.
 #[repr(C)]
@@ -65,16 +66,6 @@ pub struct RevalueParams {
     pub explicit_rules: u32,
     pub _pad: [u32; 2],
 }
-
-/// `PricingRow::payoff` codes (WGSL `PAYOFF_*`).
-pub const PAYOFF_DELTA_ONE: u32 = 0;
-pub const PAYOFF_CALL: u32 = 1;
-pub const PAYOFF_PUT: u32 = 2;
-
-/// The most smile knots of a surface the GPU backend prices (WGSL `MAX_KNOTS`).
-pub const MAX_KNOTS: usize = 32;
-/// Instruments per revalue block, one dispatch each (WGSL `BLOCK_ROWS`).
-pub const BLOCK_ROWS: usize = 8;
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct PricingRow` (the formulas are
 /// documented there).
@@ -366,88 +357,6 @@ pub fn loss_key(loss: f32) -> u32 {
     }
 }
 
-/// The Poisson inverse CDF of `model::scenario::poisson_inverse` as integer thresholds on the
-/// uniform's word w (u = (w + ½)·2⁻³²): the CPU returns N = #{n < 64 : u > cdfₙ} (its f64
-/// cdfₙ is non-decreasing), and u > cdfₙ ⇔ w > tₙ with tₙ the largest word whose uniform is
-/// ≤ cdfₙ. Returns (the count of leading n with no such word, the following tₙ up to the
-/// first that is u32::MAX), so the GPU's count equals the CPU's exactly.
-pub fn poisson_thresholds(mean: f64) -> (u32, Vec<u32>) {
-    let mut always = 0;
-    let mut table = Vec::new();
-    let mut p = (-mean).exp();
-    let mut cdf = p;
-    for n in 0..MAX_JUMPS_PER_STEP {
-        if n > 0 {
-            p *= mean / f64::from(n);
-            cdf += p;
-        }
-        match largest_word_at_most(cdf) {
-            None => always += 1,
-            Some(u32::MAX) => break,
-            Some(t) => table.push(t),
-        }
-    }
-    (always, table)
-}
-
-/// The largest w with `uniform_open(w) <= x`, if any.
-fn largest_word_at_most(x: f64) -> Option<u32> {
-    let guess = (x * 4_294_967_296.0 - 0.5).floor();
-    if guess.is_nan() || guess < -1.0 {
-        return None;
-    }
-    let mut w = guess.min(f64::from(u32::MAX)) as i64;
-    while w >= 0 && uniform_open(w as u32) > x {
-        w -= 1;
-    }
-    while w < i64::from(u32::MAX) && uniform_open((w + 1) as u32) <= x {
-        w += 1;
-    }
-    (w >= 0).then_some(w as u32)
-}
-
-/// The jump count the GPU computes from a table of [`poisson_thresholds`].
-pub fn poisson_from_thresholds(always: u32, table: &[u32], word: u32) -> u32 {
-    always + table.iter().take_while(|&&t| word > t).count() as u32
-}
-
-/// The scenario stage's per-asset rows and the jump threshold tables they point into.
-pub fn step_assets(model: &ScenarioModel) -> (Vec<StepAsset>, Vec<u32>) {
-    let mut thresholds = Vec::new();
-    let rows = model
-        .assets
-        .iter()
-        .map(|a| {
-            let jumps = a.jump_mean_count > 0.0;
-            let (always, table) = if jumps {
-                poisson_thresholds(a.jump_mean_count)
-            } else {
-                (0, Vec::new())
-            };
-            let offset = thresholds.len() as u32;
-            thresholds.extend_from_slice(&table);
-            StepAsset {
-                spot_vol: a.spot_vol as f32,
-                reversion_dt: a.reversion_dt as f32,
-                vol_of_vol_sqrt_dt: a.vol_of_vol_sqrt_dt as f32,
-                rho: a.rho as f32,
-                rho_complement: a.rho_complement as f32,
-                compensator_dt: a.compensator_dt as f32,
-                jump_mean: a.jump_mean as f32,
-                jump_std: a.jump_std as f32,
-                jumps: u32::from(jumps),
-                jump_always: always,
-                jump_table_offset: offset,
-                jump_table_len: table.len() as u32,
-            }
-        })
-        .collect();
-    if thresholds.is_empty() {
-        thresholds.push(0); // bindings may not be empty
-    }
-    (rows, thresholds)
-}
-
 /// Account rows and the holdings (CSR) they point into.
 pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
     let mut holdings = Vec::new();
@@ -490,10 +399,7 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::scenario::poisson_inverse;
 
-    /// The threshold tables reproduce the CPU's jump count for every word tried, including
-    /// the words next to each threshold.
     #[test]
     fn loss_keys_order_like_total_cmp() {
         let xs = [
@@ -511,25 +417,6 @@ mod tests {
         ];
         for w in xs.windows(2) {
             assert!(loss_key(w[0]) < loss_key(w[1]), "{} {}", w[0], w[1]);
-        }
-    }
-
-    #[test]
-    fn poisson_thresholds_match_the_cpu_inverse() {
-        for &mean in &[1e-6, 0.0164, 0.7, 3.0, 25.0, 80.0] {
-            let (always, table) = poisson_thresholds(mean);
-            let mut words: Vec<u32> = (0..20_000u32).map(|i| i.wrapping_mul(214_749)).collect();
-            for &t in &table {
-                words.extend([t.saturating_sub(1), t, t.saturating_add(1)]);
-            }
-            words.extend([0, 1, u32::MAX - 1, u32::MAX]);
-            for w in words {
-                assert_eq!(
-                    poisson_from_thresholds(always, &table, w),
-                    poisson_inverse(mean, uniform_open(w)),
-                    "mean {mean} word {w}"
-                );
-            }
         }
     }
 }

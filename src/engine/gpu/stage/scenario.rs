@@ -1,0 +1,239 @@
+//! Host side of `shaders/scenario.wgsl`: Philox draws to every asset's horizon state.
+
+use crate::book::Book;
+use crate::error::{Error, Result};
+use crate::model::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
+use crate::rng::{seed_key, uniform_open};
+
+use super::super::buffers::{bind, encode_pass, groups, storage_init, uniform, write};
+use super::super::constants::{MAX_ASSETS, WG_SCENARIO};
+use super::super::context::GpuContext;
+use super::super::types::{ScenarioParams, StepAsset};
+use super::ChunkBuffers;
+
+/// The stage's pipeline (compiled once per device).
+#[derive(Debug)]
+pub struct Pipelines {
+    pub simulate: wgpu::ComputePipeline,
+}
+
+impl Pipelines {
+    pub fn new(device: &wgpu::Device) -> Result<Self> {
+        let module = super::compile(device, "scenario")?;
+        Ok(Self {
+            simulate: super::pipeline(device, &module, "simulate"),
+        })
+    }
+}
+
+/// How the scenario stage picks its paths.
+#[derive(Clone, Copy, Debug)]
+pub enum PathSource<'a> {
+    /// Paths `base .. base + count`.
+    Range { base: u32, count: u32 },
+    /// The listed paths.
+    List(&'a [u32]),
+}
+
+/// The scenario stage of one book: its per-asset tables, its parameters and its bind group
+/// over the chunk's path list and states, made once.
+pub struct ScenarioStage {
+    pub assets: u32,
+    steps: u32,
+    dof: u32,
+    dt: f32,
+    sqrt_dt: f32,
+    params: wgpu::Buffer,
+    path_list: wgpu::Buffer,
+    group: wgpu::BindGroup,
+}
+
+impl ScenarioStage {
+    /// Checks the book against the stage's limits ([`MAX_ASSETS`]).
+    pub fn check(book: &Book) -> Result<()> {
+        if book.assets.len() > MAX_ASSETS {
+            return Err(Error::BackendUnavailable(format!(
+                "the GPU backend simulates at most {MAX_ASSETS} assets; the book has {} \
+                 (use --backend cpu)",
+                book.assets.len()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn new(ctx: &GpuContext, book: &Book, chunk: &ChunkBuffers) -> Result<Self> {
+        Self::check(book)?;
+        // The seed does not enter the per-asset constants.
+        let model = ScenarioModel::new(book, 0);
+        let (rows, thresholds) = step_assets(&model);
+        let root: Vec<f32> = model.root.iter().map(|&x| x as f32).collect();
+        let params = uniform(ctx, "scenario params", &ScenarioParams::default());
+        let group = bind(
+            ctx,
+            &ctx.pipelines.scenario.simulate,
+            &[
+                &params,
+                &storage_init(ctx, "step assets", &rows),
+                &storage_init(ctx, "correlation root", &root),
+                &storage_init(ctx, "jump thresholds", &thresholds),
+                &chunk.path_list,
+                &chunk.states,
+            ],
+        );
+        Ok(Self {
+            assets: book.assets.len() as u32,
+            steps: model.steps,
+            dof: model.dof,
+            dt: model.dt as f32,
+            sqrt_dt: model.sqrt_dt as f32,
+            params,
+            path_list: chunk.path_list.clone(),
+            group,
+        })
+    }
+
+    /// Encodes the stage for `source`: states for its scenarios in the chunk's `states`.
+    /// Returns the scenario count.
+    pub fn encode(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        seed: u64,
+        source: PathSource,
+    ) -> Result<u32> {
+        let (base, count, list) = match source {
+            PathSource::Range { base, count } => (base, count, 0),
+            PathSource::List(paths) => {
+                ctx.queue
+                    .write_buffer(&self.path_list, 0, bytemuck::cast_slice(paths));
+                (0, paths.len() as u32, 1)
+            }
+        };
+        let params = ScenarioParams {
+            key: seed_key(seed),
+            path_base: base,
+            path_count: count,
+            assets: self.assets,
+            steps: self.steps,
+            dof: self.dof,
+            use_path_list: list,
+            dt: self.dt,
+            sqrt_dt: self.sqrt_dt,
+            _pad: [0; 2],
+        };
+        write(ctx, &self.params, &params);
+        let workgroups = groups(u64::from(count), WG_SCENARIO);
+        let pipeline = &ctx.pipelines.scenario.simulate;
+        encode_pass(ctx, encoder, pipeline, &self.group, workgroups)?;
+        Ok(count)
+    }
+}
+
+/// The Poisson inverse CDF of `model::scenario::poisson_inverse` as integer thresholds on the
+/// uniform's word w (u = (w + ½)·2⁻³²): the CPU returns N = #{n < 64 : u > cdfₙ} (its f64
+/// cdfₙ is non-decreasing), and u > cdfₙ ⇔ w > tₙ with tₙ the largest word whose uniform is
+/// ≤ cdfₙ. Returns (the count of leading n with no such word, the following tₙ up to the
+/// first that is u32::MAX), so the GPU's count equals the CPU's exactly.
+pub fn poisson_thresholds(mean: f64) -> (u32, Vec<u32>) {
+    let mut always = 0;
+    let mut table = Vec::new();
+    let mut p = (-mean).exp();
+    let mut cdf = p;
+    for n in 0..MAX_JUMPS_PER_STEP {
+        if n > 0 {
+            p *= mean / f64::from(n);
+            cdf += p;
+        }
+        match largest_word_at_most(cdf) {
+            None => always += 1,
+            Some(u32::MAX) => break,
+            Some(t) => table.push(t),
+        }
+    }
+    (always, table)
+}
+
+/// The largest w with `uniform_open(w) <= x`, if any.
+fn largest_word_at_most(x: f64) -> Option<u32> {
+    let guess = (x * 4_294_967_296.0 - 0.5).floor();
+    if guess.is_nan() || guess < -1.0 {
+        return None;
+    }
+    let mut w = guess.min(f64::from(u32::MAX)) as i64;
+    while w >= 0 && uniform_open(w as u32) > x {
+        w -= 1;
+    }
+    while w < i64::from(u32::MAX) && uniform_open((w + 1) as u32) <= x {
+        w += 1;
+    }
+    (w >= 0).then_some(w as u32)
+}
+
+/// The jump count the GPU computes from a table of [`poisson_thresholds`].
+pub fn poisson_from_thresholds(always: u32, table: &[u32], word: u32) -> u32 {
+    always + table.iter().take_while(|&&t| word > t).count() as u32
+}
+
+/// The scenario stage's per-asset rows and the jump threshold tables they point into.
+pub fn step_assets(model: &ScenarioModel) -> (Vec<StepAsset>, Vec<u32>) {
+    let mut thresholds = Vec::new();
+    let rows = model
+        .assets
+        .iter()
+        .map(|a| {
+            let jumps = a.jump_mean_count > 0.0;
+            let (always, table) = if jumps {
+                poisson_thresholds(a.jump_mean_count)
+            } else {
+                (0, Vec::new())
+            };
+            let offset = thresholds.len() as u32;
+            thresholds.extend_from_slice(&table);
+            StepAsset {
+                spot_vol: a.spot_vol as f32,
+                reversion_dt: a.reversion_dt as f32,
+                vol_of_vol_sqrt_dt: a.vol_of_vol_sqrt_dt as f32,
+                rho: a.rho as f32,
+                rho_complement: a.rho_complement as f32,
+                compensator_dt: a.compensator_dt as f32,
+                jump_mean: a.jump_mean as f32,
+                jump_std: a.jump_std as f32,
+                jumps: u32::from(jumps),
+                jump_always: always,
+                jump_table_offset: offset,
+                jump_table_len: table.len() as u32,
+            }
+        })
+        .collect();
+    if thresholds.is_empty() {
+        thresholds.push(0); // bindings may not be empty
+    }
+    (rows, thresholds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::scenario::poisson_inverse;
+
+    /// The threshold tables reproduce the CPU's jump count for every word tried, including
+    /// the words next to each threshold.
+    #[test]
+    fn poisson_thresholds_match_the_cpu_inverse() {
+        for &mean in &[1e-6, 0.0164, 0.7, 3.0, 25.0, 80.0] {
+            let (always, table) = poisson_thresholds(mean);
+            let mut words: Vec<u32> = (0..20_000u32).map(|i| i.wrapping_mul(214_749)).collect();
+            for &t in &table {
+                words.extend([t.saturating_sub(1), t, t.saturating_add(1)]);
+            }
+            words.extend([0, 1, u32::MAX - 1, u32::MAX]);
+            for w in words {
+                assert_eq!(
+                    poisson_from_thresholds(always, &table, w),
+                    poisson_inverse(mean, uniform_open(w)),
+                    "mean {mean} word {w}"
+                );
+            }
+        }
+    }
+}
