@@ -226,6 +226,15 @@ impl tailrisk::engine::Backend for OffByDecay {
     ) -> tailrisk::Result<tailrisk::engine::TailsRun> {
         self.0.run_tails(book, plan, timing, progress)
     }
+    fn table_tails(
+        &self,
+        book: &Book,
+        table: &tailrisk::model::historical::ScenarioTable,
+        tail_len: usize,
+        chunk_paths: Option<u32>,
+    ) -> tailrisk::Result<Vec<tailrisk::engine::AccountTail>> {
+        self.0.table_tails(book, table, tail_len, chunk_paths)
+    }
     fn revalue_paths(
         &self,
         book: &Book,

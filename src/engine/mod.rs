@@ -16,6 +16,7 @@ pub use crate::model::{
 
 use crate::book::Book;
 use crate::error::Result;
+use crate::model::historical::ScenarioTable;
 
 /// What the report says about the backend.
 #[derive(Clone, Debug, PartialEq)]
@@ -116,6 +117,18 @@ pub trait Backend: Send + Sync {
             .run_tails(book, plan, StageTiming::IfFree, progress)?
             .tails)
     }
+
+    /// The tails of explicit scenario states in place of Monte Carlo paths (historical
+    /// scenarios): row t of `table` is path t; revalue (tenor-scaled vol level), aggregate
+    /// and tail are this backend's own stages, the scenario stage is replaced by the table.
+    /// Chunks of `chunk_paths` rows change no bit of the result.
+    fn table_tails(
+        &self,
+        book: &Book,
+        table: &ScenarioTable,
+        tail_len: usize,
+        chunk_paths: Option<u32>,
+    ) -> Result<Vec<AccountTail>>;
 
     /// Regenerates the given paths alone: their states and the P&L of every instrument.
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation>;

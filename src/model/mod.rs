@@ -11,6 +11,7 @@
 //! - [`tail`]: the largest losses of an account under the total order of SPEC §4.
 
 pub mod aggregate;
+pub mod historical;
 pub mod revalue;
 pub mod scenario;
 pub mod tail;

@@ -26,6 +26,7 @@ use crate::engine::{
 };
 use crate::error::Result;
 use crate::model::aggregate;
+use crate::model::historical::ScenarioTable;
 use crate::model::revalue::RevalueModel;
 use crate::model::scenario::{ScenarioModel, Scratch};
 use crate::model::tail::TailBuffer;
@@ -155,6 +156,42 @@ impl Backend for CpuBackend {
             tails,
             stage_seconds: Some(times.seconds()),
         })
+    }
+
+    /// Tables are small (one row per historical day): both precisions run them on the f64
+    /// reference, as they do stress scenarios.
+    fn table_tails(
+        &self,
+        book: &Book,
+        table: &ScenarioTable,
+        tail_len: usize,
+        chunk_paths: Option<u32>,
+    ) -> Result<Vec<AccountTail>> {
+        // The run layer makes the table from the book's own assets.
+        assert_eq!(
+            table.assets(),
+            book.assets.len(),
+            "a table for another book"
+        );
+        let plan = SimulationPlan {
+            paths: table.len() as u64,
+            seed: 0,
+            tail_len,
+            chunk_paths,
+        };
+        let revalue = RevalueModel::new(book);
+        let (tails, _) = chunked_tails(
+            book,
+            &plan,
+            BLOCK_PATHS,
+            &|_| {},
+            || BlockBuffers::new(book),
+            |range, buffers, tails, times| {
+                let states = Scenarios::Table(table);
+                simulate_block(book, &states, &revalue, range, buffers, tails, times)
+            },
+        );
+        Ok(tails)
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
@@ -312,7 +349,8 @@ fn reference_tails(
         progress,
         || BlockBuffers::new(book),
         |range, buffers, tails, times| {
-            simulate_block(book, &scenarios, &revalue, range, buffers, tails, times)
+            let states = Scenarios::Model(&scenarios);
+            simulate_block(book, &states, &revalue, range, buffers, tails, times)
         },
     )
 }
@@ -399,12 +437,20 @@ impl BlockBuffers {
     }
 }
 
+/// Where a block's scenario states come from.
+enum Scenarios<'a> {
+    /// The scenario stage: Monte Carlo paths.
+    Model(&'a ScenarioModel),
+    /// Rows of an explicit table (historical scenarios).
+    Table(&'a ScenarioTable),
+}
+
 /// Scenario → revalue → aggregate → tail for the paths `range` (at most [`BLOCK_PATHS`]),
 /// each stage over the whole block and timed into `times`. A path's loss is the same
 /// arithmetic on the same inputs as path by path, and its tail receives the paths in order.
 fn simulate_block(
     book: &Book,
-    scenarios: &ScenarioModel,
+    scenarios: &Scenarios,
     revalue: &RevalueModel,
     range: std::ops::Range<u64>,
     buffers: &mut BlockBuffers,
@@ -416,7 +462,10 @@ fn simulate_block(
     let mut laps = Laps::start();
     for (i, path) in range.clone().enumerate() {
         let states = &mut buffers.states[i * a..(i + 1) * a];
-        scenarios.simulate(path as u32, &mut buffers.scratch, states);
+        match scenarios {
+            Scenarios::Model(model) => model.simulate(path as u32, &mut buffers.scratch, states),
+            Scenarios::Table(table) => states.copy_from_slice(table.row(path as usize)),
+        }
     }
     laps.lap(&mut times.scenario);
     for i in 0..len {

@@ -59,6 +59,7 @@ pub mod constants;
 pub mod context;
 pub mod shaders;
 pub mod stage;
+mod table;
 pub mod types;
 
 pub use context::{AdapterChoice, AdapterReport, GpuContext, list_adapters};
@@ -71,6 +72,7 @@ use crate::engine::{
     StageTiming, StressScenario, TailsRun, VolRule,
 };
 use crate::error::{Error, Result};
+use crate::model::historical::ScenarioTable;
 use crate::model::tail::TailBuffer;
 use buffers::{read_back, storage};
 use stage::{PathSource, RevalueBook, ScenarioStage, Stages, TailStage};
@@ -364,6 +366,16 @@ impl Backend for GpuBackend {
             tails: tails.into_iter().map(TailBuffer::finish).collect(),
             stage_seconds: profiling.then_some(seconds),
         })
+    }
+
+    fn table_tails(
+        &self,
+        book: &Book,
+        table: &ScenarioTable,
+        tail_len: usize,
+        chunk_paths: Option<u32>,
+    ) -> Result<Vec<AccountTail>> {
+        self.tails_of_table(book, table, tail_len, chunk_paths)
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
