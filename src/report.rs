@@ -5,6 +5,43 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+mod build;
+
+pub use build::{margin_currency, report, run_info, stress_report};
+
+use crate::engine::{BackendKind, Precision};
+use crate::margin::Binding;
+
+/// The currency an account's figures are in: `USD`, or the symbol of the coin it is
+/// margined in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarginCurrency {
+    Usd,
+    Coin(String),
+}
+
+impl MarginCurrency {
+    /// `USD` or the coin's symbol, as reports write it.
+    pub fn name(&self) -> &str {
+        match self {
+            MarginCurrency::Usd => "USD",
+            MarginCurrency::Coin(symbol) => symbol,
+        }
+    }
+}
+
+impl std::fmt::Display for MarginCurrency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for MarginCurrency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// The whole output of `tailrisk run`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Report {
@@ -19,9 +56,9 @@ pub struct RunInfo {
     pub seed: u64,
     pub horizon_days: f64,
     pub steps: u32,
-    pub backend: String,
+    pub backend: BackendKind,
     pub device: String,
-    pub precision: String,
+    pub precision: Precision,
     pub version: String,
     pub seconds: f64,
     /// Present only when the correlation matrix was repaired (SPEC §2).
@@ -40,7 +77,7 @@ pub struct RepairReport {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AccountReport {
     pub id: String,
-    pub currency: String,
+    pub currency: MarginCurrency,
     pub measures: Vec<MeasureReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stress: Option<StressReport>,
@@ -141,11 +178,11 @@ pub struct ShockReport {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AccountStressReport {
     pub id: String,
-    pub currency: String,
+    pub currency: MarginCurrency,
     pub margin: MarginReport,
     /// The term that sets initial margin: `es`, `grid`, `scenario`, `short_option_minimum` or
     /// `none` (IM = 0).
-    pub binding: String,
+    pub binding: Binding,
     pub grid_loss: f64,
     /// Every grid point of the assets the account holds (and its margin coin).
     pub grid: Vec<GridPointReport>,

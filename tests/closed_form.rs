@@ -14,7 +14,7 @@ use tailrisk::pricing::{black76, norm_cdf, norm_pdf};
 /// f64 reference; for f32, 2e-5 of the scale (about 100 ulps of f32: Box–Muller and exp in
 /// single precision, see the GPU precision notes).
 fn precision_slack(backend: &dyn Backend, scale: f64) -> f64 {
-    if backend.info().precision == "f64" {
+    if backend.info().precision == tailrisk::engine::Precision::F64 {
         0.0
     } else {
         2e-5 * scale

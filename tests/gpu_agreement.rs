@@ -2,13 +2,15 @@
 //! 0.5% on a 500-option, 3-asset book at 200 000 paths with the same seed, and `verify`
 //! passes on every sample book.
 
+mod common;
+use common::test_backend;
+
 use std::path::PathBuf;
 
 use tailrisk::bench_book::generated_book;
 use tailrisk::book::{Book, SourceFiles};
 use tailrisk::config::RunConfig;
 use tailrisk::engine::cpu::CpuBackend;
-use tailrisk::engine::gpu::test_backend;
 use tailrisk::input;
 use tailrisk::run::simulate;
 use tailrisk::verify::verify;

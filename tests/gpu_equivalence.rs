@@ -2,9 +2,11 @@
 //! makes a missing adapter a failure). Integer draws must be identical; floats agree within
 //! the bounds written beside each assertion.
 
+mod common;
+use common::test_backend;
+
 use tailrisk::engine::Backend;
 use tailrisk::engine::cpu::CpuBackend;
-use tailrisk::engine::gpu::test_backend;
 use tailrisk::rng::{DrawSource, STREAM_NORMAL, STREAM_UNIFORM};
 
 /// Path indices spread over the whole u32 range, plus the edges.

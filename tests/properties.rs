@@ -100,7 +100,7 @@ fn risk_identities(backend: &dyn Backend) {
             }
             // Components sum to ES: the same k paths, summed in another order; rounding
             // only, 1e-12 of the gross exposure (f64) or 1e-5 (f32 GPU).
-            let tol = if backend.info().precision == "f64" {
+            let tol = if backend.info().precision == tailrisk::engine::Precision::F64 {
                 1e-12
             } else {
                 1e-5

@@ -28,7 +28,7 @@ const DAY: f64 = 1.0 / 365.0;
 /// Extra absolute slack for a backend's arithmetic, relative to a figure's scale: zero for the
 /// f64 reference; for f32, 2e-5 of the scale (as in tests/closed_form.rs).
 fn precision_slack(backend: &dyn Backend, scale: f64) -> f64 {
-    if backend.info().precision == "f64" {
+    if backend.info().precision == tailrisk::engine::Precision::F64 {
         0.0
     } else {
         2e-5 * scale

@@ -124,6 +124,29 @@ pub fn sample_inputs(paths: u64) -> tailrisk::run::RunInputs {
     )
 }
 
+/// The environment variable that turns a missing adapter in GPU tests into a failure (CI).
+pub const REQUIRE_GPU_ENV: &str = "TAILRISK_REQUIRE_GPU";
+
+/// A GPU backend on any adapter (lavapipe included), or `None` with a loud
+/// "SKIPPED: no GPU adapter" on stderr when there is none. With `TAILRISK_REQUIRE_GPU=1` a
+/// missing adapter panics instead, so CI cannot pass by skipping.
+pub fn test_backend() -> Option<tailrisk::engine::gpu::GpuBackend> {
+    match tailrisk::engine::gpu::GpuBackend::any() {
+        Ok(backend) => Some(backend),
+        Err(e) => {
+            if std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_GPU_ENV}=1 but no GPU backend: {e}");
+            }
+            eprintln!();
+            eprintln!("==================================================================");
+            eprintln!("SKIPPED: no GPU adapter ({e})");
+            eprintln!("         set {REQUIRE_GPU_ENV}=1 to make this a failure");
+            eprintln!("==================================================================");
+            None
+        }
+    }
+}
+
 /// Instantiates each test function (taking `&dyn Backend`) once per backend, as cubecl
 /// instantiates its tests per runtime: `cpu::name` on the f64 reference, `gpu::name` on any
 /// wgpu adapter (lavapipe included), skipped loudly without one unless
@@ -136,7 +159,7 @@ macro_rules! on_every_backend {
         }
         mod gpu {
             $(#[test] fn $test() {
-                if let Some(backend) = tailrisk::engine::gpu::test_backend() {
+                if let Some(backend) = crate::common::test_backend() {
                     super::$test(&backend);
                 }
             })*

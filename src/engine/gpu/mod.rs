@@ -62,7 +62,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, Precision, PathRevaluation, SimulationPlan, StageSeconds,
     StressScenario, VolRule,
 };
 use crate::error::{Error, Result};
@@ -193,35 +193,12 @@ impl GpuBackend {
     }
 }
 
-/// The environment variable that turns a missing adapter in GPU tests into a failure (CI).
-pub const REQUIRE_GPU_ENV: &str = "TAILRISK_REQUIRE_GPU";
-
-/// Test support: a backend on any adapter (lavapipe included), or `None` with a loud
-/// "SKIPPED: no GPU adapter" on stderr when there is none. With `TAILRISK_REQUIRE_GPU=1` a
-/// missing adapter panics instead, so CI cannot pass by skipping.
-pub fn test_backend() -> Option<GpuBackend> {
-    match GpuBackend::any() {
-        Ok(backend) => Some(backend),
-        Err(e) => {
-            if std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1") {
-                panic!("{REQUIRE_GPU_ENV}=1 but no GPU backend: {e}");
-            }
-            eprintln!();
-            eprintln!("==================================================================");
-            eprintln!("SKIPPED: no GPU adapter ({e})");
-            eprintln!("         set {REQUIRE_GPU_ENV}=1 to make this a failure");
-            eprintln!("==================================================================");
-            None
-        }
-    }
-}
-
 impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            backend: "gpu",
+            backend: BackendKind::Gpu,
             device: self.ctx.info.name.clone(),
-            precision: "f32",
+            precision: Precision::F32,
         }
     }
 

@@ -277,7 +277,7 @@ impl BookBuffers {
         if book.assets.len() > MAX_ASSETS {
             return Err(Error::BackendUnavailable(format!(
                 "the GPU backend simulates at most {MAX_ASSETS} assets; the book has {} \
-                 (use --backend cpu)",
+                 (use the CPU backend)",
                 book.assets.len()
             )));
         }
@@ -285,7 +285,7 @@ impl BookBuffers {
         if knots > MAX_KNOTS {
             return Err(Error::BackendUnavailable(format!(
                 "the GPU backend prices smiles of at most {MAX_KNOTS} knots; the book has {knots} \
-                 (use --backend cpu)"
+                 (use the CPU backend)"
             )));
         }
         // The seed does not enter the per-asset constants.
