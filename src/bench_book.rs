@@ -169,7 +169,14 @@ fn generated_accounts(
                     let size = 0.1 + 4.9 * rng.random::<f64>();
                     let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
                     let quantity = (sign * size * 100_000.0 / spot * 10.0).round() / 10.0;
-                    (option, if quantity == 0.0 { sign * 0.1 } else { quantity })
+                    (
+                        option,
+                        if quantity == 0.0 {
+                            sign * 0.1
+                        } else {
+                            quantity
+                        },
+                    )
                 })
                 .collect();
             held.sort_by_key(|&(option, _)| option);
@@ -333,7 +340,11 @@ mod tests {
     #[test]
     fn the_bench_book_has_the_advertised_shape() {
         let book = generated_book(576, 3, 1, 7);
-        assert_eq!(book.instruments.len(), 576, "the options are distinct instruments");
+        assert_eq!(
+            book.instruments.len(),
+            576,
+            "the options are distinct instruments"
+        );
         assert_eq!(book.assets.len(), 3);
         assert_eq!(book.accounts[0].exposures.len(), 576);
         assert_eq!(crate::time::format_rfc3339(AS_OF), "2026-11-20T08:00:00Z");

@@ -1,5 +1,9 @@
 //! A whole run: compile the book, simulate on a backend, turn tails into the report.
 
+mod finite;
+
+pub use finite::check_figures;
+
 use std::borrow::Cow;
 use std::time::Instant;
 
@@ -240,7 +244,8 @@ pub fn margin_figures(
 }
 
 /// Compiles the book, resolves the named scenarios (a bad scenarios file fails before the
-/// simulation), simulates, and computes stress, Greeks and margin.
+/// simulation), simulates, and computes stress, Greeks and margin; a figure that is not a
+/// finite number is an error ([`check_figures`]).
 pub fn evaluate(
     inputs: &RunInputs,
     backend: &dyn Backend,
@@ -252,6 +257,7 @@ pub fn evaluate(
     let sim = simulate(book, &inputs.config, backend, progress)?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
+    check_figures(&sim, &figures, &inputs.portfolio)?;
     Ok(Evaluation {
         sim,
         figures,

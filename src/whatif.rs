@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::instrument::InstrumentSpec;
 use crate::portfolio::{Origin, Portfolio, Position};
 use crate::report::{MarginCurrency, RunInfo, margin_currency, run_info};
-use crate::run::{RunInputs, margin_figures, simulate};
+use crate::run::{RunInputs, check_figures, margin_figures, simulate};
 
 /// A position to add (on the command line, `whatif --add INSTRUMENT:QUANTITY`).
 #[derive(Clone, Debug)]
@@ -117,6 +117,7 @@ pub fn what_if(
     let sim = simulate(book, &inputs.config, backend, progress)?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
+    check_figures(&sim, &figures, &portfolio)?;
     let pick = |i: usize| EsAndMargin {
         es: es[i],
         initial: figures.margins[i].initial,

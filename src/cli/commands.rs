@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::output::write_output;
 use super::args::{
     BackendChoice, BenchArgs, BenchBackend, Cli, Command, CommonArgs, Format, PrecisionChoice,
 };
+use super::output::write_output;
 use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
 use crate::book::SourceFiles;
 use crate::config::RunConfig;
@@ -80,7 +80,12 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let answer = on_backend(&args.common, |inputs, backend, progress| {
-                if !inputs.portfolio.accounts.iter().any(|a| a.id == args.account) {
+                if !inputs
+                    .portfolio
+                    .accounts
+                    .iter()
+                    .any(|a| a.id == args.account)
+                {
                     return Err(Error::input(
                         "command line",
                         "--account",

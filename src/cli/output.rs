@@ -72,7 +72,8 @@ mod tests {
     use super::*;
 
     fn scratch_dir(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("tailrisk-output-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("tailrisk-output-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir

@@ -25,9 +25,8 @@ use crate::book::Book;
 pub use crate::engine::Precision;
 
 use crate::engine::{
-    BackendKind,
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
-    StressScenario, TailEntry, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, PathRevaluation, SimulationPlan,
+    StageSeconds, StressScenario, TailEntry, VolRule,
 };
 use crate::error::Result;
 use crate::model::aggregate;
@@ -45,7 +44,6 @@ pub const DEFAULT_CHUNK_PATHS: u64 = 1 << 16;
 /// Accounts whose losses over a block are aggregated before they go into their tails: 32
 /// rows of 256 f64 losses (64 KiB) stay in L2, and the stage clock is read twice per batch.
 pub const ACCOUNT_BATCH: usize = 32;
-
 
 /// The native backend.
 #[derive(Debug, Default)]

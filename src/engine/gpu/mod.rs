@@ -62,8 +62,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, BackendKind, Precision, PathRevaluation, SimulationPlan, StageSeconds,
-    StressScenario, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, PathRevaluation, Precision,
+    SimulationPlan, StageSeconds, StressScenario, VolRule,
 };
 use crate::error::{Error, Result};
 use crate::model::tail::TailBuffer;
