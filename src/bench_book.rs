@@ -295,7 +295,7 @@ fn option(
 /// that `claim` accepts.
 fn free_strike(grid: f64, step: f64, mut claim: impl FnMut(f64) -> bool) -> f64 {
     for offset in 0u32.. {
-        let up = (offset + 1) / 2;
+        let up = offset.div_ceil(2);
         let n = if offset % 2 == 1 {
             grid + f64::from(up)
         } else {

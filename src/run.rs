@@ -1,4 +1,6 @@
-//! A whole run: compile the book, simulate on a backend, turn tails into the report.
+//! A whole run evaluated: compile the book, simulate on a backend, turn tails into VaR, ES,
+//! components, stress, Greeks and margin, and check that every figure is finite
+//! (`run/finite.rs`); [`crate::report`] assembles the report from the evaluation.
 
 mod finite;
 

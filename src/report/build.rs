@@ -247,3 +247,38 @@ fn measure_report(m: &Measure) -> MeasureReport {
         es_ci: m.es_ci,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{BackendKind, Precision};
+
+    fn json(value: &impl serde::Serialize) -> String {
+        serde_json::to_string(value).unwrap()
+    }
+
+    /// The enums serialise exactly as the strings reports held before them.
+    #[test]
+    fn choices_serialise_as_their_report_strings() {
+        assert_eq!(json(&BackendKind::Cpu), r#""cpu""#);
+        assert_eq!(json(&BackendKind::Gpu), r#""gpu""#);
+        assert_eq!(json(&Precision::F64), r#""f64""#);
+        assert_eq!(json(&Precision::F32), r#""f32""#);
+        assert_eq!(json(&MarginCurrency::Usd), r#""USD""#);
+        assert_eq!(json(&MarginCurrency::Coin("ETH".into())), r#""ETH""#);
+        for b in [
+            Binding::Es,
+            Binding::Grid,
+            Binding::Scenario,
+            Binding::ShortOptionMinimum,
+            Binding::None,
+        ] {
+            assert_eq!(json(&b), format!("\"{}\"", b.as_str()));
+            assert_eq!(b.to_string(), b.as_str());
+        }
+        assert_eq!(Binding::ShortOptionMinimum.as_str(), "short_option_minimum");
+        assert_eq!(BackendKind::Gpu.to_string(), "gpu");
+        assert_eq!(Precision::F32.to_string(), "f32");
+        assert_eq!(MarginCurrency::Coin("BTC".into()).to_string(), "BTC");
+    }
+}

@@ -159,7 +159,7 @@ macro_rules! on_every_backend {
         }
         mod gpu {
             $(#[test] fn $test() {
-                if let Some(backend) = crate::common::test_backend() {
+                if let Some(backend) = $crate::common::test_backend() {
                     super::$test(&backend);
                 }
             })*
