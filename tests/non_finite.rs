@@ -220,3 +220,23 @@ fn the_cli_exits_65_with_the_message_and_writes_nothing() {
     );
     assert!(!out.exists(), "no report is written");
 }
+
+#[test]
+fn f32_overflow_is_an_error_on_f32_backends_and_finite_in_f64() {
+    // A spot of 1e39 is beyond f32 (3.4e38): the GPU and the CPU's f32 kernels overflow, and
+    // the figure check turns that into an input error; the f64 reference computes it.
+    let inputs = inputs(
+        &market(1e39, 0.0, 1e10),
+        &option_book("call", 90_000.0, 1.0, 1.0),
+    );
+    let f64_run = evaluate(&inputs, &CpuBackend::new(), &|_| {});
+    assert!(f64_run.is_ok(), "{:?}", f64_run.err());
+    let f32_cpu = CpuBackend::with_precision(tailrisk::engine::Precision::F32);
+    let (field, _, message) = input_error(evaluate(&inputs, &f32_cpu, &|_| {}));
+    assert_eq!(field, "accounts[a1]", "{message}");
+    if let Some(gpu) = test_backend() {
+        let (field, _, message) = input_error(evaluate(&inputs, &gpu, &|_| {}));
+        assert_eq!(field, "accounts[a1]", "{message}");
+        assert!(message.contains("not a finite number"), "{message}");
+    }
+}
