@@ -35,7 +35,7 @@ use serde::Serialize;
 use crate::bench_book::generated_book;
 use crate::book::Book;
 use crate::config::RunConfig;
-use crate::engine::{Backend, SimulationPlan, StageSeconds, StageTiming};
+use crate::engine::{Backend, BackendKind, Precision, SimulationPlan, StageSeconds, StageTiming};
 use crate::error::Result;
 use crate::input::bounds::{AtLeastOne, Num, Paths, PositiveSeconds, flag};
 use crate::report::group_thousands;
@@ -150,10 +150,8 @@ pub enum RunStatus {
 /// One backend at one path count.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BenchRun {
-    /// `cpu` or `gpu`.
-    pub backend: String,
-    /// `f64` or `f32`.
-    pub precision: String,
+    pub backend: BackendKind,
+    pub precision: Precision,
     pub device: String,
     pub paths: u64,
     pub status: RunStatus,
@@ -251,8 +249,8 @@ pub fn bench(
 fn skipped(backend: &dyn Backend, paths: u64, tail_len: usize, estimate: f64) -> BenchRun {
     let info = backend.info();
     BenchRun {
-        backend: info.backend.to_string(),
-        precision: info.precision.to_string(),
+        backend: info.backend,
+        precision: info.precision,
         device: info.device,
         paths,
         status: RunStatus::Skipped,
@@ -305,8 +303,8 @@ fn measure(backend: &dyn Backend, book: &Book, plan: &SimulationPlan) -> Result<
     let info = backend.info();
     let repricings = plan.paths as f64 * book.instruments.len() as f64;
     Ok(BenchRun {
-        backend: info.backend.to_string(),
-        precision: info.precision.to_string(),
+        backend: info.backend,
+        precision: info.precision,
         device: info.device,
         paths: plan.paths,
         status: RunStatus::Measured,

@@ -11,24 +11,28 @@
 //!
 //! Option `i` is on asset `i mod A`, expiry `(i div A) mod 6`, call or put alternately, with
 //! log-moneyness spread over ±0.25·√(days/7) (at most ±0.9) by a golden-ratio sequence and the
-//! strike rounded to the venue's grid; 576 options on 3 assets are 3 × 6 expiries × 32
-//! strikes and rights. Accounts hold signed quantities of about $100k notional each; one
+//! strike rounded to the venue's grid (moved to the nearest free grid strike, up first, when an
+//! earlier option of the same asset, expiry and right has it, so that the options are
+//! distinct instruments); 576 options on 3 assets are 3 × 6 expiries × 32 strikes and rights. Accounts hold signed quantities of about $100k notional each; one
 //! account holds every option, several accounts each hold a pseudo-random subset
 //! (at least 8 options, twice their fair share), and every fourth account is margined in
 //! the first asset's coin.
+//!
+//! The generator writes a market, a portfolio and a run configuration
+//! ([`generated_inputs`]), and [`generated_book`] compiles them with [`Book::compile`] like
+//! any user's book (canonical exposure order, today's values, validation).
+
+use std::collections::{BTreeMap, HashSet};
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::book::{
-    AccountBook, AssetModel, Book, Currency, Dynamics, Holding, InstrumentRow, exact_sum,
-    net_exposures,
-};
+use crate::book::{Book, SourceFiles};
+use crate::config::{DynamicsInput, RunConfig};
 use crate::instrument::{InstrumentKind, InstrumentSpec, Right, Settlement};
-use crate::market::VolSurface;
-use crate::market::correlation::correlation_root;
 use crate::market::surface::GridSurface;
-use crate::pricing::black76;
+use crate::market::{AssetQuote, CorrelationInput, Market, VolSurface};
+use crate::portfolio::{Account, Origin, Portfolio, Position};
 use crate::time::{DAY, Timestamp, year_fraction};
 
 /// `as_of` of generated books: 2026-11-20T08:00:00Z.
@@ -52,6 +56,11 @@ const ASSETS: [(&str, f64, f64); 8] = [
     ("DOT", 2.6, 0.95),
 ];
 
+/// The file names generated inputs are compiled under (errors would name them).
+pub const GENERATED_MARKET: &str = "<generated market>";
+pub const GENERATED_PORTFOLIO: &str = "<generated portfolio>";
+pub const GENERATED_CONFIG: &str = "<generated configuration>";
+
 /// The implied vol of a generated surface at `days` to expiry and log-moneyness k.
 pub fn smile_vol(atm_30d: f64, days: f64, k: f64) -> f64 {
     let tenor = (days / 30.0).sqrt();
@@ -64,27 +73,88 @@ pub fn strike_step(spot: f64) -> f64 {
     5.0 * 10f64.powi(spot.log10().floor() as i32 - 2)
 }
 
+/// The inputs of a generated book, as a user would give them.
+#[derive(Clone, Debug)]
+pub struct GeneratedInputs {
+    pub market: Market,
+    pub portfolio: Portfolio,
+    /// Horizon 1 day in 1 step, normal shocks, the dynamics of the module docs.
+    pub config: RunConfig,
+}
+
 /// A deterministic book of `options` options on `assets` assets held by `accounts` accounts
-/// (see the module docs). `assets` and `accounts` are at least 1.
+/// (see the module docs), compiled by [`Book::compile`]. `assets` and `accounts` are at
+/// least 1.
 pub fn generated_book(options: usize, assets: usize, accounts: usize, seed: u64) -> Book {
+    let inputs = generated_inputs(options, assets, accounts, seed);
+    let files = SourceFiles {
+        market: GENERATED_MARKET.into(),
+        config: GENERATED_CONFIG.into(),
+    };
+    Book::compile(&inputs.market, &inputs.portfolio, &inputs.config, &files)
+        .unwrap_or_else(|e| panic!("a generated book compiles: {e}"))
+}
+
+/// The market, portfolio and configuration of [`generated_book`].
+pub fn generated_inputs(
+    options: usize,
+    assets: usize,
+    accounts: usize,
+    seed: u64,
+) -> GeneratedInputs {
     let (n_assets, n_accounts) = (assets.max(1), accounts.max(1));
+    let quotes: Vec<AssetQuote> = (0..n_assets).map(asset_quote).collect();
+    let mut matrix = vec![0.7; n_assets * n_assets];
+    (0..n_assets).for_each(|i| matrix[i * n_assets + i] = 1.0);
+    let mut taken = HashSet::new();
+    let instruments: Vec<(String, InstrumentSpec)> = (0..options)
+        .map(|i| option(&quotes, i, &mut taken))
+        .collect();
+    let config = RunConfig {
+        horizon_days: 1.0,
+        steps: 1,
+        student_t_dof: None,
+        dynamics: quotes
+            .iter()
+            .map(|q| (q.symbol.clone(), dynamics()))
+            .collect::<BTreeMap<_, _>>(),
+        ..RunConfig::default()
+    };
+    let market = Market {
+        as_of: AS_OF,
+        correlation: Some(CorrelationInput {
+            symbols: quotes.iter().map(|q| q.symbol.clone()).collect(),
+            matrix,
+        }),
+        assets: quotes,
+    };
+    let portfolio = Portfolio {
+        accounts: generated_accounts(&market.assets, &instruments, n_accounts, seed),
+    };
+    GeneratedInputs {
+        market,
+        portfolio,
+        config,
+    }
+}
+
+/// The accounts of a generated book: signed quantities of about $100k notional, each
+/// account's options in option order.
+fn generated_accounts(
+    quotes: &[AssetQuote],
+    instruments: &[(String, InstrumentSpec)],
+    n_accounts: usize,
+    seed: u64,
+) -> Vec<Account> {
+    let options = instruments.len();
     // rand's StdRng at a pinned version: deterministic in the seed.
     let mut rng = StdRng::seed_from_u64(seed);
-    let asset_models: Vec<AssetModel> = (0..n_assets).map(asset_model).collect();
-    let mut correlation = vec![0.7; n_assets * n_assets];
-    (0..n_assets).for_each(|i| correlation[i * n_assets + i] = 1.0);
-    let root = correlation_root(&correlation, n_assets, false)
-        .expect("an equicorrelation of 0.7 is positive definite");
-
-    let instruments: Vec<InstrumentRow> = (0..options)
-        .map(|i| option_row(&asset_models, n_assets, i))
-        .collect();
     let per_account = if n_accounts == 1 {
         options
     } else {
         (2 * options.div_ceil(n_accounts)).max(8).min(options)
     };
-    let accounts = (0..n_accounts)
+    (0..n_accounts)
         .map(|j| {
             let start = rng.random_range(0..options.max(1));
             // A stride coprime with `options` visits distinct options.
@@ -92,62 +162,66 @@ pub fn generated_book(options: usize, assets: usize, accounts: usize, seed: u64)
             while gcd(stride, options.max(1)) != 1 {
                 stride += 1;
             }
-            let holdings: Vec<Holding> = (0..per_account)
+            let mut held: Vec<(usize, f64)> = (0..per_account)
                 .map(|h| {
-                    let instrument = (start + h * stride) % options;
-                    let row = &instruments[instrument];
-                    let spot = asset_models[row.asset].spot;
+                    let option = (start + h * stride) % options;
+                    let spot = quotes[option % quotes.len()].spot;
                     let size = 0.1 + 4.9 * rng.random::<f64>();
                     let sign = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
                     let quantity = (sign * size * 100_000.0 / spot * 10.0).round() / 10.0;
-                    Holding {
-                        label: row.label.clone(),
-                        instrument,
-                        quantity: if quantity == 0.0 {
+                    (
+                        option,
+                        if quantity == 0.0 {
                             sign * 0.1
                         } else {
                             quantity
                         },
-                    }
+                    )
                 })
                 .collect();
-            let exposures = net_exposures(&holdings);
-            let values: Vec<f64> = exposures
-                .iter()
-                .map(|e| e.quantity * instruments[e.instrument].base_value)
-                .collect();
-            AccountBook {
+            held.sort_by_key(|&(option, _)| option);
+            Account {
                 id: format!("acct-{j}"),
-                currency: if j % 4 == 3 {
-                    Currency::Coin(0)
+                margin_currency: if j % 4 == 3 {
+                    quotes[0].symbol.clone()
                 } else {
-                    Currency::Usd
+                    "USD".into()
                 },
-                holdings,
-                exposures,
-                base_value_usd: exact_sum(&values),
+                positions: held
+                    .into_iter()
+                    .map(|(option, quantity)| Position {
+                        label: instruments[option].0.clone(),
+                        instrument: instruments[option].1.clone(),
+                        quantity,
+                        origin: Origin {
+                            file: GENERATED_PORTFOLIO.into(),
+                            field: format!("accounts[{j}].options[{option}]"),
+                        },
+                    })
+                    .collect(),
             }
         })
-        .collect();
-    Book {
-        as_of: AS_OF,
-        horizon: DAY,
-        steps: 1,
-        student_t_dof: 0,
-        assets: asset_models,
-        correlation: root.matrix,
-        correlation_root: root.factor,
-        correlation_repair: None,
-        instruments,
-        accounts,
-    }
+        .collect()
 }
 
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 { a } else { gcd(b, a % b) }
 }
 
-fn asset_model(i: usize) -> AssetModel {
+/// The dynamics of every generated asset (`spot_vol` from the surface).
+fn dynamics() -> DynamicsInput {
+    DynamicsInput {
+        spot_vol: None,
+        vol_of_vol: 1.2,
+        vol_mean_reversion: 4.0,
+        spot_vol_corr: -0.2,
+        jump_intensity: 6.0,
+        jump_mean: -0.04,
+        jump_std: 0.08,
+    }
+}
+
+fn asset_quote(i: usize) -> AssetQuote {
     let (symbol, spot, atm) = match ASSETS.get(i) {
         Some(&(s, spot, atm)) => (s.to_string(), spot, atm),
         None => (format!("A{i}"), 10.0 * (i + 1) as f64, 0.9),
@@ -157,31 +231,27 @@ fn asset_model(i: usize) -> AssetModel {
         .iter()
         .flat_map(|&d| KNOTS.iter().map(move |&k| smile_vol(atm, d as f64, k)))
         .collect();
-    let surface = VolSurface::Grid(GridSurface {
-        taus,
-        log_moneyness: KNOTS.to_vec(),
-        vols,
-    });
-    AssetModel {
+    AssetQuote {
         symbol,
         spot,
         rate: if i % 2 == 1 { 0.02 } else { 0.0 },
-        dynamics: Dynamics {
-            spot_vol: surface.vol(30.0 * DAY, 0.0),
-            vol_of_vol: 1.2,
-            vol_mean_reversion: 4.0,
-            spot_vol_corr: -0.2,
-            jump_intensity: 6.0,
-            jump_mean: -0.04,
-            jump_std: 0.08,
-        },
-        surface,
+        surface: VolSurface::Grid(GridSurface {
+            taus,
+            log_moneyness: KNOTS.to_vec(),
+            vols,
+        }),
         adv_usd: Some(spot * 2.5e5),
     }
 }
 
-/// Option `i` of a generated book (see the module docs).
-fn option_row(assets: &[AssetModel], n_assets: usize, i: usize) -> InstrumentRow {
+/// Option `i` of a generated book, its name and its spec (see the module docs). `taken`
+/// holds the (asset, expiry, right, strike) of the earlier options.
+fn option(
+    quotes: &[AssetQuote],
+    i: usize,
+    taken: &mut HashSet<(usize, i64, bool, u64)>,
+) -> (String, InstrumentSpec) {
+    let n_assets = quotes.len();
     let asset = i % n_assets;
     let days = EXPIRY_DAYS[(i / n_assets) % EXPIRY_DAYS.len()];
     let slot = i / (n_assets * EXPIRY_DAYS.len());
@@ -190,38 +260,52 @@ fn option_row(assets: &[AssetModel], n_assets: usize, i: usize) -> InstrumentRow
     } else {
         Right::Put
     };
-    let a = &assets[asset];
+    let a = &quotes[asset];
     let expiry = AS_OF + days * 86_400;
-    let tau0 = year_fraction(AS_OF, expiry);
-    let forward0 = a.spot * (a.rate * tau0).exp();
+    let forward0 = a.spot * (a.rate * year_fraction(AS_OF, expiry)).exp();
     let range = (0.25 * (days as f64 / 7.0).sqrt()).min(0.9);
     let spread = ((slot / 2) as f64 * 0.618_033_988_749_895).fract();
     let k = -range + 2.0 * range * spread;
     let step = strike_step(a.spot);
-    let strike = ((forward0 * k.exp() / step).round() * step).max(step);
-    let vol = a.surface.vol(tau0, (strike / forward0).ln());
-    let base_value = black76(right, forward0, strike, vol, tau0, a.rate);
+    let grid = (forward0 * k.exp() / step).round().max(1.0);
+    let strike = free_strike(grid, step, |strike| {
+        taken.insert((asset, days, right == Right::Call, strike.to_bits()))
+    });
     let settlement = if asset < 2 {
         Settlement::Inverse
     } else {
         Settlement::Linear
     };
-    InstrumentRow {
-        label: option_label(&a.symbol, settlement, expiry, strike, right),
-        spec: InstrumentSpec {
-            kind: InstrumentKind::Option,
-            underlying: a.symbol.clone(),
-            right: Some(right),
-            strike: Some(strike),
-            expiry: Some(expiry),
-            settlement,
-            multiplier: 1.0,
-        },
-        asset,
-        tau0,
-        forward0,
-        base_value,
+    let spec = InstrumentSpec {
+        kind: InstrumentKind::Option,
+        underlying: a.symbol.clone(),
+        right: Some(right),
+        strike: Some(strike),
+        expiry: Some(expiry),
+        settlement,
+        multiplier: 1.0,
+    };
+    (
+        option_label(&a.symbol, settlement, expiry, strike, right),
+        spec,
+    )
+}
+
+/// The grid strike nearest `grid`·`step` (trying n, n+1, n−1, n+2, …, positive ones only)
+/// that `claim` accepts.
+fn free_strike(grid: f64, step: f64, mut claim: impl FnMut(f64) -> bool) -> f64 {
+    for offset in 0u32.. {
+        let up = offset.div_ceil(2);
+        let n = if offset % 2 == 1 {
+            grid + f64::from(up)
+        } else {
+            grid - f64::from(up)
+        };
+        if n >= 1.0 && claim(n * step) {
+            return n * step;
+        }
     }
+    unreachable!("a free strike exists above every finite set of taken ones")
 }
 
 /// Deribit's name of an option: `BTC-27NOV26-95000-C`, `SOL_USDC-…` when linear, a decimal
@@ -251,11 +335,16 @@ fn option_label(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::book::Currency;
 
     #[test]
     fn the_bench_book_has_the_advertised_shape() {
         let book = generated_book(576, 3, 1, 7);
-        assert_eq!(book.instruments.len(), 576);
+        assert_eq!(
+            book.instruments.len(),
+            576,
+            "the options are distinct instruments"
+        );
         assert_eq!(book.assets.len(), 3);
         assert_eq!(book.accounts[0].exposures.len(), 576);
         assert_eq!(crate::time::format_rfc3339(AS_OF), "2026-11-20T08:00:00Z");
@@ -276,5 +365,21 @@ mod tests {
             assert_eq!(account.exposures.len(), 8);
         }
         assert_eq!(book.accounts[3].currency, Currency::Coin(0));
+    }
+
+    /// Compiled like any book: each account's exposures in canonical instrument order (the
+    /// order the aggregate stage sums in), whatever the order of the instrument table.
+    #[test]
+    fn exposures_are_in_canonical_order() {
+        for book in [generated_book(576, 3, 1, 7), generated_book(200, 4, 50, 1)] {
+            for account in &book.accounts {
+                let names: Vec<String> = account
+                    .exposures
+                    .iter()
+                    .map(|e| book.instruments[e.instrument].spec.canonical_name())
+                    .collect();
+                assert!(names.is_sorted(), "{}: {names:?}", account.id);
+            }
+        }
     }
 }

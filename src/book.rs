@@ -3,8 +3,13 @@
 //!
 //! Compilation checks what needs several files at once: positions against the market
 //! (unknown asset, expiry at or before `as_of`), the correlation block against the assets,
-//! positive semi-definiteness (with optional repair), dynamics against the assets, and the
-//! margin currency of each account.
+//! positive semi-definiteness (with optional repair), dynamics against the assets (jump
+//! intensities within the simulation's cap of jumps per step), the margin currency of each
+//! account, and that every position's today's value and notional are finite numbers.
+
+mod checks;
+
+pub use checks::{MAX_JUMP_TRUNCATION_PROBABILITY, poisson_tail_above};
 
 use std::collections::HashMap;
 
@@ -320,6 +325,7 @@ impl Book {
             instruments: Vec::new(),
             accounts: Vec::with_capacity(portfolio.accounts.len()),
         };
+        checks::check_jump_intensities(&book, files)?;
 
         let mut index: HashMap<InstrumentKey, usize> = HashMap::new();
         for account in &portfolio.accounts {
@@ -377,6 +383,7 @@ impl Book {
                 base_value_usd,
             });
         }
+        checks::check_finite_positions(&book, portfolio)?;
         Ok(book)
     }
 

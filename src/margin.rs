@@ -60,8 +60,9 @@ pub const ADV_FALLBACK_USD: f64 = 1e8;
 /// ρ: short-option minimum per net short contract, as a fraction of the underlying's value.
 pub const SHORT_OPTION_MINIMUM_RATE: f64 = 0.01;
 
-/// Which term sets initial margin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which term sets initial margin (reports write its [`Binding::as_str`] name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Binding {
     /// ES at the margin confidence (plus the add-on).
     Es,
@@ -84,6 +85,12 @@ impl Binding {
             Binding::ShortOptionMinimum => "short_option_minimum",
             Binding::None => "none",
         }
+    }
+}
+
+impl std::fmt::Display for Binding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

@@ -5,6 +5,46 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+mod build;
+mod format;
+
+pub use build::{margin_currency, report, run_info, stress_report};
+pub(crate) use format::group_thousands;
+pub use format::{money, pretty_json};
+
+use crate::engine::{BackendKind, Precision};
+use crate::margin::Binding;
+
+/// The currency an account's figures are in: `USD`, or the symbol of the coin it is
+/// margined in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MarginCurrency {
+    Usd,
+    Coin(String),
+}
+
+impl MarginCurrency {
+    /// `USD` or the coin's symbol, as reports write it.
+    pub fn name(&self) -> &str {
+        match self {
+            MarginCurrency::Usd => "USD",
+            MarginCurrency::Coin(symbol) => symbol,
+        }
+    }
+}
+
+impl std::fmt::Display for MarginCurrency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for MarginCurrency {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 /// The whole output of `tailrisk run`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Report {
@@ -19,9 +59,9 @@ pub struct RunInfo {
     pub seed: u64,
     pub horizon_days: f64,
     pub steps: u32,
-    pub backend: String,
+    pub backend: BackendKind,
     pub device: String,
-    pub precision: String,
+    pub precision: Precision,
     pub version: String,
     pub seconds: f64,
     /// Present only when the correlation matrix was repaired (SPEC §2).
@@ -40,7 +80,7 @@ pub struct RepairReport {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AccountReport {
     pub id: String,
-    pub currency: String,
+    pub currency: MarginCurrency,
     pub measures: Vec<MeasureReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stress: Option<StressReport>,
@@ -141,11 +181,11 @@ pub struct ShockReport {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct AccountStressReport {
     pub id: String,
-    pub currency: String,
+    pub currency: MarginCurrency,
     pub margin: MarginReport,
     /// The term that sets initial margin: `es`, `grid`, `scenario`, `short_option_minimum` or
     /// `none` (IM = 0).
-    pub binding: String,
+    pub binding: Binding,
     pub grid_loss: f64,
     /// Every grid point of the assets the account holds (and its margin coin).
     pub grid: Vec<GridPointReport>,
@@ -440,37 +480,4 @@ impl Report {
         }
         out
     }
-}
-
-/// A string of digits with a comma every three from the right (`1234567` → `1,234,567`).
-pub(crate) fn group_thousands(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// Pretty JSON of a report. Serialising these plain structs cannot fail (no maps with
-/// non-string keys, no failing `Serialize` impls); should it, the error is the output.
-pub fn pretty_json(value: &impl Serialize) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
-}
-
-/// A figure with thousands separators and 2 decimals (coin figures keep 6 significant
-/// digits when small).
-pub fn money(x: f64) -> String {
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    if x != 0.0 && x.abs() < 100.0 {
-        return format!("{x:.6}");
-    }
-    let s = format!("{:.2}", x.abs());
-    let (int, frac) = s.split_once('.').unwrap_or((&s, "00"));
-    let grouped = group_thousands(int);
-    format!("{}{grouped}.{frac}", if x < 0.0 { "-" } else { "" })
 }

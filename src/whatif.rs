@@ -15,17 +15,17 @@ use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::instrument::InstrumentSpec;
 use crate::portfolio::{Origin, Portfolio, Position};
-use crate::report::RunInfo;
-use crate::run::{RunInputs, currency_name, margin_figures, run_info, simulate};
+use crate::report::{MarginCurrency, RunInfo, margin_currency, run_info};
+use crate::run::{RunInputs, check_figures, margin_figures, simulate};
 
-/// A position given on the command line (`--add INSTRUMENT:QUANTITY`).
+/// A position to add (on the command line, `whatif --add INSTRUMENT:QUANTITY`).
 #[derive(Clone, Debug)]
 pub struct AddedPosition {
     pub label: String,
     pub instrument: InstrumentSpec,
     pub quantity: f64,
-    /// The flag value as written, for errors.
-    pub argument: String,
+    /// Where the position was given, for errors found when the book is compiled.
+    pub origin: Origin,
 }
 
 /// ES at the margin confidence and initial margin.
@@ -41,7 +41,7 @@ pub struct EsAndMargin {
 pub struct WhatIf {
     pub run: RunInfo,
     pub account: String,
-    pub currency: String,
+    pub currency: MarginCurrency,
     pub before: EsAndMargin,
     pub after: EsAndMargin,
     pub increment: EsAndMargin,
@@ -95,8 +95,8 @@ pub fn what_if(
         .find(|a| a.id == account_id)
     else {
         return Err(Error::input(
-            "command line",
-            "--account",
+            "what-if",
+            "account",
             account_id,
             "no such account in the portfolio",
         ));
@@ -106,10 +106,7 @@ pub fn what_if(
         label: p.label.clone(),
         instrument: p.instrument.clone(),
         quantity: p.quantity,
-        origin: Origin {
-            file: "command line".into(),
-            field: format!("--add {}", p.argument),
-        },
+        origin: p.origin.clone(),
     }));
     let portfolio = Portfolio {
         accounts: vec![account.clone(), changed],
@@ -120,6 +117,7 @@ pub fn what_if(
     let sim = simulate(book, &inputs.config, backend, progress)?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
+    check_figures(&sim, &figures, &portfolio)?;
     let pick = |i: usize| EsAndMargin {
         es: es[i],
         initial: figures.margins[i].initial,
@@ -133,7 +131,7 @@ pub fn what_if(
             started.elapsed().as_secs_f64(),
         ),
         account: account_id.to_string(),
-        currency: currency_name(&sim.book, &sim.book.accounts[0]),
+        currency: margin_currency(&sim.book, &sim.book.accounts[0]),
         before,
         after,
         increment: EsAndMargin {

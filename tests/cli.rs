@@ -174,6 +174,82 @@ fn output_flag_writes_the_file() {
     assert_eq!(v["run"]["paths"], 2000);
 }
 
+/// The files of a directory, sorted.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A fresh empty scratch directory.
+fn empty_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tailrisk-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn short_output_flag_replaces_the_file_whole() {
+    let dir = empty_dir("short-o");
+    let path = dir.join("report.json");
+    std::fs::write(&path, "x".repeat(100_000)).unwrap();
+    let args = [
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "2000",
+        "--format",
+        "json",
+        "-o",
+    ];
+    let out = tailrisk(&[&args[..], &[path.to_str().unwrap()]].concat());
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(out.stdout.is_empty(), "data goes to the file, not stdout");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["run"]["paths"], 2000);
+    assert_eq!(entries(&dir), ["report.json"], "no temporary file is left");
+}
+
+#[test]
+fn a_failing_run_leaves_no_output_and_no_temporary_file() {
+    let dir = empty_dir("failed-o");
+    let run = |output: &std::path::Path, extra: &[&str]| {
+        let args = ["run", "--backend", "cpu", "--paths", "2000", "-o"];
+        tailrisk(&[&args[..], &[output.to_str().unwrap()], extra].concat())
+    };
+    // Bad input: no file is created, and an existing one is left as it was.
+    let fresh = dir.join("fresh.txt");
+    let bad = run(&fresh, &["--confidence", "1.5"]);
+    assert_eq!(bad.status.code(), Some(65), "{}", stderr(&bad));
+    let kept = dir.join("kept.txt");
+    std::fs::write(&kept, "the previous report").unwrap();
+    let missing = run(&kept, &["--market", "/no/such/market.json"]);
+    assert_eq!(missing.status.code(), Some(66), "{}", stderr(&missing));
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        "the previous report"
+    );
+    // A write that fails at the end (a directory cannot be replaced by the report): exit 1,
+    // and the temporary file written next to it is removed.
+    let taken = dir.join("taken");
+    std::fs::create_dir_all(taken.join("inside")).unwrap();
+    let failed = run(&taken, &[]);
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert!(
+        stderr(&failed).contains("cannot write"),
+        "{}",
+        stderr(&failed)
+    );
+    assert_eq!(entries(&dir), ["kept.txt", "taken"]);
+    assert_eq!(entries(&taken), ["inside"]);
+}
+
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(tailrisk(&["run", "--no-such-flag"]).status.code(), Some(2));

@@ -162,8 +162,8 @@ fn per_usd(book: &Book, account: usize) -> f64 {
 
 #[test]
 fn reports_f32_precision() {
-    assert_eq!(fast().info().precision, "f32");
-    assert_eq!(CpuBackend::new().info().precision, "f64");
+    assert_eq!(fast().info().precision, Precision::F32);
+    assert_eq!(CpuBackend::new().info().precision, Precision::F64);
     assert_eq!("f32".parse::<Precision>(), Ok(Precision::F32));
 }
 

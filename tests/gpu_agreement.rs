@@ -11,13 +11,12 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{F32_LOSS_PER_GROSS, cpu_f32, gross_in_currency};
+use common::{F32_LOSS_PER_GROSS, cpu_f32, gross_in_currency, test_backend};
 use tailrisk::bench_book::generated_book;
 use tailrisk::book::{Book, SourceFiles};
 use tailrisk::config::RunConfig;
 use tailrisk::engine::Backend;
 use tailrisk::engine::cpu::CpuBackend;
-use tailrisk::engine::gpu::test_backend;
 use tailrisk::input;
 use tailrisk::run::{Simulation, simulate};
 use tailrisk::verify::verify;

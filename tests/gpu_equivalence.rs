@@ -8,10 +8,10 @@
 #[macro_use]
 mod common;
 
+use common::test_backend;
 use common::{F32_LOSS_PER_GROSS, gross_in_currency};
 use tailrisk::engine::Backend;
 use tailrisk::engine::cpu::CpuBackend;
-use tailrisk::engine::gpu::test_backend;
 use tailrisk::rng::{DrawSource, STREAM_NORMAL, STREAM_UNIFORM};
 
 /// Path indices spread over the whole u32 range, plus the edges.

@@ -4,7 +4,9 @@
 //! ties by the lower path), so the selected (loss, path) entries must be identical, bit for
 //! bit: no tolerance, the losses are the same f32 values on both sides.
 
-use tailrisk::engine::gpu::test_backend;
+mod common;
+
+use common::test_backend;
 use tailrisk::engine::{AccountTail, TailEntry};
 use tailrisk::model::tail::TailBuffer;
 

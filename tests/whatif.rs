@@ -20,7 +20,10 @@ fn added(args: &[&str]) -> Vec<AddedPosition> {
                 label,
                 instrument,
                 quantity,
-                argument: a.to_string(),
+                origin: Origin {
+                    file: "command line".into(),
+                    field: format!("--add {a}"),
+                },
             }
         })
         .collect()

@@ -115,6 +115,7 @@ def generated_book(options=576, assets=3, seed=7, horizon_days=1.0):
     b.chol = np.linalg.cholesky(corr)
 
     asset, strike, tau0, is_call, base = [], [], [], [], []
+    taken = set()  # (asset, days, call, strike) of the earlier options
     for i in range(options):
         a = i % n_assets
         days = EXPIRY_DAYS[(i // n_assets) % len(EXPIRY_DAYS)]
@@ -126,7 +127,17 @@ def generated_book(options=576, assets=3, seed=7, horizon_days=1.0):
         spread = math.modf((slot // 2) * 0.618_033_988_749_895)[0]
         k = -rng_ + 2.0 * rng_ * spread
         step = strike_step(b.spot[a])
-        kk = max(round_half_away(f0 * math.exp(k) / step) * step, step)
+        grid = max(round_half_away(f0 * math.exp(k) / step), 1.0)
+        # The nearest free grid strike, up first (options are distinct instruments).
+        offset = 0
+        while True:
+            up = (offset + 1) // 2
+            n = grid + up if offset % 2 == 1 else grid - up
+            if n >= 1.0 and (a, days, call, n * step) not in taken:
+                break
+            offset += 1
+        kk = n * step
+        taken.add((a, days, call, kk))
         vol = surface(a, t0, math.log(kk / f0))
         asset.append(a)
         strike.append(kk)

@@ -67,8 +67,9 @@ pub struct BenchArgs {
     pub budget_seconds: f64,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the results to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    /// Write the results to FILE instead of stdout (replaced whole, or left untouched on
+    /// failure).
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Worker threads of the CPU backend (default: all cores).
     #[arg(long)]
@@ -180,8 +181,9 @@ pub struct CommonArgs {
     pub precision: Option<PrecisionChoice>,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    /// Write the report to FILE instead of stdout (replaced whole, or left untouched on
+    /// failure).
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Worker threads of the CPU backend (default: all cores).
     #[arg(long)]

@@ -1,7 +1,5 @@
 //! What each command does: load inputs (or the embedded sample), pick a backend, run, print.
 
-use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -9,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::args::{
     BackendChoice, BenchArgs, BenchBackend, Cli, Command, CommonArgs, Format, PrecisionChoice,
 };
+use super::output::write_output;
 use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
 use crate::book::SourceFiles;
 use crate::config::RunConfig;
@@ -17,7 +16,9 @@ use crate::engine::cpu::{CpuBackend, Precision};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, flag};
-use crate::run::{RunInputs, evaluate, run, stress_report};
+use crate::portfolio::Origin;
+use crate::report::stress_report;
+use crate::run::{RunInputs, evaluate, run};
 use crate::stress::ScenarioSet;
 use crate::verify::verify;
 use crate::whatif::{AddedPosition, what_if};
@@ -71,18 +72,34 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                             label,
                             instrument,
                             quantity,
-                            argument: arg.clone(),
+                            origin: Origin {
+                                file: "command line".into(),
+                                field: format!("--add {arg}"),
+                            },
                         },
                     )
                 })
                 .collect::<Result<Vec<_>>>()?;
             let answer = on_backend(&args.common, |inputs, backend, progress| {
+                if !inputs
+                    .portfolio
+                    .accounts
+                    .iter()
+                    .any(|a| a.id == args.account)
+                {
+                    return Err(Error::input(
+                        "command line",
+                        "--account",
+                        &args.account,
+                        "no such account in the portfolio",
+                    ));
+                }
                 what_if(inputs, &args.account, &added, backend, progress)
             })?;
             emit(&args.common, answer.to_json(), || answer.to_table())
         }
         Command::Devices => {
-            let text = crate::engine::select::describe_adapters();
+            let text = super::devices::describe_adapters();
             write_output(None, &text)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -278,8 +295,11 @@ pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
         }
         BackendChoice::Gpu => crate::engine::select::any_gpu()?,
         BackendChoice::Auto => match crate::engine::select::hardware_gpu() {
-            Some(g) => g,
-            None => cpu(),
+            Ok(g) => g,
+            Err(why) => {
+                eprintln!("tailrisk: no hardware GPU ({why}); using the CPU backend");
+                cpu()
+            }
         },
     };
     let info = backend.info();
@@ -307,23 +327,4 @@ fn progress_bar(paths: u64) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-/// Writes `text` to the file or stdout.
-fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
-    match path {
-        Some(path) => std::fs::write(path, text).map_err(|source| Error::Output {
-            file: path.display().to_string(),
-            source,
-        }),
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|_| out.flush())
-                .map_err(|source| Error::Output {
-                    file: "stdout".into(),
-                    source,
-                })
-        }
-    }
 }

@@ -2,6 +2,8 @@
 
 pub mod args;
 pub mod commands;
+pub mod devices;
+pub mod output;
 
 pub use args::Cli;
 pub use commands::execute;

@@ -18,15 +18,76 @@ use crate::book::Book;
 use crate::error::Result;
 use crate::model::historical::ScenarioTable;
 
+/// Which kind of backend ran: `cpu` or `gpu` in reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Cpu,
+    Gpu,
+}
+
+impl BackendKind {
+    /// `cpu` or `gpu`, as reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Gpu => "gpu",
+        }
+    }
+}
+
+impl std::fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The arithmetic of a backend: the CPU computes in either, the GPU in f32.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// The f64 reference stages.
+    #[default]
+    F64,
+    /// f32: the CPU's SIMD kernels of [`cpu::fast`], and every GPU stage.
+    F32,
+}
+
+impl Precision {
+    /// `f64` or `f32`, as the report writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F64 => "f64",
+            Precision::F32 => "f32",
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "f64" => Ok(Precision::F64),
+            "f32" => Ok(Precision::F32),
+            other => Err(format!("unknown precision {other:?}: expected f64 or f32")),
+        }
+    }
+}
+
 /// What the report says about the backend.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BackendInfo {
-    /// `cpu` or `gpu`.
-    pub backend: &'static str,
+    pub backend: BackendKind,
     /// Adapter name, or the CPU's description.
     pub device: String,
-    /// `f64` or `f32`.
-    pub precision: &'static str,
+    pub precision: Precision,
 }
 
 /// What one simulation covers.

@@ -13,9 +13,10 @@ use crate::book::Book;
 use crate::model::AssetState;
 use crate::rng::DrawSource;
 
-/// Cap on the jumps of one asset in one step. P(N > 64) is below 1e-80 for λ·dt ≤ 5
-/// (λ = 1 825 jumps a year at a one-day step); the compiled model rejects nothing, and a
-/// count beyond the cap is impossible in double precision for any realistic intensity.
+/// Cap on the jumps of one asset in one step. P(N > 64) is about 2·10⁻⁴⁸ for λ·dt = 5
+/// (λ = 1 825 jumps a year at a one-day step); [`crate::book::Book::compile`] rejects an
+/// intensity for which it reaches [`crate::book::MAX_JUMP_TRUNCATION_PROBABILITY`] (λ·dt
+/// above about 23.26), so counts are never truncated with a probability a run could see.
 pub const MAX_JUMPS_PER_STEP: u32 = 64;
 
 /// Per-asset constants of one step, computed once per run.

@@ -124,6 +124,29 @@ pub fn sample_inputs(paths: u64) -> tailrisk::run::RunInputs {
     )
 }
 
+/// The environment variable that turns a missing adapter in GPU tests into a failure (CI).
+pub const REQUIRE_GPU_ENV: &str = "TAILRISK_REQUIRE_GPU";
+
+/// A GPU backend on any adapter (lavapipe included), or `None` with a loud
+/// "SKIPPED: no GPU adapter" on stderr when there is none. With `TAILRISK_REQUIRE_GPU=1` a
+/// missing adapter panics instead, so CI cannot pass by skipping.
+pub fn test_backend() -> Option<tailrisk::engine::gpu::GpuBackend> {
+    match tailrisk::engine::gpu::GpuBackend::any() {
+        Ok(backend) => Some(backend),
+        Err(e) => {
+            if std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1") {
+                panic!("{REQUIRE_GPU_ENV}=1 but no GPU backend: {e}");
+            }
+            eprintln!();
+            eprintln!("==================================================================");
+            eprintln!("SKIPPED: no GPU adapter ({e})");
+            eprintln!("         set {REQUIRE_GPU_ENV}=1 to make this a failure");
+            eprintln!("==================================================================");
+            None
+        }
+    }
+}
+
 /// The per-path loss error of an f32 backend against the f64 reference, relative to the
 /// account's gross exposure Σ|q|·notional (in the account's currency, [`gross_in_currency`]).
 ///
@@ -149,8 +172,8 @@ pub const F32_LOSS_PER_GROSS: f64 = 1e-6;
 /// currency) needs on `backend`.
 pub fn f32_loss_error(backend: &dyn Backend, gross: f64) -> f64 {
     match backend.info().precision {
-        "f64" => 0.0,
-        _ => F32_LOSS_PER_GROSS * gross,
+        tailrisk::engine::Precision::F64 => 0.0,
+        tailrisk::engine::Precision::F32 => F32_LOSS_PER_GROSS * gross,
     }
 }
 
@@ -162,8 +185,8 @@ pub fn f32_loss_error(backend: &dyn Backend, gross: f64) -> f64 {
 /// (fixed-point sums, the coin conversion and the loss itself in f32).
 pub fn device_loss_error(backend: &dyn Backend, gross: f64) -> f64 {
     match backend.info().backend {
-        "cpu" => 0.0,
-        _ => f32_loss_error(backend, gross),
+        tailrisk::engine::BackendKind::Cpu => 0.0,
+        tailrisk::engine::BackendKind::Gpu => f32_loss_error(backend, gross),
     }
 }
 
@@ -178,7 +201,7 @@ pub fn gross_in_currency(book: &Book, account: usize) -> f64 {
 
 /// The CPU backend in its f32 fast mode ([`tailrisk::engine::cpu::Precision::F32`]).
 pub fn cpu_f32() -> tailrisk::engine::cpu::CpuBackend {
-    tailrisk::engine::cpu::CpuBackend::with_precision(tailrisk::engine::cpu::Precision::F32)
+    tailrisk::engine::cpu::CpuBackend::with_precision(tailrisk::engine::Precision::F32)
 }
 
 /// Instantiates each test function (taking `&dyn Backend`) once per backend, as cubecl
@@ -207,7 +230,7 @@ macro_rules! on_every_f32_backend {
         }
         mod gpu {
             $(#[test] fn $test() {
-                if let Some(backend) = tailrisk::engine::gpu::test_backend() {
+                if let Some(backend) = $crate::common::test_backend() {
                     super::$test(&backend);
                 }
             })*

@@ -20,9 +20,11 @@ pub mod timing;
 use rayon::prelude::*;
 
 use crate::book::Book;
+pub use crate::engine::Precision;
+
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageTiming,
-    StressScenario, TailEntry, TailsRun, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, PathRevaluation, SimulationPlan,
+    StageTiming, StressScenario, TailEntry, TailsRun, VolRule,
 };
 use crate::error::Result;
 use crate::model::aggregate;
@@ -41,38 +43,6 @@ pub const DEFAULT_CHUNK_PATHS: u64 = 1 << 16;
 /// Accounts whose losses over a block are aggregated before they go into their tails: 32
 /// rows of 256 f64 losses (64 KiB) stay in L2, and the stage clock is read twice per batch.
 pub const ACCOUNT_BATCH: usize = 32;
-
-/// The arithmetic of the CPU backend.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Precision {
-    /// The f64 reference stages.
-    #[default]
-    F64,
-    /// The f32 SIMD kernels of [`fast`].
-    F32,
-}
-
-impl Precision {
-    /// `f64` or `f32`, as the report writes it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F64 => "f64",
-            Precision::F32 => "f32",
-        }
-    }
-}
-
-impl std::str::FromStr for Precision {
-    type Err = String;
-
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        match s {
-            "f64" => Ok(Precision::F64),
-            "f32" => Ok(Precision::F32),
-            other => Err(format!("unknown precision {other:?}: expected f64 or f32")),
-        }
-    }
-}
 
 /// The native backend.
 #[derive(Clone, Debug, Default)]
@@ -134,9 +104,9 @@ impl Backend for CpuBackend {
             Precision::F32 => format!("{}, {} kernels", cpu_description(), self.isa.name()),
         };
         BackendInfo {
-            backend: "cpu",
+            backend: BackendKind::Cpu,
             device,
-            precision: self.precision.name(),
+            precision: self.precision,
         }
     }
 

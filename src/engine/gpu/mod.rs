@@ -68,8 +68,8 @@ use std::time::Instant;
 
 use crate::book::Book;
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, PathRevaluation, SimulationPlan, StageSeconds,
-    StageTiming, StressScenario, TailsRun, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, PathRevaluation, Precision,
+    SimulationPlan, StageSeconds, StageTiming, StressScenario, TailsRun, VolRule,
 };
 use crate::error::{Error, Result};
 use crate::model::historical::ScenarioTable;
@@ -243,29 +243,6 @@ impl GpuBackend {
     }
 }
 
-/// The environment variable that turns a missing adapter in GPU tests into a failure (CI).
-pub const REQUIRE_GPU_ENV: &str = "TAILRISK_REQUIRE_GPU";
-
-/// Test support: a backend on any adapter (lavapipe included), or `None` with a loud
-/// "SKIPPED: no GPU adapter" on stderr when there is none. With `TAILRISK_REQUIRE_GPU=1` a
-/// missing adapter panics instead, so CI cannot pass by skipping.
-pub fn test_backend() -> Option<GpuBackend> {
-    match GpuBackend::any() {
-        Ok(backend) => Some(backend),
-        Err(e) => {
-            if std::env::var(REQUIRE_GPU_ENV).is_ok_and(|v| v == "1") {
-                panic!("{REQUIRE_GPU_ENV}=1 but no GPU backend: {e}");
-            }
-            eprintln!();
-            eprintln!("==================================================================");
-            eprintln!("SKIPPED: no GPU adapter ({e})");
-            eprintln!("         set {REQUIRE_GPU_ENV}=1 to make this a failure");
-            eprintln!("==================================================================");
-            None
-        }
-    }
-}
-
 /// A stress chunk's states (asset-major) and scenario rules, as `revalue.wgsl` reads them.
 fn pack_scenarios(part: &[StressScenario], assets: usize) -> Result<(Vec<[f32; 2]>, Vec<u32>)> {
     let count = part.len();
@@ -295,9 +272,9 @@ fn pack_scenarios(part: &[StressScenario], assets: usize) -> Result<(Vec<[f32; 2
 impl Backend for GpuBackend {
     fn info(&self) -> BackendInfo {
         BackendInfo {
-            backend: "gpu",
+            backend: BackendKind::Gpu,
             device: self.ctx.info.name.clone(),
-            precision: "f32",
+            precision: Precision::F32,
         }
     }
 

@@ -152,7 +152,7 @@ impl RevalueBook {
         if knots > MAX_KNOTS {
             return Err(Error::BackendUnavailable(format!(
                 "the GPU backend prices smiles of at most {MAX_KNOTS} knots; the book has \
-                 {knots} (use --backend cpu)"
+                 {knots} (use the CPU backend)"
             )));
         }
         Ok(knots)

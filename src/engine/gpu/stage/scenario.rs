@@ -54,7 +54,7 @@ impl ScenarioStage {
         if book.assets.len() > MAX_ASSETS {
             return Err(Error::BackendUnavailable(format!(
                 "the GPU backend simulates at most {MAX_ASSETS} assets; the book has {} \
-                 (use --backend cpu)",
+                 (use the CPU backend)",
                 book.assets.len()
             )));
         }

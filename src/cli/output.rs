@@ -1,0 +1,112 @@
+//! Writing a report: to stdout, or to `--output FILE` through a temporary file in the same
+//! directory renamed into place, so that a failed or killed run never leaves a half-written
+//! report and an existing file is replaced whole or not at all.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Writes `text` to the file (atomically, see the module docs) or to stdout.
+pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(path) => write_file(path, text).map_err(|source| Error::Output {
+            file: path.display().to_string(),
+            source,
+        }),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|source| Error::Output {
+                    file: "stdout".into(),
+                    source,
+                })
+        }
+    }
+}
+
+/// Writes `text` to a new temporary file next to `path`, flushes it to disk and renames it
+/// over `path` (atomic on POSIX file systems); the temporary file is removed on any failure.
+fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let (temp, mut file) = create_temp(path)?;
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|_| file.sync_all())
+        .and_then(|_| {
+            drop(file);
+            std::fs::rename(&temp, path)
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// A new file `.NAME.tmp-PID-N` in the directory of `path` (never an existing file).
+fn create_temp(path: &Path) -> std::io::Result<(PathBuf, File)> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let mut attempt = 0u32;
+    loop {
+        let temp = dir.join(format!(".{name}.tmp-{}-{attempt}", std::process::id()));
+        match OpenOptions::new().write(true).create_new(true).open(&temp) {
+            Ok(file) => return Ok((temp, file)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tailrisk-output-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn replaces_an_existing_file_whole() {
+        let dir = scratch_dir("replace");
+        let path = dir.join("report.json");
+        std::fs::write(&path, "old contents, longer than the new ones").unwrap();
+        write_output(Some(&path), "new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(entries(&dir), ["report.json"]);
+    }
+
+    #[test]
+    fn a_failed_rename_leaves_no_temporary_file() {
+        let dir = scratch_dir("fail");
+        // A non-empty directory cannot be replaced by a file.
+        let target = dir.join("taken");
+        std::fs::create_dir_all(target.join("inside")).unwrap();
+        let err = write_output(Some(&target), "text").unwrap_err();
+        assert!(matches!(err, Error::Output { .. }), "{err}");
+        assert_eq!(entries(&dir), ["taken"]);
+        assert_eq!(entries(&target), ["inside"]);
+    }
+}
