@@ -210,6 +210,8 @@ pub struct Evaluation {
     pub figures: MarginFigures,
     /// Wall time of the whole evaluation.
     pub seconds: f64,
+    /// What the caller should tell the user (shocks on unsimulated assets skipped).
+    pub warnings: Vec<String>,
 }
 
 /// Runs the stress scenarios through the backend's revalue stage, computes the Greeks and
@@ -256,6 +258,7 @@ pub fn evaluate(
     let started = Instant::now();
     let book = inputs.compile()?;
     let named = inputs.scenarios.resolve(&book)?;
+    let warnings = inputs.scenarios.skipped_shocks(&book);
     let sim = simulate(book, &inputs.config, backend, progress)?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
@@ -264,6 +267,7 @@ pub fn evaluate(
         sim,
         figures,
         seconds: started.elapsed().as_secs_f64(),
+        warnings,
     })
 }
 

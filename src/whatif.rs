@@ -45,6 +45,10 @@ pub struct WhatIf {
     pub before: EsAndMargin,
     pub after: EsAndMargin,
     pub increment: EsAndMargin,
+    /// What the caller should tell the user (shocks on unsimulated assets skipped); not
+    /// part of the report.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 impl WhatIf {
@@ -138,5 +142,6 @@ pub fn what_if(
             es: after.es - before.es,
             initial: after.initial - before.initial,
         },
+        warnings: inputs.scenarios.skipped_shocks(&sim.book),
     })
 }

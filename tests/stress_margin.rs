@@ -784,6 +784,14 @@ fn shocks_on_unsimulated_assets_are_skipped() {
     .expect("parses");
     let named = set.resolve(&b).expect("resolves without DOGE");
     assert_eq!(named[0].shocks[0].spot, -0.1);
+    // The warning names the file, the field and the asset; the caller prints it.
+    let warnings = set.skipped_shocks(&b);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].starts_with("s.json: [0].shocks.DOGE: DOGE is not a simulated asset"),
+        "{warnings:?}"
+    );
+    assert!(ScenarioSet::built_in().skipped_shocks(&b).is_empty());
     assert_eq!(named[0].shocks[1].spot, 0.0, "ETH is not named: unshocked");
     // The built-in set skips what is not simulated (SOL here), and shocks an unlisted asset by
     // its "other asset" move.
@@ -966,4 +974,38 @@ fn scenarios_flag_replaces_the_built_in_set() {
     ]);
     assert_eq!(out.status.code(), Some(66));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The CLI prints the warning of a skipped shock on stderr, after the progress bar, and the
+/// run succeeds; the library itself prints nothing.
+#[test]
+fn a_skipped_shock_is_warned_on_stderr() {
+    let dir = std::env::temp_dir().join(format!("tailrisk-skipped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("doge.json");
+    std::fs::write(
+        &file,
+        r#"[{"name":"doge","shocks":{"DOGE":{"spot":-0.5},"BTC":{"spot":-0.1}}}]"#,
+    )
+    .expect("scenario file");
+    let path = file.display().to_string();
+    for command in ["run", "stress"] {
+        let out = tailrisk(&[
+            command,
+            "--backend",
+            "cpu",
+            "--paths",
+            "2000",
+            "--scenarios",
+            &path,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "tailrisk: warning: {path}: [0].shocks.DOGE: DOGE is not"
+            )),
+            "{command}: {stderr}"
+        );
+    }
 }

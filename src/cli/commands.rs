@@ -18,7 +18,7 @@ use crate::input;
 use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, flag};
 use crate::portfolio::Origin;
 use crate::report::stress_report;
-use crate::run::{RunInputs, evaluate, run};
+use crate::run::{RunInputs, evaluate};
 use crate::stress::ScenarioSet;
 use crate::verify::verify;
 use crate::whatif::{AddedPosition, what_if};
@@ -37,13 +37,22 @@ pub mod sample {
 pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(args) => {
-            let report = on_backend(&args, run)?;
+            let report = on_backend(&args, |inputs, backend, progress| {
+                let ev = evaluate(inputs, backend, progress)?;
+                Ok((
+                    crate::report::report(&ev, &inputs.config, backend),
+                    ev.warnings,
+                ))
+            })?;
+            let report = warned(report);
             emit(&args, report.to_json(), || report.to_table())
         }
         Command::Stress(args) => {
             let report = on_backend(&args, |inputs, backend, progress| {
-                evaluate(inputs, backend, progress).map(|ev| stress_report(&ev, inputs, backend))
+                evaluate(inputs, backend, progress)
+                    .map(|ev| (stress_report(&ev, inputs, backend), ev.warnings))
             })?;
+            let report = warned(report);
             emit(&args, report.to_json(), || report.to_table())
         }
         Command::Verify(args) => {
@@ -96,6 +105,9 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                 }
                 what_if(inputs, &args.account, &added, backend, progress)
             })?;
+            for w in &answer.warnings {
+                eprintln!("tailrisk: warning: {w}");
+            }
             emit(&args.common, answer.to_json(), || answer.to_table())
         }
         Command::Devices => {
@@ -187,6 +199,14 @@ fn on_backend<T: Send>(
         bar.finish_and_clear();
         result
     })
+}
+
+/// Prints a result's warnings on stderr and returns the result.
+fn warned<T>((value, warnings): (T, Vec<String>)) -> T {
+    for w in warnings {
+        eprintln!("tailrisk: warning: {w}");
+    }
+    value
 }
 
 /// Writes a result as `--format` asks, to `--output` or stdout.

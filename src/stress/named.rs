@@ -200,6 +200,27 @@ impl ScenarioSet {
         })
     }
 
+    /// The warnings of [`ScenarioSet::resolve`] for a file: one per shock on an asset the book
+    /// does not simulate, naming the file, the field and the asset (the built-in set names
+    /// assets a market may not have, by design, and warns of none).
+    pub fn skipped_shocks(&self, book: &Book) -> Vec<String> {
+        let ScenarioOrigin::File(file) = &self.origin else {
+            return Vec::new();
+        };
+        let mut warnings = Vec::new();
+        for (i, scenario) in self.scenarios.iter().enumerate() {
+            for (symbol, _) in &scenario.shocks {
+                if book.asset_index(symbol).is_none() {
+                    warnings.push(format!(
+                        "{file}: [{i}].shocks.{symbol}: {symbol} is not a simulated asset (not \
+                         in the market's correlation.symbols); this shock is skipped"
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
     /// Matches the scenarios to the book's simulated assets. An asset that is not simulated
     /// (not in the market's `correlation.symbols`, so no position can be on it) is skipped; for
     /// a file, with a warning on stderr naming the file, the field and the asset, so that one
@@ -208,18 +229,11 @@ impl ScenarioSet {
         let n = book.assets.len();
         self.scenarios
             .iter()
-            .enumerate()
-            .map(|(i, scenario)| {
+            .map(|scenario| {
                 let mut shocks = vec![scenario.others; n];
                 for (symbol, s) in &scenario.shocks {
-                    match (book.asset_index(symbol), &self.origin) {
-                        (Some(a), _) => shocks[a] = Some(*s),
-                        (None, ScenarioOrigin::BuiltIn) => {}
-                        (None, ScenarioOrigin::File(file)) => eprintln!(
-                            "tailrisk: warning: {file}: [{i}].shocks.{symbol}: {symbol} is not \
-                             a simulated asset (not in the market's correlation.symbols); \
-                             this shock is skipped"
-                        ),
+                    if let Some(a) = book.asset_index(symbol) {
+                        shocks[a] = Some(*s);
                     }
                 }
                 let shocks: Vec<Shock> =
