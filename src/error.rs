@@ -8,6 +8,8 @@ pub const EXIT_DATA: u8 = 65;
 pub const EXIT_NO_INPUT: u8 = 66;
 /// Exit code for a requested backend that is unavailable (`EX_UNAVAILABLE`).
 pub const EXIT_UNAVAILABLE: u8 = 69;
+/// Exit code for an output that cannot be written (`EX_CANTCREAT`).
+pub const EXIT_CANT_CREATE: u8 = 73;
 /// Exit code for a verification failure or any other error.
 pub const EXIT_FAILURE: u8 = 1;
 
@@ -43,7 +45,7 @@ pub enum Error {
     /// A failure of the GPU device or driver during a run: exit 1.
     #[error("GPU error: {0}")]
     Gpu(String),
-    /// Writing the output failed: exit 1.
+    /// Writing the output failed: exit 73, naming the file (or stdout).
     #[error("cannot write {file}: {source}")]
     Output {
         file: String,
@@ -82,7 +84,8 @@ impl Error {
             Error::Input { .. } => EXIT_DATA,
             Error::Unreadable { .. } => EXIT_NO_INPUT,
             Error::BackendUnavailable(_) => EXIT_UNAVAILABLE,
-            Error::Verification(_) | Error::Gpu(_) | Error::Output { .. } => EXIT_FAILURE,
+            Error::Output { .. } => EXIT_CANT_CREATE,
+            Error::Verification(_) | Error::Gpu(_) => EXIT_FAILURE,
         }
     }
 }

@@ -235,12 +235,12 @@ fn a_failing_run_leaves_no_output_and_no_temporary_file() {
         std::fs::read_to_string(&kept).unwrap(),
         "the previous report"
     );
-    // A write that fails at the end (a directory cannot be replaced by the report): exit 1,
-    // and the temporary file written next to it is removed.
+    // A write that fails at the end (a directory cannot be replaced by the report): exit 73
+    // naming it, and the temporary file written next to it is removed.
     let taken = dir.join("taken");
     std::fs::create_dir_all(taken.join("inside")).unwrap();
     let failed = run(&taken, &[]);
-    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    assert_eq!(failed.status.code(), Some(73), "{}", stderr(&failed));
     assert!(
         stderr(&failed).contains("cannot write"),
         "{}",
