@@ -55,6 +55,8 @@ pub struct Report {
 /// How the figures were made.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct RunInfo {
+    /// `mc` (Monte Carlo), `hs` or `fhs` (historical days).
+    pub method: &'static str,
     pub paths: u64,
     pub seed: u64,
     pub horizon_days: f64,

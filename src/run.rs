@@ -3,8 +3,10 @@
 //! (`run/finite.rs`); [`crate::report`] assembles the report from the evaluation.
 
 mod finite;
+mod source;
 
 pub use finite::check_figures;
+pub use source::{HistoricalScenarios, ScenarioSource};
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -31,12 +33,25 @@ pub struct RunInputs {
     pub files: SourceFiles,
     /// The named stress scenarios: `--scenarios` or the built-in set.
     pub scenarios: ScenarioSet,
+    /// With `--method hs|fhs`: the historical days that replace the Monte Carlo paths.
+    pub historical: Option<HistoricalScenarios>,
 }
 
 impl RunInputs {
     /// Compiles the book these inputs describe.
     pub fn compile(&self) -> Result<Book> {
         Book::compile(&self.market, &self.portfolio, &self.config, &self.files)
+    }
+
+    /// The scenarios of a run of `book`: Monte Carlo, or the table of the historical days.
+    pub fn source(&self, book: &Book) -> Result<ScenarioSource> {
+        match &self.historical {
+            None => Ok(ScenarioSource::MonteCarlo),
+            Some(h) => Ok(ScenarioSource::Table {
+                method: h.method,
+                table: std::sync::Arc::new(h.table(book, self.config.horizon_days)?),
+            }),
+        }
     }
 }
 
@@ -58,18 +73,25 @@ pub struct AccountFigures {
 #[derive(Clone, Debug)]
 pub struct Simulation {
     pub book: Book,
+    /// For a table, `paths` is its number of rows.
     pub plan: SimulationPlan,
+    pub source: ScenarioSource,
     pub accounts: Vec<AccountFigures>,
 }
 
 /// The simulation plan of a configuration.
 pub fn plan(config: &RunConfig) -> SimulationPlan {
+    plan_over(config, config.paths)
+}
+
+/// The plan of a configuration over `paths` scenarios (a table's rows).
+fn plan_over(config: &RunConfig, paths: u64) -> SimulationPlan {
     let mut levels = config.confidence.clone();
     levels.push(config.margin.confidence);
     SimulationPlan {
-        paths: config.paths,
+        paths,
         seed: config.seed,
-        tail_len: risk::tail_len(config.paths, &levels),
+        tail_len: risk::tail_len(paths, &levels),
         chunk_paths: config.chunk_paths,
     }
 }
@@ -128,13 +150,29 @@ pub fn simulate_within(
     progress: &(dyn Fn(u64) + Sync),
     tail_entry_budget: usize,
 ) -> Result<Simulation> {
-    let plan = plan(config);
+    let source = ScenarioSource::MonteCarlo;
+    simulate_source(book, config, source, backend, progress, tail_entry_budget)
+}
+
+/// [`simulate_within`] over the scenarios of `source`: Monte Carlo paths, or the rows of a
+/// table (the figures are those of SPEC §4 over its n rows).
+pub fn simulate_source(
+    book: Book,
+    config: &RunConfig,
+    source: ScenarioSource,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+    tail_entry_budget: usize,
+) -> Result<Simulation> {
+    let plan = plan_over(config, source.scenarios(&plan(config)));
     let passes = account_passes(&book, plan.tail_len, tail_entry_budget);
     let groups = passes.len() as u64;
     let mut accounts = Vec::with_capacity(book.accounts.len());
     for (g, sub) in passes.iter().enumerate() {
         let done_before = g as u64 * plan.paths;
-        let tails = backend.tails(sub, &plan, &|done| progress((done_before + done) / groups))?;
+        let tails = source.tails(backend, sub, &plan, &|done| {
+            progress((done_before + done) / groups)
+        })?;
         let mut figures: Vec<AccountFigures> = tails
             .into_iter()
             .map(|tail| AccountFigures {
@@ -148,7 +186,7 @@ pub fn simulate_within(
                 tail,
             })
             .collect();
-        component_es(sub, &plan, backend, &mut figures)?;
+        component_es(sub, &plan, &source, backend, &mut figures)?;
         for f in &mut figures {
             f.tail.worst.truncate(f.margin_es.k);
             f.tail.worst.shrink_to_fit();
@@ -158,15 +196,17 @@ pub fn simulate_within(
     Ok(Simulation {
         book,
         plan,
+        source,
         accounts,
     })
 }
 
 /// Component ES at the margin confidence: the mean loss of each holding over the account's
-/// k tail paths, regenerated alone (counter-based draws).
+/// k tail paths, regenerated alone (counter-based draws; a table's rows revalued again).
 fn component_es(
     book: &Book,
     plan: &SimulationPlan,
+    source: &ScenarioSource,
     backend: &dyn Backend,
     accounts: &mut [AccountFigures],
 ) -> Result<()> {
@@ -176,7 +216,7 @@ fn component_es(
         .collect();
     paths.sort_unstable();
     paths.dedup();
-    let revalued = backend.revalue_paths(book, plan.seed, &paths)?;
+    let revalued = source.revalue(backend, book, plan, &paths)?;
     let (n_assets, n_instr) = (book.assets.len(), book.instruments.len());
     for (account, figures) in book.accounts.iter().zip(accounts.iter_mut()) {
         let mut sums = vec![0.0; account.holdings.len()];
@@ -259,7 +299,15 @@ pub fn evaluate(
     let book = inputs.compile()?;
     let named = inputs.scenarios.resolve(&book)?;
     let warnings = inputs.scenarios.skipped_shocks(&book);
-    let sim = simulate(book, &inputs.config, backend, progress)?;
+    let source = inputs.source(&book)?;
+    let sim = simulate_source(
+        book,
+        &inputs.config,
+        source,
+        backend,
+        progress,
+        TAIL_ENTRY_BUDGET,
+    )?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
     check_figures(&sim, &figures, &inputs.portfolio)?;

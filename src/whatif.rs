@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::instrument::InstrumentSpec;
 use crate::portfolio::{Origin, Portfolio, Position};
 use crate::report::{MarginCurrency, RunInfo, margin_currency, run_info};
-use crate::run::{RunInputs, check_figures, margin_figures, simulate};
+use crate::run::{RunInputs, TAIL_ENTRY_BUDGET, check_figures, margin_figures, simulate_source};
 
 /// A position to add (on the command line, `whatif --add INSTRUMENT:QUANTITY`).
 #[derive(Clone, Debug)]
@@ -118,7 +118,15 @@ pub fn what_if(
     let started = std::time::Instant::now();
     let book = Book::compile(&inputs.market, &portfolio, &inputs.config, &inputs.files)?;
     let named = inputs.scenarios.resolve(&book)?;
-    let sim = simulate(book, &inputs.config, backend, progress)?;
+    let source = inputs.source(&book)?;
+    let sim = simulate_source(
+        book,
+        &inputs.config,
+        source,
+        backend,
+        progress,
+        TAIL_ENTRY_BUDGET,
+    )?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
     check_figures(&sim, &figures, &portfolio)?;
@@ -130,7 +138,7 @@ pub fn what_if(
     Ok(WhatIf {
         run: run_info(
             &inputs.config,
-            &sim.book,
+            &sim,
             backend,
             started.elapsed().as_secs_f64(),
         ),

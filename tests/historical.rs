@@ -135,4 +135,85 @@ on_every_backend!(
     hs_of_a_linear_book_is_the_exact_order_statistic,
     monte_carlo_states_as_a_table_give_the_monte_carlo_tails,
     table_tails_do_not_depend_on_chunks,
+    hs_run_of_a_linear_book_gives_exact_order_statistics,
 );
+
+// ---- Whole runs over historical scenarios. ----
+
+use std::sync::Arc;
+use tailrisk::run::{HistoricalScenarios, ScenarioSource, TAIL_ENTRY_BUDGET, simulate_source};
+
+fn history(method: HistoricalMethod, n: usize) -> HistoricalScenarios {
+    let r = returns(n);
+    HistoricalScenarios {
+        method,
+        symbols: vec!["ETH".into(), "BTC".into()],
+        // ETH moves half as much as BTC, in the opposite direction on odd days.
+        returns: r
+            .iter()
+            .enumerate()
+            .map(|(t, &x)| vec![if t % 2 == 0 { 0.5 * x } else { -0.5 * x }, x])
+            .collect(),
+        sigma: (0..=n)
+            .map(|t| vec![0.02 + 0.001 * (t % 7) as f64, 0.03 + 0.002 * (t % 5) as f64])
+            .collect(),
+        vol_used: vec![0.6, 0.5],
+        dates: (0..n).map(|t| format!("day {t}")).collect(),
+        file: "h.csv".into(),
+    }
+}
+
+/// hs VaR and ES of a linear book (BTC spot and an ETH perpetual) are the exact order
+/// statistics of its losses over the n days, computed here: k = ⌈n(1 − α)⌉, VaR the k-th
+/// largest loss, ES the mean of the k largest; components sum to ES.
+fn hs_run_of_a_linear_book_gives_exact_order_statistics(backend: &dyn Backend) {
+    let cfg = config(1, 1, &[0.99, 0.975]);
+    let b = book(
+        &common::two_asset_market(),
+        &portfolio(&[("a", "USD", vec![("BTC", 3.0), ("ETH-PERPETUAL", -20000.0)])]),
+        &cfg,
+    );
+    let btc = 91250.0;
+    let h = history(HistoricalMethod::Hs, 999);
+    let table = h.table(&b, cfg.horizon_days).unwrap();
+    let sim = simulate_source(
+        b.clone(),
+        &cfg,
+        ScenarioSource::Table {
+            method: HistoricalMethod::Hs,
+            table: Arc::new(table),
+        },
+        backend,
+        &|_| {},
+        TAIL_ENTRY_BUDGET,
+    )
+    .unwrap();
+    // Loss per day, by hand: spot −q·S₀·expm1(r); an inverse perpetual of USD size Q loses
+    // −Q·expm1(r) (its P&L per unit is expm1(r) in USD, SPEC §3).
+    let mut losses: Vec<f64> = h
+        .returns
+        .iter()
+        .map(|r| -3.0 * btc * r[1].exp_m1() - (-20000.0) * r[0].exp_m1())
+        .collect();
+    losses.sort_by(|a, b| b.total_cmp(a));
+    let gross = gross_in_currency(&sim.book, 0);
+    let tol = f32_loss_error(backend, gross) + 1e-9 * gross;
+    for m in &sim.accounts[0].measures {
+        let k = (999.0 * (1.0 - m.confidence)).ceil() as usize;
+        let es = losses[..k].iter().sum::<f64>() / k as f64;
+        assert!(
+            (m.var - losses[k - 1]).abs() <= tol,
+            "{m:?} vs {}",
+            losses[k - 1]
+        );
+        assert!((m.es - es).abs() <= tol, "{m:?} vs {es}");
+    }
+    let a = &sim.accounts[0];
+    let sum: f64 = a.components.iter().sum();
+    assert!(
+        (sum - a.margin_es.es).abs() <= tol,
+        "{sum} vs {}",
+        a.margin_es.es
+    );
+    assert_eq!(sim.plan.paths, 999);
+}

@@ -255,6 +255,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
             config: config_file,
         },
         scenarios,
+        historical: None,
     })
 }
 

@@ -7,7 +7,7 @@ use crate::engine::Backend;
 use crate::greeks::account_assets;
 use crate::margin::{Binding, Margin};
 use crate::risk::Measure;
-use crate::run::{Evaluation, RunInputs};
+use crate::run::{Evaluation, RunInputs, Simulation};
 use crate::stress::ScenarioOrigin;
 
 use super::{
@@ -90,7 +90,7 @@ pub fn report(ev: &Evaluation, config: &RunConfig, backend: &dyn Backend) -> Rep
         })
         .collect();
     Report {
-        run: run_info(config, book, backend, ev.seconds),
+        run: run_info(config, &ev.sim, backend, ev.seconds),
         accounts,
     }
 }
@@ -163,7 +163,7 @@ pub fn stress_report(
         })
         .collect();
     StressCommandReport {
-        run: run_info(&inputs.config, book, backend, ev.seconds),
+        run: run_info(&inputs.config, &ev.sim, backend, ev.seconds),
         scenario_set: match &inputs.scenarios.origin {
             ScenarioOrigin::BuiltIn => "built-in".to_string(),
             ScenarioOrigin::File(file) => file.clone(),
@@ -218,10 +218,18 @@ fn margin_report(m: &Margin) -> MarginReport {
 }
 
 /// How a run was made: the `run` object of every report (seed and version included).
-pub fn run_info(config: &RunConfig, book: &Book, backend: &dyn Backend, seconds: f64) -> RunInfo {
-    let info = backend.info();
+/// The report's `run` object. `paths` is the number of scenarios: Monte Carlo paths, or the
+/// historical days of hs/fhs (whose `seed` and `steps` are then unused).
+pub fn run_info(
+    config: &RunConfig,
+    sim: &Simulation,
+    backend: &dyn Backend,
+    seconds: f64,
+) -> RunInfo {
+    let (book, info) = (&sim.book, backend.info());
     RunInfo {
-        paths: config.paths,
+        method: sim.source.method_name(),
+        paths: sim.plan.paths,
         seed: config.seed,
         horizon_days: config.horizon_days,
         steps: config.steps,

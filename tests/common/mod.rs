@@ -105,6 +105,7 @@ pub fn run_inputs(
         config,
         files: SourceFiles::default(),
         scenarios,
+        historical: None,
     }
 }
 
