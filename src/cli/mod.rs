@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod import;
 
 pub use args::Cli;
 pub use commands::execute;
