@@ -61,8 +61,11 @@ fn f(v: &Value) -> f64 {
 
 /// Expiry of a Deribit name's DMMMYY at 08:00 UTC, ms.
 fn expiry_ms(code: &str) -> i64 {
-    let date = chrono::NaiveDate::parse_from_str(&format!("{code}"), "%d%b%y").unwrap();
-    date.and_hms_opt(8, 0, 0).unwrap().and_utc().timestamp_millis()
+    let date = chrono::NaiveDate::parse_from_str(code, "%d%b%y").unwrap();
+    date.and_hms_opt(8, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp_millis()
 }
 
 /// D3 recomputed from the raw rows: per option expiry among `expiries`, the mean
@@ -137,7 +140,11 @@ fn samples_import_field_by_field() {
     let expiries = ["27NOV26", "25DEC26", "26MAR27"];
     assert_eq!(
         btc["vol"]["expiries"],
-        json!(["2026-11-27T08:00:00Z", "2026-12-25T08:00:00Z", "2027-03-26T08:00:00Z"])
+        json!([
+            "2026-11-27T08:00:00Z",
+            "2026-12-25T08:00:00Z",
+            "2027-03-26T08:00:00Z"
+        ])
     );
 
     let raw = rows("book_summary_btc.json");
@@ -170,7 +177,10 @@ fn samples_import_field_by_field() {
     assert!(close(f(&btc["vol"]["implied_vols"][1][12]), expected));
     // Beyond the row's strikes: flat at the end strike's vol.
     assert!(close(f(&btc["vol"]["implied_vols"][0][0]), smiles[0][0].1));
-    assert!(close(f(&btc["vol"]["implied_vols"][0][20]), smiles[0].last().unwrap().1));
+    assert!(close(
+        f(&btc["vol"]["implied_vols"][0][20]),
+        smiles[0].last().unwrap().1
+    ));
     assert_eq!(market["correlation"]["symbols"], json!(["BTC", "ETH"]));
     assert!(market["assets"]["BTC"].get("adv_usd").is_none());
 }
@@ -181,7 +191,10 @@ fn positions_keep_size_and_its_units() {
     let text = imported.portfolio.as_deref().unwrap();
     let portfolio = tailrisk::input::parse_portfolio_json(text, "p.json").unwrap();
     let account = &portfolio.accounts[0];
-    assert_eq!((account.id.as_str(), account.margin_currency.as_str()), ("deribit", "USD"));
+    assert_eq!(
+        (account.id.as_str(), account.margin_currency.as_str()),
+        ("deribit", "USD")
+    );
     let got: Vec<(&str, f64, Settlement)> = account
         .positions
         .iter()
@@ -293,12 +306,24 @@ fn position(name: &str, size: f64, direction: &str, kind: &str) -> Value {
 fn import_small(tag: &str, book: &Value, positions: Option<&Value>, extra: &[&str]) -> Output {
     let book_file = scratch(&format!("{tag}-book.json"), book);
     let market_out = out(&format!("{tag}-market.json"));
-    let mut args = vec!["import", "deribit", "--book-summary", &book_file, "--market-out", &market_out];
+    let mut args = vec![
+        "import",
+        "deribit",
+        "--book-summary",
+        &book_file,
+        "--market-out",
+        &market_out,
+    ];
     let positions_file;
     let portfolio_out = out(&format!("{tag}-portfolio.json"));
     if let Some(p) = positions {
         positions_file = scratch(&format!("{tag}-positions.json"), p);
-        args.extend(["--positions", &positions_file, "--portfolio-out", &portfolio_out]);
+        args.extend([
+            "--positions",
+            &positions_file,
+            "--portfolio-out",
+            &portfolio_out,
+        ]);
     }
     args.extend(extra);
     tailrisk(&args)
@@ -315,7 +340,8 @@ fn assert_input_error(o: &Output, file: &str, field: &str, value: &str) {
 
 #[test]
 fn size_must_agree_with_direction() {
-    let p = json!({ "jsonrpc": "2.0", "result": [position("BTC-PERPETUAL", -100.0, "buy", "future")] });
+    let p =
+        json!({ "jsonrpc": "2.0", "result": [position("BTC-PERPETUAL", -100.0, "buy", "future")] });
     let o = import_small("d2", &small_book(AS_OF_MS), Some(&p), &[]);
     assert_input_error(&o, "d2-positions.json", "result[0].size", "-100");
     let p = json!([position("BTC-PERPETUAL", 100.0, "long", "future")]);
@@ -331,8 +357,18 @@ fn an_unusable_position_fails_unless_skipped() {
         position("SOL_USDC-25DEC26-150-C", 3.0, "buy", "option"),
     ]);
     let o = import_small("d12", &small_book(AS_OF_MS), Some(&p), &[]);
-    assert_input_error(&o, "d12-positions.json", "[1].instrument_name", "BTC-FS-25DEC26_PERP");
-    let o = import_small("d12s", &small_book(AS_OF_MS), Some(&p), &["--skip-unusable"]);
+    assert_input_error(
+        &o,
+        "d12-positions.json",
+        "[1].instrument_name",
+        "BTC-FS-25DEC26_PERP",
+    );
+    let o = import_small(
+        "d12s",
+        &small_book(AS_OF_MS),
+        Some(&p),
+        &["--skip-unusable"],
+    );
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     let e = stderr(&o);
     assert!(e.contains("[1].instrument_name: skipped"), "{e}");
@@ -357,31 +393,54 @@ fn the_same_instrument_twice_keeps_the_later_and_rejects_equal_times() {
     let newer = small_book(AS_OF_MS);
     let mut req = Request {
         book_summaries: vec![
-            Document { file: "old.json".into(), text: older.to_string() },
-            Document { file: "new.json".into(), text: newer.to_string() },
+            Document {
+                file: "old.json".into(),
+                text: older.to_string(),
+            },
+            Document {
+                file: "new.json".into(),
+                text: newer.to_string(),
+            },
         ],
         account_id: "deribit".into(),
         margin_currency: "USD".into(),
         ..Request::default()
     };
     let market: Value = serde_json::from_str(&import(&req).unwrap().market).unwrap();
-    let row = market["assets"]["BTC"]["vol"]["implied_vols"][0].as_array().unwrap();
-    assert!(row.iter().all(|v| f(v) == 0.55), "the later quote wins: {row:?}");
+    let row = market["assets"]["BTC"]["vol"]["implied_vols"][0]
+        .as_array()
+        .unwrap();
+    assert!(
+        row.iter().all(|v| f(v) == 0.55),
+        "the later quote wins: {row:?}"
+    );
     req.book_summaries[0].text = json!([option_row(90000, "C", json!(70.0), AS_OF_MS)]).to_string();
-    let e = import(&req).err().expect("equal creation_timestamp is an error").to_string();
-    assert!(e.contains("new.json") && e.contains("old.json") && e.contains("creation_timestamp"), "{e}");
+    let e = import(&req)
+        .expect_err("equal creation_timestamp is an error")
+        .to_string();
+    assert!(
+        e.contains("new.json") && e.contains("old.json") && e.contains("creation_timestamp"),
+        "{e}"
+    );
 }
 
 #[test]
 fn several_assets_need_a_correlation() {
     let o = tailrisk(&[
-        "import", "deribit",
-        "--book-summary", &sample("book_summary_btc.json"),
-        "--book-summary", &sample("book_summary_eth.json"),
-        "--market-out", &out("d9-market.json"),
+        "import",
+        "deribit",
+        "--book-summary",
+        &sample("book_summary_btc.json"),
+        "--book-summary",
+        &sample("book_summary_eth.json"),
+        "--market-out",
+        &out("d9-market.json"),
     ]);
     assert_input_error(&o, "command line", "--correlation", "(missing)");
-    assert!(!std::path::Path::new(&out("d9-market.json")).exists(), "nothing written");
+    assert!(
+        !std::path::Path::new(&out("d9-market.json")).exists(),
+        "nothing written"
+    );
 }
 
 #[test]
@@ -394,7 +453,14 @@ fn wrong_types_and_unreadable_files_are_named() {
     book["result"][0]["creation_timestamp"] = json!(-5);
     let o = import_small("ts", &book, None, &[]);
     assert_input_error(&o, "ts-book.json", "result[0].creation_timestamp", "-5");
-    let o = tailrisk(&["import", "deribit", "--book-summary", "/nonexistent/b.json", "--market-out", &out("x.json")]);
+    let o = tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        "/nonexistent/b.json",
+        "--market-out",
+        &out("x.json"),
+    ]);
     assert_eq!(o.status.code(), Some(66), "{}", stderr(&o));
 }
 
@@ -402,9 +468,27 @@ fn wrong_types_and_unreadable_files_are_named() {
 fn portfolio_out_and_positions_need_each_other() {
     let book = scratch("usage-book.json", &small_book(AS_OF_MS));
     let m = out("usage-market.json");
-    let o = tailrisk(&["import", "deribit", "--book-summary", &book, "--market-out", &m, "--portfolio-out", &out("p.json")]);
+    let o = tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        &book,
+        "--market-out",
+        &m,
+        "--portfolio-out",
+        &out("p.json"),
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let o = tailrisk(&["import", "deribit", "--book-summary", &book, "--market-out", &m, "--positions", &book]);
+    let o = tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        &book,
+        "--market-out",
+        &m,
+        "--positions",
+        &book,
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
@@ -431,14 +515,22 @@ fn stale_rows_testnet_and_bad_quotes_are_noted() {
 fn imported_files_run_end_to_end() {
     let (market, portfolio) = (out("e2e-market.json"), out("e2e-portfolio.json"));
     let o = tailrisk(&[
-        "import", "deribit",
-        "--book-summary", &sample("book_summary_btc.json"),
-        "--book-summary", &sample("book_summary_eth.json"),
-        "--positions", &sample("positions.json"),
-        "--correlation", &sample("correlation.json"),
-        "--account-id", "desk-1",
-        "--market-out", &market,
-        "--portfolio-out", &portfolio,
+        "import",
+        "deribit",
+        "--book-summary",
+        &sample("book_summary_btc.json"),
+        "--book-summary",
+        &sample("book_summary_eth.json"),
+        "--positions",
+        &sample("positions.json"),
+        "--correlation",
+        &sample("correlation.json"),
+        "--account-id",
+        "desk-1",
+        "--market-out",
+        &market,
+        "--portfolio-out",
+        &portfolio,
     ]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(o.stdout.is_empty(), "data goes to files, notices to stderr");
@@ -449,8 +541,17 @@ fn imported_files_run_end_to_end() {
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let o = tailrisk(&[
-        "run", "--market", &market, "--portfolio", &portfolio,
-        "--backend", "cpu", "--paths", "20000", "--format", "json",
+        "run",
+        "--market",
+        &market,
+        "--portfolio",
+        &portfolio,
+        "--backend",
+        "cpu",
+        "--paths",
+        "20000",
+        "--format",
+        "json",
     ]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     let report: Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -58,7 +58,12 @@ pub struct DeribitArgs {
 /// Runs `tailrisk import …`.
 pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
     let Exchange::Deribit(args) = &args.exchange;
-    let read = |paths: &[PathBuf]| paths.iter().map(|p| document(p)).collect::<Result<Vec<_>>>();
+    let read = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| document(p))
+            .collect::<Result<Vec<_>>>()
+    };
     let request = Request {
         book_summaries: read(&args.book_summary)?,
         positions: read(&args.positions)?,

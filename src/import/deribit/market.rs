@@ -76,7 +76,11 @@ pub fn import_market(files: &[Document], notes: &mut Notes) -> Result<(MarketOut
         let src = Source::new(&doc.text, &doc.file, "a book summary response")?;
         let rows: Rows<SummaryRow> = read_rows(&src)?;
         if rows.testnet {
-            notes.push(&doc.file, "testnet", "the response is from Deribit's testnet");
+            notes.push(
+                &doc.file,
+                "testnet",
+                "the response is from Deribit's testnet",
+            );
         }
         for (i, row) in rows.rows.into_iter().enumerate() {
             let at = rows.at.index(i);
@@ -180,9 +184,13 @@ fn usable(
         );
         None
     };
-    let positive = |v: Option<crate::input::bounds::Num<_>>| v.map(|v| v.get()).filter(|&v| v > 0.0);
+    let positive =
+        |v: Option<crate::input::bounds::Num<_>>| v.map(|v| v.get()).filter(|&v| v > 0.0);
     let Some(delivery) = positive(row.estimated_delivery_price) else {
-        return skip("estimated_delivery_price", "needs a positive delivery price");
+        return skip(
+            "estimated_delivery_price",
+            "needs a positive delivery price",
+        );
     };
     let (vol, forward) = if spec.kind == InstrumentKind::Option {
         let Some(iv) = positive(row.mark_iv) else {
@@ -221,7 +229,8 @@ fn other_kind(name: &str, is_spot: bool) -> Option<&'static str> {
         return Some("spot");
     }
     let code = parts.get(1).copied().unwrap_or("");
-    let is_code = !code.is_empty() && code.len() <= 6 && code.bytes().all(|b| b.is_ascii_uppercase());
+    let is_code =
+        !code.is_empty() && code.len() <= 6 && code.bytes().all(|b| b.is_ascii_uppercase());
     (parts.len() >= 3 && is_code && code != "PERPETUAL").then_some("combo")
 }
 
@@ -273,57 +282,71 @@ fn years(from_ms: i64, to_ms: i64) -> f64 {
     (to_ms - from_ms) as f64 / 1000.0 / SECONDS_PER_YEAR
 }
 
-/// One asset: spot (D6), rate (D3), knots (D4) and rows (D5); `None` with a notice when no
-/// expiry has enough strikes.
-fn asset(symbol: &str, quotes: &[Quote], as_of: i64, notes: &mut Notes) -> Option<AssetOut> {
-    // Spot: the delivery price of the latest row (the first of equals, in instrument order).
+/// D6: the asset's spot, the delivery price of its latest row (the first of equals, in
+/// instrument order); stale rows and delivery prices off the spot are noted.
+fn spot(symbol: &str, quotes: &[Quote], as_of: i64, notes: &mut Notes) -> f64 {
     let newest = quotes.iter().fold(&quotes[0], |best, q| {
-        if q.created_ms > best.created_ms { q } else { best }
+        if q.created_ms > best.created_ms {
+            q
+        } else {
+            best
+        }
     });
     let spot = newest.delivery;
     for q in quotes {
         if as_of - q.created_ms > STALE_MS {
             let age = (as_of - q.created_ms) as f64 / 1000.0;
-            notes.push(&q.file, &q.at.to_string(), format!("{age} s older than as_of"));
+            notes.push(
+                &q.file,
+                &q.at.to_string(),
+                format!("{age} s older than as_of"),
+            );
         }
         if (q.delivery / spot - 1.0).abs() > SPOT_TOLERANCE {
             notes.push(
                 &q.file,
                 &q.at.key("estimated_delivery_price").to_string(),
-                format!("{} differs from {symbol}'s spot {spot} by more than 0.5%", q.delivery),
+                format!(
+                    "{} differs from {symbol}'s spot {spot} by more than 0.5%",
+                    q.delivery
+                ),
             );
         }
     }
+    spot
+}
+
+/// One asset: spot (D6), rate (D3), knots (D4) and rows (D5); `None` with a notice when no
+/// expiry has enough strikes.
+fn asset(symbol: &str, quotes: &[Quote], as_of: i64, notes: &mut Notes) -> Option<AssetOut> {
+    let spot = spot(symbol, quotes, as_of, notes);
     let rows = expiry_rows(symbol, quotes, notes);
     if rows.is_empty() {
-        notes.push("market", symbol, "not imported: no option expiry with at least 3 usable strikes");
+        notes.push(
+            "market",
+            symbol,
+            "not imported: no option expiry with at least 3 usable strikes",
+        );
         return None;
     }
-    // D3: one point per option expiry (its mean underlying_price), one per future.
-    let mut points: Vec<(f64, f64)> = rows
-        .iter()
-        .map(|r| (years(as_of, r.expiry_ms), (r.forward / spot).ln()))
-        .collect();
-    points.extend(quotes.iter().filter(|q| q.kind != InstrumentKind::Option).map(|q| {
-        let t = q.expiry_ms.map_or(0.0, |e| years(as_of, e));
-        (t, (q.forward / spot).ln())
-    }));
-    let rate = fit_rate(&points).unwrap_or(0.0);
-    notes.push(
-        "market",
-        &format!("assets.{symbol}.rate"),
-        format!("{rate} fitted by least squares over {} expiries", points.len()),
-    );
+    let rate = rate(symbol, &rows, quotes, spot, as_of, notes);
     // §2's k = ln(K / (spot·e^{rate·T})) per strike.
     let smiles: Vec<Vec<(f64, f64)>> = rows
         .iter()
         .map(|r| {
             let t = years(as_of, r.expiry_ms);
-            r.strikes.iter().map(|&(k, v)| ((k / spot).ln() - rate * t, v)).collect()
+            r.strikes
+                .iter()
+                .map(|&(k, v)| ((k / spot).ln() - rate * t, v))
+                .collect()
         })
         .collect();
     let Some(grid) = knots(smiles.iter().flatten().map(|p| p.0)) else {
-        notes.push("market", symbol, "not imported: its strikes span no range of log-moneyness within ±1.5");
+        notes.push(
+            "market",
+            symbol,
+            "not imported: its strikes span no range of log-moneyness within ±1.5",
+        );
         return None;
     };
     debug_assert_eq!(grid.len(), KNOTS);
@@ -331,11 +354,52 @@ fn asset(symbol: &str, quotes: &[Quote], as_of: i64, notes: &mut Notes) -> Optio
         spot,
         rate,
         vol: GridOut {
-            expiries: rows.iter().map(|r| format_rfc3339(r.expiry_ms.div_euclid(1000))).collect(),
-            implied_vols: smiles.iter().map(|s| grid.iter().map(|&k| read_row(s, k)).collect()).collect(),
+            expiries: rows
+                .iter()
+                .map(|r| format_rfc3339(r.expiry_ms.div_euclid(1000)))
+                .collect(),
+            implied_vols: smiles
+                .iter()
+                .map(|s| grid.iter().map(|&k| read_row(s, k)).collect())
+                .collect(),
             log_moneyness: grid,
         },
     })
+}
+
+/// D3: least squares of ln(F/spot) = rate·T over one point per option expiry (its mean
+/// underlying_price) and one per future (its mark_price); the rate is noted.
+fn rate(
+    symbol: &str,
+    rows: &[ExpiryRow],
+    quotes: &[Quote],
+    spot: f64,
+    as_of: i64,
+    notes: &mut Notes,
+) -> f64 {
+    let mut points: Vec<(f64, f64)> = rows
+        .iter()
+        .map(|r| (years(as_of, r.expiry_ms), (r.forward / spot).ln()))
+        .collect();
+    points.extend(
+        quotes
+            .iter()
+            .filter(|q| q.kind != InstrumentKind::Option)
+            .map(|q| {
+                let t = q.expiry_ms.map_or(0.0, |e| years(as_of, e));
+                (t, (q.forward / spot).ln())
+            }),
+    );
+    let rate = fit_rate(&points).unwrap_or(0.0);
+    notes.push(
+        "market",
+        &format!("assets.{symbol}.rate"),
+        format!(
+            "{rate} fitted by least squares over {} points (option expiries and futures)",
+            points.len()
+        ),
+    );
+    rate
 }
 
 /// An expiry's smile as quoted: strikes ascending with the mean vol of their quotes.
@@ -351,7 +415,10 @@ struct ExpiryRow {
 fn expiry_rows(symbol: &str, quotes: &[Quote], notes: &mut Notes) -> Vec<ExpiryRow> {
     let mut by_expiry: BTreeMap<i64, Vec<&Quote>> = BTreeMap::new();
     for q in quotes.iter().filter(|q| q.kind == InstrumentKind::Option) {
-        by_expiry.entry(q.expiry_ms.unwrap_or(0)).or_default().push(q);
+        by_expiry
+            .entry(q.expiry_ms.unwrap_or(0))
+            .or_default()
+            .push(q);
     }
     let mut rows = Vec::new();
     for (expiry_ms, mut qs) in by_expiry {
@@ -368,13 +435,23 @@ fn expiry_rows(symbol: &str, quotes: &[Quote], notes: &mut Notes) -> Vec<ExpiryR
         }
         let when = format_rfc3339(expiry_ms.div_euclid(1000));
         if strikes.len() < MIN_STRIKES {
-            notes.push("market", &format!("{symbol} {when}"), format!("expiry skipped: {} usable strike(s), needs 3", strikes.len()));
+            notes.push(
+                "market",
+                &format!("{symbol} {when}"),
+                format!(
+                    "expiry skipped: {} usable strike(s), needs 3",
+                    strikes.len()
+                ),
+            );
             continue;
         }
         rows.push(ExpiryRow {
             expiry_ms,
             forward: qs.iter().map(|q| q.forward).sum::<f64>() / qs.len() as f64,
-            strikes: strikes.into_iter().map(|(k, sum, n)| (k, sum / n as f64)).collect(),
+            strikes: strikes
+                .into_iter()
+                .map(|(k, sum, n)| (k, sum / n as f64))
+                .collect(),
         });
     }
     rows

@@ -49,7 +49,11 @@ pub fn import_positions(
         let src = Source::new(&doc.text, &doc.file, "a positions response")?;
         let rows = read_rows::<PositionRow>(&src)?;
         if rows.testnet {
-            notes.push(&doc.file, "testnet", "the response is from Deribit's testnet");
+            notes.push(
+                &doc.file,
+                "testnet",
+                "the response is from Deribit's testnet",
+            );
         }
         for (i, row) in rows.rows.into_iter().enumerate() {
             let at = rows.at.index(i);
@@ -107,7 +111,11 @@ fn unusable(row: &PositionRow, known: &Known) -> Option<String> {
     let name = &row.instrument_name;
     let spec = match parse_deribit(name) {
         Ok(spec) => spec,
-        Err(why) => return Some(format!("{name:?} is not an instrument tailrisk models: {why}")),
+        Err(why) => {
+            return Some(format!(
+                "{name:?} is not an instrument tailrisk models: {why}"
+            ));
+        }
     };
     let kind_agrees = match (row.kind.as_deref(), spec.kind) {
         (None, InstrumentKind::Spot) => false,
@@ -118,7 +126,9 @@ fn unusable(row: &PositionRow, known: &Known) -> Option<String> {
     };
     if !kind_agrees {
         let kind = row.kind.as_deref().unwrap_or("(none)");
-        return Some(format!("{name:?} of kind {kind:?} is not an option, future or perpetual"));
+        return Some(format!(
+            "{name:?} of kind {kind:?} is not an option, future or perpetual"
+        ));
     }
     if !known.assets.contains(&spec.underlying) {
         return Some(format!(
