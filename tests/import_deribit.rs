@@ -560,3 +560,43 @@ fn imported_files_run_end_to_end() {
     assert!(f(&account["measures"][0]["es"]) > 0.0);
     assert!(f(&account["margin"]["initial"]) > 0.0);
 }
+
+#[test]
+fn flags_and_outputs_that_do_not_validate_are_named() {
+    let p = json!([position("BTC-PERPETUAL", 100.0, "buy", "future")]);
+    let o = import_small(
+        "d11",
+        &small_book(AS_OF_MS),
+        Some(&p),
+        &["--account-id", " "],
+    );
+    assert_input_error(&o, "command line", "--account-id", "\" \"");
+    // D14: a coin margin currency that is not simulated fails as `run` would fail, naming
+    // the output file; nothing is written.
+    let o = import_small(
+        "d14",
+        &small_book(AS_OF_MS),
+        Some(&p),
+        &["--margin-currency", "SOL"],
+    );
+    assert_input_error(&o, "d14-portfolio.json", "margin_currency", "SOL");
+    assert!(!std::path::Path::new(&out("d14-market.json")).exists());
+    // D9: the correlation must list every imported asset.
+    let c = scratch(
+        "d9c.json",
+        &json!({ "symbols": ["ETH"], "matrix": [[1.0]] }),
+    );
+    let o = tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        &sample("book_summary_btc.json"),
+        "--book-summary",
+        &sample("book_summary_eth.json"),
+        "--correlation",
+        &c,
+        "--market-out",
+        &out("d9c-market.json"),
+    ]);
+    assert_input_error(&o, "d9c.json", "symbols", "ETH");
+}
