@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod greeks;
+pub mod import;
 pub mod input;
 pub mod instrument;
 pub mod margin;

@@ -33,6 +33,8 @@ pub enum Command {
     /// Throughput of the backends on a generated book over a list of path counts: seconds,
     /// paths/s, full repricings/s, seconds per stage and peak memory (docs/benchmarks.md).
     Bench(BenchArgs),
+    /// Turn saved exchange API responses into a market snapshot and positions (SPEC §15).
+    Import(super::import::ImportArgs),
 }
 
 /// `tailrisk bench`.

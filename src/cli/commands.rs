@@ -116,6 +116,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench_command(&args),
+        Command::Import(args) => super::import::execute(&args),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod commands;
 pub mod devices;
+pub mod import;
 pub mod output;
 
 pub use args::Cli;

@@ -120,7 +120,10 @@ pub fn parse_market(text: &str, file: &str) -> Result<Market> {
     // Without a correlation block only one asset can be simulated; which one, and whether
     // the positions allow it, is decided when the book is compiled.
     let correlation = match m.correlation {
-        Some(Object(c)) => Some(correlation(&src, &root.key("correlation"), c, &assets)?),
+        Some(Object(c)) => {
+            let symbols: Vec<String> = assets.iter().map(|a| a.symbol.clone()).collect();
+            Some(correlation(&src, &root.key("correlation"), c, &symbols)?)
+        }
         None => None,
     };
     Ok(Market {
@@ -243,18 +246,26 @@ fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Resul
     }))
 }
 
+/// A correlation object `{symbols, matrix}` in a file of its own (`import deribit
+/// --correlation`), validated as a market's `correlation` block over the assets `symbols`.
+pub fn parse_correlation(text: &str, file: &str, symbols: &[String]) -> Result<CorrelationInput> {
+    let src = Source::new(text, file, "an object")?;
+    let Object(c) = src.parse::<Object<CorrelationFields>>()?;
+    correlation(&src, &Path::root(), c, symbols)
+}
+
 fn correlation(
     src: &Source,
     at: &Path,
     c: CorrelationFields,
-    assets: &[AssetQuote],
+    assets: &[String],
 ) -> Result<CorrelationInput> {
     let symbols_at = at.key("symbols");
     if c.symbols.is_empty() {
         return Err(src.fail(&symbols_at, "needs at least one symbol"));
     }
     for (i, symbol) in c.symbols.iter().enumerate() {
-        if !assets.iter().any(|a| a.symbol == *symbol) {
+        if !assets.contains(symbol) {
             return Err(src.fail(&symbols_at.index(i), "not an asset of the market"));
         }
         if c.symbols[..i].contains(symbol) {

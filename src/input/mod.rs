@@ -22,7 +22,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub use config::parse_config;
-pub use market::parse_market;
+pub use market::{parse_correlation, parse_market};
 pub use portfolio::{parse_added_position, parse_portfolio_csv, parse_portfolio_json};
 
 use crate::config::RunConfig;
