@@ -236,6 +236,11 @@ pub fn margin_figures(
         ));
         greeks.push(g);
     }
+    // The APC buffer tool scales the whole IM (SPEC §9, settled detail 6).
+    let buffer = config.margin.apc.and_then(|t| t.buffer());
+    for m in &mut margins {
+        *m = m.with_apc_buffer(buffer, config.margin.mm_ratio);
+    }
     Ok(MarginFigures {
         stress,
         greeks,
@@ -469,6 +474,7 @@ fn margin_report(m: &Margin) -> MarginReport {
             scenario: m.scenario,
             liquidity: m.liquidity,
             short_option_minimum: m.short_option_minimum,
+            apc_buffer: m.apc_buffer,
         },
     }
 }
@@ -491,6 +497,7 @@ pub fn run_info(config: &RunConfig, book: &Book, backend: &dyn Backend, seconds:
             frobenius_distance: r.frobenius_distance,
             min_eigenvalue_before: r.min_eigenvalue_before,
         }),
+        calibration: config.calibrated.clone(),
     }
 }
 

@@ -30,6 +30,9 @@ pub enum Command {
     Whatif(WhatifArgs),
     /// List the GPU adapters wgpu finds, with the features and limits tailrisk uses.
     Devices,
+    /// Calibrate EWMA vols, correlation, long-run and stressed vols, Student-t ν and the
+    /// anti-procyclicality tool's vol_used to a price history (SPEC §9).
+    Calibrate(CalibrateArgs),
     /// Throughput of the backends on a generated book over a list of path counts: seconds,
     /// paths/s, full repricings/s, seconds per stage and peak memory (docs/benchmarks.md).
     Bench(BenchArgs),
@@ -85,6 +88,25 @@ pub enum BenchBackend {
     Cpu,
     /// The GPU on any adapter (lavapipe counts); exit 69 without one.
     Gpu,
+}
+
+/// `tailrisk calibrate`.
+#[derive(Clone, Debug, Args)]
+pub struct CalibrateArgs {
+    /// Daily closes (CSV, header date,SYM,…).
+    #[arg(long, value_name = "FILE")]
+    pub history: PathBuf,
+    /// Market snapshot (JSON): as_of and the simulated assets.
+    #[arg(long, value_name = "FILE")]
+    pub market: PathBuf,
+    /// Run configuration (JSON): `calibration` and `margin.apc`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the calibration to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `tailrisk whatif`.
@@ -148,6 +170,9 @@ pub struct CommonArgs {
     /// is the sample's, else the documented defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Daily closes (CSV): calibrate spot vols, correlation and ν to them (SPEC §9).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// Named stress scenarios (JSON), replacing the built-in set.
     #[arg(long, value_name = "FILE")]
     pub scenarios: Option<PathBuf>,

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{
-    BackendChoice, BenchArgs, BenchBackend, Cli, Command, CommonArgs, Format, PrecisionChoice,
+    BackendChoice, BenchArgs, BenchBackend, CalibrateArgs, Cli, Command, CommonArgs, Format,
+    PrecisionChoice,
 };
 use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
 use crate::book::SourceFiles;
@@ -87,7 +88,48 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => bench_command(&args),
+        Command::Calibrate(args) => calibrate_command(&args),
     }
+}
+
+/// `tailrisk calibrate`: the calibration of SPEC §9 as a table or JSON; warnings on stderr.
+fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
+    let market = input::load_market(&args.market)?;
+    let config = match &args.config {
+        Some(path) => input::load_config(path)?,
+        None => RunConfig::default(),
+    };
+    let calibration = calibrated(&market, &config, &args.history)?;
+    let text = match args.format {
+        Format::Json => crate::report::pretty_json(&calibration) + "\n",
+        Format::Table => calibration.to_table(),
+    };
+    write_output(args.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a history and calibrates it for `market` under `config`, printing the gap and
+/// EMIR-minimum warnings on stderr.
+fn calibrated(
+    market: &crate::market::Market,
+    config: &RunConfig,
+    history: &Path,
+) -> Result<crate::calibrate::Calibration> {
+    let history = input::load_history(history, market)?;
+    let warnings = history
+        .gap_warning()
+        .into_iter()
+        .chain(config.margin.apc.and_then(|t| t.warning()));
+    for w in warnings {
+        eprintln!("tailrisk: warning: {w}");
+    }
+    let apc = config.margin.apc;
+    Ok(crate::calibrate::calibrate(
+        &history,
+        &config.calibration,
+        apc,
+        market.as_of,
+    ))
 }
 
 /// `tailrisk bench`: the backends of `--backend`, each run logged on stderr as it ends.
@@ -209,7 +251,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
         Some(path) => ScenarioSet::load(path)?,
         None => ScenarioSet::built_in(),
     };
-    Ok(RunInputs {
+    let inputs = RunInputs {
         market,
         portfolio,
         config,
@@ -218,7 +260,14 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
             config: config_file,
         },
         scenarios,
-    })
+    };
+    match &args.history {
+        Some(path) => {
+            let calibration = calibrated(&inputs.market, &inputs.config, path)?;
+            Ok(crate::calibrate::apply(inputs, calibration))
+        }
+        None => Ok(inputs),
+    }
 }
 
 /// Flags override the configuration; values that parse but are invalid exit 65, checked
