@@ -1,6 +1,8 @@
 //! SPEC §9 on the shipped Bitstamp history: every calibrated figure recomputed by a
 //! straightforward f64 implementation written here (no engine code), history-input errors,
 //! the `calibrate` command, `run --history`, and the APC tools on a synthetic vol spike.
+// The reference is written index by index, as the formulas are, on purpose.
+#![allow(clippy::needless_range_loop)]
 
 mod common;
 
@@ -452,4 +454,65 @@ fn a_vol_spike_raises_margin_and_each_apc_tool_acts_as_defined() {
         mm_buffer,
         RunConfig::default().margin.mm_ratio * im_buffer
     ));
+}
+
+#[test]
+fn calibration_and_apc_configuration_fields() {
+    use tailrisk::input::parse_config;
+    let c = parse_config(
+        r#"{"calibration":{"lambda":0.97,"seed_returns":20,"lookback_years":2},
+            "margin":{"apc":{"tool":"stressed_weight","weight":0.1}}}"#,
+        "c.json",
+    )
+    .expect("parses");
+    assert_eq!(
+        (c.calibration.lambda, c.calibration.seed_returns),
+        (0.97, 20)
+    );
+    assert_eq!(c.calibration.lookback_years, 2.0);
+    let tool = c.margin.apc.expect("apc");
+    assert_eq!(tool, ApcTool::StressedWeight { weight: 0.1 });
+    assert!(
+        tool.warning()
+            .expect("below EMIR's minimum")
+            .contains("0.25")
+    );
+    assert!(!c.student_t_dof_given);
+    let null = parse_config(r#"{"student_t_dof":null}"#, "c.json").unwrap();
+    assert!(null.student_t_dof_given && null.student_t_dof.is_none());
+    for (text, field) in [
+        (
+            r#"{"margin":{"apc":{"tool":"buffer","buffer":1.5}}}"#,
+            "margin.apc.buffer",
+        ),
+        (
+            r#"{"margin":{"apc":{"tool":"stressed_weight"}}}"#,
+            "margin.apc.weight",
+        ),
+        (r#"{"margin":{"apc":{"tool":"cap"}}}"#, "margin.apc.tool"),
+        (r#"{"calibration":{"lambda":1}}"#, "calibration.lambda"),
+        (
+            r#"{"calibration":{"seed_returns":0}}"#,
+            "calibration.seed_returns",
+        ),
+        (
+            r#"{"calibration":{"lookback_years":0}}"#,
+            "calibration.lookback_years",
+        ),
+    ] {
+        let e = parse_config(text, "c.json").expect_err(text);
+        assert_eq!(e.exit_code(), 65);
+        assert!(e.to_string().contains(field), "{e}");
+    }
+    // A configuration that sets ν keeps it under --history; absent, the fitted ν is used.
+    let market = std::fs::read_to_string(MARKET).unwrap();
+    let book = std::fs::read_to_string(PORTFOLIO).unwrap();
+    for (config, want) in [
+        (RunConfig::default(), engine(0.94, None).student_t_dof),
+        (null, None),
+    ] {
+        let inputs = common::run_inputs(&market, &book, config, ScenarioSet::built_in());
+        let cal = engine(0.94, None);
+        assert_eq!(apply(inputs, cal).config.student_t_dof, want);
+    }
 }

@@ -18,7 +18,7 @@ mod table;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-use crate::config::{ApcTool, CalibrationConfig, DynamicsInput};
+use crate::config::{ApcTool, CalibrationConfig};
 use crate::input::History;
 use crate::market::CorrelationInput;
 use crate::run::RunInputs;
@@ -234,11 +234,7 @@ fn standardised(history: &History, e: &Ewma) -> Vec<f64> {
 /// configuration records the calibration for the report's `run.calibration`.
 pub fn apply(mut inputs: RunInputs, calibration: Calibration) -> RunInputs {
     for a in &calibration.assets {
-        let d = inputs
-            .config
-            .dynamics
-            .entry(a.symbol.clone())
-            .or_insert_with(DynamicsInput::default);
+        let d = inputs.config.dynamics.entry(a.symbol.clone()).or_default();
         d.spot_vol = Some(a.vol_used);
     }
     let c = &calibration.correlation;
