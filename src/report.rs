@@ -421,6 +421,9 @@ impl Report {
                     money(c.liquidity),
                     money(c.short_option_minimum)
                 );
+                if let Some(b) = c.apc_buffer {
+                    let _ = writeln!(out, "  including the APC buffer {}", money(b));
+                }
             }
             if let Some(greeks) = &a.greeks {
                 for (asset, g) in greeks {
