@@ -516,3 +516,40 @@ fn calibration_and_apc_configuration_fields() {
         assert_eq!(apply(inputs, cal).config.student_t_dof, want);
     }
 }
+
+/// Empty cells before an asset trades drop their rows, rows after as_of are ignored, columns
+/// not simulated are not read, and a gap gives one return and a warning.
+#[test]
+fn history_rows_are_kept_as_specified() {
+    let mut csv = String::from("date,ETH,BTC,XRP\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
+    for i in 0..100i64 {
+        if (40..45).contains(&i) {
+            continue; // a five-day hole: one return spans six days
+        }
+        let eth = if i < 10 {
+            String::new()
+        } else {
+            format!("{}", 100 + i)
+        };
+        csv += &format!(
+            "{},{eth},{},not-a-price\n",
+            start + chrono::Duration::days(i),
+            4000 + i
+        );
+    }
+    csv += "2019-06-01,-1,-1,x\n"; // after as_of: not read
+    let symbols = ["BTC".to_string(), "ETH".to_string()];
+    let as_of = chrono::NaiveDate::from_ymd_opt(2019, 4, 10).unwrap(); // day 99
+    let h = parse_history(&csv, "h.csv", &symbols, as_of).expect("parses");
+    // Priced rows: days 10..=99 without 40..45, i.e. 85 rows, 84 returns.
+    assert_eq!(h.returns.len(), 84);
+    assert_eq!(h.dates[0], start + chrono::Duration::days(11));
+    assert_eq!(h.gaps, 1);
+    assert!(h.gap_warning().unwrap().contains("1 return(s)"));
+    let r = &h.returns[0];
+    assert!(close(r[0], (4011.0f64 / 4010.0).ln()) && close(r[1], (111.0f64 / 110.0).ln()));
+    let cut = chrono::NaiveDate::from_ymd_opt(2019, 2, 20).unwrap(); // day 50: 36 rows, 35 returns
+    let e = parse_history(&csv, "h.csv", &symbols, cut).expect_err("too few returns");
+    assert!(e.to_string().contains("got 35 returns"), "{e}");
+}
