@@ -368,6 +368,28 @@ fn run_with_history_carries_the_calibration_and_uses_it() {
     assert_eq!(*cal, serde_json::to_value(engine(0.94, None)).unwrap());
     let es = |v: &serde_json::Value| v["accounts"][0]["measures"][0]["es"].as_f64().unwrap();
     assert_ne!(es(&with), es(&without));
+    let stress = tailrisk(&[
+        "stress",
+        "--backend",
+        "cpu",
+        "--market",
+        MARKET,
+        "--portfolio",
+        PORTFOLIO,
+        "--paths",
+        "2000",
+        "--format",
+        "json",
+        "--history",
+        HISTORY,
+    ]);
+    assert!(
+        stress.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stress.stderr)
+    );
+    let stress: serde_json::Value = serde_json::from_slice(&stress.stdout).unwrap();
+    assert_eq!(stress["run"]["calibration"], *cal);
 }
 
 /// A one-asset history: 400 calm days (1%/day), then `spike` days at `spike_vol` per day.

@@ -199,8 +199,10 @@ fn correlation(symbols: &[String], sigma: &[f64]) -> CalibratedCorrelation {
                     if a == b {
                         1.0
                     } else {
-                        let s = (sigma[a * k + a] * sigma[b * k + b]).sqrt();
-                        (sigma[a * k + b] / s).clamp(-1.0, 1.0)
+                        // Σ[a,b] from the upper triangle, so that ρ is exactly symmetric.
+                        let (i, j) = (a.min(b), a.max(b));
+                        let s = sigma[a * k + a].sqrt() * sigma[b * k + b].sqrt();
+                        (sigma[i * k + j] / s).clamp(-1.0, 1.0)
                     }
                 })
                 .collect()
