@@ -266,7 +266,12 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
             let calibration = calibrated(&inputs.market, &inputs.config, path)?;
             Ok(crate::calibrate::apply(inputs, calibration))
         }
-        None => Ok(inputs),
+        None => {
+            if let Some(w) = inputs.config.margin.apc.and_then(|t| t.warning()) {
+                eprintln!("tailrisk: warning: {w}");
+            }
+            Ok(inputs)
+        }
     }
 }
 
