@@ -17,6 +17,14 @@ pub struct RunConfig {
     pub confidence: Vec<f64>,
     /// Degrees of freedom ν ≥ 3 of the multivariate Student-t shocks; `None` = normal.
     pub student_t_dof: Option<u32>,
+    /// Whether the configuration file set `student_t_dof` (`null` included): a history
+    /// calibration's fitted ν replaces it only when not (SPEC §9, settled detail 5).
+    pub student_t_dof_given: bool,
+    /// EWMA calibration parameters of `--history` (SPEC §9).
+    pub calibration: CalibrationConfig,
+    /// The calibration these inputs were adjusted with (`--history`), reported as
+    /// `run.calibration`; set by [`crate::calibrate::apply`], never read from a file.
+    pub calibrated: Option<crate::calibrate::Calibration>,
     /// Per-asset dynamics; missing assets and fields take the zero defaults.
     pub dynamics: BTreeMap<String, DynamicsInput>,
     pub margin: MarginConfig,
@@ -48,6 +56,65 @@ pub struct MarginConfig {
     pub confidence: f64,
     /// Maintenance margin as a fraction of initial margin. Default 0.75.
     pub mm_ratio: f64,
+    /// Anti-procyclicality tool (SPEC §9, EMIR RTS 153/2013 art. 28). Default none.
+    pub apc: Option<ApcTool>,
+}
+
+/// An anti-procyclicality tool (`margin.apc`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[serde(tag = "tool", rename_all = "snake_case")]
+pub enum ApcTool {
+    /// vol_used = max(ewma_vol, long_run_vol).
+    Floor,
+    /// vol_used² = (1 − w)·ewma_vol² + w·stressed_vol², w in [0, 1].
+    StressedWeight { weight: f64 },
+    /// vol_used = ewma_vol, and IM = IM₀·(1 + buffer), buffer in [0, 1].
+    Buffer { buffer: f64 },
+}
+
+/// EMIR's minimum weight or buffer (RTS 153/2013 art. 28(1)(a), (b)).
+pub const EMIR_MINIMUM: f64 = 0.25;
+
+impl ApcTool {
+    /// The warning a caller shows for a weight or buffer below [`EMIR_MINIMUM`] (allowed).
+    pub fn warning(&self) -> Option<String> {
+        let (field, v) = match *self {
+            ApcTool::Floor => return None,
+            ApcTool::StressedWeight { weight } => ("weight", weight),
+            ApcTool::Buffer { buffer } => ("buffer", buffer),
+        };
+        (v < EMIR_MINIMUM)
+            .then(|| format!("margin.apc.{field} {v} is below EMIR's minimum of {EMIR_MINIMUM}"))
+    }
+
+    /// The buffer of the buffer tool; `None` for the others.
+    pub fn buffer(&self) -> Option<f64> {
+        match *self {
+            ApcTool::Buffer { buffer } => Some(buffer),
+            _ => None,
+        }
+    }
+}
+
+/// EWMA calibration parameters (SPEC §9 `calibration`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CalibrationConfig {
+    /// Decay λ, 0 < λ < 1. Default 0.94 (RiskMetrics daily).
+    pub lambda: f64,
+    /// Returns m that seed Σ₀ (≥ 1; at most n are used). Default 30.
+    pub seed_returns: u64,
+    /// Long-run and stressed window in years (> 0): W = min(n, ⌊365·years⌋). Default 10.
+    pub lookback_years: f64,
+}
+
+impl Default for CalibrationConfig {
+    fn default() -> Self {
+        Self {
+            lambda: 0.94,
+            seed_returns: 30,
+            lookback_years: 10.0,
+        }
+    }
 }
 
 /// Grid stress parameters (SPEC §5), Deribit-like defaults.
@@ -70,6 +137,7 @@ impl Default for MarginConfig {
         Self {
             confidence: 0.99,
             mm_ratio: 0.75,
+            apc: None,
         }
     }
 }
@@ -95,6 +163,9 @@ impl Default for RunConfig {
             seed: 42,
             confidence: vec![0.99, 0.995],
             student_t_dof: None,
+            student_t_dof_given: false,
+            calibration: CalibrationConfig::default(),
+            calibrated: None,
             dynamics: BTreeMap::new(),
             margin: MarginConfig::default(),
             stress: StressConfig::default(),
@@ -120,6 +191,12 @@ mod tests {
         assert_eq!(c.student_t_dof, None);
         assert!(c.dynamics.is_empty() && !c.repair_correlation && c.chunk_paths.is_none());
         assert_eq!((c.margin.confidence, c.margin.mm_ratio), (0.99, 0.75));
+        assert_eq!(c.margin.apc, None);
+        let cal = c.calibration;
+        assert_eq!(
+            (cal.lambda, cal.seed_returns, cal.lookback_years),
+            (0.94, 30, 10.0)
+        );
         let s = c.stress;
         assert_eq!((s.price_range, s.price_points), (0.16, 9));
         assert_eq!(s.vol_moves, vec![-0.25, 0.0, 0.5]);

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod bench_book;
 pub mod book;
+pub mod calibrate;
 pub mod cli;
 pub mod config;
 pub mod engine;

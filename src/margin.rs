@@ -5,7 +5,12 @@
 //!           short-option minimum, 0 ),        MM = mm_ratio · IM,
 //! ```
 //!
-//! with α = `margin.confidence`. Every component is reported.
+//! with α = `margin.confidence`. Every component is reported. With the anti-procyclicality
+//! buffer tool (`margin.apc`, SPEC §9 settled detail 6) the IM above is IM₀ and
+//!
+//! ```text
+//! apc_buffer = buffer · IM₀,   IM = IM₀ + apc_buffer,   MM = mm_ratio · IM.
+//! ```
 //!
 //! # Liquidity (concentration) add-on
 //!
@@ -106,7 +111,24 @@ pub struct Margin {
     pub scenario: f64,
     pub liquidity: f64,
     pub short_option_minimum: f64,
+    /// buffer · IM₀ under the APC buffer tool; `None` without it.
+    pub apc_buffer: Option<f64>,
     pub binding: Binding,
+}
+
+impl Margin {
+    /// The margin with the APC buffer tool's `buffer` (module docs); unchanged for `None`.
+    pub fn with_apc_buffer(self, buffer: Option<f64>, mm_ratio: f64) -> Margin {
+        let Some(buffer) = buffer else { return self };
+        let apc_buffer = buffer * self.initial;
+        let initial = self.initial + apc_buffer;
+        Margin {
+            initial,
+            maintenance: mm_ratio * initial,
+            apc_buffer: Some(apc_buffer),
+            ..self
+        }
+    }
 }
 
 /// IM and MM from their components (module docs). Ties go to the earlier term in the order
@@ -145,6 +167,7 @@ pub fn margin(
         scenario,
         liquidity,
         short_option_minimum,
+        apc_buffer: None,
         binding,
     }
 }

@@ -69,6 +69,9 @@ pub struct RunInfo {
     /// Present only when the correlation matrix was repaired (SPEC §2).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_repair: Option<RepairReport>,
+    /// Present only with `--history` (SPEC §9): the calibration the figures use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::calibrate::Calibration>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -138,6 +141,9 @@ pub struct MarginComponents {
     pub scenario: f64,
     pub liquidity: f64,
     pub short_option_minimum: f64,
+    /// Present only under the APC buffer tool (SPEC §9): buffer · IM₀.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apc_buffer: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
@@ -457,6 +463,9 @@ impl Report {
                     money(c.liquidity),
                     money(c.short_option_minimum)
                 );
+                if let Some(b) = c.apc_buffer {
+                    let _ = writeln!(out, "  including the APC buffer {}", money(b));
+                }
             }
             if let Some(greeks) = &a.greeks {
                 for (asset, g) in greeks {

@@ -280,6 +280,11 @@ pub fn margin_figures(
         ));
         greeks.push(g);
     }
+    // The APC buffer tool scales the whole IM (SPEC §9, settled detail 6).
+    let buffer = config.margin.apc.and_then(|t| t.buffer());
+    for m in &mut margins {
+        *m = m.with_apc_buffer(buffer, config.margin.mm_ratio);
+    }
     Ok(MarginFigures {
         stress,
         greeks,

@@ -443,9 +443,11 @@ fn config_spec_example_and_overrides() {
             seed: u64::MAX,
             confidence: vec![0.975],
             student_t_dof: Some(4),
+            student_t_dof_given: true,
             margin: MarginConfig {
                 confidence: 0.99,
-                mm_ratio: 1.0
+                mm_ratio: 1.0,
+                apc: None,
             },
             stress: StressConfig {
                 price_range: 0.2,

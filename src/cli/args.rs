@@ -30,6 +30,9 @@ pub enum Command {
     Whatif(WhatifArgs),
     /// List the GPU adapters wgpu finds, with the features and limits tailrisk uses.
     Devices,
+    /// Calibrate EWMA vols, correlation, long-run and stressed vols, Student-t ν and the
+    /// anti-procyclicality tool's vol_used to a price history (SPEC §9).
+    Calibrate(CalibrateArgs),
     /// Throughput of the backends on a generated book over a list of path counts: seconds,
     /// paths/s, full repricings/s, seconds per stage and peak memory (docs/benchmarks.md).
     Bench(BenchArgs),
@@ -90,6 +93,25 @@ pub enum BenchBackend {
     Gpu,
 }
 
+/// `tailrisk calibrate`.
+#[derive(Clone, Debug, Args)]
+pub struct CalibrateArgs {
+    /// Daily closes (CSV, header date,SYM,…).
+    #[arg(long, value_name = "FILE")]
+    pub history: PathBuf,
+    /// Market snapshot (JSON): as_of and the simulated assets.
+    #[arg(long, value_name = "FILE")]
+    pub market: PathBuf,
+    /// Run configuration (JSON): `calibration` and `margin.apc`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the calibration to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// `tailrisk whatif`.
 #[derive(Clone, Debug, Args)]
 pub struct WhatifArgs {
@@ -119,6 +141,18 @@ pub enum BackendChoice {
     Gpu,
     /// The native f64 reference.
     Cpu,
+}
+
+/// Where a run's scenarios come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum MethodChoice {
+    /// Monte Carlo paths.
+    #[default]
+    Mc,
+    /// Historical simulation: the history's days, as they were.
+    Hs,
+    /// Filtered historical simulation: the days rescaled from their EWMA vol to today's.
+    Fhs,
 }
 
 /// Arithmetic of the CPU backend.
@@ -151,6 +185,13 @@ pub struct CommonArgs {
     /// is the sample's, else the documented defaults.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Daily closes (CSV): calibrate spot vols, correlation and ν to them (SPEC §9).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Scenarios: Monte Carlo paths (mc), or the history's days as they were (hs) or
+    /// rescaled to today's vol (fhs); hs and fhs need --history.
+    #[arg(long, value_enum, default_value_t = MethodChoice::Mc)]
+    pub method: MethodChoice,
     /// Named stress scenarios (JSON), replacing the built-in set.
     #[arg(long, value_name = "FILE")]
     pub scenarios: Option<PathBuf>,

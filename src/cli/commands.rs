@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{
-    BackendChoice, BenchArgs, BenchBackend, Cli, Command, CommonArgs, Format, PrecisionChoice,
+    BackendChoice, BenchArgs, BenchBackend, CalibrateArgs, Cli, Command, CommonArgs, Format,
+    MethodChoice, PrecisionChoice,
 };
 use super::output::write_output;
 use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
@@ -16,6 +17,7 @@ use crate::engine::cpu::{CpuBackend, Precision};
 use crate::error::{Error, Result};
 use crate::input;
 use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, flag};
+use crate::model::historical::HistoricalMethod;
 use crate::portfolio::Origin;
 use crate::report::stress_report;
 use crate::run::{RunInputs, evaluate};
@@ -117,7 +119,56 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(args) => bench_command(&args),
         Command::Import(args) => super::import::execute(&args),
+        Command::Calibrate(args) => calibrate_command(&args),
     }
+}
+
+/// `tailrisk calibrate`: the calibration of SPEC §9 as a table or JSON; warnings on stderr.
+fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
+    let market = input::load_market(&args.market)?;
+    let config = match &args.config {
+        Some(path) => input::load_config(path)?,
+        None => RunConfig::default(),
+    };
+    let calibration = calibrated(&market, &config, &args.history)?;
+    let text = match args.format {
+        Format::Json => crate::report::pretty_json(&calibration) + "\n",
+        Format::Table => calibration.to_table(),
+    };
+    write_output(args.output.as_deref(), &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a history and calibrates it for `market` under `config`, printing the gap and
+/// EMIR-minimum warnings on stderr.
+fn calibrated(
+    market: &crate::market::Market,
+    config: &RunConfig,
+    history: &std::path::Path,
+) -> Result<crate::calibrate::Calibration> {
+    let history = input::load_history(history, market)?;
+    Ok(calibration_of(&history, market, config))
+}
+
+/// The calibration of a read history, printing the gap and EMIR-minimum warnings on stderr.
+fn calibration_of(
+    history: &crate::input::History,
+    market: &crate::market::Market,
+    config: &RunConfig,
+) -> crate::calibrate::Calibration {
+    let warnings = history
+        .gap_warning()
+        .into_iter()
+        .chain(config.margin.apc.and_then(|t| t.warning()));
+    for w in warnings {
+        eprintln!("tailrisk: warning: {w}");
+    }
+    crate::calibrate::calibrate(
+        history,
+        &config.calibration,
+        config.margin.apc,
+        market.as_of,
+    )
 }
 
 /// `tailrisk bench`: the backends of `--backend`, each run logged on stderr as it ends.
@@ -247,7 +298,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
         Some(path) => ScenarioSet::load(path)?,
         None => ScenarioSet::built_in(),
     };
-    Ok(RunInputs {
+    let inputs = RunInputs {
         market,
         portfolio,
         config,
@@ -257,7 +308,56 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
         },
         scenarios,
         historical: None,
-    })
+    };
+    let method = match args.method {
+        MethodChoice::Mc => None,
+        MethodChoice::Hs => Some(HistoricalMethod::Hs),
+        MethodChoice::Fhs => Some(HistoricalMethod::Fhs),
+    };
+    match (&args.history, method) {
+        (Some(path), method) => {
+            let history = input::load_history(path, &inputs.market)?;
+            let calibration = calibration_of(&history, &inputs.market, &inputs.config);
+            let historical = method.map(|m| {
+                if args.paths.is_some() || args.steps.is_some() || args.seed.is_some() {
+                    eprintln!(
+                        "tailrisk: warning: --paths, --steps and --seed do not apply to \
+                         --method {}: the scenarios are the history's days",
+                        if m == HistoricalMethod::Hs {
+                            "hs"
+                        } else {
+                            "fhs"
+                        }
+                    );
+                }
+                crate::calibrate::historical_scenarios(
+                    &history,
+                    &inputs.config.calibration,
+                    &calibration,
+                    m,
+                )
+            });
+            let mut inputs = crate::calibrate::apply(inputs, calibration);
+            inputs.historical = historical;
+            Ok(inputs)
+        }
+        (None, Some(_)) => Err(Error::input(
+            "command line",
+            "--method",
+            if args.method == MethodChoice::Hs {
+                "hs"
+            } else {
+                "fhs"
+            },
+            "needs --history FILE: its days are the scenarios",
+        )),
+        (None, None) => {
+            if let Some(w) = inputs.config.margin.apc.and_then(|t| t.warning()) {
+                eprintln!("tailrisk: warning: {w}");
+            }
+            Ok(inputs)
+        }
+    }
 }
 
 /// Flags override the configuration; values that parse but are invalid exit 65, checked

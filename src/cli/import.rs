@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use super::output::write_output;
 use crate::error::Result;
 use crate::import::deribit::{Document, Request, import};
-use super::output::write_output;
 
 /// `tailrisk import`.
 #[derive(Clone, Debug, Args)]

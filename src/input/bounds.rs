@@ -48,6 +48,8 @@ bounds! {
     NonNegative: "zero or positive", |v| v >= 0.0;
     /// Confidence levels, the grid's price range.
     OpenUnit: "between 0 and 1 (exclusive)", |v| v > 0.0 && v < 1.0;
+    /// Anti-procyclicality weights and buffers.
+    UnitInterval: "in [0, 1]", |v| (0.0..=1.0).contains(&v);
     /// The maintenance-margin ratio.
     UnitRatio: "in (0, 1]", |v| v > 0.0 && v <= 1.0;
     /// Correlations.
@@ -261,6 +263,14 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
         }
         deserializer.deserialize_map(ObjectVisitor(PhantomData))
     }
+}
+
+/// For `#[serde(default, deserialize_with = "given")]`: `Some` when the field is present,
+/// holding `None` for `null`, so that absent and `null` differ.
+pub fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// For `#[serde(default, deserialize_with = "present")]`: an optional field that, when given,

@@ -4,10 +4,13 @@ use serde::Deserialize;
 
 use super::bounds::{
     AtLeastOne, Correlation, Dof, Entries, ExtendedMove, Finite, NonNegative, Num, Object,
-    OpenUnit, Paths, Positive, PositiveDays, PricePoints, RelativeMove, Seed, UnitRatio, present,
+    OpenUnit, Paths, Positive, PositiveDays, PricePoints, RelativeMove, Seed, UnitInterval,
+    UnitRatio, given, present,
 };
 use super::json::{Path, Source};
-use crate::config::{DynamicsInput, MarginConfig, RunConfig, StressConfig};
+use crate::config::{
+    ApcTool, CalibrationConfig, DynamicsInput, MarginConfig, RunConfig, StressConfig,
+};
 use crate::error::Result;
 
 #[derive(Deserialize)]
@@ -23,9 +26,11 @@ struct ConfigFile {
     seed: Option<Seed>,
     #[serde(default, deserialize_with = "present")]
     confidence: Option<Vec<Num<OpenUnit>>>,
-    /// `null` means normal shocks.
-    #[serde(default)]
-    student_t_dof: Option<Dof>,
+    /// `null` means normal shocks; absent lets a history calibration fit ν.
+    #[serde(default, deserialize_with = "given")]
+    student_t_dof: Option<Option<Dof>>,
+    #[serde(default, deserialize_with = "present")]
+    calibration: Option<Object<CalibrationFields>>,
     #[serde(default, deserialize_with = "present")]
     dynamics: Option<Entries<Object<DynamicsFields>>>,
     #[serde(default, deserialize_with = "present")]
@@ -66,6 +71,31 @@ struct MarginFields {
     confidence: Option<Num<OpenUnit>>,
     #[serde(default, deserialize_with = "present")]
     mm_ratio: Option<Num<UnitRatio>>,
+    #[serde(default, deserialize_with = "present")]
+    apc: Option<Object<ApcFields>>,
+}
+
+/// `{"tool": "floor" | "stressed_weight" | "buffer", "weight": w, "buffer": b}`: which
+/// number is required depends on the tool, checked in [`apc`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct ApcFields {
+    tool: String,
+    #[serde(default, deserialize_with = "present")]
+    weight: Option<Num<UnitInterval>>,
+    #[serde(default, deserialize_with = "present")]
+    buffer: Option<Num<UnitInterval>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an object")]
+struct CalibrationFields {
+    #[serde(default, deserialize_with = "present")]
+    lambda: Option<Num<OpenUnit>>,
+    #[serde(default, deserialize_with = "present")]
+    seed_returns: Option<AtLeastOne>,
+    #[serde(default, deserialize_with = "present")]
+    lookback_years: Option<Num<Positive>>,
 }
 
 #[derive(Deserialize)]
@@ -120,7 +150,16 @@ pub fn parse_config(text: &str, file: &str) -> Result<RunConfig> {
         }
         config.confidence = values(&levels);
     }
-    config.student_t_dof = c.student_t_dof.map(Dof::get_u32);
+    config.student_t_dof_given = c.student_t_dof.is_some();
+    config.student_t_dof = c.student_t_dof.flatten().map(Dof::get_u32);
+    if let Some(Object(cal)) = c.calibration {
+        let d = CalibrationConfig::default();
+        config.calibration = CalibrationConfig {
+            lambda: cal.lambda.map_or(d.lambda, Num::get),
+            seed_returns: cal.seed_returns.map_or(d.seed_returns, AtLeastOne::get),
+            lookback_years: cal.lookback_years.map_or(d.lookback_years, Num::get),
+        };
+    }
     for (asset, Object(d)) in c.dynamics.map(|e| e.0).unwrap_or_default() {
         config.dynamics.insert(asset, dynamics(d));
     }
@@ -129,6 +168,10 @@ pub fn parse_config(text: &str, file: &str) -> Result<RunConfig> {
         config.margin = MarginConfig {
             confidence: m.confidence.map_or(defaults.confidence, Num::get),
             mm_ratio: m.mm_ratio.map_or(defaults.mm_ratio, Num::get),
+            apc: match m.apc {
+                Some(Object(a)) => Some(apc(&src, &root.key("margin").key("apc"), a)?),
+                None => None,
+            },
         };
     }
     if let Some(Object(s)) = c.stress {
@@ -139,6 +182,35 @@ pub fn parse_config(text: &str, file: &str) -> Result<RunConfig> {
     }
     config.chunk_paths = c.chunk_paths.map(AtLeastOne::get_u32);
     Ok(config)
+}
+
+/// The tool of `margin.apc` with the one number it needs (a weight or buffer in [0, 1]).
+fn apc(src: &Source, at: &Path, a: ApcFields) -> Result<ApcTool> {
+    let extra = |field: &str| {
+        src.fail(
+            &at.key(field),
+            format!("not a field of the {} tool", a.tool),
+        )
+    };
+    let need = |field: &str| src.missing(&at.key(field));
+    match a.tool.as_str() {
+        "floor" => match (a.weight, a.buffer) {
+            (Some(_), _) => Err(extra("weight")),
+            (_, Some(_)) => Err(extra("buffer")),
+            _ => Ok(ApcTool::Floor),
+        },
+        "stressed_weight" => match (a.weight, a.buffer) {
+            (_, Some(_)) => Err(extra("buffer")),
+            (None, _) => Err(need("weight")),
+            (Some(w), None) => Ok(ApcTool::StressedWeight { weight: w.get() }),
+        },
+        "buffer" => match (a.weight, a.buffer) {
+            (Some(_), _) => Err(extra("weight")),
+            (_, None) => Err(need("buffer")),
+            (None, Some(b)) => Ok(ApcTool::Buffer { buffer: b.get() }),
+        },
+        _ => Err(src.fail(&at.key("tool"), "must be floor, stressed_weight or buffer")),
+    }
 }
 
 fn dynamics(d: DynamicsFields) -> DynamicsInput {

@@ -5,7 +5,8 @@
 //! - [`load_portfolio`] / [`parse_portfolio_json`] / [`parse_portfolio_csv`]: positions
 //!   (`--portfolio`), instruments by Deribit name or as explicit objects;
 //! - [`load_config`] / [`parse_config`]: the run configuration (`--config`);
-//! - [`parse_added_position`]: a `--add INSTRUMENT:QUANTITY` value of `whatif`.
+//! - [`parse_added_position`]: a `--add INSTRUMENT:QUANTITY` value of `whatif`;
+//! - [`load_history`] / [`parse_history`]: daily closes (`--history`, SPEC §9).
 //!
 //! What needs more than one file (an instrument's underlying is in the market, its expiry
 //! after `as_of`, the correlation covers the book, a margin currency is simulated) is
@@ -13,6 +14,7 @@
 
 pub mod bounds;
 mod config;
+pub mod history;
 pub(crate) mod json;
 mod market;
 mod portfolio;
@@ -22,6 +24,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 pub use config::parse_config;
+pub use history::{History, parse_history};
 pub use market::{parse_correlation, parse_market};
 pub use portfolio::{parse_added_position, parse_portfolio_csv, parse_portfolio_json};
 
@@ -52,6 +55,21 @@ pub fn load_portfolio(path: &Path) -> Result<Portfolio> {
 /// Reads and validates a run configuration; absent fields take [`RunConfig::default`].
 pub fn load_config(path: &Path) -> Result<RunConfig> {
     parse_config(&read(path)?, &path.display().to_string())
+}
+
+/// Reads a price history for the assets `market` simulates with a history
+/// ([`Market::history_symbols`]), keeping rows dated on or before the UTC calendar date of
+/// its `as_of` (SPEC §9, settled details 1–3).
+pub fn load_history(path: &Path, market: &Market) -> Result<History> {
+    let as_of = chrono::DateTime::from_timestamp(market.as_of, 0)
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
+    parse_history(
+        &read(path)?,
+        &path.display().to_string(),
+        &market.history_symbols(),
+        as_of,
+    )
 }
 
 /// The text of a file: [`Error::unreadable`] when it cannot be read, an input error when it

@@ -44,4 +44,14 @@ impl Market {
     pub fn asset(&self, symbol: &str) -> Option<&AssetQuote> {
         self.assets.iter().find(|a| a.symbol == symbol)
     }
+
+    /// The assets simulated with a price history (SPEC §9, settled detail 2):
+    /// `correlation.symbols` in that order, or without a correlation block every asset in
+    /// file order.
+    pub fn history_symbols(&self) -> Vec<String> {
+        match &self.correlation {
+            Some(c) => c.symbols.clone(),
+            None => self.assets.iter().map(|a| a.symbol.clone()).collect(),
+        }
+    }
 }

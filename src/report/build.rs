@@ -213,6 +213,7 @@ fn margin_report(m: &Margin) -> MarginReport {
             scenario: m.scenario,
             liquidity: m.liquidity,
             short_option_minimum: m.short_option_minimum,
+            apc_buffer: m.apc_buffer,
         },
     }
 }
@@ -243,6 +244,7 @@ pub fn run_info(
             frobenius_distance: r.frobenius_distance,
             min_eigenvalue_before: r.min_eigenvalue_before,
         }),
+        calibration: config.calibrated.clone(),
     }
 }
 

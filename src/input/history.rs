@@ -1,0 +1,263 @@
+//! Price history (SPEC §9 `--history`): a CSV of daily closes, header `date,SYM,…`.
+//!
+//! Rules, in the order they are checked: the header starts with `date` and names each column
+//! once; every simulated asset has a column; each row has the header's number of cells; dates
+//! are `YYYY-MM-DD` and strictly increasing over the whole file; rows dated after the UTC
+//! calendar date of the market's `as_of` are then ignored (no look-ahead); in the remaining
+//! rows a simulated asset's cell is empty (not trading yet) or a positive price. Columns the
+//! market does not simulate are not read. Rows that do not price every simulated asset are
+//! dropped; returns are taken between consecutive remaining rows (settled details 1–3).
+
+use chrono::NaiveDate;
+
+use super::json;
+use crate::error::{Error, Result};
+
+/// Fewest returns a calibration accepts (SPEC §9).
+pub const MIN_RETURNS: usize = 60;
+
+/// Daily log returns of the simulated assets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct History {
+    /// The simulated assets, in the market's order; `returns[t][a]` is asset `symbols[a]`.
+    pub symbols: Vec<String>,
+    /// `dates[t]` is d_{t+1}, the date of return t + 1 (the later of its two rows).
+    pub dates: Vec<NaiveDate>,
+    /// r_t = ln(P_t / P_{t−1}) per asset, t = 1..n in date order (`returns[t − 1]`).
+    pub returns: Vec<Vec<f64>>,
+    /// Returns taken across more than one calendar day (used unscaled).
+    pub gaps: usize,
+    /// The file, for messages.
+    pub file: String,
+}
+
+impl History {
+    /// The warning the caller shows when some returns span a gap (the library prints nothing).
+    pub fn gap_warning(&self) -> Option<String> {
+        (self.gaps > 0).then(|| {
+            format!(
+                "{}: {} return(s) span more than one day (gaps between priced rows); each is \
+                 used unscaled as one day",
+                self.file, self.gaps
+            )
+        })
+    }
+}
+
+/// One data row as read: its line, date, and the cells of the simulated columns.
+struct Row {
+    line: u64,
+    date: NaiveDate,
+    cells: Vec<String>,
+}
+
+/// Reads a history for the simulated assets `symbols`, keeping rows dated on or before
+/// `as_of_date` (module docs). Errors name the file, the line and column, and the value.
+pub fn parse_history(
+    text: &str,
+    file: &str,
+    symbols: &[String],
+    as_of_date: NaiveDate,
+) -> Result<History> {
+    let text = json::strip_bom(text);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let header = loop {
+        match records.next() {
+            None => {
+                return Err(Error::input(
+                    file,
+                    "(file)",
+                    "(empty)",
+                    "expected the header date,SYM,…",
+                ));
+            }
+            Some(r) => {
+                let r = r.map_err(|e| csv_error(file, &e))?;
+                if !(r.len() == 1 && r[0].is_empty()) {
+                    break r;
+                }
+            }
+        }
+    };
+    let columns = simulated_columns(&header, file, symbols)?;
+    let mut rows = Vec::new();
+    let mut previous: Option<NaiveDate> = None;
+    for record in records {
+        let record = record.map_err(|e| csv_error(file, &e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if record.len() != header.len() {
+            return Err(Error::input(
+                file,
+                format!("line {line}"),
+                json::shown(&record.iter().collect::<Vec<_>>().join(",")),
+                format!(
+                    "expected {} cells as in the header, found {}",
+                    header.len(),
+                    record.len()
+                ),
+            ));
+        }
+        let date = parse_date(&record[0], file, line, previous)?;
+        previous = Some(date);
+        if date > as_of_date {
+            continue;
+        }
+        let cells = columns
+            .iter()
+            .map(|&c| record.get(c).unwrap_or("").to_string())
+            .collect();
+        rows.push(Row { line, date, cells });
+    }
+    returns(&rows, file, symbols, &columns)
+}
+
+/// The column of each simulated asset; the header must start with `date` and name each
+/// column once.
+fn simulated_columns(
+    header: &csv::StringRecord,
+    file: &str,
+    symbols: &[String],
+) -> Result<Vec<usize>> {
+    let line = header.position().map_or(1, |p| p.line());
+    let shown = || json::shown(&header.iter().collect::<Vec<_>>().join(","));
+    if !header
+        .get(0)
+        .is_some_and(|c| c.eq_ignore_ascii_case("date"))
+    {
+        return Err(Error::input(
+            file,
+            format!("line {line}, column 1"),
+            shown(),
+            "expected the header date,SYM,…",
+        ));
+    }
+    for (i, name) in header.iter().enumerate().skip(1) {
+        if name.is_empty() || header.iter().take(i).any(|n| n == name) {
+            return Err(Error::input(
+                file,
+                format!("line {line}, column {}", i + 1),
+                json::shown(name),
+                "each column needs a distinct, non-empty asset symbol",
+            ));
+        }
+    }
+    symbols
+        .iter()
+        .map(|s| {
+            header.iter().position(|n| n == s).ok_or_else(|| {
+                Error::input(
+                    file,
+                    format!("line {line}"),
+                    shown(),
+                    format!("no column for the simulated asset {s}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A `YYYY-MM-DD` date later than the previous row's.
+fn parse_date(cell: &str, file: &str, line: u64, previous: Option<NaiveDate>) -> Result<NaiveDate> {
+    let at = format!("line {line}, column 1 (date)");
+    let date = NaiveDate::parse_from_str(cell, "%Y-%m-%d")
+        .ok()
+        .filter(|_| cell.len() == 10)
+        .ok_or_else(|| Error::input(file, &at, json::shown(cell), "expected a date YYYY-MM-DD"))?;
+    match previous {
+        Some(p) if date == p => Err(Error::input(
+            file,
+            at,
+            cell,
+            "duplicate date: each date may appear once",
+        )),
+        Some(p) if date < p => Err(Error::input(
+            file,
+            at,
+            cell,
+            format!("dates must be strictly increasing (the row before is {p})"),
+        )),
+        _ => Ok(date),
+    }
+}
+
+/// Checks the prices and takes returns between consecutive rows that price every asset.
+fn returns(rows: &[Row], file: &str, symbols: &[String], columns: &[usize]) -> Result<History> {
+    let mut priced: Vec<(NaiveDate, Vec<f64>)> = Vec::new();
+    for row in rows {
+        let mut prices = Vec::with_capacity(symbols.len());
+        for ((cell, symbol), &column) in row.cells.iter().zip(symbols).zip(columns) {
+            if cell.is_empty() {
+                continue;
+            }
+            let fail = |why: &str| {
+                Error::input(
+                    file,
+                    format!("line {}, column {} ({symbol})", row.line, column + 1),
+                    json::shown(cell),
+                    why,
+                )
+            };
+            match cell.parse::<f64>() {
+                Ok(p) if p.is_finite() && p > 0.0 => prices.push(p),
+                Ok(_) => return Err(fail("a price must be a positive number")),
+                Err(_) => {
+                    return Err(fail(
+                        "a price must be a number (or empty before the asset trades)",
+                    ));
+                }
+            }
+        }
+        if prices.len() == symbols.len() {
+            priced.push((row.date, prices));
+        }
+    }
+    let mut history = History {
+        symbols: symbols.to_vec(),
+        dates: Vec::new(),
+        returns: Vec::new(),
+        gaps: 0,
+        file: file.to_string(),
+    };
+    for pair in priced.windows(2) {
+        let ((d0, p0), (d1, p1)) = (&pair[0], &pair[1]);
+        history.dates.push(*d1);
+        history
+            .returns
+            .push(p0.iter().zip(p1).map(|(a, b)| (b / a).ln()).collect());
+        if (*d1 - *d0).num_days() > 1 {
+            history.gaps += 1;
+        }
+    }
+    if history.returns.len() < MIN_RETURNS {
+        return Err(Error::input(
+            file,
+            "(file)",
+            format!("{} returns", history.returns.len()),
+            format!(
+                "needs at least {MIN_RETURNS} daily returns between rows on or before the market's as_of \
+                 that price every simulated asset ({})",
+                symbols.join(", ")
+            ),
+        ));
+    }
+    Ok(history)
+}
+
+/// A reading error of the `csv` crate, at its line.
+fn csv_error(file: &str, e: &csv::Error) -> Error {
+    let line = e.position().map_or(0, |p| p.line());
+    Error::input(
+        file,
+        format!("line {line}"),
+        "(unreadable record)",
+        format!("invalid CSV: {e}"),
+    )
+}
