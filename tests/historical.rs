@@ -217,3 +217,165 @@ fn hs_run_of_a_linear_book_gives_exact_order_statistics(backend: &dyn Backend) {
     );
     assert_eq!(sim.plan.paths, 999);
 }
+
+// ---- hs and fhs through the command line, on the shipped Bitstamp history. ----
+
+const HISTORY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/history/bitstamp_daily_close.csv"
+);
+const MARKET: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/data/history/market_2020-01-17.json"
+);
+
+/// The BTC and ETH returns of the shipped history up to 2020-01-17, read by hand.
+fn shipped_returns() -> Vec<[f64; 2]> {
+    let text = std::fs::read_to_string(HISTORY).expect("shipped history");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let col = |s: &str| header.iter().position(|h| *h == s).expect("column");
+    let (btc, eth) = (col("BTC"), col("ETH"));
+    let prices: Vec<[f64; 2]> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|c| c[0] <= "2020-01-17" && !c[btc].is_empty() && !c[eth].is_empty())
+        .map(|c| [c[btc].parse().unwrap(), c[eth].parse().unwrap()])
+        .collect();
+    prices
+        .windows(2)
+        .map(|w| [(w[1][0] / w[0][0]).ln(), (w[1][1] / w[0][1]).ln()])
+        .collect()
+}
+
+/// `tailrisk run` on a spot book of 2 BTC and −30 ETH with the shipped history, as JSON.
+fn run_linear(method: &str, backend: &str) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!(
+        "tailrisk-hs-{}-{method}-{backend}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let book = dir.join("book.json");
+    std::fs::write(
+        &book,
+        r#"{"accounts":[{"id":"spot","positions":[{"instrument":"BTC","quantity":2},
+           {"instrument":"ETH","quantity":-30}]}]}"#,
+    )
+    .unwrap();
+    let config = dir.join("config.json");
+    std::fs::write(&config, r#"{"confidence":[0.99,0.975],"horizon_days":2}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailrisk"))
+        .args([
+            "run",
+            "--history",
+            HISTORY,
+            "--market",
+            MARKET,
+            "--method",
+            method,
+        ])
+        .args(["--backend", backend, "--format", "json", "--portfolio"])
+        .arg(&book)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// Checks VaR and ES of the linear book against the order statistics of `losses`.
+fn check_order_statistics(report: &serde_json::Value, mut losses: Vec<f64>, tol: f64) {
+    let n = losses.len();
+    assert_eq!(report["run"]["paths"], n as u64);
+    losses.sort_by(|a, b| b.total_cmp(a));
+    for m in report["accounts"][0]["measures"].as_array().unwrap() {
+        let alpha = m["confidence"].as_f64().unwrap();
+        let k = (n as f64 * (1.0 - alpha)).ceil() as usize;
+        let es = losses[..k].iter().sum::<f64>() / k as f64;
+        let (var_got, es_got) = (m["var"].as_f64().unwrap(), m["es"].as_f64().unwrap());
+        assert!(
+            (var_got - losses[k - 1]).abs() <= tol,
+            "α {alpha}: {var_got} vs {}",
+            losses[k - 1]
+        );
+        assert!((es_got - es).abs() <= tol, "α {alpha}: {es_got} vs {es}");
+    }
+}
+
+/// The spot book's loss on a day with BTC and ETH log moves (x, y).
+fn spot_loss(x: f64, y: f64) -> f64 {
+    let (btc, eth) = (8709.49, 164.52);
+    -(2.0 * btc * x.exp_m1() - 30.0 * eth * y.exp_m1())
+}
+
+/// hs: VaR and ES are the order statistics of the 787 days' losses, r·√2 over two days.
+#[test]
+fn hs_on_the_shipped_history_is_the_order_statistic_of_its_days() {
+    let losses: Vec<f64> = shipped_returns()
+        .iter()
+        .map(|r| spot_loss(r[0] * 2f64.sqrt(), r[1] * 2f64.sqrt()))
+        .collect();
+    let report = run_linear("hs", "cpu");
+    assert_eq!(report["run"]["method"], "hs");
+    // f64 reference: rounding only (the engine's expm1 forms against these).
+    check_order_statistics(&report, losses.clone(), 1e-9 * 2.0 * 8709.49);
+    // The GPU on the same days: within the f32 bound of the gross exposure.
+    if common::test_backend().is_some() {
+        let gross = 2.0 * 8709.49 + 30.0 * 164.52;
+        let gpu = run_linear("hs", "gpu");
+        check_order_statistics(&gpu, losses, common::F32_LOSS_PER_GROSS * gross);
+    }
+}
+
+/// fhs: each day's return rescaled from the EWMA vol forecast for it to today's vol_used
+/// (no APC tool: the EWMA vol itself), with an EWMA recursion written here (λ = 0.94,
+/// 30 uncentred seed returns).
+#[test]
+fn fhs_on_the_shipped_history_rescales_each_day_to_todays_vol() {
+    let r = shipped_returns();
+    let (lambda, m) = (0.94, 30);
+    let mut var = [0.0f64; 2];
+    for x in &r[..m] {
+        for a in 0..2 {
+            var[a] += x[a] * x[a] / m as f64;
+        }
+    }
+    let mut sigma = vec![[var[0].sqrt(), var[1].sqrt()]];
+    for x in &r {
+        for a in 0..2 {
+            var[a] = lambda * var[a] + (1.0 - lambda) * x[a] * x[a];
+        }
+        sigma.push([var[0].sqrt(), var[1].sqrt()]);
+    }
+    let today = sigma[r.len()];
+    let losses: Vec<f64> = r
+        .iter()
+        .enumerate()
+        .map(|(t, x)| {
+            let scaled = |a: usize| x[a] * today[a] / sigma[t][a] * 2f64.sqrt();
+            spot_loss(scaled(0), scaled(1))
+        })
+        .collect();
+    let report = run_linear("fhs", "cpu");
+    assert_eq!(report["run"]["method"], "fhs");
+    check_order_statistics(&report, losses, 1e-9 * 2.0 * 8709.49);
+}
+
+/// hs and fhs without a history are an input error naming the flag.
+#[test]
+fn historical_methods_need_a_history() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tailrisk"))
+        .args(["run", "--method", "fhs"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(65));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--method") && stderr.contains("--history"),
+        "{stderr}"
+    );
+}
