@@ -18,6 +18,7 @@ use tailrisk::engine::cpu::fast::{self, BlockScratch, FastPipeline, Isa, LANES};
 use tailrisk::engine::cpu::{CpuBackend, Precision};
 use tailrisk::engine::{AssetState, Backend, SimulationPlan, TailEntry, VolRule};
 use tailrisk::model::aggregate::account_loss;
+use tailrisk::model::historical::ScenarioTable;
 use tailrisk::model::revalue::RevalueModel;
 use tailrisk::model::scenario::{ScenarioModel, Scratch};
 use tailrisk::model::tail::TailBuffer;
@@ -253,6 +254,34 @@ fn end_to_end(c: &mut Criterion) {
             );
         }
     }
+    g.finish();
+    historical(c, book);
+}
+
+/// Historical scenarios (hs/fhs) against Monte Carlo at equal scenario counts on the f64
+/// reference: a table of 2,000 days (the Monte Carlo states of 2,000 paths, so the repricing
+/// work is the same) through `table_tails`, and 2,000 Monte Carlo paths through `tails`.
+fn historical(c: &mut Criterion, book: &Book) {
+    const DAYS: u64 = 2_000;
+    let mut g = c.benchmark_group("historical");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(DAYS * book.instruments.len() as u64));
+    let paths: Vec<u32> = (0..DAYS as u32).collect();
+    let table = ScenarioTable::new(book.assets.len(), reference_states(book, &paths));
+    let backend = CpuBackend::new();
+    let tail_len = risk::tail_len(DAYS, &[0.99, 0.995]);
+    g.bench_function("table_tails_f64", |b| {
+        b.iter(|| black_box(backend.table_tails(book, &table, tail_len, None).unwrap()))
+    });
+    let plan = SimulationPlan {
+        paths: DAYS,
+        seed: SEED,
+        tail_len,
+        chunk_paths: None,
+    };
+    g.bench_function("monte_carlo_tails_f64", |b| {
+        b.iter(|| black_box(backend.tails(book, &plan, &|_| {}).unwrap()))
+    });
     g.finish();
 }
 
