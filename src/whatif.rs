@@ -10,13 +10,12 @@
 
 use serde::Serialize;
 
-use crate::book::Book;
 use crate::engine::Backend;
 use crate::error::{Error, Result};
 use crate::instrument::InstrumentSpec;
 use crate::portfolio::{Origin, Portfolio, Position};
 use crate::report::{MarginCurrency, RunInfo, margin_currency, run_info};
-use crate::run::{RunInputs, TAIL_ENTRY_BUDGET, check_figures, margin_figures, simulate_source};
+use crate::run::{Evaluation, RunInputs, evaluate};
 
 /// A position to add (on the command line, `whatif --add INSTRUMENT:QUANTITY`).
 #[derive(Clone, Debug)]
@@ -115,33 +114,29 @@ pub fn what_if(
     let portfolio = Portfolio {
         accounts: vec![account.clone(), changed],
     };
-    let started = std::time::Instant::now();
-    let book = Book::compile(&inputs.market, &portfolio, &inputs.config, &inputs.files)?;
-    let named = inputs.scenarios.resolve(&book)?;
-    let source = inputs.source(&book)?;
-    let sim = simulate_source(
-        book,
-        &inputs.config,
-        source,
-        backend,
-        progress,
-        TAIL_ENTRY_BUDGET,
-    )?;
+    // The same evaluation as a run, of a book of the account before and after.
+    let changed = RunInputs {
+        market: inputs.market.clone(),
+        portfolio,
+        config: inputs.config.clone(),
+        files: inputs.files.clone(),
+        scenarios: inputs.scenarios.clone(),
+        historical: inputs.historical.clone(),
+    };
+    let Evaluation {
+        sim,
+        figures,
+        seconds,
+        warnings,
+    } = evaluate(&changed, backend, progress)?;
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
-    let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
-    check_figures(&sim, &figures, &portfolio)?;
     let pick = |i: usize| EsAndMargin {
         es: es[i],
         initial: figures.margins[i].initial,
     };
     let (before, after) = (pick(0), pick(1));
     Ok(WhatIf {
-        run: run_info(
-            &inputs.config,
-            &sim,
-            backend,
-            started.elapsed().as_secs_f64(),
-        ),
+        run: run_info(&inputs.config, &sim, backend, seconds),
         account: account_id.to_string(),
         currency: margin_currency(&sim.book, &sim.book.accounts[0]),
         before,
@@ -150,6 +145,6 @@ pub fn what_if(
             es: after.es - before.es,
             initial: after.initial - before.initial,
         },
-        warnings: inputs.scenarios.skipped_shocks(&sim.book),
+        warnings,
     })
 }
