@@ -20,8 +20,8 @@ pub struct TailBuffer {
 }
 
 impl TailBuffer {
+    /// A buffer for the best `cap` losses (`cap` 0 keeps none, as the GPU's tail does).
     pub fn new(cap: usize) -> Self {
-        let cap = cap.max(1);
         Self {
             cap,
             entries: Vec::new(),
@@ -31,6 +31,9 @@ impl TailBuffer {
 
     #[inline]
     pub fn push(&mut self, entry: TailEntry) {
+        if self.cap == 0 {
+            return;
+        }
         if let Some(t) = &self.threshold
             && TailEntry::worse_first(&entry, t) != Ordering::Less
         {
@@ -44,7 +47,7 @@ impl TailBuffer {
 
     /// Keeps the best `cap` entries (selection, O(len)).
     fn cut(&mut self) {
-        if self.entries.len() >= self.cap {
+        if self.cap > 0 && self.entries.len() >= self.cap {
             self.entries
                 .select_nth_unstable_by(self.cap - 1, TailEntry::worse_first);
             self.entries.truncate(self.cap);
@@ -99,6 +102,17 @@ mod tests {
         let tail = buf.finish();
         let got: Vec<(f64, u32)> = tail.worst.iter().map(|e| (e.loss, e.path)).collect();
         assert_eq!(got, vec![(5.0, 1), (5.0, 3), (5.0, 6)]);
+    }
+
+    /// A tail of length 0 keeps nothing, on the CPU as on the GPU (tests/gpu_tail.rs).
+    #[test]
+    fn a_tail_of_zero_keeps_nothing() {
+        let mut t = TailBuffer::new(0);
+        entries(&[3.0, 1.0, 2.0])
+            .into_iter()
+            .for_each(|e| t.push(e));
+        assert_eq!(t.floor(), None);
+        assert!(t.finish().worst.is_empty());
     }
 
     #[test]
