@@ -3,6 +3,7 @@
 //! (`run/finite.rs`); [`crate::report`] assembles the report from the evaluation.
 
 mod finite;
+pub mod limits;
 mod source;
 
 pub use finite::check_figures;
@@ -123,7 +124,7 @@ pub fn account_passes(
     tail_len: usize,
     tail_entry_budget: usize,
 ) -> Vec<Cow<'_, Book>> {
-    let per_group = (tail_entry_budget / (2 * tail_len.max(1))).max(1);
+    let per_group = accounts_per_pass(tail_len, tail_entry_budget);
     if book.accounts.len() <= per_group {
         return vec![Cow::Borrowed(book)];
     }
@@ -140,6 +141,12 @@ pub fn account_passes(
             })
         })
         .collect()
+}
+
+/// Accounts one pass simulates together: as many as `tail_entry_budget` holds at up to
+/// 2·`tail_len` candidates each, at least one.
+fn accounts_per_pass(tail_len: usize, tail_entry_budget: usize) -> usize {
+    (tail_entry_budget / (2 * tail_len.max(1))).max(1)
 }
 
 /// [`simulate`] with an explicit budget of tail entries per pass.
@@ -305,6 +312,17 @@ pub fn evaluate(
     let named = inputs.scenarios.resolve(&book)?;
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let source = inputs.source(&book)?;
+    let tail_len = plan_over(&inputs.config, source.scenarios(&plan(&inputs.config))).tail_len;
+    limits::check_tail_memory(
+        &inputs.files.config,
+        inputs.config.paths,
+        tail_len,
+        book.accounts
+            .len()
+            .min(accounts_per_pass(tail_len, TAIL_ENTRY_BUDGET)),
+        rayon::current_num_threads(),
+        limits::available_memory(),
+    )?;
     let sim = simulate_source(
         book,
         &inputs.config,
