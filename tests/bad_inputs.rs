@@ -1052,3 +1052,29 @@ fn impossible_timestamps_are_errors() {
         "{b:?}"
     );
 }
+
+/// A surface beyond the documented size (10 000 knots, 1 000 expiries) is refused while it is
+/// read, naming the array and the limit, before it is held (issue 14, item 4).
+#[test]
+fn oversized_surfaces_are_refused_while_read() {
+    let knots: Vec<String> = (0..10_001)
+        .map(|i| format!("{}", i as f64 * 1e-4))
+        .collect();
+    let text = with(
+        &market(),
+        "/assets/ETH/vol/log_moneyness",
+        &format!("[{}]", knots.join(",")),
+    );
+    let b = bad(parse_market(&text, "m.json"));
+    assert_eq!(b.field, "assets.ETH.vol.log_moneyness", "{b:?}");
+    assert!(b.message.contains("more than 10000"), "{b:?}");
+    let expiries = vec!["\"2027-01-01T08:00:00Z\""; 1_001].join(",");
+    let text = with(
+        &market(),
+        "/assets/ETH/vol/expiries",
+        &format!("[{expiries}]"),
+    );
+    let b = bad(parse_market(&text, "m.json"));
+    assert_eq!(b.field, "assets.ETH.vol.expiries", "{b:?}");
+    assert!(b.message.contains("more than 1000"), "{b:?}");
+}

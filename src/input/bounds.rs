@@ -234,6 +234,42 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Entries<T> {
     }
 }
 
+/// An array of at most `MAX` elements: reading stops with an error at element `MAX + 1`, so
+/// a file of millions of entries is refused before it is held (the limits of docs/reference.md
+/// §8).
+#[derive(Clone, Debug)]
+pub struct Bounded<T, const MAX: usize>(pub Vec<T>);
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Bounded<T, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct BoundedVisitor<T, const MAX: usize>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for BoundedVisitor<T, MAX> {
+            type Value = Bounded<T, MAX>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "an array of at most {MAX} elements")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == MAX {
+                        return Err(de::Error::custom(format!(
+                            "has more than {MAX} elements, the limit"
+                        )));
+                    }
+                    items.push(item);
+                }
+                Ok(Bounded(items))
+            }
+        }
+        deserializer.deserialize_seq(BoundedVisitor(PhantomData))
+    }
+}
+
+/// Expiries of one surface.
+pub const MAX_EXPIRIES: usize = 1_000;
+/// Log-moneyness knots of one surface.
+pub const MAX_KNOTS: usize = 10_000;
+
 /// A command-line value checked by one of these bounds (`Paths::check(n)`): the error names
 /// the flag and the value (exit 65).
 pub fn flag<T>(

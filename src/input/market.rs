@@ -3,7 +3,9 @@
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use super::bounds::{Entries, Finite, Num, Object, Positive, present};
+use super::bounds::{
+    Bounded, Entries, Finite, MAX_EXPIRIES, MAX_KNOTS, Num, Object, Positive, present,
+};
 use super::json::{Path, Source};
 use crate::error::Result;
 use crate::instrument::is_asset_symbol;
@@ -44,9 +46,9 @@ enum VolInput {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object")]
 struct GridFields {
-    expiries: Vec<String>,
-    log_moneyness: Vec<Num<Finite>>,
-    implied_vols: Vec<Vec<Num<Positive>>>,
+    expiries: Bounded<String, MAX_EXPIRIES>,
+    log_moneyness: Bounded<Num<Finite>, MAX_KNOTS>,
+    implied_vols: Bounded<Bounded<Num<Positive>, MAX_KNOTS>, MAX_EXPIRIES>,
 }
 
 #[derive(Deserialize)]
@@ -171,13 +173,15 @@ fn asset(
 
 /// A grid `{expiries, log_moneyness, implied_vols}`.
 fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Result<VolSurface> {
+    let (expiries, knots) = (grid.expiries.0, grid.log_moneyness.0);
+    let rows: Vec<Vec<Num<Positive>>> = grid.implied_vols.0.into_iter().map(|r| r.0).collect();
     let expiries_at = at.key("expiries");
-    if grid.expiries.is_empty() {
+    if expiries.is_empty() {
         return Err(src.fail(&expiries_at, "needs at least one expiry"));
     }
-    let mut taus = Vec::with_capacity(grid.expiries.len());
+    let mut taus = Vec::with_capacity(expiries.len());
     let mut previous: Option<Timestamp> = None;
-    for (i, text) in grid.expiries.iter().enumerate() {
+    for (i, text) in expiries.iter().enumerate() {
         let item = expiries_at.index(i);
         let t = timestamp(src, &item, text)?;
         if t <= as_of {
@@ -200,10 +204,10 @@ fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Resul
     }
 
     let knots_at = at.key("log_moneyness");
-    if grid.log_moneyness.is_empty() {
+    if knots.is_empty() {
         return Err(src.fail(&knots_at, "needs at least one knot"));
     }
-    let log_moneyness: Vec<f64> = grid.log_moneyness.iter().map(|k| k.get()).collect();
+    let log_moneyness: Vec<f64> = knots.iter().map(|k| k.get()).collect();
     if let Some(i) = (1..log_moneyness.len()).find(|&i| log_moneyness[i] <= log_moneyness[i - 1]) {
         return Err(src.fail(
             &knots_at.index(i),
@@ -215,18 +219,18 @@ fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Resul
     }
 
     let rows_at = at.key("implied_vols");
-    if grid.implied_vols.len() != taus.len() {
+    if rows.len() != taus.len() {
         return Err(src.fail(
             &rows_at,
             format!(
                 "has {} rows, expected one per expiry ({})",
-                grid.implied_vols.len(),
+                rows.len(),
                 taus.len()
             ),
         ));
     }
     let mut vols = Vec::with_capacity(taus.len() * log_moneyness.len());
-    for (i, row) in grid.implied_vols.iter().enumerate() {
+    for (i, row) in rows.iter().enumerate() {
         if row.len() != log_moneyness.len() {
             return Err(src.fail(
                 &rows_at.index(i),
