@@ -575,3 +575,24 @@ fn history_rows_are_kept_as_specified() {
     let e = parse_history(&csv, "h.csv", &symbols, cut).expect_err("too few returns");
     assert!(e.to_string().contains("got 35 returns"), "{e}");
 }
+
+/// Line numbers count blank lines and lone-CR line ends, as the positions CSV does (one
+/// record reader for both): a bad price on the 5th line is named there.
+#[test]
+fn history_errors_name_the_line_after_blank_lines_and_lone_crs() {
+    let symbols = vec!["BTC".to_string()];
+    let as_of = chrono::NaiveDate::from_ymd_opt(2020, 1, 17).unwrap();
+    for text in [
+        "date,BTC\n2020-01-01,100\n\n2020-01-02,101\n2020-01-03,-4\n",
+        "date,BTC\r2020-01-01,100\r\r2020-01-02,101\r2020-01-03,-4\r",
+    ] {
+        let err = parse_history(text, "h.csv", &symbols, as_of).unwrap_err();
+        match err {
+            tailrisk::Error::Input { field, value, .. } => {
+                assert!(field.starts_with("line 5,"), "{text:?}: {field}");
+                assert_eq!(value, "-4");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -11,6 +11,7 @@
 use chrono::NaiveDate;
 
 use super::json;
+use super::records::{Record, Records};
 use crate::error::{Error, Result};
 
 /// Fewest returns a calibration accepts (SPEC §9).
@@ -59,15 +60,9 @@ pub fn parse_history(
     symbols: &[String],
     as_of_date: NaiveDate,
 ) -> Result<History> {
-    let text = json::strip_bom(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let mut records = reader.records();
+    let mut records = Records::new(text, file);
     let header = loop {
-        match records.next() {
+        match records.next_record()? {
             None => {
                 return Err(Error::input(
                     file,
@@ -76,43 +71,38 @@ pub fn parse_history(
                     "expected the header date,SYM,…",
                 ));
             }
-            Some(r) => {
-                let r = r.map_err(|e| csv_error(file, &e))?;
-                if !(r.len() == 1 && r[0].is_empty()) {
-                    break r;
-                }
-            }
+            Some(r) if r.is_blank() => {}
+            Some(r) => break r,
         }
     };
     let columns = simulated_columns(&header, file, symbols)?;
     let mut rows = Vec::new();
     let mut previous: Option<NaiveDate> = None;
-    for record in records {
-        let record = record.map_err(|e| csv_error(file, &e))?;
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() == 1 && record[0].is_empty() {
+    while let Some(record) = records.next_record()? {
+        if record.is_blank() {
             continue;
         }
-        if record.len() != header.len() {
+        let line = record.line as u64;
+        if record.cells.len() != header.cells.len() {
             return Err(Error::input(
                 file,
                 format!("line {line}"),
-                json::shown(&record.iter().collect::<Vec<_>>().join(",")),
+                record.shown(),
                 format!(
                     "expected {} cells as in the header, found {}",
-                    header.len(),
-                    record.len()
+                    header.cells.len(),
+                    record.cells.len()
                 ),
             ));
         }
-        let date = parse_date(&record[0], file, line, previous)?;
+        let date = parse_date(&record.cells[0], file, line, previous)?;
         previous = Some(date);
         if date > as_of_date {
             continue;
         }
         let cells = columns
             .iter()
-            .map(|&c| record.get(c).unwrap_or("").to_string())
+            .map(|&c| record.cells.get(c).cloned().unwrap_or_default())
             .collect();
         rows.push(Row { line, date, cells });
     }
@@ -121,15 +111,12 @@ pub fn parse_history(
 
 /// The column of each simulated asset; the header must start with `date` and name each
 /// column once.
-fn simulated_columns(
-    header: &csv::StringRecord,
-    file: &str,
-    symbols: &[String],
-) -> Result<Vec<usize>> {
-    let line = header.position().map_or(1, |p| p.line());
-    let shown = || json::shown(&header.iter().collect::<Vec<_>>().join(","));
-    if !header
-        .get(0)
+fn simulated_columns(header: &Record, file: &str, symbols: &[String]) -> Result<Vec<usize>> {
+    let line = header.line;
+    let header_cells = &header.cells;
+    let shown = || header.shown();
+    if !header_cells
+        .first()
         .is_some_and(|c| c.eq_ignore_ascii_case("date"))
     {
         return Err(Error::input(
@@ -139,8 +126,8 @@ fn simulated_columns(
             "expected the header date,SYM,…",
         ));
     }
-    for (i, name) in header.iter().enumerate().skip(1) {
-        if name.is_empty() || header.iter().take(i).any(|n| n == name) {
+    for (i, name) in header_cells.iter().enumerate().skip(1) {
+        if name.is_empty() || header_cells.iter().take(i).any(|n| n == name) {
             return Err(Error::input(
                 file,
                 format!("line {line}, column {}", i + 1),
@@ -152,7 +139,7 @@ fn simulated_columns(
     symbols
         .iter()
         .map(|s| {
-            header.iter().position(|n| n == s).ok_or_else(|| {
+            header_cells.iter().position(|n| n == s).ok_or_else(|| {
                 Error::input(
                     file,
                     format!("line {line}"),
@@ -249,15 +236,4 @@ fn returns(rows: &[Row], file: &str, symbols: &[String], columns: &[usize]) -> R
         ));
     }
     Ok(history)
-}
-
-/// A reading error of the `csv` crate, at its line.
-fn csv_error(file: &str, e: &csv::Error) -> Error {
-    let line = e.position().map_or(0, |p| p.line());
-    Error::input(
-        file,
-        format!("line {line}"),
-        "(unreadable record)",
-        format!("invalid CSV: {e}"),
-    )
 }

@@ -18,6 +18,7 @@ pub mod history;
 pub(crate) mod json;
 mod market;
 mod portfolio;
+mod records;
 
 use std::path::Path;
 

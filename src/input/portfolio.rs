@@ -8,6 +8,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use super::bounds::{Finite, Num, Object, Positive, present};
 use super::json::{self, Path, Source};
+use super::records::Records;
 use crate::error::{Error, Result};
 use crate::instrument::{
     InstrumentKind, InstrumentSpec, Right, Settlement, is_asset_symbol, parse_deribit,
@@ -243,51 +244,17 @@ fn explicit_instrument(src: &Source, at: &Path, f: ExplicitFields) -> Result<Ins
 /// records); cells are trimmed, blank lines skipped. Rows of one account need not be
 /// adjacent; accounts keep the order of their first row and have margin currency USD.
 pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
-    let text = json::strip_bom(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut records = Records::new(text, file);
     let mut header_seen = false;
     let mut accounts: Vec<Account> = Vec::new();
     let mut index_of: HashMap<String, usize> = HashMap::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let start = reader.position().byte();
-        let more = reader
-            .read_record(&mut record)
-            .map_err(|e| csv_error(text, file, &e))?;
-        if !more {
-            break;
-        }
-        let (line, raw) = record_text(text, start, reader.position().byte());
-        let padded = scan_quotes(raw).map_err(|(problem, cell)| {
-            Error::input(file, format!("line {line}"), json::shown(cell), problem)
-        })?;
-        if padded.len() != record.len() {
-            // RFC 4180 quotes only at a cell's start: the crate split inside ` "a,b"`.
-            return Err(Error::input(
-                file,
-                format!("line {line}"),
-                json::shown(raw),
-                "a quoted cell with a comma inside must start with its quote (no blanks before)",
-            ));
-        }
-        let cells: Vec<&str> = record
-            .iter()
-            .zip(
-                padded
-                    .iter()
-                    .map(Option::as_deref)
-                    .chain(std::iter::repeat(None)),
-            )
-            .map(|(cell, unquoted)| unquoted.map_or(cell, str::trim))
-            .collect();
-        if cells.len() == 1 && cells[0].is_empty() {
+    while let Some(record) = records.next_record()? {
+        if record.is_blank() {
             continue;
         }
-        let row = || json::shown(&cells.join(","));
+        let line = record.line;
+        let cells: Vec<&str> = record.cells.iter().map(String::as_str).collect();
+        let row = || record.shown();
         if !header_seen {
             let header_matches = cells.len() == CSV_HEADER.len()
                 && cells
@@ -372,99 +339,6 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
         ));
     }
     Ok(Portfolio { accounts })
-}
-
-/// The line a record starts on and its text. The reader's position before a record is the
-/// end of the one before, ahead of any blank lines it skips, so the record starts after
-/// those; lines end at LF, CR or CRLF.
-fn record_text(text: &str, start: u64, end: u64) -> (usize, &str) {
-    let bytes = text.as_bytes();
-    let mut start = usize::try_from(start).unwrap_or(text.len()).min(text.len());
-    let end = usize::try_from(end).unwrap_or(text.len()).min(text.len());
-    while start < end && matches!(bytes[start], b'\n' | b'\r') {
-        start += 1;
-    }
-    (line_of(text, start), &text[start..end])
-}
-
-/// The 1-based line of byte `at`, counting LF, CR and CRLF as one line end each.
-fn line_of(text: &str, at: usize) -> usize {
-    let before = &text.as_bytes()[..at];
-    let lf = before.iter().filter(|&&b| b == b'\n').count();
-    let lone_cr = before
-        .iter()
-        .enumerate()
-        .filter(|&(i, &b)| b == b'\r' && before.get(i + 1) != Some(&b'\n'))
-        .count();
-    1 + lf + lone_cr
-}
-
-/// What the `csv` crate accepts silently but a hand-written file almost certainly got wrong:
-/// a quoted cell that never closes, or text after a cell's closing quote (`"a"x`): the
-/// problem and the cell as written. Otherwise, per cell, the unquoted text of a cell whose
-/// quotes follow blanks (`a, "ETH" ,1`), which RFC 4180 (and so the crate) reads as data
-/// but which is plainly quoted; `None` for every other cell.
-fn scan_quotes(raw: &str) -> Result<Vec<Option<String>>, (&'static str, &str)> {
-    let cell_end = |from: usize| {
-        raw[from..]
-            .find([',', '\n', '\r'])
-            .map_or(raw.len(), |e| from + e)
-    };
-    let mut padded = Vec::new();
-    let mut at = 0;
-    loop {
-        let blanks = raw[at..].len() - raw[at..].trim_start_matches([' ', '\t']).len();
-        let quote = at + blanks;
-        let end = if raw[quote..].starts_with('"') {
-            let Some(close) = closing_quote(&raw[quote + 1..]).map(|q| quote + 1 + q) else {
-                return Err(("unterminated quoted cell", &raw[quote..]));
-            };
-            let end = cell_end(close + 1);
-            if !raw[close + 1..end].trim().is_empty() {
-                return Err(("unexpected text after a quoted cell", &raw[quote..end]));
-            }
-            padded.push((blanks > 0).then(|| raw[quote + 1..close].replace("\"\"", "\"")));
-            end
-        } else {
-            padded.push(None);
-            cell_end(at)
-        };
-        if !raw[end..].starts_with(',') {
-            return Ok(padded);
-        }
-        at = end + 1;
-    }
-}
-
-/// The byte index of the quote that closes a quoted cell whose text is `inside` (after the
-/// opening quote); `""` is a quote inside the cell.
-fn closing_quote(inside: &str) -> Option<usize> {
-    let bytes = inside.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'"' {
-            if bytes.get(i + 1) == Some(&b'"') {
-                i += 2;
-                continue;
-            }
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
-}
-
-/// A reading error of the `csv` crate (invalid UTF-8 is caught before), at its line.
-fn csv_error(text: &str, file: &str, e: &csv::Error) -> Error {
-    let at = e.position().map_or(text.len(), |p| {
-        usize::try_from(p.byte()).unwrap_or(text.len())
-    });
-    Error::input(
-        file,
-        format!("line {}", line_of(text, at.min(text.len()))),
-        "(unreadable record)",
-        format!("invalid CSV: {e}"),
-    )
 }
 
 /// A finite decimal quantity, as written in a CSV cell or on the command line.
