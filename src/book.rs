@@ -334,11 +334,7 @@ impl Book {
             } else if let Some(a) = book.asset_index(&account.margin_currency) {
                 Currency::Coin(a)
             } else {
-                let file = account
-                    .positions
-                    .first()
-                    .map(|p| p.origin.file.clone())
-                    .unwrap_or_else(|| "portfolio".into());
+                let file = account.file();
                 return Err(Error::input(
                     file,
                     format!("accounts[{}].margin_currency", account.id),

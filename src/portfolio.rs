@@ -16,6 +16,16 @@ pub struct Account {
     pub positions: Vec<Position>,
 }
 
+impl Account {
+    /// The file the account was read from, for errors about the account as a whole
+    /// (`portfolio` for an account without positions, which names no file).
+    pub fn file(&self) -> String {
+        self.positions
+            .first()
+            .map_or_else(|| "portfolio".into(), |p| p.origin.file.clone())
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Position {
     /// The instrument as the user named it (a Deribit name), or the canonical Deribit-style

@@ -171,7 +171,7 @@ pub fn simulate_source(
     progress: &(dyn Fn(u64) + Sync),
     tail_entry_budget: usize,
 ) -> Result<Simulation> {
-    let plan = plan_over(config, source.scenarios(&plan(config)));
+    let plan = plan_over(config, source.scenarios(config.paths));
     let passes = account_passes(&book, plan.tail_len, tail_entry_budget);
     let groups = passes.len() as u64;
     let mut accounts = Vec::with_capacity(book.accounts.len());
@@ -312,7 +312,7 @@ pub fn evaluate(
     let named = inputs.scenarios.resolve(&book)?;
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let source = inputs.source(&book)?;
-    let tail_len = plan_over(&inputs.config, source.scenarios(&plan(&inputs.config))).tail_len;
+    let tail_len = plan_over(&inputs.config, source.scenarios(inputs.config.paths)).tail_len;
     limits::check_tail_memory(
         &inputs.files.config,
         inputs.config.paths,

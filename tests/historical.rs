@@ -207,6 +207,20 @@ fn hs_run_of_a_linear_book_gives_exact_order_statistics(backend: &dyn Backend) {
             losses[k - 1]
         );
         assert!((m.es - es).abs() <= tol, "{m:?} vs {es}");
+        // The intervals as for n paths: VaR between the order statistics k ± ⌈1.96·√(nα(1−α))⌉;
+        // ES ± 1.96·√((s² + α(ES − VaR)²)/(n(1 − α))), s² the sample variance of the k losses.
+        let (n, a) = (999.0, m.confidence);
+        let z = 1.959_963_984_540_054;
+        let half = (z * (n * a * (1.0 - a)).sqrt()).ceil() as usize;
+        let (lo, hi) = (k.saturating_sub(half).max(1), (k + half).min(999));
+        assert!((m.var_ci[0] - losses[hi - 1]).abs() <= tol, "{m:?}");
+        assert!((m.var_ci[1] - losses[lo - 1]).abs() <= tol, "{m:?}");
+        let s2 = losses[..k].iter().map(|l| (l - es).powi(2)).sum::<f64>() / (k - 1) as f64;
+        let width = z * ((s2 + a * (es - losses[k - 1]).powi(2)) / (n * (1.0 - a))).sqrt();
+        // Centre and width each move by at most a few loss errors (s² is a mean of squares).
+        let slack = 3.0 * tol + 1e-9 * width;
+        assert!((m.es_ci[0] - (es - width)).abs() <= slack, "{m:?}");
+        assert!((m.es_ci[1] - (es + width)).abs() <= slack, "{m:?}");
     }
     let a = &sim.accounts[0];
     let sum: f64 = a.components.iter().sum();

@@ -116,11 +116,7 @@ pub(super) fn check_finite_positions(book: &Book, portfolio: &Portfolio) -> Resu
             }
         }
         if !account.base_value_usd.is_finite() {
-            let file = input
-                .positions
-                .first()
-                .map(|p| p.origin.file.clone())
-                .unwrap_or_else(|| "portfolio".into());
+            let file = input.file();
             return Err(Error::input(
                 file,
                 format!("accounts[{}]", account.id),

@@ -65,6 +65,16 @@ impl ScenarioTable {
         self.assets
     }
 
+    /// Panics unless the table's rows are states of `book`'s simulated assets: the run
+    /// layer makes every table from the book it runs on, so a mismatch is a caller's bug.
+    pub fn assert_fits(&self, book: &crate::book::Book) {
+        assert_eq!(
+            self.assets,
+            book.assets.len(),
+            "a scenario table for another book"
+        );
+    }
+
     /// The states of scenario row `i`.
     pub fn row(&self, i: usize) -> &[AssetState] {
         &self.states[i * self.assets..(i + 1) * self.assets]

@@ -26,9 +26,7 @@ pub fn check_figures(
         let file = portfolio
             .accounts
             .get(i)
-            .and_then(|a| a.positions.first())
-            .map(|p| p.origin.file.clone())
-            .unwrap_or_else(|| "portfolio".into());
+            .map_or_else(|| "portfolio".into(), |a| a.file());
         return Err(Error::input(
             file,
             format!("accounts[{}]", account.id),

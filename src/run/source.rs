@@ -110,10 +110,10 @@ impl ScenarioSource {
         }
     }
 
-    /// The scenarios a plan covers: the plan's paths, or every row of the table.
-    pub fn scenarios(&self, plan: &SimulationPlan) -> u64 {
+    /// The scenarios a run covers: the configured `paths`, or every row of the table.
+    pub fn scenarios(&self, paths: u64) -> u64 {
         match self {
-            ScenarioSource::MonteCarlo => plan.paths,
+            ScenarioSource::MonteCarlo => paths,
             ScenarioSource::Table { table, .. } => table.len() as u64,
         }
     }
