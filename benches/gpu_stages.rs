@@ -211,6 +211,7 @@ fn end_to_end(c: &mut Criterion) {
     let book = bench_book();
     let plan = SimulationPlan {
         paths: END_TO_END_PATHS,
+        first_path: 0,
         seed: SEED,
         tail_len: risk::tail_len(END_TO_END_PATHS, &[0.99, 0.995]),
         chunk_paths: None,

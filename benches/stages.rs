@@ -233,6 +233,7 @@ fn end_to_end(c: &mut Criterion) {
     let run = |backend: CpuBackend, paths: u64| {
         let plan = SimulationPlan {
             paths,
+            first_path: 0,
             seed: SEED,
             tail_len: risk::tail_len(paths, &[0.99, 0.995]),
             chunk_paths: None,
@@ -275,6 +276,7 @@ fn historical(c: &mut Criterion, book: &Book) {
     });
     let plan = SimulationPlan {
         paths: DAYS,
+        first_path: 0,
         seed: SEED,
         tail_len,
         chunk_paths: None,

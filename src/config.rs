@@ -61,7 +61,7 @@ pub struct MarginConfig {
 }
 
 /// An anti-procyclicality tool (`margin.apc`).
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "tool", rename_all = "snake_case")]
 pub enum ApcTool {
     /// vol_used = max(ewma_vol, long_run_vol).

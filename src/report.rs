@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 mod build;
 mod format;
 
-pub use build::{margin_currency, report, run_info, stress_report};
+pub use build::{margin_currency, margin_report, measure_report, report, run_info, stress_report};
 pub(crate) use format::group_thousands;
 pub use format::{money, pretty_json};
 
@@ -74,7 +74,7 @@ pub struct RunInfo {
     pub calibration: Option<crate::calibrate::Calibration>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RepairReport {
     pub method: String,
     pub frobenius_distance: f64,
@@ -105,7 +105,7 @@ pub struct MeasureReport {
     pub es_ci: [f64; 2],
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct StressReport {
     pub grid_loss: f64,
     pub grid: Vec<GridReport>,
@@ -113,7 +113,7 @@ pub struct StressReport {
 }
 
 /// The worst grid point of one asset.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct GridReport {
     pub asset: String,
     pub loss: f64,
@@ -121,7 +121,7 @@ pub struct GridReport {
     pub vol_move: f64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ScenarioReport {
     pub name: String,
     pub loss: f64,
@@ -146,7 +146,7 @@ pub struct MarginComponents {
     pub apc_buffer: Option<f64>,
 }
 
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct GreeksReport {
     pub delta_usd: f64,
     pub gamma_usd: f64,

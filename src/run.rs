@@ -91,6 +91,7 @@ fn plan_over(config: &RunConfig, paths: u64) -> SimulationPlan {
     levels.push(config.margin.confidence);
     SimulationPlan {
         paths,
+        first_path: 0,
         seed: config.seed,
         tail_len: risk::tail_len(paths, &levels),
         chunk_paths: config.chunk_paths,
@@ -145,7 +146,7 @@ pub fn account_passes(
 
 /// Accounts one pass simulates together: as many as `tail_entry_budget` holds at up to
 /// 2·`tail_len` candidates each, at least one.
-fn accounts_per_pass(tail_len: usize, tail_entry_budget: usize) -> usize {
+pub fn accounts_per_pass(tail_len: usize, tail_entry_budget: usize) -> usize {
     (tail_entry_budget / (2 * tail_len.max(1))).max(1)
 }
 

@@ -222,6 +222,7 @@ fn stage_seconds_come_with_each_call_and_change_no_result() {
     let book = generated_book(24, 3, 70, 11);
     let plan = SimulationPlan {
         paths: 3_000,
+        first_path: 0,
         seed: 5,
         tail_len: 40,
         chunk_paths: Some(700),

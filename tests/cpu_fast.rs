@@ -146,6 +146,7 @@ fn fast() -> CpuBackend {
 fn plan(paths: u64, tail_len: usize, chunk_paths: Option<u32>) -> SimulationPlan {
     SimulationPlan {
         paths,
+        first_path: 0,
         seed: 11,
         tail_len,
         chunk_paths,

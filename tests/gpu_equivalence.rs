@@ -401,6 +401,7 @@ fn shader_math_matches_the_f64_reference() {
 fn sample_plan(paths: u64, chunk_paths: Option<u32>) -> SimulationPlan {
     SimulationPlan {
         paths,
+        first_path: 0,
         seed: 42,
         tail_len: risk::tail_len(paths, &[0.99, 0.995]),
         chunk_paths,
@@ -509,6 +510,7 @@ fn tied_losses_keep_the_lowest_paths(backend: &dyn Backend) {
     for (paths, tail_len, chunk) in [(10_000u64, 300usize, None), (5_000, 700, Some(512))] {
         let plan = SimulationPlan {
             paths,
+            first_path: 0,
             seed: 9,
             tail_len,
             chunk_paths: chunk,

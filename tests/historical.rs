@@ -81,6 +81,7 @@ fn monte_carlo_states_as_a_table_give_the_monte_carlo_tails(backend: &dyn Backen
     let tail_len = 40;
     let plan = SimulationPlan {
         paths: cfg.paths,
+        first_path: 0,
         seed: cfg.seed,
         tail_len,
         chunk_paths: None,

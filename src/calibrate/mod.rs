@@ -15,8 +15,9 @@
 mod student_t;
 mod table;
 
-use serde::Serialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::config::{ApcTool, CalibrationConfig};
 use crate::input::History;
@@ -33,7 +34,7 @@ pub use student_t::{fit_student_t, normal_log_likelihood, student_t_log_likeliho
 const DAYS_PER_YEAR: f64 = 365.0;
 
 /// The calibration of SPEC §9, in the field order of its JSON.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Calibration {
     /// The market's `as_of`, RFC 3339.
     pub as_of: String,
@@ -46,7 +47,10 @@ pub struct Calibration {
     pub lambda: f64,
     /// m as used: min(n, `calibration.seed_returns`).
     pub seed_returns: usize,
-    #[serde(serialize_with = "assets_by_symbol")]
+    #[serde(
+        serialize_with = "assets_by_symbol",
+        deserialize_with = "assets_from_symbols"
+    )]
     pub assets: Vec<AssetCalibration>,
     pub correlation: CalibratedCorrelation,
     /// The fitted ν; `None` when the normal fits strictly better.
@@ -55,7 +59,7 @@ pub struct Calibration {
 }
 
 /// One asset's calibrated vols (annualised fractions).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssetCalibration {
     #[serde(skip)]
     pub symbol: String,
@@ -68,7 +72,7 @@ pub struct AssetCalibration {
 }
 
 /// The correlation of Σ_n, in the simulated assets' order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CalibratedCorrelation {
     pub symbols: Vec<String>,
     pub matrix: Vec<Vec<f64>>,
@@ -81,6 +85,26 @@ fn assets_by_symbol<S: Serializer>(assets: &[AssetCalibration], s: S) -> Result<
         map.serialize_entry(&a.symbol, a)?;
     }
     map.end()
+}
+
+/// The inverse of [`assets_by_symbol`] (shard files read a calibration back): the map's
+/// entries in the order written, each given its symbol.
+fn assets_from_symbols<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AssetCalibration>, D::Error> {
+    struct InOrder;
+    impl<'de> Visitor<'de> for InOrder {
+        type Value = Vec<AssetCalibration>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map from asset symbol to its calibration")
+        }
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+            let mut assets = Vec::new();
+            while let Some((symbol, asset)) = map.next_entry::<String, AssetCalibration>()? {
+                assets.push(AssetCalibration { symbol, ..asset });
+            }
+            Ok(assets)
+        }
+    }
+    d.deserialize_map(InOrder)
 }
 
 /// The EWMA recursion over a history.

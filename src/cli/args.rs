@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Simulate, revalue and report VaR, ES, components (the sample book without arguments).
-    Run(CommonArgs),
+    Run(super::shard::RunArgs),
     /// Print every stress scenario's loss per account (each grid point, each named scenario)
     /// with the margin they feed, marking those that set initial margin.
     Stress(CommonArgs),
@@ -36,6 +36,8 @@ pub enum Command {
     /// Throughput of the backends on a generated book over a list of path counts: seconds,
     /// paths/s, full repricings/s, seconds per stage and peak memory (docs/benchmarks.md).
     Bench(BenchArgs),
+    /// Merge the shard files of `run --shard I/N` into the report of the whole run (SPEC §14).
+    Merge(super::shard::MergeArgs),
     /// Turn saved exchange API responses into a market snapshot and positions (SPEC §15).
     Import(super::import::ImportArgs),
 }

@@ -38,7 +38,8 @@ pub mod sample {
 /// Runs a parsed command line.
 pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => {
+        Command::Run(run) if run.shard.is_some() => super::shard::run_shard_command(&run),
+        Command::Run(super::shard::RunArgs { common: args, .. }) => {
             let report = on_backend(&args, |inputs, backend, progress| {
                 let ev = evaluate(inputs, backend, progress)?;
                 Ok((
@@ -119,6 +120,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Bench(args) => bench_command(&args),
         Command::Import(args) => super::import::execute(&args),
+        Command::Merge(args) => super::shard::merge_command(&args),
         Command::Calibrate(args) => calibrate_command(&args),
     }
 }
@@ -239,7 +241,7 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
 
 /// Loads the inputs, picks the backend, and runs `work` on the `--threads` pool with a
 /// progress bar over the paths.
-fn on_backend<T: Send>(
+pub(super) fn on_backend<T: Send>(
     args: &CommonArgs,
     work: impl FnOnce(&RunInputs, &dyn Backend, &(dyn Fn(u64) + Sync)) -> Result<T> + Send,
 ) -> Result<T> {
@@ -254,7 +256,7 @@ fn on_backend<T: Send>(
 }
 
 /// Prints a result's warnings on stderr and returns the result.
-fn warned<T>((value, warnings): (T, Vec<String>)) -> T {
+pub(super) fn warned<T>((value, warnings): (T, Vec<String>)) -> T {
     for w in warnings {
         eprintln!("tailrisk: warning: {w}");
     }

@@ -27,12 +27,20 @@ pub fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
     }
 }
 
-/// Writes `text` to a new temporary file next to `path`, flushes it to disk and renames it
+/// Writes `bytes` to the file `path` atomically (see the module docs): shard files.
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes).map_err(|source| Error::Output {
+        file: path.display().to_string(),
+        source,
+    })
+}
+
+/// Writes `bytes` to a new temporary file next to `path`, flushes it to disk and renames it
 /// over `path` (atomic on POSIX file systems); the temporary file is removed on any failure.
-fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
     let (temp, mut file) = create_temp(path)?;
     let written = file
-        .write_all(text.as_bytes())
+        .write_all(bytes.as_ref())
         .and_then(|_| file.sync_all())
         .and_then(|_| {
             drop(file);

@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::model::historical::ScenarioTable;
 
 /// Which kind of backend ran: `cpu` or `gpu` in reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     Cpu,
@@ -43,7 +43,7 @@ impl std::fmt::Display for BackendKind {
 }
 
 /// The arithmetic of a backend: the CPU computes in either, the GPU in f32.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// The f64 reference stages.
@@ -93,8 +93,13 @@ pub struct BackendInfo {
 /// What one simulation covers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SimulationPlan {
-    /// Paths 0..paths (≤ 2³² − 1: the path is a Philox counter word).
+    /// How many paths: `first_path..first_path + paths` (the end ≤ 2³² − 1: the path is a
+    /// Philox counter word).
     pub paths: u64,
+    /// The first path's index: 0 for a whole run, ⌊I·P/N⌋ for shard I of N (SPEC §14).
+    /// Tail entries carry global path indices, so a range's tail is exactly the part of the
+    /// whole run's losses from its paths.
+    pub first_path: u64,
     pub seed: u64,
     /// How many of the largest losses each account's tail keeps.
     pub tail_len: usize,
@@ -155,7 +160,7 @@ pub struct TailsRun {
 pub trait Backend: Send + Sync {
     fn info(&self) -> BackendInfo;
 
-    /// Simulates paths `0..plan.paths`, revalues every instrument, aggregates per account,
+    /// Simulates paths `plan.first_path..plan.first_path + plan.paths`, revalues every instrument, aggregates per account,
     /// and returns each account's `plan.tail_len` largest losses, with the stage seconds of
     /// this call as `timing` asks. `progress` is called with the number of paths done so
     /// far. Timing changes no bit of the tails.

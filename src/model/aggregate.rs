@@ -32,7 +32,12 @@ pub fn account_loss(book: &Book, account: &AccountBook, pnl: &[f64], states: &[A
 /// The coin loss of a USD value V₀ that gains `usd_pnl` while the coin's log return is `r`.
 #[inline]
 pub fn coin_loss(book: &Book, base_value_usd: f64, usd_pnl: f64, r: f64, coin: usize) -> f64 {
-    let spot0 = book.assets[coin].spot;
+    coin_loss_at(book.assets[coin].spot, base_value_usd, usd_pnl, r)
+}
+
+/// [`coin_loss`] for a coin whose spot today is `spot0`.
+#[inline]
+pub fn coin_loss_at(spot0: f64, base_value_usd: f64, usd_pnl: f64, r: f64) -> f64 {
     let spot1 = spot0 * r.exp();
     -usd_pnl / spot1 - (base_value_usd / spot0) * (-r).exp_m1()
 }
@@ -46,14 +51,24 @@ pub fn holding_losses(
     states: &[AssetState],
     out: &mut [f64],
 ) {
+    let coin = match account.currency {
+        Currency::Usd => None,
+        Currency::Coin(c) => Some((book.assets[c].spot, states[c].log_return)),
+    };
     for (o, h) in out.iter_mut().zip(&account.holdings) {
-        let usd = h.quantity * pnl[h.instrument];
-        *o = match account.currency {
-            Currency::Usd => -usd,
-            Currency::Coin(c) => {
-                let v0 = h.quantity * book.instruments[h.instrument].base_value;
-                coin_loss(book, v0, usd, states[c].log_return, c)
-            }
-        };
+        let base_value = book.instruments[h.instrument].base_value;
+        *o = holding_loss(h.quantity, pnl[h.instrument], base_value, coin);
+    }
+}
+
+/// The loss of one holding of `quantity` units whose P&L per unit is `pnl` and today's value
+/// per unit `base_value`: in USD, or with `coin` = (S_c,0, r_c) in that coin (SPEC §7).
+/// Shard merges recompute component ES with it from the P&L a shard stored.
+#[inline]
+pub fn holding_loss(quantity: f64, pnl: f64, base_value: f64, coin: Option<(f64, f64)>) -> f64 {
+    let usd = quantity * pnl;
+    match coin {
+        None => -usd,
+        Some((spot0, r)) => coin_loss_at(spot0, quantity * base_value, usd, r),
     }
 }

@@ -203,7 +203,8 @@ pub fn margin_currency(book: &Book, account: &AccountBook) -> MarginCurrency {
     }
 }
 
-fn margin_report(m: &Margin) -> MarginReport {
+/// The `margin` object of an account's report.
+pub fn margin_report(m: &Margin) -> MarginReport {
     MarginReport {
         initial: m.initial,
         maintenance: m.maintenance,
@@ -248,7 +249,8 @@ pub fn run_info(
     }
 }
 
-fn measure_report(m: &Measure) -> MeasureReport {
+/// One entry of an account's `measures`.
+pub fn measure_report(m: &Measure) -> MeasureReport {
     MeasureReport {
         confidence: m.confidence,
         var: m.var,

@@ -145,6 +145,7 @@ impl Backend for CpuBackend {
         );
         let plan = SimulationPlan {
             paths: table.len() as u64,
+            first_path: 0,
             seed: 0,
             tail_len,
             chunk_paths,
@@ -274,9 +275,11 @@ fn chunked_tails<S: Send>(
 ) -> (Vec<AccountTail>, StageTimes) {
     let chunk = chunk_len(plan);
     let mut done = (new_tails(book, plan), StageTimes::default());
-    let mut start = 0;
-    while start < plan.paths {
-        let end = (start + chunk).min(plan.paths);
+    // Chunks cover the plan's range of global path indices (a shard's, or 0..P).
+    let (first, stop) = (plan.first_path, plan.first_path + plan.paths);
+    let mut start = first;
+    while start < stop {
+        let end = (start + chunk).min(stop);
         let blocks = (end - start).div_ceil(block);
         let chunk_tails = (0..blocks)
             .into_par_iter()
@@ -296,7 +299,7 @@ fn chunked_tails<S: Send>(
                 merge_tails,
             );
         done = merge_tails(done, chunk_tails);
-        progress(end);
+        progress(end - first);
         start = end;
     }
     let (tails, times) = done;

@@ -295,10 +295,10 @@ impl Backend for GpuBackend {
         timing: StageTiming,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<TailsRun> {
-        if plan.paths > u64::from(u32::MAX) {
+        if plan.first_path + plan.paths > u64::from(u32::MAX) {
             return Err(Error::Gpu(format!(
-                "{} paths exceed the 2^32 - 1 a Philox counter word can name",
-                plan.paths
+                "paths up to {} exceed the 2^32 - 1 a Philox counter word can name",
+                plan.first_path + plan.paths
             )));
         }
         let ctx = &self.ctx;
@@ -323,7 +323,9 @@ impl Backend for GpuBackend {
         let mut start = 0u64;
         while start < plan.paths {
             let count = chunk.min(plan.paths - start) as u32;
-            let base = start as u32;
+            // The global index of the chunk's first path: the shaders' counter word and the
+            // tail entries' path are `base + i`.
+            let base = (plan.first_path + start) as u32;
             let source = PathSource::Range { base, count };
             let timing = profiling.then_some(&mut seconds);
             self.losses_of_chunk(&stages, plan.seed, source, count, timing)?;

@@ -1,0 +1,406 @@
+//! The shard file (SPEC §14, settled detail H1): what one shard hands to `merge`, and its
+//! encoding. Layout (integers little-endian; reference.md §11 documents it for users):
+//!
+//! ```text
+//! magic        16 bytes  "tailrisk shard\n\0"
+//! version      u32       FORMAT_VERSION
+//! header       u64 length, then that many bytes of UTF-8 JSON: ShardHeader
+//! sections     each: u32 tag, u64 length, payload; version 1 has exactly
+//!              TAG_TAILS then TAG_PATHS, in that order
+//! checksum     32 bytes  SHA-256 of every byte before it
+//! ```
+//!
+//! `TAG_TAILS`: per account of the header, in its order: u64 count K, u8 width w (4 or 8),
+//! K losses (f32 or f64 of w bytes), K u32 global path indices; sorted by loss descending,
+//! then path ascending. `TAG_PATHS`: u64 rows R, u32 assets A, u32 instruments I, u8 width
+//! w; R ascending u32 path indices; R×A log returns; R×I P&L per unit (w bytes each):
+//! the revaluation of every path some account's component ES may need. A column is written
+//! in f32 only when every value is exactly an f32 (the f32 backends' values are), so the
+//! encoding is lossless: `merge` reads back the very bits the shard computed.
+//!
+//! A further per-account section (a histogram whose counts add across shards) is a new tag
+//! after `TAG_PATHS` and a new format version.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::calibrate::Calibration;
+use crate::engine::{BackendKind, Precision, TailEntry};
+use crate::report::{GreeksReport, RepairReport, StressReport};
+
+/// The first 16 bytes of every shard file.
+pub const MAGIC: &[u8; 16] = b"tailrisk shard\n\0";
+/// The version of the layout above; a reader refuses any other.
+pub const FORMAT_VERSION: u32 = 1;
+/// Section: every account's tail candidates.
+pub const TAG_TAILS: u32 = 1;
+/// Section: the revaluation of the paths component ES may need.
+pub const TAG_PATHS: u32 = 2;
+
+/// A whole shard: the JSON header and the two binary sections.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShardFile {
+    pub header: ShardHeader,
+    /// Per account (header order): its K = min(n_I, tail length of the whole run) largest
+    /// losses, with global path indices, sorted worst first.
+    pub tails: Vec<Vec<TailEntry>>,
+    pub paths: PathTable,
+}
+
+/// Everything of a shard except the bulk (H1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShardHeader {
+    pub tailrisk_version: String,
+    /// SHA-256 (hex) of the canonical inputs after flags ([`super::digest`]).
+    pub inputs_sha256: String,
+    pub seed: u64,
+    /// P, the paths of the whole run.
+    pub paths: u64,
+    /// N.
+    pub shards: u64,
+    /// I.
+    pub index: u64,
+    /// ⌊I·P/N⌋ and ⌊(I+1)·P/N⌋: the shard's paths.
+    pub first_path: u64,
+    pub end_path: u64,
+    pub backend: BackendKind,
+    pub precision: Precision,
+    pub device: String,
+    /// Compute seconds of the shard's run.
+    pub seconds: f64,
+    pub run: RunParts,
+    pub accounts: Vec<AccountParts>,
+}
+
+/// The run-level parts of the report and what the merge computes figures with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunParts {
+    pub horizon_days: f64,
+    pub steps: u32,
+    /// The tail length of the whole run (max over the levels of k + d).
+    pub tail_len: usize,
+    pub confidence: Vec<f64>,
+    pub margin_confidence: f64,
+    pub mm_ratio: f64,
+    /// The APC buffer tool's buffer, if configured.
+    pub apc_buffer: Option<f64>,
+    pub correlation_repair: Option<RepairReport>,
+    pub calibration: Option<Calibration>,
+    /// Today's spot of every simulated asset (coin accounts' S_c,0), book order.
+    pub asset_spots: Vec<f64>,
+    /// Today's value per unit of every instrument, book order.
+    pub base_values: Vec<f64>,
+}
+
+/// The path-independent parts of one account's report and its holdings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountParts {
+    pub id: String,
+    /// `None` for USD, else the simulated asset the account is margined in.
+    pub coin: Option<CoinPart>,
+    /// The portfolio file the account came from, for messages.
+    pub file: String,
+    pub stress: StressReport,
+    pub greeks: std::collections::BTreeMap<String, GreeksReport>,
+    /// Margin inputs besides ES: grid loss, worst named scenario, add-on, minimum.
+    pub grid: f64,
+    pub scenario: f64,
+    pub liquidity: f64,
+    pub short_option_minimum: f64,
+    pub holdings: Vec<HoldingPart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoinPart {
+    pub asset: usize,
+    pub symbol: String,
+}
+
+/// A position as written: the component ES it gets is reported under `label`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HoldingPart {
+    pub label: String,
+    pub instrument: usize,
+    pub quantity: f64,
+}
+
+/// Revalued paths, ascending: `log_returns` rows × assets, `pnl` rows × instruments.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PathTable {
+    pub paths: Vec<u32>,
+    pub assets: usize,
+    pub instruments: usize,
+    pub log_returns: Vec<f64>,
+    pub pnl: Vec<f64>,
+}
+
+impl PathTable {
+    /// The row of `path`, if the table holds it.
+    pub fn row(&self, path: u32) -> Option<(&[f64], &[f64])> {
+        let r = self.paths.binary_search(&path).ok()?;
+        Some((
+            &self.log_returns[r * self.assets..(r + 1) * self.assets],
+            &self.pnl[r * self.instruments..(r + 1) * self.instruments],
+        ))
+    }
+}
+
+/// Encodes a shard as the module docs lay out.
+pub fn encode(shard: &ShardFile) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    let header = serde_json::to_vec(&shard.header).expect("a shard header serialises");
+    put_u64(&mut out, header.len() as u64);
+    out.extend_from_slice(&header);
+    let mut tails = Vec::new();
+    for tail in &shard.tails {
+        put_u64(&mut tails, tail.len() as u64);
+        let losses: Vec<f64> = tail.iter().map(|e| e.loss).collect();
+        put_floats(&mut tails, &[&losses]);
+        tail.iter().for_each(|e| tails.extend(e.path.to_le_bytes()));
+    }
+    put_section(&mut out, TAG_TAILS, &tails);
+    let t = &shard.paths;
+    let mut paths = Vec::new();
+    put_u64(&mut paths, t.paths.len() as u64);
+    paths.extend((t.assets as u32).to_le_bytes());
+    paths.extend((t.instruments as u32).to_le_bytes());
+    // One width for both columns, so that a reader knows the section's size up front.
+    let width_columns: [&[f64]; 2] = [&t.log_returns, &t.pnl];
+    let width = width_of(&width_columns);
+    paths.push(width as u8);
+    t.paths.iter().for_each(|p| paths.extend(p.to_le_bytes()));
+    for column in width_columns {
+        put_values(&mut paths, column, width);
+    }
+    put_section(&mut out, TAG_PATHS, &paths);
+    let checksum = Sha256::digest(&out);
+    out.extend_from_slice(&checksum);
+    out
+}
+
+/// Why a file is not a shard this version can read.
+#[derive(Debug)]
+pub struct Damaged(pub String);
+
+/// Decodes a shard: checksum first (a damaged byte anywhere is found there), then magic,
+/// version and structure. The header's consistency with the bulk is checked by the caller
+/// ([`super::merge`]), which knows the whole run.
+pub fn decode(bytes: &[u8]) -> Result<ShardFile, Damaged> {
+    let damaged = |why: &str| Damaged(why.to_string());
+    if bytes.len() < MAGIC.len() + 4 + 32 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(damaged(
+            "not a tailrisk shard file (no shard magic at its start)",
+        ));
+    }
+    let (body, checksum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(body).as_slice() != checksum {
+        return Err(damaged(
+            "its SHA-256 checksum does not match its contents (truncated or damaged)",
+        ));
+    }
+    let mut r = Reader {
+        bytes: &body[MAGIC.len()..],
+    };
+    let version = r.u32()?;
+    if version != FORMAT_VERSION {
+        return Err(Damaged(format!(
+            "format version {version}; this tailrisk reads version {FORMAT_VERSION}"
+        )));
+    }
+    let header_len = r.len()?;
+    let header: ShardHeader = serde_json::from_slice(r.take(header_len)?)
+        .map_err(|e| Damaged(format!("its header is not a shard header: {e}")))?;
+    let mut tails_section = r.section(TAG_TAILS)?;
+    let tails = (0..header.accounts.len())
+        .map(|_| read_tail(&mut tails_section))
+        .collect::<Result<Vec<_>, _>>()?;
+    tails_section.end("the tails section")?;
+    let mut paths_section = r.section(TAG_PATHS)?;
+    let paths = read_paths(&mut paths_section)?;
+    paths_section.end("the paths section")?;
+    r.end("the file")?;
+    Ok(ShardFile {
+        header,
+        tails,
+        paths,
+    })
+}
+
+fn read_tail(r: &mut Reader) -> Result<Vec<TailEntry>, Damaged> {
+    let k = r.len()?;
+    let width = r.width()?;
+    let losses = r.values(k, width)?;
+    let paths = r.u32s(k)?;
+    Ok(losses
+        .into_iter()
+        .zip(paths)
+        .map(|(loss, path)| TailEntry { loss, path })
+        .collect())
+}
+
+fn read_paths(r: &mut Reader) -> Result<PathTable, Damaged> {
+    let rows = r.len()?;
+    let assets = r.u32()? as usize;
+    let instruments = r.u32()? as usize;
+    let width = r.width()?;
+    let paths = r.u32s(rows)?;
+    let log_returns = r.values(rows.saturating_mul(assets), width)?;
+    let pnl = r.values(rows.saturating_mul(instruments), width)?;
+    Ok(PathTable {
+        paths,
+        assets,
+        instruments,
+        log_returns,
+        pnl,
+    })
+}
+
+fn put_u64(out: &mut Vec<u8>, x: u64) {
+    out.extend_from_slice(&x.to_le_bytes());
+}
+
+fn put_section(out: &mut Vec<u8>, tag: u32, payload: &[u8]) {
+    out.extend_from_slice(&tag.to_le_bytes());
+    put_u64(out, payload.len() as u64);
+    out.extend_from_slice(payload);
+}
+
+/// 4 when every value is exactly an f32 (bit for bit, signed zeros included), else 8.
+fn width_of(columns: &[&[f64]]) -> usize {
+    let exact = |x: &f64| f64::from(*x as f32).to_bits() == x.to_bits();
+    if columns.iter().all(|c| c.iter().all(exact)) {
+        4
+    } else {
+        8
+    }
+}
+
+/// A width byte, then the values of `columns` at that width.
+fn put_floats(out: &mut Vec<u8>, columns: &[&[f64]]) {
+    let width = width_of(columns);
+    out.push(width as u8);
+    for c in columns {
+        put_values(out, c, width);
+    }
+}
+
+fn put_values(out: &mut Vec<u8>, values: &[f64], width: usize) {
+    for &x in values {
+        if width == 4 {
+            out.extend_from_slice(&(x as f32).to_le_bytes());
+        } else {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+}
+
+/// Bounds-checked reading of the binary part: running past the end is a damaged file, never
+/// a panic.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Damaged> {
+        if n > self.bytes.len() {
+            return Err(Damaged("it ends in the middle of a section".into()));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn u32(&mut self) -> Result<u32, Damaged> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+
+    /// A u64 length that must fit what is left.
+    fn len(&mut self) -> Result<usize, Damaged> {
+        let n = u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes"));
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n <= self.bytes.len())
+            .ok_or_else(|| Damaged(format!("a length of {n} exceeds the bytes left")))
+    }
+
+    fn width(&mut self) -> Result<usize, Damaged> {
+        match self.take(1)?[0] {
+            4 => Ok(4),
+            8 => Ok(8),
+            w => Err(Damaged(format!(
+                "a value width of {w} bytes (4 or 8 expected)"
+            ))),
+        }
+    }
+
+    fn values(&mut self, n: usize, width: usize) -> Result<Vec<f64>, Damaged> {
+        let bytes = self.take(
+            n.checked_mul(width)
+                .ok_or_else(|| Damaged("a section too long".into()))?,
+        )?;
+        Ok(bytes
+            .chunks_exact(width)
+            .map(|b| match width {
+                4 => f64::from(f32::from_le_bytes(b.try_into().expect("4 bytes"))),
+                _ => f64::from_le_bytes(b.try_into().expect("8 bytes")),
+            })
+            .collect())
+    }
+
+    fn u32s(&mut self, n: usize) -> Result<Vec<u32>, Damaged> {
+        let bytes = self.take(
+            n.checked_mul(4)
+                .ok_or_else(|| Damaged("a section too long".into()))?,
+        )?;
+        Ok(bytes
+            .chunks_exact(4)
+            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+            .collect())
+    }
+
+    /// The payload of the next section, which must carry `tag`.
+    fn section(&mut self, tag: u32) -> Result<Reader<'a>, Damaged> {
+        let got = self.u32()?;
+        if got != tag {
+            return Err(Damaged(format!(
+                "section tag {got} where {tag} was expected"
+            )));
+        }
+        let n = self.len()?;
+        Ok(Reader {
+            bytes: self.take(n)?,
+        })
+    }
+
+    fn end(&self, what: &str) -> Result<(), Damaged> {
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(Damaged(format!(
+                "{} unread bytes at the end of {what}",
+                self.bytes.len()
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn width_is_four_only_for_exact_f32_values() {
+        assert_eq!(width_of(&[&[0.5, -0.0, 3.0]]), 4);
+        assert_eq!(width_of(&[&[0.1]]), 8);
+        assert_eq!(width_of(&[&[1.0], &[0.1]]), 8);
+    }
+}
