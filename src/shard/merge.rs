@@ -213,11 +213,6 @@ fn check_same_run(first: &NamedShard, other: &NamedShard) -> Result<()> {
             a.tailrisk_version.clone(),
             b.tailrisk_version.clone(),
         ),
-        (
-            "inputs_sha256",
-            a.inputs_sha256.clone(),
-            b.inputs_sha256.clone(),
-        ),
         ("seed", a.seed.to_string(), b.seed.to_string()),
         ("paths", a.paths.to_string(), b.paths.to_string()),
         ("shards", a.shards.to_string(), b.shards.to_string()),
@@ -226,6 +221,12 @@ fn check_same_run(first: &NamedShard, other: &NamedShard) -> Result<()> {
             "precision",
             a.precision.to_string(),
             b.precision.to_string(),
+        ),
+        // Last: it covers seed and paths too, which are named above when they differ.
+        (
+            "inputs_sha256",
+            a.inputs_sha256.clone(),
+            b.inputs_sha256.clone(),
         ),
     ];
     match fields.into_iter().find(|(_, x, y)| x != y) {
