@@ -249,6 +249,9 @@ fn foreign_shards_are_named_with_what_differs() {
     horizon.config.horizon_days = 2.0;
     foreign(horizon, &cpu(), "inputs_sha256");
     foreign(sample(2_000, 1), &common::cpu_f32(), "precision");
+    if let Some(gpu) = common::test_backend() {
+        foreign(sample(2_000, 1), &gpu, "backend");
+    }
     let three = shards(&base, 3, &cpu());
     let text = input_error(
         merge(vec![files[0].clone(), three[1].clone()]).unwrap_err(),
@@ -304,7 +307,7 @@ fn damaged_truncated_and_other_versions_are_named() {
     );
 }
 
-/// Size O(accounts × tail): K losses per account (≤ 12 bytes each) and a path table of at
+/// Size O(accounts × tail): K losses per account (≤ 13 bytes each) and a path table of at
 /// most Σ min(K, k) rows, whatever the shard's path count.
 #[test]
 fn shard_files_hold_the_tails_not_the_paths() {
@@ -321,17 +324,10 @@ fn shard_files_hold_the_tails_not_the_paths() {
         let rows = f.paths.paths.len();
         assert!(rows <= f.tails.len() * tail_len.min(k), "{rows} rows");
         let header = serde_json::to_vec(&f.header).unwrap().len();
-        let row = 4 + 8 * (f.paths.assets + f.paths.instruments);
-        let bound = 16
-            + 4
-            + 8
-            + header
-            + 12
-            + f.tails.len() * (9 + 12 * tail_len)
-            + 12
-            + 17
-            + rows * row
-            + 32;
+        // A path index takes at most 5 varint bytes, a value at most 8.
+        let row = 5 + 8 * (f.paths.assets + f.paths.instruments);
+        let tails = f.tails.len() * (9 + 13 * tail_len);
+        let bound = 16 + 4 + 8 + header + 12 + tails + 12 + 17 + rows * row + 32;
         assert!(
             bytes <= bound,
             "{bytes} bytes > {bound} for {paths} paths / {n}"

@@ -11,12 +11,16 @@
 //! ```
 //!
 //! `TAG_TAILS`: per account of the header, in its order: u64 count K, u8 width w (4 or 8),
-//! K losses (f32 or f64 of w bytes), K u32 global path indices; sorted by loss descending,
-//! then path ascending. `TAG_PATHS`: u64 rows R, u32 assets A, u32 instruments I, u8 width
-//! w; R ascending u32 path indices; R×A log returns; R×I P&L per unit (w bytes each):
-//! the revaluation of every path some account's component ES may need. A column is written
-//! in f32 only when every value is exactly an f32 (the f32 backends' values are), so the
-//! encoding is lossless: `merge` reads back the very bits the shard computed.
+//! the K global path indices in ascending order as LEB128 varints of their differences
+//! (the first from 0), then the K losses of those paths in that order (f32 or f64 of w
+//! bytes). A reader sorts them back to loss descending, then path ascending. Paths are
+//! written ascending because their differences take about one byte where a u32 takes four:
+//! the largest saving there is, since losses are dense f64s. `TAG_PATHS`: u64 rows R,
+//! u32 assets A, u32 instruments I, u8 width w; R ascending path indices as varint
+//! differences; R×A log returns; R×I P&L per unit (w bytes each): the revaluation of every
+//! path some account's component ES may need. A column is written in f32 only when every
+//! value is exactly an f32 (the f32 backends' values are), so the encoding is lossless:
+//! `merge` reads back the very bits the shard computed.
 //!
 //! A further per-account section (a histogram whose counts add across shards) is a new tag
 //! after `TAG_PATHS` and a new format version.
@@ -160,10 +164,14 @@ pub fn encode(shard: &ShardFile) -> Vec<u8> {
     out.extend_from_slice(&header);
     let mut tails = Vec::new();
     for tail in &shard.tails {
+        let mut by_path = tail.clone();
+        by_path.sort_unstable_by_key(|e| e.path);
+        let losses: Vec<f64> = by_path.iter().map(|e| e.loss).collect();
+        let width = width_of(&[&losses]);
         put_u64(&mut tails, tail.len() as u64);
-        let losses: Vec<f64> = tail.iter().map(|e| e.loss).collect();
-        put_floats(&mut tails, &[&losses]);
-        tail.iter().for_each(|e| tails.extend(e.path.to_le_bytes()));
+        tails.push(width as u8);
+        put_ascending(&mut tails, by_path.iter().map(|e| e.path));
+        put_values(&mut tails, &losses, width);
     }
     put_section(&mut out, TAG_TAILS, &tails);
     let t = &shard.paths;
@@ -175,7 +183,7 @@ pub fn encode(shard: &ShardFile) -> Vec<u8> {
     let width_columns: [&[f64]; 2] = [&t.log_returns, &t.pnl];
     let width = width_of(&width_columns);
     paths.push(width as u8);
-    t.paths.iter().for_each(|p| paths.extend(p.to_le_bytes()));
+    put_ascending(&mut paths, t.paths.iter().copied());
     for column in width_columns {
         put_values(&mut paths, column, width);
     }
@@ -236,13 +244,15 @@ pub fn decode(bytes: &[u8]) -> Result<ShardFile, Damaged> {
 fn read_tail(r: &mut Reader) -> Result<Vec<TailEntry>, Damaged> {
     let k = r.len()?;
     let width = r.width()?;
+    let paths = r.ascending(k)?;
     let losses = r.values(k, width)?;
-    let paths = r.u32s(k)?;
-    Ok(losses
+    let mut tail: Vec<TailEntry> = losses
         .into_iter()
         .zip(paths)
         .map(|(loss, path)| TailEntry { loss, path })
-        .collect())
+        .collect();
+    tail.sort_unstable_by(TailEntry::worse_first);
+    Ok(tail)
 }
 
 fn read_paths(r: &mut Reader) -> Result<PathTable, Damaged> {
@@ -250,7 +260,7 @@ fn read_paths(r: &mut Reader) -> Result<PathTable, Damaged> {
     let assets = r.u32()? as usize;
     let instruments = r.u32()? as usize;
     let width = r.width()?;
-    let paths = r.u32s(rows)?;
+    let paths = r.ascending(rows)?;
     let log_returns = r.values(rows.saturating_mul(assets), width)?;
     let pnl = r.values(rows.saturating_mul(instruments), width)?;
     Ok(PathTable {
@@ -272,6 +282,24 @@ fn put_section(out: &mut Vec<u8>, tag: u32, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
+/// Strictly ascending u32s as LEB128 varints of their differences, the first from 0.
+fn put_ascending(out: &mut Vec<u8>, values: impl Iterator<Item = u32>) {
+    let mut previous = 0u32;
+    for v in values {
+        let mut delta = v - previous;
+        previous = v;
+        loop {
+            let byte = (delta & 0x7f) as u8;
+            delta >>= 7;
+            if delta == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+}
+
 /// 4 when every value is exactly an f32 (bit for bit, signed zeros included), else 8.
 fn width_of(columns: &[&[f64]]) -> usize {
     let exact = |x: &f64| f64::from(*x as f32).to_bits() == x.to_bits();
@@ -279,15 +307,6 @@ fn width_of(columns: &[&[f64]]) -> usize {
         4
     } else {
         8
-    }
-}
-
-/// A width byte, then the values of `columns` at that width.
-fn put_floats(out: &mut Vec<u8>, columns: &[&[f64]]) {
-    let width = width_of(columns);
-    out.push(width as u8);
-    for c in columns {
-        put_values(out, c, width);
     }
 }
 
@@ -356,15 +375,38 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
-    fn u32s(&mut self, n: usize) -> Result<Vec<u32>, Damaged> {
-        let bytes = self.take(
-            n.checked_mul(4)
-                .ok_or_else(|| Damaged("a section too long".into()))?,
-        )?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect())
+    /// `n` strictly ascending u32s written by [`put_ascending`].
+    fn ascending(&mut self, n: usize) -> Result<Vec<u32>, Damaged> {
+        let bad = || Damaged("path indices that are not ascending u32s".into());
+        // Each takes at least one byte: a count beyond the bytes left is damage, not memory.
+        if n > self.bytes.len() {
+            return Err(bad());
+        }
+        let mut out = Vec::with_capacity(n);
+        let mut previous: Option<u32> = None;
+        for _ in 0..n {
+            let mut delta = 0u64;
+            let mut shift = 0;
+            loop {
+                let byte = self.take(1)?[0];
+                delta |= u64::from(byte & 0x7f) << shift;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+                shift += 7;
+                if shift > 28 {
+                    return Err(bad());
+                }
+            }
+            let value = match previous {
+                None => u32::try_from(delta).map_err(|_| bad())?,
+                Some(_) if delta == 0 => return Err(bad()),
+                Some(p) => u32::try_from(u64::from(p) + delta).map_err(|_| bad())?,
+            };
+            out.push(value);
+            previous = Some(value);
+        }
+        Ok(out)
     }
 
     /// The payload of the next section, which must carry `tag`.
@@ -396,6 +438,19 @@ impl<'a> Reader<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascending_paths_round_trip_through_varints() {
+        let paths = [0u32, 1, 127, 128, 300, 16_384, 4_000_000_000, u32::MAX];
+        let mut bytes = Vec::new();
+        put_ascending(&mut bytes, paths.iter().copied());
+        let mut r = Reader { bytes: &bytes };
+        assert_eq!(r.ascending(paths.len()).unwrap(), paths);
+        assert!(r.end("test").is_ok());
+        // A repeated path (a zero difference) is damage.
+        let mut r = Reader { bytes: &[5, 0] };
+        assert!(r.ascending(2).is_err());
+    }
 
     #[test]
     fn width_is_four_only_for_exact_f32_values() {

@@ -64,19 +64,10 @@ pub fn run_shard(
     )?;
     let tails = shard_tails(&book, &plan, backend, progress)?;
     let k_margin = risk::tail_rank(whole.paths, inputs.config.margin.confidence);
-    let paths = component_paths(&tails, k_margin);
-    let revalued = backend.revalue_paths(&book, plan.seed, &paths)?;
-    let table = PathTable {
-        assets: book.assets.len(),
-        instruments: book.instruments.len(),
-        log_returns: revalued.states.iter().map(|s| s.log_return).collect(),
-        pnl: revalued.pnl,
-        paths,
-    };
+    let table = path_table(&book, &tails, k_margin, plan.seed, backend)?;
     let zeros = vec![0.0; book.accounts.len()];
     let figures = margin_figures(&book, &zeros, &inputs.config, backend, named)?;
-    let header_parts = path_independent_parts(inputs, book, whole, figures, backend)?;
-    let (run_parts, accounts) = header_parts;
+    let (run_parts, accounts) = path_independent_parts(inputs, book, whole, figures, backend)?;
     let info = backend.info();
     let header = ShardHeader {
         tailrisk_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -124,6 +115,26 @@ fn shard_tails(
         );
     }
     Ok(tails)
+}
+
+/// The revaluation of [`component_paths`] by the backend's own regeneration: what the
+/// whole run's component ES reads for those paths.
+fn path_table(
+    book: &Book,
+    tails: &[AccountTail],
+    k_margin: usize,
+    seed: u64,
+    backend: &dyn Backend,
+) -> Result<PathTable> {
+    let paths = component_paths(tails, k_margin);
+    let revalued = backend.revalue_paths(book, seed, &paths)?;
+    Ok(PathTable {
+        assets: book.assets.len(),
+        instruments: book.instruments.len(),
+        log_returns: revalued.states.iter().map(|s| s.log_return).collect(),
+        pnl: revalued.pnl,
+        paths,
+    })
 }
 
 /// The paths whose holding losses component ES may need: each account's first
