@@ -194,6 +194,29 @@ fn input_error(err: Error, file: &str) -> String {
     text
 }
 
+/// A repaired (non-PSD) correlation: `run.correlation_repair` travels through the header.
+#[test]
+fn a_repaired_correlation_merges_exactly() {
+    let market = format!(
+        r#"{{"as_of":"{}","assets":{{"BTC":{{"spot":91250,"vol":0.55}},
+        "ETH":{{"spot":3050,"vol":0.7}},"SOL":{{"spot":140,"vol":0.9}}}},
+        "correlation":{{"symbols":["BTC","ETH","SOL"],
+        "matrix":[[1,0.9,-0.9],[0.9,1,0.9],[-0.9,0.9,1]]}}}}"#,
+        common::AS_OF
+    );
+    let book = common::portfolio(&[(
+        "a",
+        "USD",
+        vec![("BTC", 1.0), ("ETH", -20.0), ("SOL-25DEC26-150-C", 300.0)],
+    )]);
+    let mut config = common::config(4_000, 8, &[0.99]);
+    config.repair_correlation = true;
+    let inputs = inputs(&market, &book, config);
+    let report = whole(&inputs, &cpu());
+    assert!(report.run.correlation_repair.is_some());
+    assert_merge_equals_whole(&inputs, &[3], &cpu());
+}
+
 #[test]
 fn order_of_the_files_changes_nothing() {
     let inputs = sample(5_000, 3);
@@ -206,6 +229,16 @@ fn order_of_the_files_changes_nothing() {
     }
     let sum: f64 = files.iter().map(|f| f.shard.header.seconds).sum();
     assert_eq!(in_order.run.seconds, sum);
+    // H4: the distinct devices in shard order, joined by " + ".
+    let mut two_devices = files.clone();
+    two_devices[2].shard.header.device = "other device".into();
+    two_devices[3].shard.header.device = "other device".into();
+    two_devices.swap(0, 3);
+    let device = &in_order.run.device;
+    assert_eq!(
+        merge(two_devices).unwrap().run.device,
+        format!("{device} + other device")
+    );
 }
 
 #[test]
@@ -404,6 +437,70 @@ mod cli {
         assert_eq!(missing.status.code(), Some(65));
         let absent = dir.join("absent.trs").display().to_string();
         assert_eq!(tailrisk(&["merge", &absent]).status.code(), Some(66));
+    }
+
+    /// A Monte Carlo run calibrated to a history: `run.calibration` travels through the
+    /// header and reads back exactly.
+    #[test]
+    fn a_calibrated_run_merges_to_the_run() {
+        let dir = scratch("history");
+        let common = [
+            "--history",
+            "data/history/bitstamp_daily_close.csv",
+            "--market",
+            "data/history/market_2020-01-17.json",
+            "--portfolio",
+            "data/history/portfolio_2020-01-17.json",
+            "--backend",
+            "cpu",
+            "--paths",
+            "3000",
+        ];
+        let here = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_tailrisk"))
+                .args(args)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .unwrap()
+        };
+        let single = here(&[&["run", "--format", "json"][..], &common].concat());
+        assert!(
+            single.status.success(),
+            "{}",
+            String::from_utf8_lossy(&single.stderr)
+        );
+        let files: Vec<String> = (0..2)
+            .map(|i| dir.join(format!("h{i}.trs")).display().to_string())
+            .collect();
+        for (i, file) in files.iter().enumerate() {
+            let spec = format!("{i}/2");
+            let args = [
+                &["run", "--shard", &spec, "--shard-file", file][..],
+                &common,
+            ]
+            .concat();
+            assert!(here(&args).status.success());
+        }
+        let merged = here(&["merge", "--format", "json", &files[1], &files[0]]);
+        assert!(
+            merged.status.success(),
+            "{}",
+            String::from_utf8_lossy(&merged.stderr)
+        );
+        let (m, s) = (
+            without_seconds(&merged.stdout),
+            without_seconds(&single.stdout),
+        );
+        assert!(s["run"]["calibration"].is_object());
+        assert_eq!(m, s);
+        // Byte for byte, once the seconds agree.
+        let text = |out: &[u8], seconds: &str| {
+            let v: serde_json::Value = serde_json::from_slice(out).unwrap();
+            String::from_utf8(out.to_vec())
+                .unwrap()
+                .replace(&v["run"]["seconds"].to_string(), seconds)
+        };
+        assert_eq!(text(&merged.stdout, "0"), text(&single.stdout, "0"));
     }
 
     #[test]
