@@ -18,10 +18,22 @@ for method in mc hs fhs; do
       -o "$OUT/$method-$apc.json" 2>/dev/null
   done
 done
-for method in mc hs fhs; do
-  for apc in none floor stressed_weight buffer; do
+# The Monte Carlo with a vol of vol (no APC): the forecast then sees implied-vol moves.
+"$BIN" backtest --history data/history/bitstamp_daily_close.csv \
+  --market data/history/market_2020-01-17.json \
+  --portfolio data/history/backtest_book.json \
+  --config data/history/vol_of_vol.json --backend cpu --format json \
+  -o "$OUT/mc-vol_of_vol.json" 2>/dev/null
+for run in mc-none mc-floor mc-stressed_weight mc-buffer hs-none hs-floor hs-stressed_weight \
+           hs-buffer fhs-none fhs-floor fhs-stressed_weight fhs-buffer mc-vol_of_vol; do
+  method=${run%%-*}
+  apc=${run#*-}
+  {
     echo
-    echo "#### $method, APC $apc"
+    case $apc in
+      vol_of_vol) echo "#### mc with vol_of_vol 2.0 (data/history/vol_of_vol.json), APC none" ;;
+      *) echo "#### $method, APC $apc" ;;
+    esac
     echo
     echo "| account | days | exceptions | expected | Kupiec p | Christoffersen p (cc) | zone | Z₂ | peak/trough | max 5d rise | max 30d rise |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
@@ -29,6 +41,6 @@ for method in mc hs fhs; do
       def f(d): if . == null then "n/a" else (. * pow(10; d) | round / pow(10; d) | tostring) end;
       def pct: if . == null then "n/a" else ((. * 1000 | round / 10 | tostring) + " %") end;
       "| \(.id) | \($s.days) | \($s.exceptions) | \($s.expected | f(2)) | \($s.kupiec.p_value | f(3)) | \($s.christoffersen.p_cc | f(3)) | \($s.traffic_light.zone) (\($s.traffic_light.exceptions_250)) | \($s.es_test.z2 | f(2)) | \($s.procyclicality.peak_to_trough | f(2)) | \($s.procyclicality.max_increase_5d | pct) | \($s.procyclicality.max_increase_30d | pct) |"' \
-      "$OUT/$method-$apc.json"
-  done
+      "$OUT/$run.json"
+  }
 done
