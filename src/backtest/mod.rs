@@ -14,6 +14,7 @@
 //! 3. L_t = V_{t−1} − V_t, revalued on the f64 CPU reference whatever the backend;
 //! 4. exception I_t = [L_t > VaR_t]; the statistics of [`stats`] over the days.
 
+mod daily;
 pub mod replay;
 pub mod stats;
 mod table;
@@ -23,14 +24,13 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::calibrate::{Calibration, calibrate};
-use crate::engine::cpu::CpuBackend;
+use crate::calibrate::Calibration;
 use crate::engine::{Backend, BackendKind, Precision};
 use crate::error::{Error, Result};
 use crate::input::History;
 use crate::model::historical::HistoricalMethod;
-use crate::report::{MarginCurrency, margin_currency};
-use crate::run::{RunInputs, evaluate};
+use crate::report::MarginCurrency;
+use crate::run::RunInputs;
 
 pub use stats::{Christoffersen, EsTest, Kupiec, Procyclicality, TrafficLight, Zone};
 
@@ -63,6 +63,10 @@ pub struct BacktestInputs {
 pub struct BacktestReport {
     pub run: BacktestRun,
     pub accounts: Vec<AccountBacktest>,
+    /// What the caller should tell the user (named-scenario shocks on assets the book does
+    /// not simulate), once; not part of the JSON.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// How the backtest was made: the `run` object of SPEC §8 with method, window and
@@ -200,76 +204,7 @@ pub fn backtest(
 ) -> Result<BacktestReport> {
     let started = Instant::now();
     let days = inputs.days()?;
-    let history = &inputs.history;
-    let config = &inputs.run.config;
-    let reference = CpuBackend::new();
-    let calibrate_through = |t: usize| {
-        calibrate(
-            &replay::history_through(history, t),
-            &config.calibration,
-            config.margin.apc,
-            inputs.run.market.as_of,
-        )
-    };
-    let mut series: Vec<AccountSeries> = Vec::new();
-    let (mut last_calibration, mut last_paths) = (None, 0);
-    // The calibration through return t is day t's realised vol and day t + 1's forecast:
-    // kept for the next day (the same calibration, computed once).
-    let mut through_previous: Option<(usize, Calibration)> = None;
-    for (done, &t) in days.iter().enumerate() {
-        let past = replay::history_through(history, t - 1);
-        let before = match through_previous.take() {
-            Some((s, c)) if s == t - 1 => c,
-            _ => calibrate_through(t - 1),
-        };
-        let after = calibrate_through(t);
-        let day_inputs = replay::forecast_inputs(
-            &inputs.run,
-            &past,
-            &before,
-            &config.calibration,
-            inputs.method,
-        )?;
-        let ev = evaluate(&day_inputs, backend, &|_| {})?;
-        let vols = |c: &Calibration| c.assets.iter().map(|a| a.vol_used).collect::<Vec<_>>();
-        let losses = replay::realised_losses(
-            &ev.sim.book,
-            &history.symbols,
-            &history.returns[t - 1],
-            &vols(&before),
-            &vols(&after),
-            &reference,
-        )?;
-        if series.is_empty() {
-            series = ev
-                .sim
-                .book
-                .accounts
-                .iter()
-                .map(|a| AccountSeries {
-                    id: a.id.clone(),
-                    currency: margin_currency(&ev.sim.book, a),
-                    days: Vec::with_capacity(days.len()),
-                })
-                .collect();
-        }
-        let date = history.dates[t - 1].format("%Y-%m-%d").to_string();
-        for (i, s) in series.iter_mut().enumerate() {
-            let m = &ev.sim.accounts[i].measures[0];
-            s.days.push(BacktestDay {
-                date: date.clone(),
-                var: m.var,
-                es: m.es,
-                initial: ev.figures.margins[i].initial,
-                loss: losses[i],
-                exception: losses[i] > m.var,
-            });
-        }
-        last_paths = ev.sim.plan.paths;
-        last_calibration = Some(before);
-        through_previous = Some((t, after));
-        progress(done as u64 + 1);
-    }
+    let run = daily::run_days(inputs, &days, backend, progress)?;
     let p = 1.0 - inputs.confidence;
     let info = backend.info();
     Ok(BacktestReport {
@@ -277,8 +212,8 @@ pub fn backtest(
             method: method_name(inputs.method),
             window: inputs.window,
             confidence: inputs.confidence,
-            paths: last_paths,
-            seed: config.seed,
+            paths: run.last_paths,
+            seed: inputs.run.config.seed,
             horizon_days: 1.0,
             steps: 1,
             backend: info.backend,
@@ -286,9 +221,10 @@ pub fn backtest(
             precision: info.precision,
             version: env!("CARGO_PKG_VERSION").to_string(),
             seconds: started.elapsed().as_secs_f64(),
-            calibration: last_calibration.expect("at least one day"),
+            calibration: run.last_calibration,
         },
-        accounts: series
+        accounts: run
+            .accounts
             .into_iter()
             .map(|s| {
                 let summary = summarise(&s.days, p);
@@ -300,14 +236,8 @@ pub fn backtest(
                 }
             })
             .collect(),
+        warnings: run.warnings,
     })
-}
-
-/// An account's days while they are collected.
-struct AccountSeries {
-    id: String,
-    currency: MarginCurrency,
-    days: Vec<BacktestDay>,
 }
 
 /// `mc`, `hs` or `fhs`.

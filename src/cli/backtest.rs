@@ -158,6 +158,9 @@ pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
         bar.finish_and_clear();
         report
     })?;
+    for w in &report.warnings {
+        eprintln!("tailrisk: warning: {w}");
+    }
     let text = match args.format {
         Format::Json => report.to_json() + "\n",
         Format::Table => report.to_table(),
