@@ -35,7 +35,7 @@ impl BacktestReport {
     }
 }
 
-/// `yes (p = …)` style verdict of a test at 5 %.
+/// The verdict of a test at the 5 % level.
 fn verdict(p: f64) -> &'static str {
     if p < 0.05 {
         "rejected at 5 %"
@@ -46,6 +46,11 @@ fn verdict(p: f64) -> &'static str {
 
 fn optional(x: Option<f64>, digits: usize) -> String {
     x.map_or_else(|| "n/a".to_string(), |v| format!("{v:.digits$}"))
+}
+
+/// A fraction as a percentage with one decimal, or `n/a`.
+fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "n/a".to_string(), |v| format!("{:.1} %", 100.0 * v))
 }
 
 fn account_table(out: &mut String, a: &AccountBacktest) {
@@ -112,8 +117,8 @@ fn account_table(out: &mut String, a: &AccountBacktest) {
             "IM largest rise".into(),
             format!(
                 "5 days {}, 30 days {}",
-                optional(s.procyclicality.max_increase_5d.map(|x| 100.0 * x), 1) + " %",
-                optional(s.procyclicality.max_increase_30d.map(|x| 100.0 * x), 1) + " %"
+                percent(s.procyclicality.max_increase_5d),
+                percent(s.procyclicality.max_increase_30d)
             ),
         ),
     ];
