@@ -2,6 +2,7 @@
 //! realised losses (module docs of [`super`]).
 
 use super::{BacktestDay, BacktestInputs, replay};
+use crate::book::Book;
 use crate::calibrate::{Calibration, calibrate};
 use crate::engine::Backend;
 use crate::engine::cpu::CpuBackend;
@@ -75,15 +76,7 @@ pub(super) fn run_days(
         )?;
         if accounts.is_empty() {
             warnings = ev.warnings.clone();
-            accounts = book
-                .accounts
-                .iter()
-                .map(|a| AccountSeries {
-                    id: a.id.clone(),
-                    currency: margin_currency(book, a),
-                    days: Vec::with_capacity(days.len()),
-                })
-                .collect();
+            accounts = empty_series(book, days.len());
         }
         let date = history.dates[t - 1].format("%Y-%m-%d").to_string();
         for (i, series) in accounts.iter_mut().enumerate() {
@@ -108,4 +101,16 @@ pub(super) fn run_days(
         last_paths,
         warnings,
     })
+}
+
+/// One empty series per account of `book`, room for `days` days.
+fn empty_series(book: &Book, days: usize) -> Vec<AccountSeries> {
+    book.accounts
+        .iter()
+        .map(|a| AccountSeries {
+            id: a.id.clone(),
+            currency: margin_currency(book, a),
+            days: Vec::with_capacity(days),
+        })
+        .collect()
 }

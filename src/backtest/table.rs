@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{AccountBacktest, BacktestReport};
+use super::{AccountBacktest, BacktestReport, BacktestSummary};
 use crate::report::money;
 
 impl BacktestReport {
@@ -54,14 +54,40 @@ fn percent(x: Option<f64>) -> String {
 }
 
 fn account_table(out: &mut String, a: &AccountBacktest) {
-    let s = &a.summary;
     let (first, last) = (&a.days[0].date, &a.days[a.days.len() - 1].date);
     let _ = writeln!(
         out,
         "\naccount {} ({}), {first} .. {last}",
         a.id, a.currency
     );
-    let rows = [
+    for (name, value) in summary_rows(&a.summary) {
+        let _ = writeln!(out, "  {name:<29} {value}");
+    }
+    let exceptions: Vec<_> = a.days.iter().filter(|d| d.exception).collect();
+    if exceptions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {:<12} {:>16} {:>16} {:>16} {:>16}",
+        "exception", "loss", "VaR", "ES", "IM"
+    );
+    for d in exceptions {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>16} {:>16} {:>16} {:>16}",
+            d.date,
+            money(d.loss),
+            money(d.var),
+            money(d.es),
+            money(d.initial)
+        );
+    }
+}
+
+/// The tests of a summary as (name, result) lines.
+fn summary_rows(s: &BacktestSummary) -> [(String, String); 8] {
+    [
         (
             "exceptions".to_string(),
             format!(
@@ -121,28 +147,5 @@ fn account_table(out: &mut String, a: &AccountBacktest) {
                 percent(s.procyclicality.max_increase_30d)
             ),
         ),
-    ];
-    for (name, value) in rows {
-        let _ = writeln!(out, "  {name:<29} {value}");
-    }
-    let exceptions: Vec<_> = a.days.iter().filter(|d| d.exception).collect();
-    if exceptions.is_empty() {
-        return;
-    }
-    let _ = writeln!(
-        out,
-        "  {:<12} {:>16} {:>16} {:>16} {:>16}",
-        "exception", "loss", "VaR", "ES", "IM"
-    );
-    for d in exceptions {
-        let _ = writeln!(
-            out,
-            "  {:<12} {:>16} {:>16} {:>16} {:>16}",
-            d.date,
-            money(d.loss),
-            money(d.var),
-            money(d.es),
-            money(d.initial)
-        );
-    }
+    ]
 }
