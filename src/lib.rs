@@ -5,6 +5,7 @@
 //! revalue → aggregate → tail; [`risk`] turns tails into VaR, ES, intervals and components;
 //! [`report`] writes SPEC §8.
 
+pub mod backtest;
 pub mod bench;
 pub mod bench_book;
 pub mod book;

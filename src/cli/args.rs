@@ -40,6 +40,10 @@ pub enum Command {
     Merge(super::shard::MergeArgs),
     /// Turn saved exchange API responses into a market snapshot and positions (SPEC §15).
     Import(super::import::ImportArgs),
+    /// Replay the book day by day over a price history: one-day VaR, ES and initial margin
+    /// against the realised loss, with Kupiec, Christoffersen, the Basel traffic light,
+    /// Acerbi–Székely Z₂ and the procyclicality of margin (SPEC §11).
+    Backtest(super::backtest::BacktestArgs),
 }
 
 /// `tailrisk bench`.

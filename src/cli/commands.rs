@@ -122,6 +122,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => super::import::execute(&args),
         Command::Merge(args) => super::shard::merge_command(&args),
         Command::Calibrate(args) => calibrate_command(&args),
+        Command::Backtest(args) => super::backtest::execute(&args),
     }
 }
 
@@ -435,7 +436,7 @@ pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
 }
 
 /// Runs `f` on a rayon pool of `threads` workers, or the global pool.
-fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
+pub(super) fn with_threads<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) -> T {
     match threads.and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok()) {
         Some(pool) => pool.install(f),
         None => f(),

@@ -1,6 +1,7 @@
 //! The command line of SPEC §8: clap definitions, input loading, output.
 
 pub mod args;
+pub mod backtest;
 pub mod commands;
 pub mod devices;
 pub mod import;

@@ -26,6 +26,10 @@ pub struct History {
     pub dates: Vec<NaiveDate>,
     /// r_t = ln(P_t / P_{t−1}) per asset, t = 1..n in date order (`returns[t − 1]`).
     pub returns: Vec<Vec<f64>>,
+    /// The closes of the rows the returns are taken between: `closes[t][a]` = P_t of asset
+    /// `symbols[a]`, t = 0..n (so r_t = ln(closes[t] / closes[t − 1])); the backtest's
+    /// replay reads them.
+    pub closes: Vec<Vec<f64>>,
     /// Returns taken across more than one calendar day (used unscaled).
     pub gaps: usize,
     /// The file, for messages.
@@ -210,6 +214,7 @@ fn returns(rows: &[Row], file: &str, symbols: &[String], columns: &[usize]) -> R
         symbols: symbols.to_vec(),
         dates: Vec::new(),
         returns: Vec::new(),
+        closes: priced.iter().map(|(_, p)| p.clone()).collect(),
         gaps: 0,
         file: file.to_string(),
     };
