@@ -1,6 +1,10 @@
 //! Writing a report: to stdout, or to `--output FILE` through a temporary file in the same
 //! directory renamed into place, so that a failed or killed run never leaves a half-written
 //! report and an existing file is replaced whole or not at all.
+//!
+//! A symbolic link is followed (its target is replaced, the link stays), and a path that is
+//! not a regular file (`/dev/null`, a FIFO, a terminal) is written directly: renaming over it
+//! would replace the device itself.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -38,6 +42,18 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes `bytes` to a new temporary file next to `path`, flushes it to disk and renames it
 /// over `path` (atomic on POSIX file systems); the temporary file is removed on any failure.
 fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let resolved = match std::fs::canonicalize(path) {
+        Ok(target) => {
+            if !std::fs::metadata(&target)?.is_file() {
+                let mut device = OpenOptions::new().write(true).open(&target)?;
+                return device.write_all(bytes.as_ref()).and_then(|_| device.flush());
+            }
+            target
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
+        Err(e) => return Err(e),
+    };
+    let path = resolved.as_path();
     let (temp, mut file) = create_temp(path)?;
     let written = file
         .write_all(bytes.as_ref())
@@ -104,6 +120,41 @@ mod tests {
         write_output(Some(&path), "new").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(entries(&dir), ["report.json"]);
+    }
+
+    /// A FIFO (like `/dev/null`, not a regular file) is written through, never replaced.
+    #[test]
+    fn a_fifo_is_written_through_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = scratch_dir("fifo");
+        let fifo = dir.join("pipe");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIPPED: mkfifo unavailable");
+            return;
+        }
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+        };
+        write_output(Some(&fifo), "through the pipe").unwrap();
+        assert_eq!(reader.join().unwrap(), "through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(entries(&dir), ["pipe"]);
+    }
+
+    /// A symbolic link stays a link: its target is replaced whole.
+    #[test]
+    fn a_symlink_keeps_pointing_at_its_replaced_target() {
+        let dir = scratch_dir("link");
+        let target = dir.join("target.json");
+        std::fs::write(&target, "old").unwrap();
+        let link = dir.join("link.json");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_output(Some(&link), "new").unwrap();
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert_eq!(entries(&dir), ["link.json", "target.json"]);
     }
 
     #[test]
