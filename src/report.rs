@@ -7,6 +7,7 @@ use serde::Serialize;
 
 mod build;
 mod format;
+pub mod html;
 
 pub use build::{margin_currency, report, run_info, stress_report};
 pub(crate) use format::group_thousands;
