@@ -57,16 +57,16 @@ fn assert_agrees(got: &LossHistogram, reference: &[f64], tol: impl Fn(f64) -> f6
             }
         }
     }
-    for b in 0..BINS as usize {
+    for (b, &near) in near.iter().enumerate() {
         let diff = got.counts[b].abs_diff(expected.counts[b]);
         assert!(
-            diff <= near[b],
+            diff <= near,
             "{what}: bin {b} {:?}: got {}, expected {}, only {} losses within the f32 error \
              of its edges",
             bin_range(b as u32),
             got.counts[b],
             expected.counts[b],
-            near[b]
+            near
         );
     }
     assert_eq!(

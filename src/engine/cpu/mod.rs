@@ -14,6 +14,7 @@
 //! the regeneration of tail paths (component ES) in the fast kernels; explicit stress
 //! scenarios stay on the f64 reference in both modes (small work).
 
+mod counted;
 pub mod fast;
 pub mod timing;
 
@@ -33,6 +34,7 @@ use crate::model::revalue::RevalueModel;
 use crate::model::scenario::{ScenarioModel, Scratch};
 use crate::model::tail::TailBuffer;
 use crate::rng::{philox4x32_10, seed_key};
+use counted::table_buffers;
 use fast::{BlockScratch, FastPipeline, Isa, LANES};
 use timing::{Laps, StageTimes};
 
@@ -233,59 +235,6 @@ impl Backend for CpuBackend {
             .flat_map(|&p| (0..blocks).map(move |b| philox4x32_10([p, step, b, stream], key)))
             .collect())
     }
-}
-
-impl CpuBackend {
-    /// The Monte Carlo tail pass of this backend's precision, its buffers unfinished
-    /// (`counting`: with histograms).
-    fn monte_carlo_tails(
-        &self,
-        book: &Book,
-        plan: &SimulationPlan,
-        counting: bool,
-        progress: &(dyn Fn(u64) + Sync),
-    ) -> (Vec<TailBuffer>, StageTimes) {
-        match self.precision {
-            Precision::F64 => reference_tails(book, plan, counting, progress),
-            Precision::F32 => fast_tails(book, plan, self.isa, counting, progress),
-        }
-    }
-}
-
-/// The tail pass over the rows of a table on the f64 reference, its buffers unfinished.
-fn table_buffers(
-    book: &Book,
-    table: &ScenarioTable,
-    tail_len: usize,
-    chunk_paths: Option<u32>,
-    counting: bool,
-) -> Vec<TailBuffer> {
-    // The run layer makes the table from the book's own assets.
-    assert_eq!(
-        table.assets(),
-        book.assets.len(),
-        "a table for another book"
-    );
-    let plan = SimulationPlan {
-        paths: table.len() as u64,
-        seed: 0,
-        tail_len,
-        chunk_paths,
-    };
-    let revalue = RevalueModel::new(book);
-    chunked_tails(
-        book,
-        &plan,
-        BLOCK_PATHS,
-        counting,
-        &|_| {},
-        || BlockBuffers::new(book),
-        |range, buffers, tails, times| {
-            let states = Scenarios::Table(table);
-            simulate_block(book, &states, &revalue, range, buffers, tails, times)
-        },
-    )
-    .0
 }
 
 /// The chunk size of a plan.

@@ -28,10 +28,9 @@ impl DistributionStage {
     /// The stage for `accounts` rows of `loss`.
     pub fn new(ctx: &GpuContext, accounts: u32, loss: &wgpu::Buffer) -> Self {
         let row_bytes = 4 * u64::from(DIST_BINS);
-        let batch = (ctx.max_binding_bytes() / row_bytes)
-            .min(u64::from(accounts.max(1)))
-            .min(1 << 12)
-            .max(1) as u32;
+        // At most 4 096 accounts (32 MiB of counts) per batch, at least one.
+        let limit = u64::from(accounts).clamp(1, 1 << 12);
+        let batch = (ctx.max_binding_bytes() / row_bytes).clamp(1, limit) as u32;
         let params = uniform(ctx, "distribution params", &TailParams::default());
         let counts = storage(ctx, "distribution counts", row_bytes * u64::from(batch));
         let pipeline = &ctx.pipelines.tail.distribution;
