@@ -64,19 +64,23 @@ fn group_members(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Kills process group `pgid` and waits until none of it is left.
+/// Kills every process of group `pgid`, by their positive pids (a negative pid on a `kill`
+/// command line can be read as an option), until none is left.
 fn kill_group(pgid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &format!("-{pgid}")])
-        .status();
     let start = Instant::now();
-    while !group_members(pgid).is_empty() && start.elapsed() < Duration::from_secs(10) {
+    loop {
+        let members = group_members(pgid);
+        if members.is_empty() {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Chromium processes survived: {members:?}"
+        );
+        let pids: Vec<String> = members.iter().map(u32::to_string).collect();
+        let _ = Command::new("kill").arg("-KILL").args(&pids).status();
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(
-        group_members(pgid).is_empty(),
-        "Chromium processes survived"
-    );
 }
 
 /// What Chromium made of one page.

@@ -104,7 +104,11 @@ fn run_line(run: &Value) -> String {
         .filter(|(_, v)| v.is_string() || v.is_number())
         .map(|(k, v)| match v.as_f64() {
             Some(x) if k != "seed" => format!("{} {}", text(k), figure(&format!("/run/{k}"), x)),
-            _ => format!("{} {}", text(k), text(&v.to_string().replace('"', ""))),
+            _ => format!(
+                "{} {}",
+                text(k),
+                text(&v.as_str().map_or(v.to_string(), String::from))
+            ),
         })
         .collect();
     format!("<p>{}</p>\n", parts.join(" · "))
