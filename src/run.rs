@@ -372,9 +372,9 @@ fn evaluate_counting(
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let source = inputs.source(&book)?;
     let mut plan = plan_over(&inputs.config, source.scenarios(inputs.config.paths));
+    let levels = inputs.config.confidence.iter().copied();
+    let inset = inset_len(plan.paths, levels.chain([inputs.config.margin.confidence]));
     if counting {
-        let levels = inputs.config.confidence.iter().copied();
-        let inset = inset_len(plan.paths, levels.chain([inputs.config.margin.confidence]));
         plan.tail_len = plan.tail_len.max(inset);
     }
     let tail_len = plan.tail_len;
@@ -393,8 +393,11 @@ fn evaluate_counting(
         tail_entry_budget: TAIL_ENTRY_BUDGET,
         counting,
     };
-    let (sim, distributions) =
+    let (sim, mut distributions) =
         simulate_passes(book, &inputs.config, source, backend, progress, passes)?;
+    for d in &mut distributions {
+        d.worst_losses.truncate(inset);
+    }
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
     check_figures(&sim, &figures, &inputs.portfolio)?;

@@ -158,7 +158,79 @@ fn histograms_of_path_ranges_add_up() {
     }
 }
 
+/// Historical tables (hs, fhs) are counted row by row, whatever the chunking, and counting
+/// changes no tail.
+fn table_histograms_count_every_row(backend: &dyn Backend) {
+    use tailrisk::model::historical::{HistoricalMethod, ScenarioTable};
+    let b = common::book(
+        &common::one_asset_market("ETH", 3050.0, 0.6),
+        &common::portfolio(&[
+            (
+                "a",
+                "USD",
+                vec![("ETH-25DEC26-3000-P", 10.0), ("ETH", -4.0)],
+            ),
+            ("b", "ETH", vec![("ETH-PERPETUAL", 5000.0)]),
+        ]),
+        &common::config(1000, 1, &[0.99]),
+    );
+    let n = 777;
+    let returns: Vec<f64> = (0..n)
+        .map(|t| 0.04 * ((t * 37 % 101) as f64 / 50.0 - 1.0))
+        .collect();
+    let sigma: Vec<f64> = (0..=n)
+        .map(|t| 0.03 + 0.01 * (t as f64 * 0.05).cos())
+        .collect();
+    let table =
+        ScenarioTable::historical(HistoricalMethod::Fhs, 1, &returns, &sigma, &[0.025], 1.0)
+            .unwrap();
+    let at = |chunk| {
+        backend
+            .counted_tails(&b, &plan(n as u64, 9, chunk), Some(&table), &|_| {})
+            .unwrap()
+    };
+    let whole = at(None);
+    assert_eq!(
+        whole.tails,
+        backend.table_tails(&b, &table, 9, None).unwrap()
+    );
+    for h in &whole.histograms {
+        assert_eq!(h.total(), n as u64);
+    }
+    for chunk in [1, 100] {
+        assert_eq!(at(Some(chunk)), whole, "chunks of {chunk}");
+    }
+}
+
+/// A run with a report gives the same figures, bit for bit, as one without; each account's
+/// distribution counts every path and keeps the worst max(2k, N/100) losses, whose k-th is VaR.
+fn a_report_changes_no_figure(backend: &dyn Backend) {
+    let inputs = sample_inputs(5_000);
+    let plain = tailrisk::run::evaluate(&inputs, backend, &|_| {}).unwrap();
+    let (ev, dists) =
+        tailrisk::run::evaluate_with_distributions(&inputs, backend, &|_| {}).unwrap();
+    let json = |e: &tailrisk::run::Evaluation| {
+        let mut r = tailrisk::report::report(e, &inputs.config, backend);
+        r.run.seconds = 0.0;
+        r.to_json()
+    };
+    assert_eq!(json(&plain), json(&ev));
+    let levels = inputs.config.confidence.iter().copied();
+    let inset = tailrisk::run::inset_len(5_000, levels.chain([inputs.config.margin.confidence]));
+    assert_eq!(dists.len(), ev.sim.accounts.len());
+    for (d, a) in dists.iter().zip(&ev.sim.accounts) {
+        assert_eq!(d.histogram.total(), 5_000);
+        assert_eq!(d.worst_losses.len(), inset);
+        assert!(d.worst_losses.windows(2).all(|w| w[0] >= w[1]));
+        for m in &a.measures {
+            assert_eq!(d.worst_losses[m.k - 1], m.var);
+        }
+    }
+}
+
 on_every_backend!(
+    table_histograms_count_every_row,
+    a_report_changes_no_figure,
     counts_sum_to_n_and_leave_the_tails_alone,
     histogram_is_that_of_every_loss,
     histogram_does_not_depend_on_chunks,
