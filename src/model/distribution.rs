@@ -136,6 +136,20 @@ impl LossHistogram {
             .map(|(b, &c)| (b, c))
             .collect()
     }
+
+    /// The histogram of [`LossHistogram::sparse`] pairs (a shard file's); `None` when a bin is
+    /// out of range or given twice.
+    pub fn from_sparse(pairs: &[(u32, u64)]) -> Option<Self> {
+        let mut h = Self::new();
+        for &(b, c) in pairs {
+            let slot = h.counts.get_mut(b as usize)?;
+            if *slot != 0 || c == 0 {
+                return None;
+            }
+            *slot = c;
+        }
+        Some(h)
+    }
 }
 
 #[cfg(test)]
@@ -185,5 +199,8 @@ mod tests {
         }
         assert_eq!(whole, parts);
         assert_eq!(whole.total(), 5000);
+        assert_eq!(LossHistogram::from_sparse(&whole.sparse()), Some(whole));
+        assert_eq!(LossHistogram::from_sparse(&[(BINS, 1)]), None);
+        assert_eq!(LossHistogram::from_sparse(&[(3, 1), (3, 2)]), None);
     }
 }
