@@ -19,6 +19,10 @@
 // number of eligible keys.
 // - `gather`: every eligible key >= the threshold takes a slot by atomicAdd: exactly
 //   min(tail_len, eligible keys) entries (loss bits, path), in arbitrary order; the host sorts.
+// - `distribution` (only when a report asks for it): every loss of the chunk, eligible or
+//   not, counted into its account's loss histogram (CPU twin: `src/model/distribution.rs`,
+//   the same bins by the same integer arithmetic on the f32 bits), in workgroup atomics, then
+//   the non-zero bins added to the chunk's global counts, which the host reads back and adds.
 
 #import constants
 #import types
@@ -37,8 +41,10 @@ const LOSS_PASSES: u32 = TAIL_PASSES / 2u;
 @group(0) @binding(3) var<storage, read_write> global_hist: array<atomic<u32>>;
 @group(0) @binding(4) var<storage, read_write> gathered: array<atomic<u32>>;
 @group(0) @binding(5) var<storage, read_write> tail_out: array<vec2<u32>>;
+@group(0) @binding(6) var<storage, read_write> dist: array<atomic<u32>>;
 
 var<workgroup> hist: array<atomic<u32>, BINS>;
+var<workgroup> dist_hist: array<atomic<u32>, DIST_BINS>;
 
 // Order-preserving map of an f32 to u32 (larger loss, larger key).
 fn loss_key(x: f32) -> u32 {
@@ -175,6 +181,59 @@ fn gather(
         let slot = atomicAdd(&gathered[account], 1u);
         if slot < params.tail_len {
             tail_out[account * params.tail_len + slot] = vec2<u32>(bitcast<u32>(x), params.path_base + i);
+        }
+    }
+}
+
+// The histogram bin of a loss (`bin_of_f32` in `src/model/distribution.rs`): the zero bin
+// below 2^EXP_LO, 2^SUB_BITS bins per octave up to 2^EXP_HI, open-ended end bins beyond,
+// ascending in loss.
+fn dist_bin(x: f32) -> u32 {
+    let bits = bitcast<u32>(x);
+    let magnitude = bits & 0x7FFFFFFFu;
+    let biased = magnitude >> 23u;
+    if biased < DIST_EXP_LO_BIASED {
+        return DIST_ZERO_BIN;
+    }
+    var side = DIST_SIDE_BINS;
+    if biased < DIST_EXP_HI_BIASED {
+        let sub = (magnitude >> (23u - DIST_SUB_BITS)) & ((1u << DIST_SUB_BITS) - 1u);
+        side = (biased - DIST_EXP_LO_BIASED) * (1u << DIST_SUB_BITS) + sub;
+    }
+    if (bits & 0x80000000u) != 0u {
+        return DIST_ZERO_BIN - 1u - side;
+    }
+    return DIST_ZERO_BIN + 1u + side;
+}
+
+@compute @workgroup_size(WG)
+fn distribution(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) num_wg: vec3<u32>,
+    @builtin(local_invocation_index) local: u32,
+) {
+    let group = wg.x + wg.y * num_wg.x;
+    let account = group / params.tiles;
+    if account >= params.accounts {
+        return;
+    }
+    let tile = group - account * params.tiles;
+    for (var b = local; b < DIST_BINS; b += WG) {
+        atomicStore(&dist_hist[b], 0u);
+    }
+    workgroupBarrier();
+    let row = params.account_base + account;
+    for (var j = 0u; j < TILE / WG; j++) {
+        let i = tile * TILE + j * WG + local;
+        if i < params.path_count {
+            atomicAdd(&dist_hist[dist_bin(loss[row * params.path_count + i])], 1u);
+        }
+    }
+    workgroupBarrier();
+    for (var b = local; b < DIST_BINS; b += WG) {
+        let count = atomicLoad(&dist_hist[b]);
+        if count != 0u {
+            atomicAdd(&dist[account * DIST_BINS + b], count);
         }
     }
 }

@@ -10,6 +10,8 @@ pub const EXIT_NO_INPUT: u8 = 66;
 pub const EXIT_UNAVAILABLE: u8 = 69;
 /// Exit code for an output that cannot be written (`EX_CANTCREAT`).
 pub const EXIT_CANT_CREATE: u8 = 73;
+/// Exit code for a usage error (as clap's).
+pub const EXIT_USAGE: u8 = 2;
 /// Exit code for a verification failure or any other error.
 pub const EXIT_FAILURE: u8 = 1;
 
@@ -45,6 +47,9 @@ pub enum Error {
     /// A failure of the GPU device or driver during a run: exit 1.
     #[error("GPU error: {0}")]
     Gpu(String),
+    /// A flag the command does not take, found after clap parsed the line: exit 2.
+    #[error("{0}")]
+    Usage(String),
     /// Writing the output failed: exit 73, naming the file (or stdout).
     #[error("cannot write {file}: {source}")]
     Output {
@@ -85,6 +90,7 @@ impl Error {
             Error::Unreadable { .. } => EXIT_NO_INPUT,
             Error::BackendUnavailable(_) => EXIT_UNAVAILABLE,
             Error::Output { .. } => EXIT_CANT_CREATE,
+            Error::Usage(_) => EXIT_USAGE,
             Error::Verification(_) | Error::Gpu(_) => EXIT_FAILURE,
         }
     }

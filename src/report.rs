@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 mod build;
 mod format;
+pub mod html;
 
 pub use build::{margin_currency, margin_report, measure_report, report, run_info, stress_report};
 pub(crate) use format::group_thousands;

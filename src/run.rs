@@ -2,10 +2,12 @@
 //! components, stress, Greeks and margin, and check that every figure is finite
 //! (`run/finite.rs`); [`crate::report`] assembles the report from the evaluation.
 
+pub mod distribution;
 mod finite;
 pub mod limits;
 mod source;
 
+pub use distribution::{AccountDistribution, inset_len};
 pub use finite::check_figures;
 pub use source::{HistoricalScenarios, ScenarioSource};
 
@@ -173,14 +175,51 @@ pub fn simulate_source(
     tail_entry_budget: usize,
 ) -> Result<Simulation> {
     let plan = plan_over(config, source.scenarios(config.paths));
+    let passes = Passes {
+        plan,
+        tail_entry_budget,
+        counting: false,
+    };
+    Ok(simulate_passes(book, config, source, backend, progress, passes)?.0)
+}
+
+/// How [`simulate_passes`] runs: its plan, the tail budget per pass, and whether the tail
+/// pass counts each account's loss histogram and keeps its worst `plan.tail_len` losses.
+struct Passes {
+    plan: SimulationPlan,
+    tail_entry_budget: usize,
+    counting: bool,
+}
+
+/// [`simulate_source`], and with `passes.counting` each account's loss distribution (its
+/// histogram and worst `passes.plan.tail_len` losses; empty otherwise).
+fn simulate_passes(
+    book: Book,
+    config: &RunConfig,
+    source: ScenarioSource,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+    passes: Passes,
+) -> Result<(Simulation, Vec<AccountDistribution>)> {
+    let Passes {
+        plan,
+        tail_entry_budget,
+        counting,
+    } = passes;
+    let mut distributions = Vec::new();
     let passes = account_passes(&book, plan.tail_len, tail_entry_budget);
     let groups = passes.len() as u64;
     let mut accounts = Vec::with_capacity(book.accounts.len());
     for (g, sub) in passes.iter().enumerate() {
         let done_before = g as u64 * plan.paths;
-        let tails = source.tails(backend, sub, &plan, &|done| {
-            progress((done_before + done) / groups)
-        })?;
+        let report = &|done| progress((done_before + done) / groups);
+        let tails = if counting {
+            let counted = source.counted_tails(backend, sub, &plan, report)?;
+            distributions.extend(AccountDistribution::of(&counted));
+            counted.tails
+        } else {
+            source.tails(backend, sub, &plan, report)?
+        };
         let mut figures: Vec<AccountFigures> = tails
             .into_iter()
             .map(|tail| AccountFigures {
@@ -201,12 +240,13 @@ pub fn simulate_source(
         }
         accounts.extend(figures);
     }
-    Ok(Simulation {
+    let sim = Simulation {
         book,
         plan,
         source,
         accounts,
-    })
+    };
+    Ok((sim, distributions))
 }
 
 /// Component ES at the margin confidence: the mean loss of each holding over the account's
@@ -308,12 +348,37 @@ pub fn evaluate(
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Evaluation> {
+    Ok(evaluate_counting(inputs, backend, progress, false)?.0)
+}
+
+/// [`evaluate`] for an HTML report: the same figures, bit for bit, and each account's loss
+/// distribution from the same tail pass (its histogram, and its worst [`inset_len`] losses).
+pub fn evaluate_with_distributions(
+    inputs: &RunInputs,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(Evaluation, Vec<AccountDistribution>)> {
+    evaluate_counting(inputs, backend, progress, true)
+}
+
+fn evaluate_counting(
+    inputs: &RunInputs,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+    counting: bool,
+) -> Result<(Evaluation, Vec<AccountDistribution>)> {
     let started = Instant::now();
     let book = inputs.compile()?;
     let named = inputs.scenarios.resolve(&book)?;
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let source = inputs.source(&book)?;
-    let tail_len = plan_over(&inputs.config, source.scenarios(inputs.config.paths)).tail_len;
+    let mut plan = plan_over(&inputs.config, source.scenarios(inputs.config.paths));
+    let levels = inputs.config.confidence.iter().copied();
+    let inset = inset_len(plan.paths, levels.chain([inputs.config.margin.confidence]));
+    if counting {
+        plan.tail_len = plan.tail_len.max(inset);
+    }
+    let tail_len = plan.tail_len;
     limits::check_tail_memory(
         &inputs.files.config,
         inputs.config.paths,
@@ -324,23 +389,26 @@ pub fn evaluate(
         rayon::current_num_threads(),
         limits::available_memory(),
     )?;
-    let sim = simulate_source(
-        book,
-        &inputs.config,
-        source,
-        backend,
-        progress,
-        TAIL_ENTRY_BUDGET,
-    )?;
+    let passes = Passes {
+        plan,
+        tail_entry_budget: TAIL_ENTRY_BUDGET,
+        counting,
+    };
+    let (sim, mut distributions) =
+        simulate_passes(book, &inputs.config, source, backend, progress, passes)?;
+    for d in &mut distributions {
+        d.worst_losses.truncate(inset);
+    }
     let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
     let figures = margin_figures(&sim.book, &es, &inputs.config, backend, named)?;
     check_figures(&sim, &figures, &inputs.portfolio)?;
-    Ok(Evaluation {
+    let ev = Evaluation {
         sim,
         figures,
         seconds: started.elapsed().as_secs_f64(),
         warnings,
-    })
+    };
+    Ok((ev, distributions))
 }
 
 /// Runs the whole pipeline and builds the report.

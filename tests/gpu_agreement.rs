@@ -234,6 +234,15 @@ impl tailrisk::engine::Backend for OffByDecay {
     ) -> tailrisk::Result<Vec<tailrisk::engine::AccountTail>> {
         self.0.table_tails(book, table, tail_len, chunk_paths)
     }
+    fn counted_tails(
+        &self,
+        book: &Book,
+        plan: &tailrisk::engine::SimulationPlan,
+        table: Option<&tailrisk::model::historical::ScenarioTable>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> tailrisk::Result<tailrisk::engine::CountedTails> {
+        self.0.counted_tails(book, plan, table, progress)
+    }
     fn revalue_paths(
         &self,
         book: &Book,

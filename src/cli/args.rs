@@ -237,4 +237,15 @@ pub struct CommonArgs {
     /// Worker threads of the CPU backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also write a self-contained HTML report with charts to FILE (run and stress; the
+    /// normal output is written as well).
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Accounts shown in detail in the HTML report: the N with the largest initial margin
+    /// (default 50).
+    #[arg(long, value_name = "N")]
+    pub report_accounts: Option<usize>,
+    /// An account shown in detail in the HTML report besides the largest; repeat for several.
+    #[arg(long, value_name = "ID")]
+    pub report_account: Vec<String>,
 }

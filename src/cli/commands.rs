@@ -9,6 +9,7 @@ use super::args::{
     MethodChoice, PrecisionChoice,
 };
 use super::output::write_output;
+use super::report as html_report;
 use crate::bench::{BenchConfig, BenchRun, RunStatus, bench};
 use crate::book::SourceFiles;
 use crate::config::RunConfig;
@@ -20,7 +21,7 @@ use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, flag}
 use crate::model::historical::HistoricalMethod;
 use crate::portfolio::Origin;
 use crate::report::stress_report;
-use crate::run::{RunInputs, evaluate};
+use crate::run::{RunInputs, evaluate, evaluate_with_distributions};
 use crate::stress::ScenarioSet;
 use crate::verify::verify;
 use crate::whatif::{AddedPosition, what_if};
@@ -40,15 +41,21 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run(run) if run.shard.is_some() => super::shard::run_shard_command(&run),
         Command::Run(super::shard::RunArgs { common: args, .. }) => {
-            let report = on_backend(&args, |inputs, backend, progress| {
-                let ev = evaluate(inputs, backend, progress)?;
-                Ok((
-                    crate::report::report(&ev, &inputs.config, backend),
-                    ev.warnings,
-                ))
-            })?;
-            let report = warned(report);
-            emit(&args, report.to_json(), || report.to_table())
+            let (report, html) = warned(on_backend(&args, |inputs, backend, progress| {
+                if args.report.is_none() {
+                    let ev = evaluate(inputs, backend, progress)?;
+                    let report = crate::report::report(&ev, &inputs.config, backend);
+                    return Ok(((report, None), ev.warnings));
+                }
+                let (ev, distributions) = evaluate_with_distributions(inputs, backend, progress)?;
+                let report = crate::report::report(&ev, &inputs.config, backend);
+                let html =
+                    html_report::run_html(&args, &ev, distributions, inputs, backend, &report)?;
+                Ok(((report, Some(html)), ev.warnings))
+            })?);
+            let code = emit(&args, report.to_json(), || report.to_table())?;
+            written_report(&args, html.as_deref())?;
+            Ok(code)
         }
         Command::Stress(args) => {
             let report = on_backend(&args, |inputs, backend, progress| {
@@ -56,9 +63,16 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                     .map(|ev| (stress_report(&ev, inputs, backend), ev.warnings))
             })?;
             let report = warned(report);
-            emit(&args, report.to_json(), || report.to_table())
+            let html = match args.report {
+                Some(_) => Some(html_report::stress_html(&args, &report)?),
+                None => None,
+            };
+            let code = emit(&args, report.to_json(), || report.to_table())?;
+            written_report(&args, html.as_deref())?;
+            Ok(code)
         }
         Command::Verify(args) => {
+            html_report::reject(&args, "verify")?;
             let inputs = load_inputs(&args)?;
             let gpu = crate::engine::select::any_gpu()?;
             let cpu = CpuBackend::new();
@@ -75,6 +89,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             })
         }
         Command::Whatif(args) => {
+            html_report::reject(&args.common, "whatif")?;
             let added = args
                 .add
                 .iter()
@@ -254,6 +269,14 @@ pub(super) fn on_backend<T: Send>(
         bar.finish_and_clear();
         result
     })
+}
+
+/// Writes the HTML page of `--report`, when there is one.
+fn written_report(args: &CommonArgs, html: Option<&str>) -> Result<()> {
+    match (&args.report, html) {
+        (Some(path), Some(html)) => html_report::write_page(path, html),
+        _ => Ok(()),
+    }
 }
 
 /// Prints a result's warnings on stderr and returns the result.

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod import;
 pub mod output;
 pub mod shard;
+pub mod report;
 
 pub use args::Cli;
 pub use commands::execute;

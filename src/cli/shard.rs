@@ -24,7 +24,7 @@ pub struct RunArgs {
         long,
         value_name = "I/N",
         requires = "shard_file",
-        conflicts_with = "output",
+        conflicts_with_all = ["output", "report", "report_accounts", "report_account"],
         allow_hyphen_values = true
     )]
     pub shard: Option<ShardSpec>,

@@ -16,6 +16,7 @@ pub use crate::model::{
 
 use crate::book::Book;
 use crate::error::Result;
+use crate::model::distribution::LossHistogram;
 use crate::model::historical::ScenarioTable;
 
 /// Which kind of backend ran: `cpu` or `gpu` in reports.
@@ -155,6 +156,13 @@ pub struct TailsRun {
     pub stage_seconds: Option<StageSeconds>,
 }
 
+/// What [`Backend::counted_tails`] returns: one tail and one histogram per account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CountedTails {
+    pub tails: Vec<AccountTail>,
+    pub histograms: Vec<LossHistogram>,
+}
+
 /// A way to run the pipeline. Implemented by [`cpu::CpuBackend`] and [`gpu::GpuBackend`].
 /// A backend holds no state of its calls: what a call measured comes back with its result.
 pub trait Backend: Send + Sync {
@@ -195,6 +203,19 @@ pub trait Backend: Send + Sync {
         tail_len: usize,
         chunk_paths: Option<u32>,
     ) -> Result<Vec<AccountTail>>;
+
+    /// The tails of [`Backend::tails`] (`table` = `None`: Monte Carlo paths `0..plan.paths`)
+    /// or of [`Backend::table_tails`] (`table`: its rows, `plan.paths` = its length), and
+    /// with them each account's [`LossHistogram`] of every scenario, counted in the same tail
+    /// pass: nothing but the counts is read back. The tails are those of the plain calls,
+    /// bit for bit; the histograms do not depend on chunk size or thread count.
+    fn counted_tails(
+        &self,
+        book: &Book,
+        plan: &SimulationPlan,
+        table: Option<&ScenarioTable>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<CountedTails>;
 
     /// Regenerates the given paths alone: their states and the P&L of every instrument.
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation>;

@@ -8,9 +8,11 @@
 //! - [`scenario`]: Philox draws → the state of every asset at the horizon (SPEC §3);
 //! - [`revalue`]: the P&L per unit of every instrument in a scenario;
 //! - [`aggregate`]: holdings × P&L → the loss of an account (USD or coin-margined);
-//! - [`tail`]: the largest losses of an account under the total order of SPEC §4.
+//! - [`tail`]: the largest losses of an account under the total order of SPEC §4;
+//! - [`distribution`]: the histogram of every loss of an account, counted in the tail pass.
 
 pub mod aggregate;
+pub mod distribution;
 pub mod historical;
 pub mod revalue;
 pub mod scenario;

@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 
+use crate::model::distribution::LossHistogram;
 use crate::model::{AccountTail, TailEntry};
 
 /// The best `cap` losses seen so far of one account.
@@ -17,6 +18,8 @@ pub struct TailBuffer {
     entries: Vec<TailEntry>,
     /// The cap-th best entry after the last cut: anything not better can never enter.
     threshold: Option<TailEntry>,
+    /// With [`TailBuffer::counting`]: every loss pushed, binned (candidates or not).
+    histogram: Option<LossHistogram>,
 }
 
 impl TailBuffer {
@@ -26,11 +29,32 @@ impl TailBuffer {
             cap,
             entries: Vec::new(),
             threshold: None,
+            histogram: None,
         }
     }
 
+    /// A buffer that also counts every loss pushed into a [`LossHistogram`] (the CPU's tail
+    /// pass; the GPU counts on the device and pushes only candidates, into plain buffers).
+    pub fn counting(cap: usize) -> Self {
+        Self {
+            histogram: Some(LossHistogram::new()),
+            ..Self::new(cap)
+        }
+    }
+
+    /// One scenario's loss: counted (when counting) and offered to the tail.
     #[inline]
     pub fn push(&mut self, entry: TailEntry) {
+        if let Some(h) = &mut self.histogram {
+            h.add(entry.loss);
+        }
+        self.offer(entry);
+    }
+
+    /// A tail candidate, not counted in the histogram (merges, and the GPU's selected
+    /// entries, whose losses the device has counted).
+    #[inline]
+    pub fn offer(&mut self, entry: TailEntry) {
         if self.cap == 0 {
             return;
         }
@@ -62,19 +86,30 @@ impl TailBuffer {
         self.threshold
     }
 
+    /// Adds another buffer's candidates and counts (another chunk or thread).
     pub fn merge(&mut self, other: TailBuffer) {
+        if let (Some(h), Some(o)) = (&mut self.histogram, &other.histogram) {
+            h.merge(o);
+        }
         for e in other.entries {
-            self.push(e);
+            self.offer(e);
         }
     }
 
     /// The best `cap` entries, sorted worst loss first.
-    pub fn finish(mut self) -> AccountTail {
+    pub fn finish(self) -> AccountTail {
+        self.finish_counted().0
+    }
+
+    /// [`TailBuffer::finish`] and the histogram of every loss pushed (`None` unless
+    /// [`TailBuffer::counting`]).
+    pub fn finish_counted(mut self) -> (AccountTail, Option<LossHistogram>) {
         self.cut();
         self.entries.sort_unstable_by(TailEntry::worse_first);
-        AccountTail {
+        let tail = AccountTail {
             worst: self.entries,
-        }
+        };
+        (tail, self.histogram)
     }
 }
 

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::book::Book;
-use crate::engine::{AccountTail, Backend, PathRevaluation, SimulationPlan, StressScenario};
+use crate::engine::{
+    AccountTail, Backend, CountedTails, PathRevaluation, SimulationPlan, StressScenario,
+};
 use crate::error::{Error, Result};
 use crate::model::VolRule;
 use crate::model::historical::{HistoricalMethod, ScenarioTable, ZeroVol};
@@ -132,6 +134,22 @@ impl ScenarioSource {
                 let tails = backend.table_tails(book, table, plan.tail_len, plan.chunk_paths)?;
                 progress(table.len() as u64);
                 Ok(tails)
+            }
+        }
+    }
+
+    /// [`ScenarioSource::tails`] with each account's loss histogram counted in the same pass.
+    pub fn counted_tails(
+        &self,
+        backend: &dyn Backend,
+        book: &Book,
+        plan: &SimulationPlan,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<CountedTails> {
+        match self {
+            ScenarioSource::MonteCarlo => backend.counted_tails(book, plan, None, progress),
+            ScenarioSource::Table { table, .. } => {
+                backend.counted_tails(book, plan, Some(table), progress)
             }
         }
     }

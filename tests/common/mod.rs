@@ -2,6 +2,8 @@
 //! user would write, so every test also goes through the real parsers.
 #![allow(dead_code)]
 
+pub mod html;
+
 use tailrisk::book::{Book, SourceFiles};
 use tailrisk::config::RunConfig;
 use tailrisk::engine::Backend;

@@ -14,6 +14,7 @@
 //! the regeneration of tail paths (component ES) in the fast kernels; explicit stress
 //! scenarios stay on the f64 reference in both modes (small work).
 
+mod counted;
 pub mod fast;
 pub mod timing;
 
@@ -23,8 +24,8 @@ use crate::book::Book;
 pub use crate::engine::Precision;
 
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, BackendKind, PathRevaluation, SimulationPlan,
-    StageTiming, StressScenario, TailEntry, TailsRun, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, CountedTails, PathRevaluation,
+    SimulationPlan, StageTiming, StressScenario, TailEntry, TailsRun, VolRule,
 };
 use crate::error::Result;
 use crate::model::aggregate;
@@ -33,6 +34,7 @@ use crate::model::revalue::RevalueModel;
 use crate::model::scenario::{ScenarioModel, Scratch};
 use crate::model::tail::TailBuffer;
 use crate::rng::{philox4x32_10, seed_key};
+use counted::table_buffers;
 use fast::{BlockScratch, FastPipeline, Isa, LANES};
 use timing::{Laps, StageTimes};
 
@@ -118,14 +120,38 @@ impl Backend for CpuBackend {
         _timing: StageTiming,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<TailsRun> {
-        let (tails, times) = match self.precision {
-            Precision::F64 => reference_tails(book, plan, progress),
-            Precision::F32 => fast_tails(book, plan, self.isa, progress),
-        };
+        let (tails, times) = self.monte_carlo_tails(book, plan, false, progress);
         Ok(TailsRun {
-            tails,
+            tails: tails.into_iter().map(TailBuffer::finish).collect(),
             stage_seconds: Some(times.seconds()),
         })
+    }
+
+    /// Every loss the tail pass sees is counted into its account's histogram on the way
+    /// (the same buffers, so the tails are those of the plain calls).
+    fn counted_tails(
+        &self,
+        book: &Book,
+        plan: &SimulationPlan,
+        table: Option<&ScenarioTable>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<CountedTails> {
+        let buffers = match table {
+            None => self.monte_carlo_tails(book, plan, true, progress).0,
+            Some(table) => {
+                let buffers = table_buffers(book, table, plan.tail_len, plan.chunk_paths, true);
+                progress(table.len() as u64);
+                buffers
+            }
+        };
+        let (tails, histograms) = buffers
+            .into_iter()
+            .map(|b| {
+                let (tail, histogram) = b.finish_counted();
+                (tail, histogram.unwrap_or_default())
+            })
+            .unzip();
+        Ok(CountedTails { tails, histograms })
     }
 
     /// Tables are small (one row per historical day): both precisions run them on the f64
@@ -137,32 +163,8 @@ impl Backend for CpuBackend {
         tail_len: usize,
         chunk_paths: Option<u32>,
     ) -> Result<Vec<AccountTail>> {
-        // The run layer makes the table from the book's own assets.
-        assert_eq!(
-            table.assets(),
-            book.assets.len(),
-            "a table for another book"
-        );
-        let plan = SimulationPlan {
-            paths: table.len() as u64,
-            first_path: 0,
-            seed: 0,
-            tail_len,
-            chunk_paths,
-        };
-        let revalue = RevalueModel::new(book);
-        let (tails, _) = chunked_tails(
-            book,
-            &plan,
-            BLOCK_PATHS,
-            &|_| {},
-            || BlockBuffers::new(book),
-            |range, buffers, tails, times| {
-                let states = Scenarios::Table(table);
-                simulate_block(book, &states, &revalue, range, buffers, tails, times)
-            },
-        );
-        Ok(tails)
+        let buffers = table_buffers(book, table, tail_len, chunk_paths, false);
+        Ok(buffers.into_iter().map(TailBuffer::finish).collect())
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
@@ -243,10 +245,13 @@ fn chunk_len(plan: &SimulationPlan) -> u64 {
         .max(1)
 }
 
-/// Empty tails, one per account.
-fn new_tails(book: &Book, plan: &SimulationPlan) -> Vec<TailBuffer> {
+/// Empty tails, one per account (`counting`: with histograms).
+fn new_tails(book: &Book, plan: &SimulationPlan, counting: bool) -> Vec<TailBuffer> {
     (0..book.accounts.len())
-        .map(|_| TailBuffer::new(plan.tail_len))
+        .map(|_| match counting {
+            true => TailBuffer::counting(plan.tail_len),
+            false => TailBuffer::new(plan.tail_len),
+        })
         .collect()
 }
 
@@ -264,17 +269,19 @@ fn merge_tails(
 
 /// The chunk loop of both precisions: chunks of paths; within a chunk, blocks of `block`
 /// paths spread over rayon's threads, each worker reusing its own scratch from
-/// `new_scratch`; `run_block` runs every stage of one block into the worker's tails.
+/// `new_scratch`; `run_block` runs every stage of one block into the worker's tails
+/// (`counting`: tails that count every loss into a histogram).
 fn chunked_tails<S: Send>(
     book: &Book,
     plan: &SimulationPlan,
     block: u64,
+    counting: bool,
     progress: &(dyn Fn(u64) + Sync),
     new_scratch: impl Fn() -> S + Sync,
     run_block: impl Fn(std::ops::Range<u64>, &mut S, &mut [TailBuffer], &mut StageTimes) + Sync,
-) -> (Vec<AccountTail>, StageTimes) {
+) -> (Vec<TailBuffer>, StageTimes) {
     let chunk = chunk_len(plan);
-    let mut done = (new_tails(book, plan), StageTimes::default());
+    let mut done = (new_tails(book, plan, counting), StageTimes::default());
     // Chunks cover the plan's range of global path indices (a shard's, or 0..P).
     let (first, stop) = (plan.first_path, plan.first_path + plan.paths);
     let mut start = first;
@@ -284,7 +291,13 @@ fn chunked_tails<S: Send>(
         let chunk_tails = (0..blocks)
             .into_par_iter()
             .fold(
-                || (new_tails(book, plan), StageTimes::default(), None::<S>),
+                || {
+                    (
+                        new_tails(book, plan, counting),
+                        StageTimes::default(),
+                        None::<S>,
+                    )
+                },
                 |(mut acc, mut times, scratch), b| {
                     let mut scratch = scratch.unwrap_or_else(&new_scratch);
                     let first = start + b * block;
@@ -295,15 +308,14 @@ fn chunked_tails<S: Send>(
             )
             .map(|(acc, times, _)| (acc, times))
             .reduce(
-                || (new_tails(book, plan), StageTimes::default()),
+                || (new_tails(book, plan, counting), StageTimes::default()),
                 merge_tails,
             );
         done = merge_tails(done, chunk_tails);
         progress(end - first);
         start = end;
     }
-    let (tails, times) = done;
-    (tails.into_iter().map(TailBuffer::finish).collect(), times)
+    done
 }
 
 /// [`Backend::tails`] of the f64 reference: blocks of [`BLOCK_PATHS`], each worker with its
@@ -311,14 +323,16 @@ fn chunked_tails<S: Send>(
 fn reference_tails(
     book: &Book,
     plan: &SimulationPlan,
+    counting: bool,
     progress: &(dyn Fn(u64) + Sync),
-) -> (Vec<AccountTail>, StageTimes) {
+) -> (Vec<TailBuffer>, StageTimes) {
     let scenarios = ScenarioModel::new(book, plan.seed);
     let revalue = RevalueModel::new(book);
     chunked_tails(
         book,
         plan,
         BLOCK_PATHS,
+        counting,
         progress,
         || BlockBuffers::new(book),
         |range, buffers, tails, times| {
@@ -334,13 +348,15 @@ fn fast_tails(
     book: &Book,
     plan: &SimulationPlan,
     isa: Isa,
+    counting: bool,
     progress: &(dyn Fn(u64) + Sync),
-) -> (Vec<AccountTail>, StageTimes) {
+) -> (Vec<TailBuffer>, StageTimes) {
     let pipeline = FastPipeline::new(book, plan.seed, isa);
     chunked_tails(
         book,
         plan,
         LANES as u64,
+        counting,
         progress,
         || {
             (

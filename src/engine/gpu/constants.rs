@@ -13,6 +13,7 @@
 //! revalue stage's per-book `KNOTS` and `SHARED_SMILE` stay overrides: they vary per
 //! pipeline, not per build.
 
+use crate::model::distribution;
 use crate::rng;
 
 /// Workgroup size of `scenario.wgsl` (one invocation per path).
@@ -36,6 +37,16 @@ pub const TAIL_TILE: u32 = 4096;
 pub const TAIL_BINS: u32 = 256;
 /// Radix-select passes: the 8 digits of a 64-bit key (4 of the loss word, 4 of the path).
 pub const TAIL_PASSES: u32 = 8;
+
+/// The loss histogram's bins (`distribution` in `tail.wgsl`), from the one definition in
+/// [`crate::model::distribution`].
+pub const DIST_BINS: u32 = distribution::BINS;
+pub const DIST_ZERO_BIN: u32 = distribution::ZERO_BIN;
+pub const DIST_SIDE_BINS: u32 = distribution::SIDE_BINS;
+pub const DIST_SUB_BITS: u32 = distribution::SUB_BITS;
+/// The f32 biased exponents of the first binned octave and of the end bins.
+pub const DIST_EXP_LO_BIASED: u32 = (distribution::EXP_LO + 127) as u32;
+pub const DIST_EXP_HI_BIASED: u32 = (distribution::EXP_HI + 127) as u32;
 
 /// The most assets `scenario.wgsl` simulates (its private arrays of correlated shocks).
 pub const MAX_ASSETS: usize = 64;
@@ -68,6 +79,12 @@ pub const SHARED: &[(&str, u32)] = &[
     ("TAIL_TILE", TAIL_TILE),
     ("TAIL_BINS", TAIL_BINS),
     ("TAIL_PASSES", TAIL_PASSES),
+    ("DIST_BINS", DIST_BINS),
+    ("DIST_ZERO_BIN", DIST_ZERO_BIN),
+    ("DIST_SIDE_BINS", DIST_SIDE_BINS),
+    ("DIST_SUB_BITS", DIST_SUB_BITS),
+    ("DIST_EXP_LO_BIASED", DIST_EXP_LO_BIASED),
+    ("DIST_EXP_HI_BIASED", DIST_EXP_HI_BIASED),
     ("MAX_ASSETS", MAX_ASSETS as u32),
     ("MAX_KNOTS", MAX_KNOTS as u32),
     ("BLOCK_ROWS", BLOCK_ROWS as u32),
@@ -86,6 +103,10 @@ pub const SHARED: &[(&str, u32)] = &[
 
 // The layout facts the shaders rely on.
 const _: () = assert!(MAX_KNOTS % 4 == 0, "knots are stored as vec4s");
+const _: () = assert!(
+    DIST_BINS * 4 <= 16384,
+    "the histogram's bins fit the 16 KiB of workgroup memory WebGPU guarantees"
+);
 const _: () = assert!(
     TAIL_TILE % WG_TAIL == 0,
     "a tile is whole rounds of a workgroup"

@@ -60,6 +60,7 @@ pub mod context;
 pub mod shaders;
 pub mod stage;
 mod table;
+mod tails;
 pub mod types;
 
 pub use context::{AdapterChoice, AdapterReport, GpuContext, list_adapters};
@@ -68,8 +69,8 @@ use std::time::Instant;
 
 use crate::book::Book;
 use crate::engine::{
-    AccountTail, AssetState, Backend, BackendInfo, BackendKind, PathRevaluation, Precision,
-    SimulationPlan, StageSeconds, StageTiming, StressScenario, TailsRun, VolRule,
+    AccountTail, AssetState, Backend, BackendInfo, BackendKind, CountedTails, PathRevaluation,
+    Precision, SimulationPlan, StageSeconds, StageTiming, StressScenario, TailsRun, VolRule,
 };
 use crate::error::{Error, Result};
 use crate::model::historical::ScenarioTable;
@@ -295,56 +296,32 @@ impl Backend for GpuBackend {
         timing: StageTiming,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<TailsRun> {
-        if plan.first_path + plan.paths > u64::from(u32::MAX) {
-            return Err(Error::Gpu(format!(
-                "paths up to {} exceed the 2^32 - 1 a Philox counter word can name",
-                plan.first_path + plan.paths
-            )));
-        }
-        let ctx = &self.ctx;
-        let profiling = timing == StageTiming::Always;
-        let mut seconds = StageSeconds::default();
-        let upload = Instant::now();
-        let chunk = self
-            .chunk_paths(book, plan.chunk_paths)?
-            .min(plan.paths.max(1));
-        let stages = Stages::new(ctx, book, chunk, false)?;
-        let tail_len = u32::try_from(plan.tail_len)
-            .map_err(|_| Error::Gpu(format!("tail length {} is too large", plan.tail_len)))?;
-        let accounts = book.accounts.len() as u32;
-        let tail = TailStage::new(ctx, accounts, tail_len, &stages.chunk.loss)?;
-        if profiling {
-            ctx.wait()?;
-            seconds.transfer += upload.elapsed().as_secs_f64();
-        }
-        let mut tails: Vec<TailBuffer> = (0..book.accounts.len())
-            .map(|_| TailBuffer::new(plan.tail_len))
-            .collect();
-        let mut start = 0u64;
-        while start < plan.paths {
-            let count = chunk.min(plan.paths - start) as u32;
-            // The global index of the chunk's first path: the shaders' counter word and the
-            // tail entries' path are `base + i`.
-            let base = (plan.first_path + start) as u32;
-            let source = PathSource::Range { base, count };
-            let timing = profiling.then_some(&mut seconds);
-            self.losses_of_chunk(&stages, plan.seed, source, count, timing)?;
-            let tail_start = Instant::now();
-            if plan.tail_len > 0 {
-                let readback = tail.run(ctx, base, count, &mut tails)?;
-                seconds.transfer += readback;
-                seconds.tail += tail_start.elapsed().as_secs_f64() - readback;
-            } else {
-                ctx.wait()?;
-                seconds.tail += tail_start.elapsed().as_secs_f64();
+        Ok(self.monte_carlo(book, plan, timing, false, progress)?.0)
+    }
+
+    /// The histograms are counted on the device after each chunk's aggregate, from the same
+    /// loss buffer the tail selects from (`distribution` in `tail.wgsl`).
+    fn counted_tails(
+        &self,
+        book: &Book,
+        plan: &SimulationPlan,
+        table: Option<&ScenarioTable>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<CountedTails> {
+        let (tails, histograms) = match table {
+            None => {
+                let (run, histograms) =
+                    self.monte_carlo(book, plan, StageTiming::IfFree, true, progress)?;
+                (run.tails, histograms)
             }
-            start += u64::from(count);
-            progress(start);
-        }
-        Ok(TailsRun {
-            tails: tails.into_iter().map(TailBuffer::finish).collect(),
-            stage_seconds: profiling.then_some(seconds),
-        })
+            Some(table) => {
+                let counted =
+                    self.tails_of_table(book, table, plan.tail_len, plan.chunk_paths, true)?;
+                progress(table.len() as u64);
+                counted
+            }
+        };
+        Ok(CountedTails { tails, histograms })
     }
 
     fn table_tails(
@@ -354,7 +331,9 @@ impl Backend for GpuBackend {
         tail_len: usize,
         chunk_paths: Option<u32>,
     ) -> Result<Vec<AccountTail>> {
-        self.tails_of_table(book, table, tail_len, chunk_paths)
+        Ok(self
+            .tails_of_table(book, table, tail_len, chunk_paths, false)?
+            .0)
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {

@@ -5,22 +5,25 @@
 use bytemuck::cast_slice;
 
 use super::GpuBackend;
-use super::stage::{Stages, TailStage};
+use super::stage::{DistributionStage, Stages, TailStage};
 use crate::book::Book;
 use crate::error::{Error, Result};
 use crate::model::AccountTail;
+use crate::model::distribution::LossHistogram;
 use crate::model::historical::ScenarioTable;
 use crate::model::tail::TailBuffer;
 
 impl GpuBackend {
-    /// [`crate::engine::Backend::table_tails`] on this device.
+    /// [`crate::engine::Backend::table_tails`] on this device; `counting`: with each
+    /// account's loss histogram counted on the device (empty histograms otherwise).
     pub(super) fn tails_of_table(
         &self,
         book: &Book,
         table: &ScenarioTable,
         tail_len: usize,
         chunk_paths: Option<u32>,
-    ) -> Result<Vec<AccountTail>> {
+        counting: bool,
+    ) -> Result<(Vec<AccountTail>, Vec<LossHistogram>)> {
         // The run layer makes the table from the book's own assets.
         assert_eq!(
             table.assets(),
@@ -41,6 +44,9 @@ impl GpuBackend {
         let mut tails: Vec<TailBuffer> = (0..book.accounts.len())
             .map(|_| TailBuffer::new(tail_len))
             .collect();
+        let distribution =
+            counting.then(|| DistributionStage::new(ctx, accounts, &stages.chunk.loss));
+        let mut histograms = vec![LossHistogram::new(); book.accounts.len()];
         let mut start = 0u32;
         while start < rows {
             let count = chunk.min(rows - start);
@@ -50,6 +56,9 @@ impl GpuBackend {
             let mut encoder = ctx.device.create_command_encoder(&Default::default());
             stages.encode_losses(ctx, &mut encoder, count)?;
             ctx.queue.submit([encoder.finish()]);
+            if let Some(d) = &distribution {
+                d.run(ctx, count, &mut histograms)?;
+            }
             if tail_len > 0 {
                 tail.run(ctx, start, count, &mut tails)?;
             } else {
@@ -57,7 +66,8 @@ impl GpuBackend {
             }
             start += count;
         }
-        Ok(tails.into_iter().map(TailBuffer::finish).collect())
+        let tails = tails.into_iter().map(TailBuffer::finish).collect();
+        Ok((tails, histograms))
     }
 }
 

@@ -12,6 +12,7 @@
 //! and writes contiguous memory and branches uniformly (one instrument, one account).
 
 pub mod aggregate;
+pub mod distribution;
 pub mod draws;
 pub mod probe;
 pub mod revalue;
@@ -27,6 +28,7 @@ use super::context::GpuContext;
 use super::shaders;
 
 pub use aggregate::AggregateStage;
+pub use distribution::DistributionStage;
 pub use revalue::{RevalueBook, RevalueStage};
 pub use scenario::{PathSource, ScenarioStage};
 pub use tail::TailStage;

@@ -24,6 +24,8 @@ pub struct Pipelines {
     pub histogram: wgpu::ComputePipeline,
     pub select: wgpu::ComputePipeline,
     pub gather: wgpu::ComputePipeline,
+    /// The loss histogram ([`super::distribution`]).
+    pub distribution: wgpu::ComputePipeline,
 }
 
 impl Pipelines {
@@ -33,6 +35,7 @@ impl Pipelines {
             histogram: super::pipeline(device, &module, "histogram"),
             select: super::pipeline(device, &module, "select_digit"),
             gather: super::pipeline(device, &module, "gather"),
+            distribution: super::pipeline(device, &module, "distribution"),
         })
     }
 }
