@@ -229,6 +229,31 @@ fn write_pages(dir: &Path) -> Vec<(PathBuf, &'static str, usize)> {
     let file = dir.join("backtest.html");
     std::fs::write(&file, html).unwrap();
     pages.push((file, "backtest", 4));
+    // A real backtest page too: hs on the shipped history over its last 60 days.
+    let data = |f: &str| format!("{}/data/history/{f}", env!("CARGO_MANIFEST_DIR"));
+    let file = dir.join("backtest-real.html");
+    let out = Command::new(bin)
+        .args(["backtest", "--history", &data("bitstamp_daily_close.csv")])
+        .args(["--market", &data("market_2020-01-17.json")])
+        .args(["--portfolio", &data("backtest_book.json")])
+        .args([
+            "--method",
+            "hs",
+            "--from",
+            "2019-11-18",
+            "--backend",
+            "cpu",
+            "--report",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    pages.push((file, "backtest", 8));
     pages
 }
 

@@ -254,3 +254,61 @@ fn backtest_page_renders_the_spec_json() {
     let bad = serde_json::json!({ "accounts": [ { "days": 3 } ] });
     assert!(tailrisk::report::html::backtest_page(&bad, "{}").is_err());
 }
+
+/// `backtest --report` on the shipped history: the page embeds exactly the JSON written to
+/// stdout, shows its figures (every day's exception marked, the test table), refers to nothing
+/// outside the file, and is byte-identical on a rerun but for `run.seconds`.
+#[test]
+fn backtest_report_is_the_backtests_json_on_a_page() {
+    let dir = scratch_dir("backtest");
+    let data = |f: &str| format!("{}/data/history/{f}", env!("CARGO_MANIFEST_DIR"));
+    let (history, market, book) = (
+        data("bitstamp_daily_close.csv"),
+        data("market_2020-01-17.json"),
+        data("backtest_book.json"),
+    );
+    let args = [
+        "backtest",
+        "--history",
+        &history,
+        "--market",
+        &market,
+        "--portfolio",
+        &book,
+        "--method",
+        "hs",
+        "--from",
+        "2019-10-01",
+        "--backend",
+        "cpu",
+        "--format",
+        "json",
+    ];
+    let (out, html) = page_of(&args, &dir.join("a.html"));
+    let stdout: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        embedded_json(&html),
+        stdout,
+        "the page embeds the stdout JSON"
+    );
+    assert_self_contained(&html);
+    let shown = assert_figures_match_json(&html);
+    let accounts = stdout["accounts"].as_array().unwrap();
+    // At least the test table's figures of every account are on the page.
+    assert!(shown >= 5 * accounts.len(), "{shown} figures shown");
+    for a in accounts {
+        assert!(html.contains(&format!("{} (", a["id"].as_str().unwrap())));
+    }
+    assert!(html.matches("<svg").count() >= 2 * accounts.len());
+    let rerun = page_of(&args, &dir.join("b.html")).1;
+    let normalise = |page: &str| {
+        let seconds = &embedded_json(page)["run"]["seconds"];
+        let shown = tailrisk::report::html::numbers::number(seconds.as_f64().unwrap());
+        page.replacen(&format!("\"seconds\": {seconds}"), "\"seconds\": S", 1)
+            .replacen(&format!("data-json=\"/run/seconds\">{shown}<"), "S<", 1)
+    };
+    assert!(
+        normalise(&html) == normalise(&rerun),
+        "the rerun's page differs beyond run.seconds"
+    );
+}

@@ -11,10 +11,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use super::args::{BackendChoice, CommonArgs, Format, MethodChoice, PrecisionChoice};
 use super::commands::{load_inputs, select_backend, with_threads};
 use super::output::write_output;
+use super::report::write_page;
 use crate::backtest::{BacktestInputs, DEFAULT_PATHS, backtest};
 use crate::error::Result;
 use crate::input;
 use crate::model::historical::HistoricalMethod;
+use crate::report::html::backtest_page;
 
 /// `tailrisk backtest`.
 #[derive(Clone, Debug, Args)]
@@ -78,6 +80,10 @@ pub struct BacktestArgs {
     /// Worker threads of the CPU backend (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Also write the backtest as one self-contained HTML page (SPEC §12): VaR/ES against the
+    /// realised loss with the exceptions marked, IM over time, the test table.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 }
 
 /// A `YYYY-MM-DD` flag value (malformed: a usage error, exit 2).
@@ -161,11 +167,24 @@ pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
     for w in &report.warnings {
         eprintln!("tailrisk: warning: {w}");
     }
+    let json = report.to_json();
+    // The page is made before anything is written, from the JSON it embeds (R2).
+    let page = match &args.report {
+        Some(_) => {
+            let value = serde_json::from_str(&json)
+                .expect("the backtest's own JSON parses: it was serialised from a struct");
+            Some(backtest_page(&value, &json)?)
+        }
+        None => None,
+    };
     let text = match args.format {
-        Format::Json => report.to_json() + "\n",
+        Format::Json => json + "\n",
         Format::Table => report.to_table(),
     };
     write_output(args.output.as_deref(), &text)?;
+    if let (Some(path), Some(page)) = (&args.report, page) {
+        write_page(path, &page)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
