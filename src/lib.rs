@@ -26,6 +26,7 @@ pub mod report;
 pub mod risk;
 pub mod rng;
 pub mod run;
+pub mod serve;
 pub mod stress;
 pub mod time;
 pub mod verify;

@@ -38,6 +38,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Turn saved exchange API responses into a market snapshot and positions (SPEC §15).
     Import(super::import::ImportArgs),
+    /// Serve margin over HTTP/JSON: every account computed once, scenarios kept warm, live
+    /// market updates, trades and what-ifs (SPEC §13).
+    Serve(super::serve::ServeArgs),
 }
 
 /// `tailrisk bench`.

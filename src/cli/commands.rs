@@ -120,6 +120,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => bench_command(&args),
         Command::Import(args) => super::import::execute(&args),
         Command::Calibrate(args) => calibrate_command(&args),
+        Command::Serve(args) => super::serve::execute(&args),
     }
 }
 

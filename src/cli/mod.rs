@@ -5,6 +5,7 @@ pub mod commands;
 pub mod devices;
 pub mod import;
 pub mod output;
+pub mod serve;
 
 pub use args::Cli;
 pub use commands::execute;
