@@ -53,7 +53,7 @@ async fn check(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) 
     let path = request.uri().path().to_string();
     let response = match refusal(&gate, &request) {
         Some(response) => response,
-        None => with_json_405(next.run(request).await),
+        None => with_json_405(next.run(request).await, &method, &path),
     };
     eprintln!(
         "tailrisk: {method} {path} {} {:.1} ms",
@@ -113,19 +113,15 @@ fn refusal(gate: &Gate, request: &Request) -> Option<Response> {
     None
 }
 
-/// axum answers a known path with an unknown method 405 and `Allow`, with an empty body.
-fn with_json_405(response: Response) -> Response {
+/// axum answers a known path with an unknown method 405 and `Allow` (added outside this
+/// layer), with an empty body: the body becomes `{ "error": … }`.
+fn with_json_405(response: Response, method: &axum::http::Method, path: &str) -> Response {
     if response.status() != StatusCode::METHOD_NOT_ALLOWED {
         return response;
     }
-    let allow = response
-        .headers()
-        .get(header::ALLOW)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
     let (mut parts, _) = response.into_parts();
-    let body = serde_json::json!({ "error": format!("method not allowed (allowed: {allow})") });
+    let message = format!("method {method} is not allowed on {path} (see the Allow header)");
+    let body = serde_json::json!({ "error": message });
     parts.headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),

@@ -89,6 +89,9 @@ async fn serve(args: &ServeArgs, addrs: Vec<SocketAddr>, token: Option<Vec<u8>>)
         Err(e) => return fail(1, format!("cannot listen on {}: {e}", args.listen)),
     };
     let local = listener.local_addr().ok();
+    if let Some(addr) = local {
+        eprintln!("tailrisk: bound to {addr}; computing snapshot 1 (503 until live)");
+    }
     let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<(u8, String)>();
     let draining = Arc::new(AtomicBool::new(false));
     let service_slot: Arc<std::sync::OnceLock<Arc<Service>>> = Arc::default();
