@@ -131,6 +131,15 @@ impl Server {
         }
     }
 
+    /// A client of a server started elsewhere (no process to kill).
+    pub fn probe(port: u16) -> Server {
+        Server {
+            child: None,
+            port,
+            stderr: Arc::default(),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().unwrap().id()
     }
