@@ -13,12 +13,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::book::Book;
-use crate::engine::Backend;
+use crate::engine::{Backend, BackendKind, Precision};
 use crate::error::{Error, Result};
 use crate::input::requests::MarketDocument;
+use crate::model::historical::{HistoricalMethod, ScenarioTable};
 use crate::portfolio::{Account, Portfolio, Position};
 use crate::report::AccountReport;
-use crate::run::{RunInputs, evaluate};
+use crate::run::{
+    Evaluation, RunInputs, ScenarioSource, TAIL_ENTRY_BUDGET, check_figures, evaluate,
+    margin_figures, simulate_source,
+};
+
+/// Most paths whose scenario states are kept warm (16 bytes per path and asset).
+const MAX_WARM_PATHS: u64 = 2_000_000;
 
 /// The backend and the CPU pool every computation of the server runs on.
 pub struct Engine {
@@ -45,10 +52,81 @@ impl Engine {
             let ev = evaluate(&inputs, self.backend.as_ref(), &|_| {})?;
             Ok(crate::report::report(&ev, &inputs.config, self.backend.as_ref()).accounts)
         };
+        self.on_pool(work)
+    }
+
+    fn on_pool<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
             Some(pool) => pool.install(work),
             None => work(),
         }
+    }
+
+    /// The Monte Carlo scenario states of every path of `inputs`, kept warm between
+    /// requests: on the CPU f64 reference only, where a table of these states goes through
+    /// exactly the stages a Monte Carlo path goes through (`Scenarios::Table` copies the
+    /// states the scenario stage would compute, then the same revalue, aggregate and tail),
+    /// so the figures are bit-identical. `None` elsewhere (the f32 kernels and the GPU
+    /// regenerate paths from their counters), for historical scenarios (already a table)
+    /// and beyond [`MAX_WARM_PATHS`].
+    pub fn warm_states(&self, inputs: &RunInputs) -> Result<Option<Arc<ScenarioTable>>> {
+        let info = self.backend.info();
+        let paths = inputs.config.paths;
+        let reference = info.backend == BackendKind::Cpu && info.precision == Precision::F64;
+        let Some(first) = inputs.portfolio.accounts.first() else {
+            return Ok(None);
+        };
+        if !reference || inputs.historical.is_some() || paths > MAX_WARM_PATHS {
+            return Ok(None);
+        }
+        let one = with_accounts(inputs, vec![first.clone()]);
+        let mut book = one.compile()?;
+        // The states, and one instrument's P&L: `revalue_paths` walks paths by their P&L
+        // rows, so it needs at least one instrument.
+        if book.instruments.is_empty() {
+            return Ok(None);
+        }
+        book.instruments.truncate(1);
+        book.accounts.clear();
+        let all: Vec<u32> = (0..paths as u32).collect();
+        let states = self.on_pool(|| self.backend.revalue_paths(&book, inputs.config.seed, &all))?;
+        Ok(Some(Arc::new(ScenarioTable::new(book.assets.len(), states.states))))
+    }
+
+    /// [`Engine::figures`] over warm scenario states when there are some: the same stages
+    /// as `run` (compile, named scenarios, simulation, stress, Greeks, margin, checks) with
+    /// the scenario stage replaced by the states.
+    pub fn figures_warm(
+        &self,
+        inputs: &RunInputs,
+        accounts: Vec<Account>,
+        warm: Option<&Arc<ScenarioTable>>,
+    ) -> Result<Vec<AccountReport>> {
+        let Some(table) = warm else {
+            return self.figures(inputs, accounts);
+        };
+        let inputs = with_accounts(inputs, accounts);
+        let backend = self.backend.as_ref();
+        self.on_pool(|| {
+            let book = inputs.compile()?;
+            let named = inputs.scenarios.resolve(&book)?;
+            let source = ScenarioSource::Table {
+                method: HistoricalMethod::Hs,
+                table: table.clone(),
+            };
+            let config = &inputs.config;
+            let sim = simulate_source(book, config, source, backend, &|_| {}, TAIL_ENTRY_BUDGET)?;
+            let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
+            let figures = margin_figures(&sim.book, &es, config, backend, named)?;
+            check_figures(&sim, &figures, &inputs.portfolio)?;
+            let ev = Evaluation {
+                sim,
+                figures,
+                seconds: 0.0,
+                warnings: Vec::new(),
+            };
+            Ok(crate::report::report(&ev, config, backend).accounts)
+        })
     }
 }
 
@@ -75,6 +153,8 @@ pub struct Snapshot {
     pub document: Arc<MarketDocument>,
     /// Per account of `inputs.portfolio`, in its order.
     pub figures: Vec<Arc<AccountReport>>,
+    /// The scenario states of this market, where they are kept ([`Engine::warm_states`]).
+    pub warm: Option<Arc<ScenarioTable>>,
     index: Arc<HashMap<String, usize>>,
 }
 
@@ -89,11 +169,13 @@ impl Snapshot {
             .enumerate()
             .map(|(i, a)| (a.id.clone(), i))
             .collect();
+        let warm = engine.warm_states(&inputs)?;
         Ok(Snapshot {
             number: 1,
             inputs: Arc::new(inputs),
             document: Arc::new(document),
             figures: figures.into_iter().map(Arc::new).collect(),
+            warm,
             index: Arc::new(index),
         })
     }
@@ -188,25 +270,27 @@ impl PreparedChange {
 
     /// The snapshot after `before`: the recomputed accounts' figures, the others kept.
     pub fn compute(self, engine: &Engine, before: &Snapshot) -> Result<Snapshot> {
-        let figures = match self.recompute {
+        let (figures, warm) = match self.recompute {
             Some(i) => {
                 let account = self.inputs.portfolio.accounts[i].clone();
-                let mut f = engine.figures(&self.inputs, vec![account])?;
+                let mut f = engine.figures_warm(&self.inputs, vec![account], before.warm.as_ref())?;
                 let mut figures = before.figures.clone();
                 figures[i] = Arc::new(f.remove(0));
-                figures
+                (figures, before.warm.clone())
             }
-            None => engine
-                .figures(&self.inputs, self.inputs.portfolio.accounts.clone())?
-                .into_iter()
-                .map(Arc::new)
-                .collect(),
+            None => {
+                let all = self.inputs.portfolio.accounts.clone();
+                let figures = engine.figures(&self.inputs, all)?;
+                let warm = engine.warm_states(&self.inputs)?;
+                (figures.into_iter().map(Arc::new).collect(), warm)
+            }
         };
         Ok(Snapshot {
             number: before.number + 1,
             inputs: Arc::new(self.inputs),
             document: self.document,
             figures,
+            warm,
             index: before.index.clone(),
         })
     }

@@ -124,7 +124,9 @@ async fn margin(State(ctx): Shared, request: Request) -> Answer {
     let account = parse_margin_request(&body, "POST /v1/margin").map_err(ApiError::from_engine)?;
     let engine = ctx.service()?.engine.clone();
     let inputs = snap.inputs.clone();
-    let mut figures = blocking(move || engine.figures(&inputs, vec![account])).await?;
+    let warm = snap.warm.clone();
+    let mut figures =
+        blocking(move || engine.figures_warm(&inputs, vec![account], warm.as_ref())).await?;
     let report = figures.remove(0);
     Ok(json_reply(
         &json!({ "snapshot": snap.number, "account": account_value(&report) }),
@@ -144,7 +146,9 @@ async fn whatif(State(ctx): Shared, request: Request) -> Answer {
     changed.positions.extend(req.add);
     let engine = ctx.service()?.engine.clone();
     let inputs = snap.inputs.clone();
-    let mut after = blocking(move || engine.figures(&inputs, vec![changed])).await?;
+    let warm = snap.warm.clone();
+    let mut after =
+        blocking(move || engine.figures_warm(&inputs, vec![changed], warm.as_ref())).await?;
     let after = after.remove(0);
     let before = &snap.figures[i];
     let pick = |r: &crate::report::AccountReport| {
