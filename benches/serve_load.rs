@@ -26,31 +26,55 @@ const DESK: &str = "desk-20";
 /// The desk account: 20 positions over the sample market's three assets.
 fn desk_positions() -> Vec<Value> {
     let names = [
-        ("BTC-25DEC26-100000-C", -5.0), ("BTC-25DEC26-85000-P", 8.0), ("BTC-29JAN27-90000-P", 3.0),
-        ("BTC-29JAN27-110000-C", -4.0), ("BTC-26MAR27-95000-C", 2.0), ("BTC-4DEC26-92000-C", -6.0),
-        ("BTC-PERPETUAL", 250_000.0), ("BTC_USDC-25DEC26", -1.5), ("ETH-25DEC26-3000-P", 40.0),
-        ("ETH-25DEC26-3400-C", -60.0), ("ETH-29JAN27-2800-P", 25.0), ("ETH-26MAR27-3600-C", -30.0),
-        ("ETH-PERPETUAL", -90_000.0), ("ETH", 120.0), ("SOL_USDC-25DEC26-150-C", -500.0),
-        ("SOL_USDC-25DEC26-130-P", 400.0), ("SOL_USDC-29JAN27-160-C", -300.0),
-        ("SOL_USDC-PERPETUAL", 900.0), ("SOL", 1500.0), ("BTC", 2.0),
+        ("BTC-25DEC26-100000-C", -5.0),
+        ("BTC-25DEC26-85000-P", 8.0),
+        ("BTC-29JAN27-90000-P", 3.0),
+        ("BTC-29JAN27-110000-C", -4.0),
+        ("BTC-26MAR27-95000-C", 2.0),
+        ("BTC-4DEC26-92000-C", -6.0),
+        ("BTC-PERPETUAL", 250_000.0),
+        ("BTC_USDC-25DEC26", -1.5),
+        ("ETH-25DEC26-3000-P", 40.0),
+        ("ETH-25DEC26-3400-C", -60.0),
+        ("ETH-29JAN27-2800-P", 25.0),
+        ("ETH-26MAR27-3600-C", -30.0),
+        ("ETH-PERPETUAL", -90_000.0),
+        ("ETH", 120.0),
+        ("SOL_USDC-25DEC26-150-C", -500.0),
+        ("SOL_USDC-25DEC26-130-P", 400.0),
+        ("SOL_USDC-29JAN27-160-C", -300.0),
+        ("SOL_USDC-PERPETUAL", 900.0),
+        ("SOL", 1500.0),
+        ("BTC", 2.0),
     ];
-    names.iter().map(|(n, q)| json!({ "instrument": n, "quantity": q })).collect()
+    names
+        .iter()
+        .map(|(n, q)| json!({ "instrument": n, "quantity": q }))
+        .collect()
 }
 
 /// The clearing book as JSON accounts, plus the desk.
 fn portfolio() -> Value {
-    let csv = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/clearing_book.csv")).unwrap();
+    let csv = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/clearing_book.csv"
+    ))
+    .unwrap();
     let mut accounts: Vec<(String, Vec<Value>)> = Vec::new();
     for line in csv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
         let cells: Vec<&str> = line.split(',').collect();
-        let position = json!({ "instrument": cells[1], "quantity": cells[2].parse::<f64>().unwrap() });
+        let position =
+            json!({ "instrument": cells[1], "quantity": cells[2].parse::<f64>().unwrap() });
         match accounts.last_mut() {
             Some((id, p)) if id == cells[0] => p.push(position),
             _ => accounts.push((cells[0].to_string(), vec![position])),
         }
     }
     accounts.push((DESK.to_string(), desk_positions()));
-    let accounts: Vec<Value> = accounts.into_iter().map(|(id, positions)| json!({ "id": id, "positions": positions })).collect();
+    let accounts: Vec<Value> = accounts
+        .into_iter()
+        .map(|(id, positions)| json!({ "id": id, "positions": positions }))
+        .collect();
     json!({ "accounts": accounts })
 }
 
@@ -67,9 +91,27 @@ fn start_server(portfolio: &std::path::Path, paths: u64, precision: &str) -> (Gu
     let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tailrisk"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--backend", "cpu", "--precision", precision])
-        .args(["--market", &format!("{data}/market.json"), "--config", &format!("{data}/config.json")])
-        .args(["--portfolio", portfolio.to_str().unwrap(), "--paths", &paths.to_string()])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--backend",
+            "cpu",
+            "--precision",
+            precision,
+        ])
+        .args([
+            "--market",
+            &format!("{data}/market.json"),
+            "--config",
+            &format!("{data}/config.json"),
+        ])
+        .args([
+            "--portfolio",
+            portfolio.to_str().unwrap(),
+            "--paths",
+            &paths.to_string(),
+        ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -89,24 +131,36 @@ fn start_server(portfolio: &std::path::Path, paths: u64, precision: &str) -> (Gu
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
 
 async fn connect(port: u16) -> Sender {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     stream.set_nodelay(true).unwrap();
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     sender
 }
 
 async fn call(sender: &mut Sender, method: &str, path: &str, body: Option<String>) -> (u16, Value) {
-    let mut request = hyper::Request::builder().method(method).uri(path).header("host", "127.0.0.1");
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1");
     if body.is_some() {
         request = request.header("content-type", "application/json");
     }
-    let request = request.body(Full::new(Bytes::from(body.unwrap_or_default()))).unwrap();
+    let request = request
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .unwrap();
     sender.ready().await.unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// One answer of a what-if: (latency s, snapshot, before, after).
@@ -114,7 +168,11 @@ type Sample = (f64, u64, Value, Value);
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned().unwrap_or_else(|| default.to_string())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .unwrap_or_else(|| default.to_string())
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -131,7 +189,8 @@ async fn main() {
     let (_server, port, startup) = start_server(&file, paths, &precision);
     let whatif = json!({ "account": DESK, "add": [
         { "instrument": "BTC-25DEC26-95000-C", "quantity": 3 },
-        { "instrument": "ETH-25DEC26-3000-P", "quantity": -10 } ] }).to_string();
+        { "instrument": "ETH-25DEC26-3000-P", "quantity": -10 } ] })
+    .to_string();
     // Phase 1: one client alone, no market updates: the latency of one warm what-if.
     let mut alone = Vec::new();
     let mut sender = connect(port).await;
@@ -157,11 +216,19 @@ async fn main() {
                 let (status, v) = call(&mut sender, "POST", "/v1/whatif", Some(body.clone())).await;
                 let latency = t.elapsed().as_secs_f64();
                 if status != 200 {
-                    errors.lock().unwrap().push(format!("what-if {status}: {v}"));
+                    errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("what-if {status}: {v}"));
                     continue;
                 }
                 let snapshot = v["snapshot"].as_u64().unwrap_or(0);
-                samples.lock().unwrap().push((latency, snapshot, v["before"].clone(), v["after"].clone()));
+                samples.lock().unwrap().push((
+                    latency,
+                    snapshot,
+                    v["before"].clone(),
+                    v["after"].clone(),
+                ));
             }
         }));
     }
@@ -171,7 +238,10 @@ async fn main() {
     let mut updates: Vec<f64> = Vec::new();
     let mut sender = connect(port).await;
     let (_, first) = call(&mut sender, "GET", &format!("/v1/accounts/{DESK}"), None).await;
-    desk.insert(first["snapshot"].as_u64().unwrap(), first["account"]["margin"].clone());
+    desk.insert(
+        first["snapshot"].as_u64().unwrap(),
+        first["account"]["margin"].clone(),
+    );
     let mut tick = 0;
     while Instant::now() + Duration::from_secs(2) < deadline {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -187,7 +257,10 @@ async fn main() {
         updates.push(t.elapsed().as_secs_f64());
         let (_, a) = call(&mut sender, "GET", &format!("/v1/accounts/{DESK}"), None).await;
         assert_eq!(a["snapshot"], v["snapshot"], "only PUTs change the state");
-        desk.insert(a["snapshot"].as_u64().unwrap(), a["account"]["margin"].clone());
+        desk.insert(
+            a["snapshot"].as_u64().unwrap(),
+            a["account"]["margin"].clone(),
+        );
     }
     for c in clients {
         c.await.unwrap();
@@ -199,7 +272,9 @@ async fn main() {
     let mut after_of: BTreeMap<u64, Value> = BTreeMap::new();
     for (_, snapshot, before, after) in &samples {
         let known = desk.get(snapshot);
-        let same_before = known.is_some_and(|m| m["initial"] == before["initial"] && m["components"]["es"] == before["es"]);
+        let same_before = known.is_some_and(|m| {
+            m["initial"] == before["initial"] && m["components"]["es"] == before["es"]
+        });
         let same_after = after_of.entry(*snapshot).or_insert_with(|| after.clone()) == after;
         if !same_before || !same_after {
             inconsistent += 1;
@@ -207,7 +282,9 @@ async fn main() {
     }
     let mut latencies: Vec<f64> = samples.iter().map(|s| s.0 * 1e3).collect();
     latencies.sort_by(f64::total_cmp);
-    println!("tailrisk serve load test: {paths} paths, CPU {precision}, 1,001 accounts, 8 clients, {seconds} s");
+    println!(
+        "tailrisk serve load test: {paths} paths, CPU {precision}, 1,001 accounts, 8 clients, {seconds} s"
+    );
     println!("  start-up (snapshot 1 of 1,001 accounts): {startup:.2} s");
     println!(
         "  one client alone, 60 what-ifs: p50 {:.1} ms, p99 {:.1} ms",
@@ -224,8 +301,14 @@ async fn main() {
         latencies.last().copied().unwrap_or(0.0)
     );
     let shown: Vec<String> = updates.iter().map(|s| format!("{s:.2}")).collect();
-    println!("  market updates (PUT → live, every account recomputed): {} s", shown.join(", "));
-    println!("  snapshots seen by what-ifs: {:?}", after_of.keys().collect::<Vec<_>>());
+    println!(
+        "  market updates (PUT → live, every account recomputed): {} s",
+        shown.join(", ")
+    );
+    println!(
+        "  snapshots seen by what-ifs: {:?}",
+        after_of.keys().collect::<Vec<_>>()
+    );
     for e in errors.iter().take(5) {
         println!("  error: {e}");
     }

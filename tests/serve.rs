@@ -38,7 +38,12 @@ fn every_endpoint_equals_the_cli() {
     let run = run_on(&args);
     let list = server.get("/v1/accounts").json();
     assert_eq!(list["snapshot"], 1);
-    for (row, account) in list["accounts"].as_array().unwrap().iter().zip(run["accounts"].as_array().unwrap()) {
+    for (row, account) in list["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(run["accounts"].as_array().unwrap())
+    {
         assert_eq!(row["id"], account["id"]);
         assert_eq!(row["currency"], account["currency"]);
         assert_eq!(row["initial"], account["margin"]["initial"]);
@@ -54,8 +59,20 @@ fn every_endpoint_equals_the_cli() {
         { "instrument": "BTC-PERPETUAL", "quantity": 1000 },
         { "instrument": "ETH-25DEC26-3000-P", "quantity": -4 } ] });
     let got = server.post("/v1/whatif", &body.to_string()).json();
-    let mut cli = vec!["whatif".to_string(), "--account".into(), "pair-trade".into()];
-    cli.extend(["--add", "BTC-PERPETUAL:1000", "--add", "ETH-25DEC26-3000-P:-4"].map(String::from));
+    let mut cli = vec![
+        "whatif".to_string(),
+        "--account".into(),
+        "pair-trade".into(),
+    ];
+    cli.extend(
+        [
+            "--add",
+            "BTC-PERPETUAL:1000",
+            "--add",
+            "ETH-25DEC26-3000-P:-4",
+        ]
+        .map(String::from),
+    );
     cli.extend_from_slice(&args);
     let want = cli_json(&cli);
     assert_eq!(got["snapshot"], 1);
@@ -72,12 +89,27 @@ fn every_endpoint_equals_the_cli() {
     alone["id"] = json!("mine");
     let file = dir.join("adhoc.json");
     std::fs::write(&file, json!({ "accounts": [alone] }).to_string()).unwrap();
-    let want = run_on(&with_flag(&args, "--portfolio", &file.display().to_string()));
+    let want = run_on(&with_flag(
+        &args,
+        "--portfolio",
+        &file.display().to_string(),
+    ));
     assert_eq!(got["account"], want["accounts"][0]);
-    let unnamed = server.post("/v1/margin", &json!({ "positions": vol_seller["positions"] }).to_string()).json();
+    let unnamed = server
+        .post(
+            "/v1/margin",
+            &json!({ "positions": vol_seller["positions"] }).to_string(),
+        )
+        .json();
     assert_eq!(unnamed["account"]["id"], "adhoc");
     assert_eq!(unnamed["account"]["margin"], want["accounts"][0]["margin"]);
-    assert_eq!(server.get("/v1/accounts").json()["accounts"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        server.get("/v1/accounts").json()["accounts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
     assert_eq!(server.get("/v1/accounts/adhoc").status, 404);
 
     // POST trades: netted into the same instrument, appended otherwise (S7); then GET =
@@ -92,7 +124,11 @@ fn every_endpoint_equals_the_cli() {
     let first = first.json();
     assert_eq!(first["snapshot"], 2);
     let again = server.post("/v1/accounts/hedged-options/trades", &trade.to_string());
-    assert_eq!(again.json(), first, "a repeated trade_id is not applied again");
+    assert_eq!(
+        again.json(),
+        first,
+        "a repeated trade_id is not applied again"
+    );
     assert_eq!(server.get("/v1/health").json()["snapshot"], 2);
     let mut edited = portfolio.clone();
     let positions = edited["accounts"][0]["positions"].as_array_mut().unwrap();
@@ -107,9 +143,17 @@ fn every_endpoint_equals_the_cli() {
     assert_eq!(got["snapshot"], 2);
     assert_eq!(got["account"], *report_account(&want, "hedged-options"));
     assert_eq!(first["account"], got["account"]);
-    let quantities: Vec<f64> = got["positions"].as_array().unwrap().iter().map(|p| p["quantity"].as_f64().unwrap()).collect();
+    let quantities: Vec<f64> = got["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["quantity"].as_f64().unwrap())
+        .collect();
     assert_eq!(quantities.len(), 10);
-    assert_eq!((quantities[0], quantities[4], quantities[9]), (-25.0, 0.0, 250.5));
+    assert_eq!(
+        (quantities[0], quantities[4], quantities[9]),
+        (-25.0, 0.0, 250.5)
+    );
 
     // PUT /v1/market: every account = `run` on the edited market (and the edited book).
     let update = json!({ "assets": { "BTC": { "spot": 95000.5, "rate": 0.01 },
@@ -124,7 +168,11 @@ fn every_endpoint_equals_the_cli() {
     market["assets"]["ETH"]["vol"] = json!(0.7);
     let market_file = dir.join("market.json");
     std::fs::write(&market_file, market.to_string()).unwrap();
-    let want = run_on(&with_flag(&edited_args, "--market", &market_file.display().to_string()));
+    let want = run_on(&with_flag(
+        &edited_args,
+        "--market",
+        &market_file.display().to_string(),
+    ));
     for account in want["accounts"].as_array().unwrap() {
         let id = account["id"].as_str().unwrap();
         let got = server.get(&format!("/v1/accounts/{id}")).json();
@@ -137,19 +185,36 @@ fn every_endpoint_equals_the_cli() {
     assert_eq!(history["account"], "hedged-options");
     assert_eq!(history["snapshot"], 3);
     let entries = history["entries"].as_array().unwrap();
-    let snapshots: Vec<u64> = entries.iter().map(|e| e["snapshot"].as_u64().unwrap()).collect();
+    let snapshots: Vec<u64> = entries
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
     assert_eq!(snapshots, [1, 2, 3]);
     let last = report_account(&want, "hedged-options");
     assert_eq!(entries[2]["initial"], last["margin"]["initial"]);
     assert_eq!(entries[2]["maintenance"], last["margin"]["maintenance"]);
     assert_eq!(entries[2]["es"], last["margin"]["components"]["es"]);
     let at = entries[0]["at"].as_str().unwrap();
-    assert!(at.len() == 24 && at.ends_with('Z') && at.as_bytes()[19] == b'.', "{at}");
-    let page = server.get("/v1/accounts/hedged-options/history?since=2&limit=1").json();
-    let page: Vec<u64> = page["entries"].as_array().unwrap().iter().map(|e| e["snapshot"].as_u64().unwrap()).collect();
+    assert!(
+        at.len() == 24 && at.ends_with('Z') && at.as_bytes()[19] == b'.',
+        "{at}"
+    );
+    let page = server
+        .get("/v1/accounts/hedged-options/history?since=2&limit=1")
+        .json();
+    let page: Vec<u64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
     assert_eq!(page, [2]);
     let other = server.get("/v1/accounts/pair-trade/history").json();
-    assert_eq!(other["entries"].as_array().unwrap().len(), 2, "pair-trade: snapshots 1 and 3");
+    assert_eq!(
+        other["entries"].as_array().unwrap().len(),
+        2,
+        "pair-trade: snapshots 1 and 3"
+    );
 
     // Every request was logged with method, path, status and milliseconds.
     server.signal("TERM");
@@ -158,7 +223,10 @@ fn every_endpoint_equals_the_cli() {
     let log = server.stderr_text();
     assert!(log.contains("tailrisk: GET /v1/health 200 "), "{log}");
     assert!(log.contains("tailrisk: PUT /v1/market 200 "), "{log}");
-    assert!(log.lines().any(|l| l.starts_with("tailrisk: POST /v1/whatif 200 ") && l.ends_with(" ms")));
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("tailrisk: POST /v1/whatif 200 ") && l.ends_with(" ms"))
+    );
 }
 
 #[test]
@@ -173,34 +241,117 @@ fn bad_requests_are_named_and_change_nothing() {
         }
     };
     let add = r#"[{"instrument": "BTC-PERPETUAL", "quantity": 10}]"#;
-    expect(server.post("/v1/whatif", &format!(r#"{{"account": "pair-trade", "add": {add}, "extra": 1}}"#)), 400, &["extra"]);
-    expect(server.post("/v1/whatif", &format!(r#"{{"account": "pair-trade", "account": "x", "add": {add}}}"#)), 400, &["duplicate", "account"]);
+    expect(
+        server.post(
+            "/v1/whatif",
+            &format!(r#"{{"account": "pair-trade", "add": {add}, "extra": 1}}"#),
+        ),
+        400,
+        &["extra"],
+    );
+    expect(
+        server.post(
+            "/v1/whatif",
+            &format!(r#"{{"account": "pair-trade", "account": "x", "add": {add}}}"#),
+        ),
+        400,
+        &["duplicate", "account"],
+    );
     expect(server.post("/v1/whatif", r#"{"account": "pair-trade", "add": [{"instrument": "BTC-PERPETUAL", "quantity": 1e400}]}"#), 400, &["add[0].quantity", "1e400", "finite"]);
-    expect(server.post("/v1/whatif", r#"{"account": "pair-trade", "add": [{"instrument": "BTC-32DEC26", "quantity": 1}]}"#), 400, &["add[0].instrument", "BTC-32DEC26"]);
-    expect(server.post("/v1/whatif", r#"{"account": "pair-trade", "add": ["#), 400, &["line 1", "invalid JSON"]);
-    expect(server.post("/v1/whatif", r#"{"account": "nobody", "add": [{"instrument": "BTC", "quantity": 1}]}"#), 404, &["nobody"]);
-    expect(server.post("/v1/margin", r#"{"positions": [{"instrument": "XRP-PERPETUAL", "quantity": 1}]}"#), 400, &["XRP"]);
-    expect(server.post("/v1/margin", r#"{"margin_currency": "usd", "positions": []}"#), 400, &["margin_currency"]);
+    expect(
+        server.post(
+            "/v1/whatif",
+            r#"{"account": "pair-trade", "add": [{"instrument": "BTC-32DEC26", "quantity": 1}]}"#,
+        ),
+        400,
+        &["add[0].instrument", "BTC-32DEC26"],
+    );
+    expect(
+        server.post("/v1/whatif", r#"{"account": "pair-trade", "add": ["#),
+        400,
+        &["line 1", "invalid JSON"],
+    );
+    expect(
+        server.post(
+            "/v1/whatif",
+            r#"{"account": "nobody", "add": [{"instrument": "BTC", "quantity": 1}]}"#,
+        ),
+        404,
+        &["nobody"],
+    );
+    expect(
+        server.post(
+            "/v1/margin",
+            r#"{"positions": [{"instrument": "XRP-PERPETUAL", "quantity": 1}]}"#,
+        ),
+        400,
+        &["XRP"],
+    );
+    expect(
+        server.post(
+            "/v1/margin",
+            r#"{"margin_currency": "usd", "positions": []}"#,
+        ),
+        400,
+        &["margin_currency"],
+    );
 
     // One bad row rejects the whole trade (S7): nothing changes.
     let before = server.get("/v1/accounts/pair-trade").json();
     expect(server.post("/v1/accounts/pair-trade/trades", r#"{"add": [{"instrument": "BTC-PERPETUAL", "quantity": 5}, {"instrument": "DOGE-PERPETUAL", "quantity": 1}]}"#), 400, &["add[1].instrument", "DOGE"]);
     expect(server.post("/v1/accounts/pair-trade/trades", r#"{"add": [{"instrument": "BTC-PERPETUAL", "quantity": 5}, {"instrument": "BTC", "quantity": "x"}]}"#), 400, &["add[1].quantity"]);
-    expect(server.post("/v1/accounts/nobody/trades", &format!(r#"{{"add": {add}}}"#)), 404, &["nobody"]);
+    expect(
+        server.post(
+            "/v1/accounts/nobody/trades",
+            &format!(r#"{{"add": {add}}}"#),
+        ),
+        404,
+        &["nobody"],
+    );
     assert_eq!(server.get("/v1/accounts/pair-trade").json(), before);
 
     // Market updates: a new asset, an unknown field, a bad value, an as_of past a held expiry.
-    expect(server.put("/v1/market", r#"{"assets": {"XRP": {"spot": 1}}}"#), 400, &["assets.XRP"]);
-    expect(server.put("/v1/market", r#"{"assets": {"BTC": {"spot": 1, "colour": 2}}}"#), 400, &["colour"]);
-    expect(server.put("/v1/market", r#"{"assets": {"BTC": {"spot": -3}}}"#), 400, &["assets.BTC.spot", "-3"]);
-    expect(server.put("/v1/market", r#"{"as_of": "yesterday"}"#), 400, &["as_of", "yesterday"]);
+    expect(
+        server.put("/v1/market", r#"{"assets": {"XRP": {"spot": 1}}}"#),
+        400,
+        &["assets.XRP"],
+    );
+    expect(
+        server.put(
+            "/v1/market",
+            r#"{"assets": {"BTC": {"spot": 1, "colour": 2}}}"#,
+        ),
+        400,
+        &["colour"],
+    );
+    expect(
+        server.put("/v1/market", r#"{"assets": {"BTC": {"spot": -3}}}"#),
+        400,
+        &["assets.BTC.spot", "-3"],
+    );
+    expect(
+        server.put("/v1/market", r#"{"as_of": "yesterday"}"#),
+        400,
+        &["as_of", "yesterday"],
+    );
     expect(
         server.put("/v1/market", r#"{"as_of": "2026-12-05T08:00:00Z", "assets": {"BTC": {"vol": 0.5}, "ETH": {"vol": 0.6}, "SOL": {"vol": 0.8}}}"#),
         400,
         &["4DEC26"],
     );
-    expect(server.put("/v1/market", r#"{"correlation": {"symbols": ["BTC"], "matrix": [[1.0]]}}"#), 400, &["correlation"]);
-    assert_eq!(server.get("/v1/health").json()["snapshot"], 1, "rejected changes change nothing");
+    expect(
+        server.put(
+            "/v1/market",
+            r#"{"correlation": {"symbols": ["BTC"], "matrix": [[1.0]]}}"#,
+        ),
+        400,
+        &["correlation"],
+    );
+    assert_eq!(
+        server.get("/v1/health").json()["snapshot"],
+        1,
+        "rejected changes change nothing"
+    );
 
     // 404 route and account, 405 with Allow, 415, bad query.
     expect(server.get("/v1/nowhere"), 404, &["/v1/nowhere"]);
@@ -209,17 +360,52 @@ fn bad_requests_are_named_and_change_nothing() {
     let reply = server.request("DELETE", "/v1/market", &[], None);
     assert_eq!(reply.header("allow"), Some("PUT"));
     expect(reply, 405, &["DELETE", "/v1/market"]);
-    expect(server.request("POST", "/v1/whatif", &[], Some("{}")), 415, &["application/json"]);
-    expect(server.request("POST", "/v1/whatif", &[("Content-Type", "text/plain")], Some("{}")), 415, &["application/json"]);
-    expect(server.get("/v1/accounts/pair-trade/history?limit=x"), 400, &["limit"]);
-    expect(server.get("/v1/accounts/pair-trade/history?page=2"), 400, &["page"]);
+    expect(
+        server.request("POST", "/v1/whatif", &[], Some("{}")),
+        415,
+        &["application/json"],
+    );
+    expect(
+        server.request(
+            "POST",
+            "/v1/whatif",
+            &[("Content-Type", "text/plain")],
+            Some("{}"),
+        ),
+        415,
+        &["application/json"],
+    );
+    expect(
+        server.get("/v1/accounts/pair-trade/history?limit=x"),
+        400,
+        &["limit"],
+    );
+    expect(
+        server.get("/v1/accounts/pair-trade/history?page=2"),
+        400,
+        &["page"],
+    );
 
     // Without a token: only loopback Host headers (S13); no CORS headers.
-    expect(server.request("GET", "/v1/health", &[("Host", "evil.example.com")], None), 403, &["evil.example.com"]);
-    for host in ["localhost", &format!("localhost:{}", server.port), "[::1]:80", "127.0.0.2"] {
+    expect(
+        server.request("GET", "/v1/health", &[("Host", "evil.example.com")], None),
+        403,
+        &["evil.example.com"],
+    );
+    for host in [
+        "localhost",
+        &format!("localhost:{}", server.port),
+        "[::1]:80",
+        "127.0.0.2",
+    ] {
         let reply = server.request("GET", "/v1/health", &[("Host", host)], None);
         assert_eq!(reply.status, 200, "{host}");
-        assert!(reply.headers.iter().all(|(k, _)| !k.to_ascii_lowercase().starts_with("access-control")));
+        assert!(
+            reply
+                .headers
+                .iter()
+                .all(|(k, _)| !k.to_ascii_lowercase().starts_with("access-control"))
+        );
     }
 }
 
@@ -231,10 +417,8 @@ fn bodies_over_the_limit_are_413() {
     // A Content-Length over the limit is refused before the body is sent.
     let mut stream = server.connect();
     use std::io::Write;
-    let head = format!(
-        "POST /v1/whatif HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-         Content-Length: 5000\r\nConnection: close\r\n\r\n"
-    );
+    let head = "POST /v1/whatif HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+                Content-Length: 5000\r\nConnection: close\r\n\r\n";
     stream.write_all(head.as_bytes()).unwrap();
     let reply = read_reply(&mut stream);
     assert_eq!(reply.status, 413, "{}", reply.body);
@@ -242,9 +426,10 @@ fn bodies_over_the_limit_are_413() {
     // A chunked body is counted decoded: 2 × 600 bytes is over, 2 × 400 is not.
     let chunked = |size: usize| {
         let chunk = " ".repeat(size);
-        let mut raw = "POST /v1/whatif HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+        let mut raw =
+            "POST /v1/whatif HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
                        Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-            .to_string();
+                .to_string();
         for _ in 0..2 {
             raw += &format!("{:x}\r\n{chunk}\r\n", chunk.len());
         }
@@ -253,7 +438,11 @@ fn bodies_over_the_limit_are_413() {
     };
     assert_eq!(chunked(600).status, 413);
     let under = chunked(400);
-    assert_eq!(under.status, 400, "whitespace only is not a body: {}", under.body);
+    assert_eq!(
+        under.status, 400,
+        "whitespace only is not a body: {}",
+        under.body
+    );
     assert_eq!(server.get("/v1/health").status, 200);
 }
 
@@ -261,24 +450,56 @@ fn bodies_over_the_limit_are_413() {
 fn token_guards_every_route() {
     let dir = temp_dir("token");
     let token_file = dir.join("token");
-    std::fs::write(&token_file, "  s3cr3t-token-of-32-bytes-long!!  \nsecond line\n").unwrap();
+    std::fs::write(
+        &token_file,
+        "  s3cr3t-token-of-32-bytes-long!!  \nsecond line\n",
+    )
+    .unwrap();
     let mut args = sample_args(PATHS);
     args.extend(["--token-file".to_string(), token_file.display().to_string()]);
     let server = Server::start(&args);
     let auth = "Bearer s3cr3t-token-of-32-bytes-long!!";
-    for path in ["/v1/health", "/v1/accounts", "/v1/accounts/pair-trade", "/v1/nowhere"] {
+    for path in [
+        "/v1/health",
+        "/v1/accounts",
+        "/v1/accounts/pair-trade",
+        "/v1/nowhere",
+    ] {
         let reply = server.get(path);
         assert_eq!(reply.status, 401, "{path}");
-        assert_eq!(reply.header("www-authenticate").map(|h| h.starts_with("Bearer")), Some(true));
+        assert_eq!(
+            reply
+                .header("www-authenticate")
+                .map(|h| h.starts_with("Bearer")),
+            Some(true)
+        );
         reply.error();
     }
-    let wrong = server.request("GET", "/v1/health", &[("Authorization", "Bearer s3cr3t-token-of-32-bytes-long!?")], None);
+    let wrong = server.request(
+        "GET",
+        "/v1/health",
+        &[("Authorization", "Bearer s3cr3t-token-of-32-bytes-long!?")],
+        None,
+    );
     assert_eq!(wrong.status, 401);
-    let post = server.request("POST", "/v1/whatif", &[("Content-Type", "application/json")], Some("{}"));
+    let post = server.request(
+        "POST",
+        "/v1/whatif",
+        &[("Content-Type", "application/json")],
+        Some("{}"),
+    );
     assert_eq!(post.status, 401);
-    let ok = server.request("GET", "/v1/health", &[("Authorization", auth), ("Host", "risk.example.com")], None);
+    let ok = server.request(
+        "GET",
+        "/v1/health",
+        &[("Authorization", auth), ("Host", "risk.example.com")],
+        None,
+    );
     assert_eq!(ok.status, 200, "with a token any Host is served");
-    assert!(!server.stderr_text().contains("s3cr3t"), "the token is never logged");
+    assert!(
+        !server.stderr_text().contains("s3cr3t"),
+        "the token is never logged"
+    );
 }
 
 #[test]
@@ -292,8 +513,16 @@ fn start_up_refusals_have_their_exit_codes() {
         (vec!["--listen", "0.0.0.0:0"], 65, "loopback"),
         (vec!["--listen", "[::]:0"], 65, "loopback"),
         (vec!["--listen", "not an address"], 65, "--listen"),
-        (vec!["--token-file", short.to_str().unwrap()], 65, "16 bytes"),
-        (vec!["--token-file", "/nonexistent/token"], 66, "/nonexistent/token"),
+        (
+            vec!["--token-file", short.to_str().unwrap()],
+            65,
+            "16 bytes",
+        ),
+        (
+            vec!["--token-file", "/nonexistent/token"],
+            66,
+            "/nonexistent/token",
+        ),
         (vec!["--seed", "x"], 2, "--seed"),
     ];
     let zero = with_flag(&sample_args(PATHS), "--paths", "0");
@@ -303,9 +532,15 @@ fn start_up_refusals_have_their_exit_codes() {
     for (extra, code, words) in cases {
         let mut args = sample_args(PATHS);
         args.extend(extra.iter().map(|s| s.to_string()));
-        let refused = Server::try_start(&args).err().unwrap_or_else(|| panic!("{extra:?} started"));
+        let refused = Server::try_start(&args)
+            .err()
+            .unwrap_or_else(|| panic!("{extra:?} started"));
         assert_eq!(refused.code, Some(code), "{extra:?}: {}", refused.stderr);
-        assert!(refused.stderr.contains(words), "{extra:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(words),
+            "{extra:?}: {}",
+            refused.stderr
+        );
     }
     // localhost resolves to loopback; a non-loopback address with a token starts, warning.
     let mut args = sample_args(PATHS);
@@ -313,7 +548,15 @@ fn start_up_refusals_have_their_exit_codes() {
     let server = Server::start(&args);
     assert_eq!(server.get("/v1/health").status, 200);
     let mut args = sample_args(PATHS);
-    args.extend(["--listen", "0.0.0.0:0", "--token-file", good.to_str().unwrap()].map(String::from));
+    args.extend(
+        [
+            "--listen",
+            "0.0.0.0:0",
+            "--token-file",
+            good.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
     let open = Server::start(&args);
     assert!(open.stderr_text().contains("TLS"), "{}", open.stderr_text());
     // A port in use fails at once.
@@ -332,7 +575,9 @@ fn starting_then_live() {
     let first = server.get("/v1/health");
     assert_eq!(first.status, 503, "{}", first.body);
     assert_eq!(first.json()["status"], "starting");
-    let server = server.wait_for("listening on", std::time::Duration::from_secs(120)).unwrap();
+    let server = server
+        .wait_for("listening on", std::time::Duration::from_secs(120))
+        .unwrap();
     assert_eq!(server.get("/v1/health").json()["status"], "ok");
 }
 
@@ -344,7 +589,9 @@ fn connections_and_timeouts() {
         let head = s.spawn(|| {
             use std::io::Write;
             let mut stream = server.connect();
-            stream.write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127").unwrap();
+            stream
+                .write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127")
+                .unwrap();
             read_reply(&mut stream)
         });
         let body = s.spawn(|| {

@@ -28,10 +28,38 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "-", "1e400", "NaN", "-Infinity", "0",
-    "-0.0", "1e-400", "\"\\u0000\"", "\"\\ud800\"", "é", "\u{feff}", "\"quantity\"", "\"add\"",
-    "\"instrument\"", "\"BTC\"", "\"spot\"", "\"vol\"", "\"as_of\"", "99999999999999999999999",
-    "\"BTC-25DEC26-100000-C\"", "{\"kind\":\"option\"}", "\"correlation\"", "\"assets\"",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "null",
+    "true",
+    "-",
+    "1e400",
+    "NaN",
+    "-Infinity",
+    "0",
+    "-0.0",
+    "1e-400",
+    "\"\\u0000\"",
+    "\"\\ud800\"",
+    "é",
+    "\u{feff}",
+    "\"quantity\"",
+    "\"add\"",
+    "\"instrument\"",
+    "\"BTC\"",
+    "\"spot\"",
+    "\"vol\"",
+    "\"as_of\"",
+    "99999999999999999999999",
+    "\"BTC-25DEC26-100000-C\"",
+    "{\"kind\":\"option\"}",
+    "\"correlation\"",
+    "\"assets\"",
 ];
 
 /// A body derived from a valid one: truncated, spliced with tokens, bytes flipped, or noise.
@@ -82,10 +110,26 @@ fn send(server: &Server, method: &str, path: &str, body: &[u8]) -> Reply {
 fn random_and_truncated_bodies_get_client_errors() {
     let server = Server::start(&sample_args(2_000));
     let routes: [(&str, &str, &str); 4] = [
-        ("POST", "/v1/whatif", r#"{"account": "pair-trade", "add": [{"instrument": "BTC-25DEC26-100000-C", "quantity": -5}, {"instrument": {"kind": "option", "underlying": "ETH", "right": "put", "strike": 2800, "expiry": "2027-03-26T08:00:00Z"}, "quantity": 10}]}"#),
-        ("POST", "/v1/margin", r#"{"id": "x", "margin_currency": "BTC", "positions": [{"instrument": "BTC-PERPETUAL", "quantity": 200000}, {"instrument": "ETH", "quantity": 40}]}"#),
-        ("POST", "/v1/accounts/vol-seller/trades", r#"{"trade_id": "r-1", "add": [{"instrument": "SOL_USDC-25DEC26-150-C", "quantity": 3}]}"#),
-        ("PUT", "/v1/market", r#"{"as_of": "2026-11-20T09:00:00Z", "assets": {"BTC": {"spot": 91000, "vol": 0.5, "rate": 0.01, "adv_usd": 1e10}}, "correlation": {"symbols": ["BTC", "ETH", "SOL"], "matrix": [[1, 0.8, 0.7], [0.8, 1, 0.75], [0.7, 0.75, 1]]}}"#),
+        (
+            "POST",
+            "/v1/whatif",
+            r#"{"account": "pair-trade", "add": [{"instrument": "BTC-25DEC26-100000-C", "quantity": -5}, {"instrument": {"kind": "option", "underlying": "ETH", "right": "put", "strike": 2800, "expiry": "2027-03-26T08:00:00Z"}, "quantity": 10}]}"#,
+        ),
+        (
+            "POST",
+            "/v1/margin",
+            r#"{"id": "x", "margin_currency": "BTC", "positions": [{"instrument": "BTC-PERPETUAL", "quantity": 200000}, {"instrument": "ETH", "quantity": 40}]}"#,
+        ),
+        (
+            "POST",
+            "/v1/accounts/vol-seller/trades",
+            r#"{"trade_id": "r-1", "add": [{"instrument": "SOL_USDC-25DEC26-150-C", "quantity": 3}]}"#,
+        ),
+        (
+            "PUT",
+            "/v1/market",
+            r#"{"as_of": "2026-11-20T09:00:00Z", "assets": {"BTC": {"spot": 91000, "vol": 0.5, "rate": 0.01, "adv_usd": 1e10}}, "correlation": {"symbols": ["BTC", "ETH", "SOL"], "matrix": [[1, 0.8, 0.7], [0.8, 1, 0.75], [0.7, 0.75, 1]]}}"#,
+        ),
     ];
     let mut rng = Rng(20_261_202);
     let mut seen = std::collections::BTreeMap::<u16, usize>::new();
@@ -113,14 +157,22 @@ fn random_and_truncated_bodies_get_client_errors() {
         let _ = stream.write_all(&noise);
         let _ = stream.shutdown(std::net::Shutdown::Write);
         let reply = read_reply(&mut stream);
-        assert!(reply.status == 0 || (400..500).contains(&reply.status), "{}", reply.status);
+        assert!(
+            reply.status == 0 || (400..500).contains(&reply.status),
+            "{}",
+            reply.status
+        );
     }
     assert!(seen.get(&400).copied().unwrap_or(0) > 2_000, "{seen:?}");
     assert_eq!(server.get("/v1/health").json()["status"], "ok");
     server.signal("TERM");
     let mut server = server;
     assert!(server.wait(Duration::from_secs(30)).success());
-    assert!(!server.stderr_text().contains("panicked"), "{}", server.stderr_text());
+    assert!(
+        !server.stderr_text().contains("panicked"),
+        "{}",
+        server.stderr_text()
+    );
 }
 
 #[test]

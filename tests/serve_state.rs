@@ -23,7 +23,12 @@ fn state_args(state: &std::path::Path) -> Vec<String> {
 /// Every answer a client can read back: the accounts, each account and its history.
 fn everything(server: &Server) -> Vec<Value> {
     let mut all = vec![server.get("/v1/accounts").json()];
-    for id in ["hedged-options", "pair-trade", "coin-margined", "vol-seller"] {
+    for id in [
+        "hedged-options",
+        "pair-trade",
+        "coin-margined",
+        "vol-seller",
+    ] {
         all.push(server.get(&format!("/v1/accounts/{id}")).json());
         all.push(server.get(&format!("/v1/accounts/{id}/history")).json());
     }
@@ -36,17 +41,37 @@ fn restarted_on_its_state_it_answers_as_before() {
     let state = dir.join("state.db");
     let args = state_args(&state);
     let mut server = Server::start(&args);
-    let trade = |id: &str, q: f64| json!({ "trade_id": id, "add": [{ "instrument": "BTC-PERPETUAL", "quantity": q }] }).to_string();
-    let first = server.post("/v1/accounts/pair-trade/trades", &trade("a", 1000.0)).json();
-    assert_eq!(server.put("/v1/market", r#"{"assets": {"ETH": {"spot": 3100}}}"#).status, 200);
+    let trade = |id: &str, q: f64| {
+        json!({ "trade_id": id, "add": [{ "instrument": "BTC-PERPETUAL", "quantity": q }] })
+            .to_string()
+    };
+    let first = server
+        .post("/v1/accounts/pair-trade/trades", &trade("a", 1000.0))
+        .json();
+    assert_eq!(
+        server
+            .put("/v1/market", r#"{"assets": {"ETH": {"spot": 3100}}}"#)
+            .status,
+        200
+    );
     let no_id = json!({ "add": [{ "instrument": "ETH", "quantity": 2 }] }).to_string();
-    assert_eq!(server.post("/v1/accounts/vol-seller/trades", &no_id).status, 200);
-    assert_eq!(server.post("/v1/accounts/pair-trade/trades", &trade("b", -50.0)).status, 200);
+    assert_eq!(
+        server.post("/v1/accounts/vol-seller/trades", &no_id).status,
+        200
+    );
+    assert_eq!(
+        server
+            .post("/v1/accounts/pair-trade/trades", &trade("b", -50.0))
+            .status,
+        200
+    );
     let before = everything(&server);
     assert_eq!(before[0]["snapshot"], 5);
 
     // A second server on the same file exits 75 naming it.
-    let refused = Server::try_start(&args).err().expect("second server started");
+    let refused = Server::try_start(&args)
+        .err()
+        .expect("second server started");
     assert_eq!(refused.code, Some(75), "{}", refused.stderr);
     assert!(refused.stderr.contains("state.db"), "{}", refused.stderr);
 
@@ -55,22 +80,38 @@ fn restarted_on_its_state_it_answers_as_before() {
     drop(server);
 
     let server = Server::start(&args);
-    assert_eq!(everything(&server), before, "the replayed server answers as before");
-    let again = server.post("/v1/accounts/pair-trade/trades", &trade("a", 1000.0)).json();
-    assert_eq!(again, first, "a trade id from before the restart gets its first answer");
-    let next = server.post("/v1/accounts/pair-trade/trades", &trade("c", 7.0)).json();
+    assert_eq!(
+        everything(&server),
+        before,
+        "the replayed server answers as before"
+    );
+    let again = server
+        .post("/v1/accounts/pair-trade/trades", &trade("a", 1000.0))
+        .json();
+    assert_eq!(
+        again, first,
+        "a trade id from before the restart gets its first answer"
+    );
+    let next = server
+        .post("/v1/accounts/pair-trade/trades", &trade("c", 7.0))
+        .json();
     assert_eq!(next["snapshot"], 6, "snapshot numbering continues");
     drop(server);
 
     // Different inputs or flags: 65 naming the first difference.
-    let refused = Server::try_start(&with_flag(&args, "--paths", "20001")).err().expect("started");
+    let refused = Server::try_start(&with_flag(&args, "--paths", "20001"))
+        .err()
+        .expect("started");
     assert_eq!(refused.code, Some(65), "{}", refused.stderr);
     assert!(refused.stderr.contains("flags"), "{}", refused.stderr);
     let other = dir.join("portfolio.json");
-    let mut book: Value = serde_json::from_str(&std::fs::read_to_string(data("portfolio.json")).unwrap()).unwrap();
+    let mut book: Value =
+        serde_json::from_str(&std::fs::read_to_string(data("portfolio.json")).unwrap()).unwrap();
     book["accounts"][0]["positions"][0]["quantity"] = json!(-31);
     std::fs::write(&other, book.to_string()).unwrap();
-    let refused = Server::try_start(&with_flag(&args, "--portfolio", other.to_str().unwrap())).err().expect("started");
+    let refused = Server::try_start(&with_flag(&args, "--portfolio", other.to_str().unwrap()))
+        .err()
+        .expect("started");
     assert_eq!(refused.code, Some(65), "{}", refused.stderr);
     assert!(refused.stderr.contains("--portfolio"), "{}", refused.stderr);
 }
@@ -82,12 +123,17 @@ fn a_file_that_is_not_a_state_is_refused() {
     std::fs::write(&text, "these are not the droids\n".repeat(100)).unwrap();
     let foreign = dir.join("other.db");
     let conn = rusqlite::Connection::open(&foreign).unwrap();
-    conn.execute_batch("CREATE TABLE orders (id INTEGER); INSERT INTO orders VALUES (1);").unwrap();
+    conn.execute_batch("CREATE TABLE orders (id INTEGER); INSERT INTO orders VALUES (1);")
+        .unwrap();
     drop(conn);
     for file in [&text, &foreign] {
         let refused = Server::try_start(&state_args(file)).err().expect("started");
         assert_eq!(refused.code, Some(65), "{}", refused.stderr);
-        assert!(refused.stderr.contains("not a tailrisk state"), "{}", refused.stderr);
+        assert!(
+            refused.stderr.contains("not a tailrisk state"),
+            "{}",
+            refused.stderr
+        );
     }
 }
 
@@ -142,14 +188,36 @@ fn sigkill_mid_stream_loses_no_acknowledged_trade() {
     let q = btc_quantity(&server);
     // Every acknowledged trade is there; at most the one in flight (committed, never
     // answered) besides.
-    assert!(q >= acked.len() as f64 && q <= sent as f64, "q {q}, acked {}, sent {sent}", acked.len());
+    assert!(
+        q >= acked.len() as f64 && q <= sent as f64,
+        "q {q}, acked {}, sent {sent}",
+        acked.len()
+    );
     // Resending every id applies each at most once.
     for i in 0..sent {
         let body = json!({ "trade_id": format!("t-{i}"), "add": [{ "instrument": "BTC", "quantity": 1 }] });
-        assert_eq!(server.post("/v1/accounts/pair-trade/trades", &body.to_string()).status, 200);
+        assert_eq!(
+            server
+                .post("/v1/accounts/pair-trade/trades", &body.to_string())
+                .status,
+            200
+        );
     }
-    assert_eq!(btc_quantity(&server), sent as f64, "each of the {sent} ids applied once");
+    assert_eq!(
+        btc_quantity(&server),
+        sent as f64,
+        "each of the {sent} ids applied once"
+    );
     let history = server.get("/v1/accounts/pair-trade/history").json();
-    let snapshots: Vec<u64> = history["entries"].as_array().unwrap().iter().map(|e| e["snapshot"].as_u64().unwrap()).collect();
-    assert_eq!(snapshots, (1..=sent as u64 + 1).collect::<Vec<_>>(), "one entry per trade, in order");
+    let snapshots: Vec<u64> = history["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        snapshots,
+        (1..=sent as u64 + 1).collect::<Vec<_>>(),
+        "one entry per trade, in order"
+    );
 }

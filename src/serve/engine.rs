@@ -89,8 +89,12 @@ impl Engine {
         book.instruments.truncate(1);
         book.accounts.clear();
         let all: Vec<u32> = (0..paths as u32).collect();
-        let states = self.on_pool(|| self.backend.revalue_paths(&book, inputs.config.seed, &all))?;
-        Ok(Some(Arc::new(ScenarioTable::new(book.assets.len(), states.states))))
+        let states =
+            self.on_pool(|| self.backend.revalue_paths(&book, inputs.config.seed, &all))?;
+        Ok(Some(Arc::new(ScenarioTable::new(
+            book.assets.len(),
+            states.states,
+        ))))
     }
 
     /// [`Engine::figures`] over warm scenario states when there are some: the same stages
@@ -273,7 +277,8 @@ impl PreparedChange {
         let (figures, warm) = match self.recompute {
             Some(i) => {
                 let account = self.inputs.portfolio.accounts[i].clone();
-                let mut f = engine.figures_warm(&self.inputs, vec![account], before.warm.as_ref())?;
+                let mut f =
+                    engine.figures_warm(&self.inputs, vec![account], before.warm.as_ref())?;
                 let mut figures = before.figures.clone();
                 figures[i] = Arc::new(f.remove(0));
                 (figures, before.warm.clone())

@@ -211,8 +211,10 @@ impl Service {
         let recomputed = prepared.recomputed();
         self.with_history(|h| h.commit_change(&stored))?;
         let next = prepared.compute(&self.engine, &before).map_err(|e| {
-            self.with_history(|h| Ok(h.remove_change(stored.snapshot)))
-                .ok();
+            let _ = self.with_history(|h| {
+                h.remove_change(stored.snapshot);
+                Ok(())
+            });
             ApiError::from_engine(e)
         })?;
         let answer = match &change {

@@ -32,7 +32,9 @@ pub fn sample_args(paths: u64) -> Vec<String> {
 }
 
 pub fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data")
+        .join(name)
 }
 
 /// A fresh temporary directory under the target directory.
@@ -126,7 +128,10 @@ impl Server {
                     stderr: self.stderr.lock().unwrap().join("\n"),
                 });
             }
-            assert!(started.elapsed() < limit, "server did not print {marker:?}: {lines:?}");
+            assert!(
+                started.elapsed() < limit,
+                "server did not print {marker:?}: {lines:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -161,7 +166,10 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 return status;
             }
-            assert!(started.elapsed() < limit, "server still running after {limit:?}");
+            assert!(
+                started.elapsed() < limit,
+                "server still running after {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -175,11 +183,21 @@ impl Server {
     }
 
     pub fn post(&self, path: &str, body: &str) -> Reply {
-        self.request("POST", path, &[("Content-Type", "application/json")], Some(body))
+        self.request(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body),
+        )
     }
 
     pub fn put(&self, path: &str, body: &str) -> Reply {
-        self.request("PUT", path, &[("Content-Type", "application/json")], Some(body))
+        self.request(
+            "PUT",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body),
+        )
     }
 
     /// One request on its own connection (`Host: 127.0.0.1:PORT` unless given).
@@ -215,7 +233,9 @@ impl Server {
 
     pub fn connect(&self) -> TcpStream {
         let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
         stream
     }
 }
@@ -290,7 +310,11 @@ pub fn parse_reply(raw: &[u8]) -> Reply {
     let chunked = headers
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Reply {
         status,
         headers,
