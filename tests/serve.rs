@@ -618,3 +618,44 @@ fn connections_and_timeouts() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(server.get("/v1/health").status, 200);
 }
+
+#[test]
+fn history_and_method_flags_are_those_of_run() {
+    let h = |name: &str| data(&format!("history/{name}")).display().to_string();
+    for method in ["mc", "fhs"] {
+        let args: Vec<String> = [
+            "--market",
+            &h("market_2020-01-17.json"),
+            "--portfolio",
+            &h("portfolio_2020-01-17.json"),
+            "--config",
+            &h("config_2020-01-17.json"),
+            "--history",
+            &h("bitstamp_daily_close.csv"),
+            "--method",
+            method,
+            "--paths",
+            "5000",
+            "--backend",
+            "cpu",
+        ]
+        .map(String::from)
+        .to_vec();
+        let server = Server::start(&args);
+        let run = run_on(&args);
+        let health = server.get("/v1/health").json();
+        assert_eq!(health["method"], method);
+        for account in run["accounts"].as_array().unwrap() {
+            let id = account["id"].as_str().unwrap();
+            let got = server.get(&format!("/v1/accounts/{id}")).json();
+            assert_eq!(&got["account"], account, "--method {method}, account {id}");
+        }
+        // The calibration is not redone: its correlation cannot be replaced (S9).
+        let reply = server.put(
+            "/v1/market",
+            r#"{"correlation": {"symbols": ["BTC"], "matrix": [[1.0]]}}"#,
+        );
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.error().contains("--history"));
+    }
+}
