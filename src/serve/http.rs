@@ -126,8 +126,8 @@ async fn refuse_busy(stream: TcpStream, slot: Slot) {
     drop(slot);
 }
 
-/// Whether a request is being answered on a connection, and since when bytes of a request
-/// head have been arriving.
+/// Whether a request is being answered on a connection (its head was read): bytes read
+/// meanwhile are its body, not a new head.
 #[derive(Default)]
 struct HeadTimer {
     in_request: AtomicBool,
