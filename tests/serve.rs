@@ -44,7 +44,7 @@ fn snapshot_1_is_run(server: &Server, args: &[String]) {
     assert_eq!(health["precision"], "f64");
     assert_eq!(health["seed"], 42);
     assert_eq!(health["as_of"], "2026-11-20T08:00:00Z");
-    let run = run_on(&args);
+    let run = run_on(args);
     let list = server.get("/v1/accounts").json();
     assert_eq!(list["snapshot"], 1);
     for (row, account) in list["accounts"]
