@@ -65,30 +65,26 @@ fn snapshot_1_is_run(server: &Server, args: &[String]) {
 }
 
 fn whatif_is_cli_whatif(server: &Server, args: &[String]) {
-    // POST /v1/whatif = `whatif`.
-    let body = json!({ "account": "pair-trade", "add": [
-        { "instrument": "BTC-PERPETUAL", "quantity": 1000 },
-        { "instrument": "ETH-25DEC26-3000-P", "quantity": -4 } ] });
-    let got = server.post("/v1/whatif", &body.to_string()).json();
-    let mut cli = vec![
-        "whatif".to_string(),
-        "--account".into(),
-        "pair-trade".into(),
-    ];
-    cli.extend(
-        [
+    // POST /v1/whatif = `whatif`, on a USD and a coin-margined account.
+    for account in ["pair-trade", "coin-margined"] {
+        let body = json!({ "account": account, "add": [
+            { "instrument": "BTC-PERPETUAL", "quantity": 1000 },
+            { "instrument": "ETH-25DEC26-3000-P", "quantity": -4 } ] });
+        let got = server.post("/v1/whatif", &body.to_string()).json();
+        let mut cli = vec!["whatif".to_string(), "--account".into(), account.into()];
+        let adds = [
             "--add",
             "BTC-PERPETUAL:1000",
             "--add",
             "ETH-25DEC26-3000-P:-4",
-        ]
-        .map(String::from),
-    );
-    cli.extend_from_slice(args);
-    let want = cli_json(&cli);
-    assert_eq!(got["snapshot"], 1);
-    for key in ["account", "currency", "before", "after", "increment"] {
-        assert_eq!(got[key], want[key], "whatif {key}");
+        ];
+        cli.extend(adds.map(String::from));
+        cli.extend_from_slice(args);
+        let want = cli_json(&cli);
+        assert_eq!(got["snapshot"], 1);
+        for key in ["account", "currency", "before", "after", "increment"] {
+            assert_eq!(got[key], want[key], "whatif {account} {key}");
+        }
     }
 }
 

@@ -16,13 +16,12 @@ use crate::book::Book;
 use crate::engine::{Backend, BackendKind, Precision};
 use crate::error::{Error, Result};
 use crate::input::requests::MarketDocument;
-use crate::model::historical::{HistoricalMethod, ScenarioTable};
+use crate::model::historical::ScenarioTable;
 use crate::portfolio::{Account, Portfolio, Position};
 use crate::report::AccountReport;
-use crate::run::{
-    Evaluation, RunInputs, ScenarioSource, TAIL_ENTRY_BUDGET, check_figures, evaluate,
-    margin_figures, simulate_source,
-};
+use crate::run::{RunInputs, evaluate};
+
+use super::warm::{PnlCache, Warm};
 
 /// Most paths whose scenario states are kept warm (16 bytes per path and asset).
 const MAX_WARM_PATHS: u64 = 2_000_000;
@@ -69,7 +68,7 @@ impl Engine {
     /// so the figures are bit-identical. `None` elsewhere (the f32 kernels and the GPU
     /// regenerate paths from their counters), for historical scenarios (already a table)
     /// and beyond [`MAX_WARM_PATHS`].
-    pub fn warm_states(&self, inputs: &RunInputs) -> Result<Option<Arc<ScenarioTable>>> {
+    pub fn warm_states(&self, inputs: &RunInputs) -> Result<Option<Arc<Warm>>> {
         let info = self.backend.info();
         let paths = inputs.config.paths;
         let reference = info.backend == BackendKind::Cpu && info.precision == Precision::F64;
@@ -91,46 +90,26 @@ impl Engine {
         let all: Vec<u32> = (0..paths as u32).collect();
         let states =
             self.on_pool(|| self.backend.revalue_paths(&book, inputs.config.seed, &all))?;
-        Ok(Some(Arc::new(ScenarioTable::new(
-            book.assets.len(),
-            states.states,
-        ))))
+        let table = ScenarioTable::new(book.assets.len(), states.states);
+        Ok(Some(Arc::new(Warm {
+            table: Arc::new(table),
+            pnl: PnlCache::default(),
+        })))
     }
 
-    /// [`Engine::figures`] over warm scenario states when there are some: the same stages
-    /// as `run` (compile, named scenarios, simulation, stress, Greeks, margin, checks) with
-    /// the scenario stage replaced by the states.
+    /// [`Engine::figures`] over the warm state when there is one (`super::warm`: the same
+    /// stages as `run` with the scenario and revalue stages read from memory).
     pub fn figures_warm(
         &self,
         inputs: &RunInputs,
         accounts: Vec<Account>,
-        warm: Option<&Arc<ScenarioTable>>,
+        warm: Option<&Arc<Warm>>,
     ) -> Result<Vec<AccountReport>> {
-        let Some(table) = warm else {
+        let Some(warm) = warm else {
             return self.figures(inputs, accounts);
         };
         let inputs = with_accounts(inputs, accounts);
-        let backend = self.backend.as_ref();
-        self.on_pool(|| {
-            let book = inputs.compile()?;
-            let named = inputs.scenarios.resolve(&book)?;
-            let source = ScenarioSource::Table {
-                method: HistoricalMethod::Hs,
-                table: table.clone(),
-            };
-            let config = &inputs.config;
-            let sim = simulate_source(book, config, source, backend, &|_| {}, TAIL_ENTRY_BUDGET)?;
-            let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
-            let figures = margin_figures(&sim.book, &es, config, backend, named)?;
-            check_figures(&sim, &figures, &inputs.portfolio)?;
-            let ev = Evaluation {
-                sim,
-                figures,
-                seconds: 0.0,
-                warnings: Vec::new(),
-            };
-            Ok(crate::report::report(&ev, config, backend).accounts)
-        })
+        self.on_pool(|| super::warm::figures(&inputs, self.backend.as_ref(), warm))
     }
 }
 
@@ -157,8 +136,9 @@ pub struct Snapshot {
     pub document: Arc<MarketDocument>,
     /// Per account of `inputs.portfolio`, in its order.
     pub figures: Vec<Arc<AccountReport>>,
-    /// The scenario states of this market, where they are kept ([`Engine::warm_states`]).
-    pub warm: Option<Arc<ScenarioTable>>,
+    /// The scenario states of this market and the P&L columns over them, where they are
+    /// kept ([`Engine::warm_states`]).
+    pub warm: Option<Arc<Warm>>,
     index: Arc<HashMap<String, usize>>,
 }
 

@@ -20,6 +20,7 @@ mod reply;
 mod routes;
 mod state;
 mod store;
+mod warm;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
