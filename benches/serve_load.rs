@@ -201,6 +201,12 @@ async fn main() {
         alone.push(t.elapsed().as_secs_f64() * 1e3);
     }
     alone.sort_by(f64::total_cmp);
+    // One market update alone: every account recomputed, nothing else running.
+    let t = Instant::now();
+    let body = json!({ "assets": { "BTC": { "spot": 91_300.0 } } }).to_string();
+    let (status, v) = call(&mut sender, "PUT", "/v1/market", Some(body)).await;
+    assert_eq!(status, 200, "{v}");
+    let update_alone = t.elapsed().as_secs_f64();
     drop(sender);
     // Phase 2: 8 clients while the market moves.
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -300,6 +306,7 @@ async fn main() {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0.0)
     );
+    println!("  one market update alone (PUT → live, 1,001 accounts recomputed): {update_alone:.2} s");
     let shown: Vec<String> = updates.iter().map(|s| format!("{s:.2}")).collect();
     println!(
         "  market updates (PUT → live, every account recomputed): {} s",
