@@ -306,7 +306,9 @@ async fn main() {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(0.0)
     );
-    println!("  one market update alone (PUT → live, 1,001 accounts recomputed): {update_alone:.2} s");
+    println!(
+        "  one market update alone (PUT → live, 1,001 accounts recomputed): {update_alone:.2} s"
+    );
     let shown: Vec<String> = updates.iter().map(|s| format!("{s:.2}")).collect();
     println!(
         "  market updates (PUT → live, every account recomputed): {} s",
