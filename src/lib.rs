@@ -27,6 +27,7 @@ pub mod report;
 pub mod risk;
 pub mod rng;
 pub mod run;
+pub mod serve;
 pub mod shard;
 pub mod stress;
 pub mod time;

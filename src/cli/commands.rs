@@ -138,6 +138,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Merge(args) => super::shard::merge_command(&args),
         Command::Calibrate(args) => calibrate_command(&args),
         Command::Backtest(args) => super::backtest::execute(&args),
+        Command::Serve(args) => super::serve::execute(&args),
     }
 }
 

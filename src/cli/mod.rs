@@ -7,6 +7,7 @@ pub mod devices;
 pub mod import;
 pub mod output;
 pub mod report;
+pub mod serve;
 pub mod shard;
 
 pub use args::Cli;

@@ -22,7 +22,7 @@ pub fn reject(args: &CommonArgs, command: &str) -> Result<()> {
     ];
     match given.iter().find(|(_, on)| *on) {
         Some((flag, _)) => Err(Error::Usage(format!(
-            "{flag} does not apply to `tailrisk {command}` (HTML reports: run, stress)"
+            "{flag} does not apply to `tailrisk {command}` (HTML reports: run, stress, backtest, merge)"
         ))),
         None => Ok(()),
     }

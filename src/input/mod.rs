@@ -19,6 +19,7 @@ pub(crate) mod json;
 mod market;
 mod portfolio;
 mod records;
+pub mod requests;
 
 use std::path::Path;
 

@@ -37,7 +37,7 @@ struct AccountFields {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an object")]
-struct PositionFields {
+pub(super) struct PositionFields {
     instrument: InstrumentInput,
     quantity: Num<Finite>,
 }
@@ -139,7 +139,7 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
     Ok(Portfolio { accounts })
 }
 
-fn position(src: &Source, at: &Path, fields: PositionFields) -> Result<Position> {
+pub(super) fn position(src: &Source, at: &Path, fields: PositionFields) -> Result<Position> {
     let instrument_at = at.key("instrument");
     let (label, instrument) = match fields.instrument {
         InstrumentInput::Name(name) => {

@@ -1,0 +1,213 @@
+//! Connections (S17, S18): HTTP/1.1 with keep-alive on hyper, at most [`MAX_CONNECTIONS`]
+//! (beyond: one 503 and close), 408 for a request whose head is not received within
+//! [`REQUEST_TIMEOUT`], idle keep-alive connections closed after [`IDLE_TIMEOUT`], and the
+//! drain on shutdown: stop accepting, finish every request whose head was read, close idle
+//! connections, within [`DRAIN_TIMEOUT`].
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
+
+use super::body::REQUEST_TIMEOUT;
+
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// A keep-alive connection without a request for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a drain may take before the process gives up (exit 1).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts connections until `shutdown` completes, then drains; `true` when every
+/// connection finished within [`DRAIN_TIMEOUT`].
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    draining: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()>,
+) -> bool {
+    let graceful = GracefulShutdown::new();
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of descriptors and the like: wait a little rather than spin.
+                Err(_) => { tokio::time::sleep(Duration::from_millis(50)).await; continue; }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let slot = Slot::take(&open);
+        if open.load(Ordering::SeqCst) > MAX_CONNECTIONS {
+            tokio::spawn(refuse_busy(stream, slot));
+            continue;
+        }
+        let state = Arc::new(HeadTimer::default());
+        let io = TokioIo::new(TimedIo::new(stream, state.clone()));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+            let app = app.clone();
+            let state = state.clone();
+            state.in_request.store(true, Ordering::SeqCst);
+            async move {
+                let response = tower::ServiceExt::oneshot(app, request).await;
+                state.in_request.store(false, Ordering::SeqCst);
+                response
+            }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(IDLE_TIMEOUT)
+            .keep_alive(true)
+            .serve_connection(io, service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    draining.store(true, Ordering::SeqCst);
+    tokio::select! {
+        () = graceful.shutdown() => true,
+        () = tokio::time::sleep(DRAIN_TIMEOUT) => false,
+    }
+}
+
+/// One open connection, counted until dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        Slot(open.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A connection beyond [`MAX_CONNECTIONS`]: its first request gets 503, then it is closed.
+async fn refuse_busy(stream: TcpStream, slot: Slot) {
+    let service = hyper::service::service_fn(|_request: hyper::Request<Incoming>| async {
+        let body = r#"{"error":"too many connections (at most 256)"}"#;
+        let response = hyper::Response::builder()
+            .status(503)
+            .header("content-type", "application/json")
+            .header("connection", "close")
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+            .unwrap_or_default();
+        Ok::<_, Infallible>(response)
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(REQUEST_TIMEOUT)
+        .keep_alive(false)
+        .serve_connection(TokioIo::new(stream), service);
+    let _ = tokio::time::timeout(REQUEST_TIMEOUT, conn).await;
+    drop(slot);
+}
+
+/// Whether a request is being answered on a connection (its head was read): bytes read
+/// meanwhile are its body, not a new head.
+#[derive(Default)]
+struct HeadTimer {
+    in_request: AtomicBool,
+}
+
+/// The connection's socket, answering 408 itself when bytes of a request head have been
+/// arriving for [`REQUEST_TIMEOUT`] without the head completing (hyper only closes).
+struct TimedIo {
+    inner: TcpStream,
+    state: Arc<HeadTimer>,
+    /// Armed by the first byte read outside a request.
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+const TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n\
+content-length: 58\r\nconnection: close\r\n\r\n{\"error\":\"the request was not received whole within 10 s\"}";
+
+impl TimedIo {
+    fn new(inner: TcpStream, state: Arc<HeadTimer>) -> Self {
+        TimedIo {
+            inner,
+            state,
+            deadline: None,
+        }
+    }
+}
+
+impl AsyncRead for TimedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let in_request = this.state.in_request.load(Ordering::SeqCst);
+        if in_request {
+            this.deadline = None;
+        }
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if !in_request && buf.filled().len() > before && this.deadline.is_none() {
+                    this.deadline = Some(Box::pin(tokio::time::sleep(REQUEST_TIMEOUT)));
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                if let Some(deadline) = this.deadline.as_mut()
+                    && deadline.as_mut().poll(cx).is_ready()
+                {
+                    // Best effort: the answer is small enough for the socket's buffer.
+                    let _ = this.inner.try_write(TIMEOUT_RESPONSE);
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "request head not received in time",
+                    )));
+                }
+                Poll::Pending
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for TimedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        // A response written ends the request: the next head starts its own clock.
+        self.deadline = None;
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,316 @@
+//! The service's shared state: the live snapshot (replaced whole, so a reader holds the old
+//! or the new one, never a mix), the single writer that applies changes one at a time in
+//! arrival order (S5), the trade ids already applied (S8) and the history of figures (S24).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+use super::engine::{Engine, Snapshot};
+use super::reply::ApiError;
+use super::store::{FigureRow, Store, StoredChange};
+use crate::portfolio::Position;
+use crate::report::AccountReport;
+
+/// A change to apply, as the writer receives it.
+pub enum Change {
+    Trade {
+        account: usize,
+        add: Vec<Position>,
+        trade_id: Option<String>,
+        body: String,
+    },
+    Market {
+        body: String,
+    },
+}
+
+struct Job {
+    change: Change,
+    reply: oneshot::Sender<Result<String, ApiError>>,
+}
+
+/// Where the history of figures lives: in memory since start, or in the state file.
+pub enum History {
+    Memory(HashMap<String, Vec<FigureRow>>),
+    Store(Store),
+}
+
+/// What the writer keeps besides the snapshot.
+pub struct Ledger {
+    pub history: History,
+    /// Trade id → the first answer (S8).
+    pub trade_ids: HashMap<String, String>,
+}
+
+impl History {
+    fn commit_change(&self, change: &StoredChange) -> Result<(), ApiError> {
+        match self {
+            History::Memory(_) => Ok(()),
+            History::Store(store) => store
+                .commit_change(change, &now_rfc3339())
+                .map_err(|e| ApiError::internal(e.message)),
+        }
+    }
+
+    fn remove_change(&self, snapshot: u64) {
+        if let History::Store(store) = self {
+            let _ = store.remove_change(snapshot);
+        }
+    }
+}
+
+pub struct Service {
+    pub engine: Arc<Engine>,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    /// Locked only to read or record, never during a computation.
+    history: Mutex<Option<History>>,
+    /// Touched by the writer only.
+    trade_ids: Mutex<HashMap<String, String>>,
+    writer: mpsc::UnboundedSender<Job>,
+}
+
+/// The time of a snapshot going live: RFC 3339 UTC with milliseconds (S24).
+pub fn now_rfc3339() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The history row of account `i` of `snap`.
+pub fn figure_row(snap: &Snapshot, i: usize, at: &str) -> FigureRow {
+    let f = &snap.figures[i];
+    let m = f.margin.as_ref();
+    FigureRow {
+        snapshot: snap.number,
+        account: f.id.clone(),
+        at: at.to_string(),
+        initial: m.map_or(0.0, |m| m.initial),
+        maintenance: m.map_or(0.0, |m| m.maintenance),
+        es: m.map_or(0.0, |m| m.components.es),
+    }
+}
+
+/// `{ "snapshot", "account", "positions" }`: an account and its book (S8).
+pub fn account_answer(snap: &Snapshot, i: usize) -> Value {
+    let positions: Vec<Value> = snap
+        .account(i)
+        .positions
+        .iter()
+        .map(|p| json!({ "instrument": p.label, "quantity": p.quantity }))
+        .collect();
+    json!({
+        "snapshot": snap.number,
+        "account": account_value(&snap.figures[i]),
+        "positions": positions,
+    })
+}
+
+pub fn account_value(report: &AccountReport) -> Value {
+    serde_json::to_value(report).unwrap_or(Value::Null)
+}
+
+impl Service {
+    /// A service with no snapshot yet (answering 503 starting) and its writer task.
+    pub fn new(engine: Engine) -> Arc<Self> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let service = Arc::new(Service {
+            engine: Arc::new(engine),
+            snapshot: RwLock::new(None),
+            history: Mutex::new(None),
+            trade_ids: Mutex::new(HashMap::new()),
+            writer: tx,
+        });
+        let writer = service.clone();
+        tokio::spawn(async move {
+            while let Some(job) = rx.recv().await {
+                let svc = writer.clone();
+                let result = tokio::task::spawn_blocking(move || svc.apply(job.change))
+                    .await
+                    .unwrap_or_else(|e| Err(ApiError::internal(format!("internal error: {e}"))));
+                let _ = job.reply.send(result);
+            }
+        });
+        service
+    }
+
+    /// Makes snapshot 1 (or the replayed one) live.
+    pub fn go_live(&self, snapshot: Snapshot, ledger: Ledger) {
+        *self.history.lock().unwrap_or_else(|e| e.into_inner()) = Some(ledger.history);
+        *self.trade_ids.lock().unwrap_or_else(|e| e.into_inner()) = ledger.trade_ids;
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(snapshot));
+    }
+
+    /// The live snapshot; `None` while starting.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Queues a change behind every earlier one and waits for its answer (once live).
+    pub async fn submit(&self, change: Change) -> Result<String, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(Job { change, reply })
+            .map_err(|_| ApiError::internal("the writer has stopped"))?;
+        answer
+            .await
+            .unwrap_or_else(|_| Err(ApiError::internal("the writer has stopped")))
+    }
+
+    /// An account's history entries from `since`, at most `limit`, oldest first.
+    pub fn history(
+        &self,
+        account: &str,
+        since: u64,
+        limit: u64,
+    ) -> Result<Vec<FigureRow>, ApiError> {
+        let guard = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            None => Ok(Vec::new()),
+            Some(History::Memory(map)) => Ok(map
+                .get(account)
+                .map(|rows| {
+                    rows.iter()
+                        .filter(|r| r.snapshot >= since)
+                        .take(limit.min(usize::MAX as u64) as usize)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()),
+            Some(History::Store(store)) => store
+                .history(account, since, limit)
+                .map_err(|e| ApiError::internal(e.message)),
+        }
+    }
+
+    /// The writer's work for one change (on the blocking pool): check it, commit it, compute
+    /// the next snapshot, commit its figures, make it live. A failure changes nothing.
+    fn apply(&self, change: Change) -> Result<String, ApiError> {
+        let before = self
+            .snapshot()
+            .ok_or_else(|| ApiError::internal("not started"))?;
+        if let Change::Trade {
+            trade_id: Some(id), ..
+        } = &change
+            && let Some(first) = self.trade_ids().get(id)
+        {
+            return Ok(first.clone());
+        }
+        let started = Instant::now();
+        let (prepared, stored) = prepare(&before, &change);
+        let prepared = prepared.map_err(ApiError::from_engine)?;
+        let recomputed = prepared.recomputed();
+        self.with_history(|h| h.commit_change(&stored))?;
+        let next = prepared.compute(&self.engine, &before).map_err(|e| {
+            let _ = self.with_history(|h| {
+                h.remove_change(stored.snapshot);
+                Ok(())
+            });
+            ApiError::from_engine(e)
+        })?;
+        let answer = match &change {
+            Change::Trade { account, .. } => account_answer(&next, *account),
+            Change::Market { .. } => json!({
+                "snapshot": next.number,
+                "seconds": started.elapsed().as_secs_f64(),
+            }),
+        }
+        .to_string();
+        let at = now_rfc3339();
+        let rows: Vec<FigureRow> = recomputed
+            .iter()
+            .map(|&i| figure_row(&next, i, &at))
+            .collect();
+        let with_id = stored
+            .trade_id
+            .as_ref()
+            .map(|_| (next.number, answer.as_str()));
+        self.with_history(|h| {
+            record(h, rows, with_id).inspect_err(|_| h.remove_change(stored.snapshot))
+        })?;
+        if let Some(id) = stored.trade_id {
+            self.trade_ids().insert(id, answer.clone());
+        }
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(next));
+        Ok(answer)
+    }
+
+    fn trade_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.trade_ids.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn with_history<T>(
+        &self,
+        f: impl FnOnce(&mut History) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut guard = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(h) => f(h),
+            None => Err(ApiError::internal("not started")),
+        }
+    }
+}
+
+/// The change checked against `before`, and the row the state file keeps of it.
+fn prepare(
+    before: &Snapshot,
+    change: &Change,
+) -> (crate::Result<super::engine::PreparedChange>, StoredChange) {
+    match change {
+        Change::Trade {
+            account,
+            add,
+            trade_id,
+            body,
+        } => (
+            before.prepare_trade(*account, add),
+            StoredChange {
+                snapshot: before.number + 1,
+                kind: "trade".into(),
+                account: Some(before.account(*account).id.clone()),
+                body: body.clone(),
+                trade_id: trade_id.clone(),
+                answer: None,
+            },
+        ),
+        Change::Market { body } => (
+            before.prepare_market(body, "PUT /v1/market"),
+            StoredChange {
+                snapshot: before.number + 1,
+                kind: "market".into(),
+                account: None,
+                body: body.clone(),
+                trade_id: None,
+                answer: None,
+            },
+        ),
+    }
+}
+
+/// Records a live snapshot's figures (and the answer of a trade with an id).
+pub fn record(
+    history: &mut History,
+    rows: Vec<FigureRow>,
+    answer: Option<(u64, &str)>,
+) -> Result<(), ApiError> {
+    match history {
+        History::Memory(map) => {
+            for r in rows {
+                map.entry(r.account.clone()).or_default().push(r);
+            }
+            Ok(())
+        }
+        History::Store(store) => store
+            .commit_figures(&rows, answer)
+            .map_err(|e| ApiError::internal(e.message)),
+    }
+}

@@ -1,0 +1,167 @@
+//! Warm figures on the CPU f64 reference: over the scenario states kept per market, with
+//! the P&L per unit of every instrument kept as a column over all scenarios, so that a
+//! what-if or a trade revalues only the instruments no earlier request has revalued.
+//!
+//! The arithmetic is that of the reference stages, value for value: the P&L of instrument i
+//! on a scenario is `RevalueRow::pnl` on that scenario's states (independent of the other
+//! instruments), an account's loss is `aggregate::account_loss` over its netted exposures,
+//! tails are `TailBuffer`s under the total order of reference §6.1 (the same for any
+//! batching), and component ES sums `holding_losses` over the k tail scenarios in tail
+//! order, as `run` does. So the figures are bit-identical to `run` on the same inputs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
+
+use crate::book::Book;
+use crate::error::Result;
+use crate::model::TailEntry;
+use crate::model::VolRule;
+use crate::model::aggregate::{account_loss, holding_losses};
+use crate::model::historical::{HistoricalMethod, ScenarioTable};
+use crate::model::revalue::RevalueModel;
+use crate::model::tail::TailBuffer;
+use crate::report::AccountReport;
+use crate::run::{
+    AccountFigures, Evaluation, RunInputs, ScenarioSource, Simulation, check_figures,
+    margin_figures,
+};
+
+/// Most P&L values the cache holds (8 bytes each: 256 MiB); beyond, columns are computed
+/// for the request and not kept.
+const MAX_CACHED_VALUES: usize = 1 << 25;
+
+/// The warm state of one market: the scenario states and the P&L columns over them.
+pub struct Warm {
+    pub table: Arc<ScenarioTable>,
+    pub pnl: PnlCache,
+}
+
+/// P&L columns by instrument (its specification), for one market and scenario set.
+#[derive(Default)]
+pub struct PnlCache {
+    columns: Mutex<HashMap<String, Arc<Vec<f64>>>>,
+}
+
+fn key(book: &Book, i: usize) -> String {
+    format!("{:?}", book.instruments[i].spec)
+}
+
+impl PnlCache {
+    /// The column of every instrument of `book`, computing (in parallel) the missing ones.
+    fn columns(&self, book: &Book, table: &ScenarioTable) -> Vec<Arc<Vec<f64>>> {
+        let n = book.instruments.len();
+        let mut found: Vec<Option<Arc<Vec<f64>>>> = {
+            let cached = self.columns.lock().unwrap_or_else(|e| e.into_inner());
+            (0..n).map(|i| cached.get(&key(book, i)).cloned()).collect()
+        };
+        let missing: Vec<usize> = (0..n).filter(|&i| found[i].is_none()).collect();
+        if !missing.is_empty() {
+            let revalue = RevalueModel::new(book);
+            let rows = table.len();
+            let computed: Vec<Arc<Vec<f64>>> = missing
+                .par_iter()
+                .map(|&i| {
+                    let column: Vec<f64> = (0..rows)
+                        .map(|p| revalue.pnl(i, table.row(p), VolRule::TenorScaled))
+                        .collect();
+                    Arc::new(column)
+                })
+                .collect();
+            let mut cached = self.columns.lock().unwrap_or_else(|e| e.into_inner());
+            let held: usize = cached.values().map(|c| c.len()).sum();
+            let room = held + missing.len() * rows <= MAX_CACHED_VALUES;
+            for (&i, column) in missing.iter().zip(computed) {
+                if room {
+                    cached.insert(key(book, i), column.clone());
+                }
+                found[i] = Some(column);
+            }
+        }
+        found.into_iter().flatten().collect()
+    }
+}
+
+/// The accounts of `inputs` (already holding only the accounts wanted) over `table`: the
+/// stages of `run` with the scenario and revalue stages read from the warm state.
+pub fn figures(
+    inputs: &RunInputs,
+    backend: &dyn crate::engine::Backend,
+    warm: &Warm,
+) -> Result<Vec<AccountReport>> {
+    let (table, cache) = (&warm.table, &warm.pnl);
+    let book = inputs.compile()?;
+    let named = inputs.scenarios.resolve(&book)?;
+    let config = &inputs.config;
+    let plan = crate::run::plan(config);
+    let columns = cache.columns(&book, table);
+    let pnl_row = |p: usize, row: &mut [f64]| {
+        for (value, column) in row.iter_mut().zip(&columns) {
+            *value = column[p];
+        }
+    };
+    let mut row = vec![0.0; book.instruments.len()];
+    let mut tails: Vec<TailBuffer> = book
+        .accounts
+        .iter()
+        .map(|_| TailBuffer::new(plan.tail_len))
+        .collect();
+    for p in 0..table.len() {
+        pnl_row(p, &mut row);
+        let states = table.row(p);
+        for (account, tail) in book.accounts.iter().zip(&mut tails) {
+            tail.push(TailEntry {
+                loss: account_loss(&book, account, &row, states),
+                path: p as u32,
+            });
+        }
+    }
+    let mut accounts = Vec::with_capacity(tails.len());
+    for (account, tail) in book.accounts.iter().zip(tails) {
+        let mut tail = tail.finish();
+        let margin_es = crate::risk::measure(&tail, plan.paths, config.margin.confidence);
+        let k = margin_es.k;
+        // Component ES: mean loss of each holding over the k tail scenarios, summed in tail
+        // order (as `run` sums them).
+        let mut sums = vec![0.0; account.holdings.len()];
+        let mut parts = vec![0.0; account.holdings.len()];
+        for entry in &tail.worst[..k] {
+            let p = entry.path as usize;
+            pnl_row(p, &mut row);
+            holding_losses(&book, account, &row, table.row(p), &mut parts);
+            sums.iter_mut().zip(&parts).for_each(|(s, x)| *s += x);
+        }
+        let measures = config
+            .confidence
+            .iter()
+            .map(|&c| crate::risk::measure(&tail, plan.paths, c))
+            .collect();
+        tail.worst.truncate(k);
+        accounts.push(AccountFigures {
+            measures,
+            margin_es,
+            components: sums.into_iter().map(|s| s / k as f64).collect(),
+            tail,
+        });
+    }
+    let sim = Simulation {
+        book,
+        plan,
+        source: ScenarioSource::Table {
+            method: HistoricalMethod::Hs,
+            table: table.clone(),
+        },
+        accounts,
+    };
+    let es: Vec<f64> = sim.accounts.iter().map(|a| a.margin_es.es).collect();
+    let margins = margin_figures(&sim.book, &es, config, backend, named)?;
+    check_figures(&sim, &margins, &inputs.portfolio)?;
+    let ev = Evaluation {
+        sim,
+        figures: margins,
+        seconds: 0.0,
+        warnings: Vec::new(),
+    };
+    Ok(crate::report::report(&ev, config, backend).accounts)
+}

@@ -1,0 +1,297 @@
+//! `tailrisk serve` against the CLI: every endpoint's figures equal `run`/`whatif` on the
+//! same inputs (the edited book after a trade, the edited market after a PUT), bit for bit
+//! on the CPU reference; every error status with its JSON body.
+
+mod serve_support;
+
+use serde_json::{Value, json};
+use serve_support::*;
+
+const PATHS: u64 = 20_000;
+
+fn run_on(args: &[String]) -> Value {
+    let mut full = vec!["run".to_string()];
+    full.extend_from_slice(args);
+    cli_json(&full)
+}
+
+fn read_json(path: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn every_endpoint_equals_the_cli() {
+    let args = sample_args(PATHS);
+    let server = Server::start(&args);
+    let dir = temp_dir("equal");
+    snapshot_1_is_run(&server, &args);
+    whatif_is_cli_whatif(&server, &args);
+    margin_is_run_of_one_account(&server, &args, &dir);
+    let edited_args = trade_then_get_is_run_of_edited_book(&server, &args, &dir);
+    let want = put_then_get_is_run_of_edited_market(&server, &edited_args, &dir);
+    history_has_one_entry_per_recomputation(&server, &want);
+    every_request_is_logged(server);
+}
+
+fn snapshot_1_is_run(server: &Server, args: &[String]) {
+    // GET /v1/health, /v1/accounts, /v1/accounts/{id}: snapshot 1 = `run`.
+    let health = server.get("/v1/health").json();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["snapshot"], 1);
+    assert_eq!(health["accounts"], 4);
+    assert_eq!(health["paths"], PATHS);
+    assert_eq!(health["backend"], "cpu");
+    assert_eq!(health["precision"], "f64");
+    assert_eq!(health["seed"], 42);
+    assert_eq!(health["as_of"], "2026-11-20T08:00:00Z");
+    let run = run_on(args);
+    let list = server.get("/v1/accounts").json();
+    assert_eq!(list["snapshot"], 1);
+    for (row, account) in list["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(run["accounts"].as_array().unwrap())
+    {
+        assert_eq!(row["id"], account["id"]);
+        assert_eq!(row["currency"], account["currency"]);
+        assert_eq!(row["initial"], account["margin"]["initial"]);
+        assert_eq!(row["maintenance"], account["margin"]["maintenance"]);
+        let id = account["id"].as_str().unwrap();
+        let got = server.get(&format!("/v1/accounts/{id}")).json();
+        assert_eq!(got["snapshot"], 1);
+        assert_eq!(&got["account"], account, "account {id}");
+    }
+}
+
+fn whatif_is_cli_whatif(server: &Server, args: &[String]) {
+    // POST /v1/whatif = `whatif`, on a USD and a coin-margined account.
+    for account in ["pair-trade", "coin-margined"] {
+        let body = json!({ "account": account, "add": [
+            { "instrument": "BTC-PERPETUAL", "quantity": 1000 },
+            { "instrument": "ETH-25DEC26-3000-P", "quantity": -4 } ] });
+        let got = server.post("/v1/whatif", &body.to_string()).json();
+        let mut cli = vec!["whatif".to_string(), "--account".into(), account.into()];
+        let adds = [
+            "--add",
+            "BTC-PERPETUAL:1000",
+            "--add",
+            "ETH-25DEC26-3000-P:-4",
+        ];
+        cli.extend(adds.map(String::from));
+        cli.extend_from_slice(args);
+        let want = cli_json(&cli);
+        assert_eq!(got["snapshot"], 1);
+        for key in ["account", "currency", "before", "after", "increment"] {
+            assert_eq!(got[key], want[key], "whatif {account} {key}");
+        }
+    }
+}
+
+fn margin_is_run_of_one_account(server: &Server, args: &[String], dir: &std::path::Path) {
+    // POST /v1/margin = `run` on a portfolio of that one account.
+    let portfolio = read_json(&data("portfolio.json"));
+    let vol_seller = portfolio["accounts"][3].clone();
+    let adhoc = json!({ "id": "mine", "positions": vol_seller["positions"] });
+    let got = server.post("/v1/margin", &adhoc.to_string()).json();
+    let mut alone = vol_seller.clone();
+    alone["id"] = json!("mine");
+    let file = dir.join("adhoc.json");
+    std::fs::write(&file, json!({ "accounts": [alone] }).to_string()).unwrap();
+    let want = run_on(&with_flag(args, "--portfolio", &file.display().to_string()));
+    assert_eq!(got["account"], want["accounts"][0]);
+    let unnamed = server
+        .post(
+            "/v1/margin",
+            &json!({ "positions": vol_seller["positions"] }).to_string(),
+        )
+        .json();
+    assert_eq!(unnamed["account"]["id"], "adhoc");
+    assert_eq!(unnamed["account"]["margin"], want["accounts"][0]["margin"]);
+    assert_eq!(
+        server.get("/v1/accounts").json()["accounts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert_eq!(server.get("/v1/accounts/adhoc").status, 404);
+}
+
+fn trade_then_get_is_run_of_edited_book(
+    server: &Server,
+    args: &[String],
+    dir: &std::path::Path,
+) -> Vec<String> {
+    let portfolio = read_json(&data("portfolio.json"));
+    // POST trades: netted into the same instrument, appended otherwise (S7); then GET =
+    // `run` on the edited book. A repeated trade_id gets the first answer (S8).
+    let trade = json!({ "trade_id": "t-1", "add": [
+        { "instrument": "BTC-4DEC26-100000-C", "quantity": 5 },
+        { "instrument": { "kind": "option", "underlying": "BTC", "right": "call", "strike": 92000,
+                          "expiry": "2026-12-25T08:00:00Z", "settlement": "inverse" }, "quantity": -8 },
+        { "instrument": "SOL_USDC-PERPETUAL", "quantity": 250.5 } ] });
+    let first = server.post("/v1/accounts/hedged-options/trades", &trade.to_string());
+    assert_eq!(first.status, 200, "{}", first.body);
+    let first = first.json();
+    assert_eq!(first["snapshot"], 2);
+    let again = server.post("/v1/accounts/hedged-options/trades", &trade.to_string());
+    assert_eq!(
+        again.json(),
+        first,
+        "a repeated trade_id is not applied again"
+    );
+    assert_eq!(server.get("/v1/health").json()["snapshot"], 2);
+    let mut edited = portfolio.clone();
+    let positions = edited["accounts"][0]["positions"].as_array_mut().unwrap();
+    positions[0]["quantity"] = json!(-25.0);
+    positions[4]["quantity"] = json!(0.0); // 8 − 8: netted to 0, kept (S7)
+    positions.push(json!({ "instrument": "SOL_USDC-PERPETUAL", "quantity": 250.5 }));
+    let book = dir.join("edited.json");
+    std::fs::write(&book, edited.to_string()).unwrap();
+    let edited_args = with_flag(args, "--portfolio", &book.display().to_string());
+    let want = run_on(&edited_args);
+    let got = server.get("/v1/accounts/hedged-options").json();
+    assert_eq!(got["snapshot"], 2);
+    assert_eq!(got["account"], *report_account(&want, "hedged-options"));
+    assert_eq!(first["account"], got["account"]);
+    let quantities: Vec<f64> = got["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["quantity"].as_f64().unwrap())
+        .collect();
+    assert_eq!(quantities.len(), 10);
+    assert_eq!(
+        (quantities[0], quantities[4], quantities[9]),
+        (-25.0, 0.0, 250.5)
+    );
+
+    edited_args
+}
+
+fn put_then_get_is_run_of_edited_market(
+    server: &Server,
+    edited_args: &[String],
+    dir: &std::path::Path,
+) -> Value {
+    // PUT /v1/market: every account = `run` on the edited market (and the edited book).
+    let update = json!({ "assets": { "BTC": { "spot": 95000.5, "rate": 0.01 },
+                                      "ETH": { "vol": 0.7 } } });
+    let put = server.put("/v1/market", &update.to_string());
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.json()["snapshot"], 3);
+    assert!(put.json()["seconds"].as_f64().unwrap() >= 0.0);
+    let mut market = read_json(&data("market.json"));
+    market["assets"]["BTC"]["spot"] = json!(95000.5);
+    market["assets"]["BTC"]["rate"] = json!(0.01);
+    market["assets"]["ETH"]["vol"] = json!(0.7);
+    let market_file = dir.join("market.json");
+    std::fs::write(&market_file, market.to_string()).unwrap();
+    let want = run_on(&with_flag(
+        edited_args,
+        "--market",
+        &market_file.display().to_string(),
+    ));
+    for account in want["accounts"].as_array().unwrap() {
+        let id = account["id"].as_str().unwrap();
+        let got = server.get(&format!("/v1/accounts/{id}")).json();
+        assert_eq!(got["snapshot"], 3);
+        assert_eq!(&got["account"], account, "after PUT, account {id}");
+    }
+
+    want
+}
+
+fn history_has_one_entry_per_recomputation(server: &Server, want: &Value) {
+    // GET history (S24): one entry per snapshot that recomputed the account.
+    let history = server.get("/v1/accounts/hedged-options/history").json();
+    assert_eq!(history["account"], "hedged-options");
+    assert_eq!(history["snapshot"], 3);
+    let entries = history["entries"].as_array().unwrap();
+    let snapshots: Vec<u64> = entries
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(snapshots, [1, 2, 3]);
+    let last = report_account(want, "hedged-options");
+    assert_eq!(entries[2]["initial"], last["margin"]["initial"]);
+    assert_eq!(entries[2]["maintenance"], last["margin"]["maintenance"]);
+    assert_eq!(entries[2]["es"], last["margin"]["components"]["es"]);
+    let at = entries[0]["at"].as_str().unwrap();
+    assert!(
+        at.len() == 24 && at.ends_with('Z') && at.as_bytes()[19] == b'.',
+        "{at}"
+    );
+    let page = server
+        .get("/v1/accounts/hedged-options/history?since=2&limit=1")
+        .json();
+    let page: Vec<u64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(page, [2]);
+    let other = server.get("/v1/accounts/pair-trade/history").json();
+    assert_eq!(
+        other["entries"].as_array().unwrap().len(),
+        2,
+        "pair-trade: snapshots 1 and 3"
+    );
+}
+
+fn every_request_is_logged(server: Server) {
+    // Every request was logged with method, path, status and milliseconds.
+    server.signal("TERM");
+    let mut server = server;
+    assert!(server.wait(std::time::Duration::from_secs(30)).success());
+    let log = server.stderr_text();
+    assert!(log.contains("tailrisk: GET /v1/health 200 "), "{log}");
+    assert!(log.contains("tailrisk: PUT /v1/market 200 "), "{log}");
+    assert!(
+        log.lines()
+            .any(|l| l.starts_with("tailrisk: POST /v1/whatif 200 ") && l.ends_with(" ms"))
+    );
+}
+
+#[test]
+fn history_and_method_flags_are_those_of_run() {
+    let h = |name: &str| data(&format!("history/{name}")).display().to_string();
+    for method in ["mc", "fhs"] {
+        let args: Vec<String> = [
+            "--market",
+            &h("market_2020-01-17.json"),
+            "--portfolio",
+            &h("portfolio_2020-01-17.json"),
+            "--config",
+            &h("config_2020-01-17.json"),
+            "--history",
+            &h("bitstamp_daily_close.csv"),
+            "--method",
+            method,
+            "--paths",
+            "5000",
+            "--backend",
+            "cpu",
+        ]
+        .map(String::from)
+        .to_vec();
+        let server = Server::start(&args);
+        let run = run_on(&args);
+        let health = server.get("/v1/health").json();
+        assert_eq!(health["method"], method);
+        for account in run["accounts"].as_array().unwrap() {
+            let id = account["id"].as_str().unwrap();
+            let got = server.get(&format!("/v1/accounts/{id}")).json();
+            assert_eq!(&got["account"], account, "--method {method}, account {id}");
+        }
+        // The calibration is not redone: its correlation cannot be replaced (S9).
+        let reply = server.put(
+            "/v1/market",
+            r#"{"correlation": {"symbols": ["BTC"], "matrix": [[1.0]]}}"#,
+        );
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.error().contains("--history"));
+    }
+}
