@@ -534,10 +534,12 @@ fn imported_files_run_end_to_end() {
     ]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(o.stdout.is_empty(), "data goes to files, notices to stderr");
+    // Only this test's outputs: the other tests write into the same directory concurrently.
     let leftovers: Vec<_> = std::fs::read_dir(scratch_dir())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".e2e-") && n.contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
     let o = tailrisk(&[
