@@ -14,14 +14,17 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[cfg(feature = "failpoints")]
 const HISTORY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/history/bitstamp_daily_close.csv"
 );
+#[cfg(feature = "failpoints")]
 const MARKET: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/history/market_2020-01-17.json"
 );
+#[cfg(feature = "failpoints")]
 const PORTFOLIO: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/history/portfolio_2020-01-17.json"
@@ -61,6 +64,7 @@ fn have_gpu() -> bool {
 /// The command lines that reach a stage: a Monte Carlo run (every stage but the two
 /// below), with `--report` (the loss histogram), and hs over the shipped history (the
 /// table upload).
+#[cfg(feature = "failpoints")]
 fn command_for(stage: &str, tag: &str) -> Vec<String> {
     let mut args: Vec<String> = ["run", "--paths", "2000", "--format", "json"]
         .map(String::from)
