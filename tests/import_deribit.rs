@@ -34,6 +34,7 @@ fn request(summaries: &[&str], positions: &[&str]) -> Request {
         book_summaries: summaries.iter().map(|f| doc(&sample(f))).collect(),
         positions: positions.iter().map(|f| doc(&sample(f))).collect(),
         correlation: Some(doc(&sample("correlation.json"))),
+        history: None,
         account_id: "deribit".into(),
         margin_currency: "USD".into(),
         skip_unusable: false,

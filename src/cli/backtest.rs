@@ -159,10 +159,12 @@ pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
     let days = inputs.days()?;
     let backend = select_backend(&common)?;
     let report = with_threads(args.threads, || {
-        let bar = progress_bar(days.len() as u64);
-        let report = backtest(&inputs, backend.as_ref(), &|done| bar.set_position(done));
-        bar.finish_and_clear();
-        report
+        super::fallback::with_fallback(&common, backend.as_ref(), |backend| {
+            let bar = progress_bar(days.len() as u64);
+            let report = backtest(&inputs, backend, &|done| bar.set_position(done));
+            bar.finish_and_clear();
+            report
+        })
     })?;
     for w in &report.warnings {
         eprintln!("tailrisk: warning: {w}");

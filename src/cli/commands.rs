@@ -257,18 +257,21 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
 }
 
 /// Loads the inputs, picks the backend, and runs `work` on the `--threads` pool with a
-/// progress bar over the paths.
+/// progress bar over the paths; under `--backend auto`, a GPU failure reruns `work` on the
+/// CPU ([`super::fallback`]).
 pub(super) fn on_backend<T: Send>(
     args: &CommonArgs,
-    work: impl FnOnce(&RunInputs, &dyn Backend, &(dyn Fn(u64) + Sync)) -> Result<T> + Send,
+    work: impl Fn(&RunInputs, &dyn Backend, &(dyn Fn(u64) + Sync)) -> Result<T> + Send + Sync,
 ) -> Result<T> {
     let inputs = load_inputs(args)?;
     let backend = select_backend(args)?;
     with_threads(args.threads, || {
-        let bar = progress_bar(inputs.config.paths);
-        let result = work(&inputs, backend.as_ref(), &|done| bar.set_position(done));
-        bar.finish_and_clear();
-        result
+        super::fallback::with_fallback(args, backend.as_ref(), |backend| {
+            let bar = progress_bar(inputs.config.paths);
+            let result = work(&inputs, backend, &|done| bar.set_position(done));
+            bar.finish_and_clear();
+            result
+        })
     })
 }
 
@@ -445,6 +448,11 @@ pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
         BackendChoice::Gpu => crate::engine::select::any_gpu()?,
         BackendChoice::Auto => match crate::engine::select::hardware_gpu() {
             Ok(g) => g,
+            Err(Error::Gpu(why)) => {
+                // A device that exists but failed (docs/reference.md §7.4): loudly.
+                eprintln!("tailrisk: warning: GPU FAILURE: {why}; using the CPU backend");
+                cpu()
+            }
             Err(why) => {
                 eprintln!("tailrisk: no hardware GPU ({why}); using the CPU backend");
                 cpu()

@@ -46,10 +46,14 @@ pub struct DeribitArgs {
     /// The imported account's margin currency (USD, USDC = USD, or an imported asset).
     #[arg(long, default_value = "USD")]
     pub margin_currency: String,
-    /// A correlation object {symbols, matrix}; required when more than one asset is
-    /// imported.
-    #[arg(long, value_name = "FILE")]
+    /// A correlation object {symbols, matrix}; this or --history is required when more
+    /// than one asset is imported.
+    #[arg(long, value_name = "FILE", conflicts_with = "history")]
     pub correlation: Option<PathBuf>,
+    /// A price history (date,SYM,… daily closes): the market's correlation is its EWMA
+    /// correlation (SPEC §9) over the imported assets.
+    #[arg(long, value_name = "H")]
+    pub history: Option<PathBuf>,
     /// List unusable position rows on stderr and leave them out, instead of failing.
     #[arg(long)]
     pub skip_unusable: bool,
@@ -68,6 +72,7 @@ pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
         book_summaries: read(&args.book_summary)?,
         positions: read(&args.positions)?,
         correlation: args.correlation.as_deref().map(document).transpose()?,
+        history: args.history.as_deref().map(document).transpose()?,
         account_id: args.account_id.clone(),
         margin_currency: args.margin_currency.clone(),
         skip_unusable: args.skip_unusable,

@@ -4,6 +4,7 @@ pub mod args;
 pub mod backtest;
 pub mod commands;
 pub mod devices;
+mod fallback;
 pub mod import;
 pub mod output;
 pub mod report;

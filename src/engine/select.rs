@@ -8,6 +8,11 @@ use crate::error::Result;
 /// there is none (`Error::BackendUnavailable`), for the caller to fall back on the CPU
 /// backend and say why.
 pub fn hardware_gpu() -> Result<Box<dyn Backend>> {
+    if crate::engine::gpu::failpoint::active() {
+        // Test-only (the `failpoints` feature): lavapipe stands in for the hardware GPU so
+        // that the fallback of `--backend auto` can be shown on it.
+        return any_gpu();
+    }
     Ok(Box::new(GpuBackend::hardware()?))
 }
 

@@ -171,6 +171,7 @@ pub fn groups(invocations: u64, wg: u32) -> u64 {
 
 /// Copies `buffer[..bytes]` to the host (one submission, blocking).
 pub fn read_back<T: Pod>(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>> {
+    crate::engine::gpu::failpoint::hit("readback")?;
     if bytes == 0 {
         return Ok(Vec::new());
     }

@@ -199,6 +199,12 @@ impl GpuContext {
     /// Opens a device on `adapter`, requesting the adapter's own limits.
     pub fn from_adapter(adapter: &wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
+        if let Err(Error::Gpu(e)) = crate::engine::gpu::failpoint::hit("device") {
+            return Err(Error::Gpu(format!(
+                "cannot open a device on {}: {e}",
+                info.name
+            )));
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("tailrisk"),
             required_features: wgpu::Features::empty(),
@@ -221,6 +227,13 @@ impl GpuContext {
             let mut slot = sink.lock().unwrap_or_else(|p| p.into_inner());
             slot.get_or_insert_with(|| e.to_string());
         }));
+        // A lost device (driver reset, GPU removed) takes the same path: the next wait or
+        // check returns it as `Error::Gpu`, and `--backend auto` reruns on the CPU.
+        let lost = errors.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let mut slot = lost.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert_with(|| format!("device lost ({reason:?}): {message}"));
+        });
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipelines = Pipelines::new(&device)?;
         let revalue_layout = stage::revalue::bind_group_layout(&device);

@@ -57,6 +57,7 @@
 pub mod buffers;
 pub mod constants;
 pub mod context;
+pub mod failpoint;
 pub mod shaders;
 pub mod stage;
 mod table;
@@ -154,6 +155,8 @@ impl GpuBackend {
         mut encode: impl FnMut(&Stages, &mut wgpu::CommandEncoder, u32) -> Result<()>,
         mut collect: impl FnMut(&Stages, usize, usize) -> Result<()>,
     ) -> Result<()> {
+        // Component ES and the path revaluations regenerate paths here.
+        failpoint::hit("component")?;
         Self::check(book)?;
         if paths.is_empty() {
             return Ok(());
@@ -399,6 +402,7 @@ impl Backend for GpuBackend {
     }
 
     fn revalue_scenarios(&self, book: &Book, scenarios: &[StressScenario]) -> Result<Vec<f64>> {
+        failpoint::hit("stress")?;
         let ctx = &self.ctx;
         Self::check(book)?;
         let (a, n) = (book.assets.len(), book.instruments.len());

@@ -24,6 +24,7 @@ impl GpuBackend {
         chunk_paths: Option<u32>,
         counting: bool,
     ) -> Result<(Vec<AccountTail>, Vec<LossHistogram>)> {
+        crate::engine::gpu::failpoint::hit("table")?;
         // The run layer makes the table from the book's own assets.
         assert_eq!(
             table.assets(),

@@ -7,6 +7,7 @@
 //! read back by tailrisk's own readers and compiled into a book before they are returned
 //! ([`Import::validate`]).
 
+mod history_correlation;
 pub mod market;
 pub mod positions;
 mod responses;
@@ -65,6 +66,9 @@ pub struct Request {
     pub positions: Vec<Document>,
     /// A SPEC §2 correlation object `{symbols, matrix}` (D9).
     pub correlation: Option<Document>,
+    /// A SPEC §9 price history: the correlation is then its EWMA one (D9); at most one of
+    /// `correlation` and `history` is given.
+    pub history: Option<Document>,
     /// Default `deribit` (D11).
     pub account_id: String,
     /// Default `USD`; `USDC` counts as USD (D7).
@@ -87,7 +91,12 @@ pub fn import(request: &Request) -> Result<Import> {
     let mut notes = Notes::default();
     let (mut market, as_of_ms) = import_market(&request.book_summaries, &mut notes)?;
     let symbols: Vec<String> = market.assets.keys().cloned().collect();
-    market.correlation = correlation(request.correlation.as_ref(), &symbols)?;
+    market.correlation = match &request.history {
+        Some(history) => Some(history_correlation::calibrated(
+            history, &symbols, as_of_ms, &mut notes,
+        )?),
+        None => correlation(request.correlation.as_ref(), &symbols)?,
+    };
     let portfolio = if request.positions.is_empty() {
         None
     } else {
@@ -158,7 +167,8 @@ fn correlation(doc: Option<&Document>, symbols: &[String]) -> Result<Option<Corr
                 "(missing)",
                 format!(
                     "{} assets were imported ({}): --correlation FILE (a correlation object \
-                     {{symbols, matrix}}) is required",
+                     {{symbols, matrix}}) or --history H (a price history, whose EWMA \
+                     correlation is used) is required",
                     symbols.len(),
                     symbols.join(", ")
                 ),

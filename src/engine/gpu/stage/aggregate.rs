@@ -97,6 +97,7 @@ impl AggregateStage {
         encoder: &mut wgpu::CommandEncoder,
         count: u32,
     ) -> Result<()> {
+        crate::engine::gpu::failpoint::hit("aggregate")?;
         let rows_per_group = self.write_params(ctx, count);
         let mut pass = encoder.begin_compute_pass(&Default::default());
         pass.set_pipeline(&ctx.pipelines.aggregate.aggregate);
@@ -112,6 +113,7 @@ impl AggregateStage {
         encoder: &mut wgpu::CommandEncoder,
         count: u32,
     ) -> Result<()> {
+        crate::engine::gpu::failpoint::hit("aggregate")?;
         self.write_params(ctx, count);
         let workgroups = groups(u64::from(self.accounts) * u64::from(count), WG_AGGREGATE);
         let pipeline = &ctx.pipelines.aggregate.finish;

@@ -52,6 +52,7 @@ impl DistributionStage {
         count: u32,
         histograms: &mut [LossHistogram],
     ) -> Result<()> {
+        crate::engine::gpu::failpoint::hit("distribution")?;
         let tiles = count.div_ceil(TAIL_TILE).max(1);
         let bins = DIST_BINS as usize;
         let mut account_base = 0;

@@ -147,7 +147,16 @@ impl Stages {
     pub fn new(ctx: &GpuContext, book: &Book, chunk: u64, explicit: bool) -> Result<Self> {
         ScenarioStage::check(book)?;
         let revalue_book = RevalueBook::new(book)?;
-        let chunk = ChunkBuffers::new(ctx, book, revalue_book.fused, chunk.max(1), explicit);
+        // A real out-of-memory here is returned at once, naming the allocation (else the
+        // uncaptured-error handler reports it at the next wait, docs/reference.md §7.3).
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let scenarios = chunk.max(1);
+        let chunk = ChunkBuffers::new(ctx, book, revalue_book.fused, scenarios, explicit);
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Gpu(format!(
+                "out of memory allocating the buffers of a {scenarios}-scenario chunk: {e}"
+            )));
+        }
         Ok(Self {
             scenario: ScenarioStage::new(ctx, book, &chunk)?,
             revalue: RevalueStage::new(ctx, &revalue_book, &chunk)?,

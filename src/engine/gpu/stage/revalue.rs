@@ -251,6 +251,7 @@ impl RevalueStage {
         count: u32,
         explicit_rules: bool,
     ) -> Result<()> {
+        crate::engine::gpu::failpoint::hit("revalue")?;
         self.write_params(ctx, count, explicit_rules);
         let p = &self.pipelines;
         let pipelines = [&p.revalue, &p.revalue_shared];
@@ -267,6 +268,7 @@ impl RevalueStage {
         chunk: &ChunkBuffers,
         count: u32,
     ) -> Result<()> {
+        crate::engine::gpu::failpoint::hit("revalue")?;
         let (blocks, group) = self
             .holdings
             .as_ref()

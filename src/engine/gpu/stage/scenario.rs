@@ -101,6 +101,7 @@ impl ScenarioStage {
         seed: u64,
         source: PathSource,
     ) -> Result<u32> {
+        crate::engine::gpu::failpoint::hit("scenario")?;
         let (base, count, list) = match source {
             PathSource::Range { base, count } => (base, count, 0),
             PathSource::List(paths) => {

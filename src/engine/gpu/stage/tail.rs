@@ -121,6 +121,7 @@ impl TailStage {
         count: u32,
         tails: &mut [TailBuffer],
     ) -> Result<f64> {
+        crate::engine::gpu::failpoint::hit("tail")?;
         let mut readback_seconds = 0.0;
         let take = self.tail_len.min(count);
         let tiles = count.div_ceil(TAIL_TILE).max(1);
