@@ -13,6 +13,7 @@ use tailrisk::model::distribution::{BINS, LossHistogram, bin_range};
 fn plan(paths: u64, tail_len: usize, chunk_paths: Option<u32>) -> SimulationPlan {
     SimulationPlan {
         paths,
+        first_path: 0,
         seed: 42,
         tail_len,
         chunk_paths,
