@@ -46,7 +46,9 @@ fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
         Ok(target) => {
             if !std::fs::metadata(&target)?.is_file() {
                 let mut device = OpenOptions::new().write(true).open(&target)?;
-                return device.write_all(bytes.as_ref()).and_then(|_| device.flush());
+                return device
+                    .write_all(bytes.as_ref())
+                    .and_then(|_| device.flush());
             }
             target
         }
@@ -152,7 +154,12 @@ mod tests {
         let link = dir.join("link.json");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         write_output(Some(&link), "new").unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         assert_eq!(entries(&dir), ["link.json", "target.json"]);
     }
