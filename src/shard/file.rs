@@ -108,6 +108,8 @@ pub struct RunParts {
     pub asset_spots: Vec<f64>,
     /// Today's value per unit of every instrument, book order.
     pub base_values: Vec<f64>,
+    /// The stress grid of the book, every asset's points.
+    pub grid: Vec<GridPointPart>,
 }
 
 /// The path-independent parts of one account's report and its holdings.
@@ -127,53 +129,49 @@ pub struct AccountParts {
     pub liquidity: f64,
     pub short_option_minimum: f64,
     pub holdings: Vec<HoldingPart>,
-    /// Every stress grid point of the account's assets, for the report's heat maps.
-    pub grid_points: Vec<GridPart>,
+    /// Every stress grid point of the account's assets (its assets in book order, each
+    /// asset's points in grid order), for the report's heat maps.
+    pub grid_points: Vec<GridLossPart>,
 }
 
-/// One grid point of an account as `stress` reports it ([`crate::report::GridPointReport`]),
-/// less `drives_margin`, which depends on the merged ES.
+/// A point of the book's stress grid (the same for every account): its asset's symbol and
+/// moves, as `stress` reports them ([`crate::report::GridPointReport`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GridPart {
+pub struct GridPointPart {
     pub asset: String,
     pub price_move: f64,
     pub vol_move: f64,
     pub extended: bool,
     pub fraction: f64,
-    pub loss: f64,
-    pub counted_loss: f64,
-    pub worst: bool,
 }
 
-impl GridPart {
-    pub fn of(p: GridPointReport) -> Self {
-        Self {
-            asset: p.asset,
+/// One grid point of an account, written as a JSON array `[point, loss, worst]` to keep
+/// the header small: the point's index into [`RunParts::grid`], the account's loss there,
+/// and whether it is the worst counted loss of its asset. `drives_margin` is left out: it
+/// depends on the merged ES.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridLossPart(pub usize, pub f64, pub bool);
+
+impl GridLossPart {
+    /// The report's grid point; counted loss = fraction × loss, as `stress` computes it, and
+    /// `drives_margin` as `stress` sets it: worst of its asset, positive, and the grid loss
+    /// sets initial margin. `None` for a point index past the grid.
+    pub fn report(&self, grid: &[GridPointPart], grid_binds: bool) -> Option<GridPointReport> {
+        let GridLossPart(point, loss, worst) = *self;
+        let p = grid.get(point)?;
+        let counted_loss = p.fraction * loss;
+        Some(GridPointReport {
+            asset: p.asset.clone(),
             price_move: p.price_move,
             vol_move: p.vol_move,
             extended: p.extended,
             fraction: p.fraction,
-            loss: p.loss,
-            counted_loss: p.counted_loss,
-            worst: p.worst,
-        }
-    }
-
-    /// The report's grid point, `drives_margin` as `stress` sets it: worst of its asset,
-    /// positive, and the grid loss sets initial margin.
-    pub fn report(&self, grid_binds: bool) -> GridPointReport {
-        GridPointReport {
-            asset: self.asset.clone(),
-            price_move: self.price_move,
-            vol_move: self.vol_move,
-            extended: self.extended,
-            fraction: self.fraction,
-            loss: self.loss,
-            counted_loss: self.counted_loss,
-            worst: self.worst,
-            drives_margin: self.worst && grid_binds && self.counted_loss > 0.0,
-        }
+            loss,
+            counted_loss,
+            worst,
+            drives_margin: worst && grid_binds && counted_loss > 0.0,
+        })
     }
 }
 

@@ -189,7 +189,8 @@ fn merge_account(
         grid: parts
             .grid_points
             .iter()
-            .map(|p| p.report(grid_binds))
+            // Every index is in the grid: `check_structure` refused the file otherwise.
+            .filter_map(|p| p.report(&run.grid, grid_binds))
             .collect(),
     };
     let report = AccountReport {
@@ -402,7 +403,8 @@ fn check_structure(s: &ShardFile) -> Result<(), Damaged> {
             .holdings
             .iter()
             .all(|x| x.instrument < t.instruments)
-            && account.coin.as_ref().is_none_or(|c| c.asset < t.assets);
+            && account.coin.as_ref().is_none_or(|c| c.asset < t.assets)
+            && account.grid_points.iter().all(|p| p.0 < h.run.grid.len());
         if !fits {
             return bad(format!("account {} refers past the book", account.id));
         }

@@ -5,11 +5,13 @@ use std::time::Instant;
 
 use super::ShardIndex;
 use super::file::{
-    AccountParts, CoinPart, GridPart, HoldingPart, PathTable, RunParts, ShardFile, ShardHeader,
+    AccountParts, CoinPart, GridLossPart, GridPointPart, HoldingPart, PathTable, RunParts,
+    ShardFile, ShardHeader,
 };
 use crate::book::{Book, Currency};
 use crate::engine::{AccountTail, Backend, CountedTails, SimulationPlan};
 use crate::error::{Error, Result};
+use crate::greeks::account_assets;
 use crate::risk::{self, Measure};
 use crate::run::{
     self, AccountFigures, Evaluation, RunInputs, ScenarioSource, Simulation, TAIL_ENTRY_BUDGET,
@@ -207,7 +209,8 @@ fn placeholder_evaluation(
 
 /// The report parts no path changes: the run's (horizon, steps, repair, calibration) and
 /// each account's stress, Greeks, margin inputs and full stress grid, assembled by the
-/// report code itself (`report` and `stress_report`) from a [`placeholder_evaluation`].
+/// report code itself from a [`placeholder_evaluation`] (the grid as `stress_report` lists
+/// it).
 fn path_independent_parts(
     inputs: &RunInputs,
     ev: &Evaluation,
@@ -216,8 +219,8 @@ fn path_independent_parts(
 ) -> Result<(RunParts, Vec<AccountParts>)> {
     let config = &inputs.config;
     let report = crate::report::report(ev, config, backend);
-    let grids = crate::report::stress_report(ev, inputs, backend).accounts;
     let book = &ev.sim.book;
+    let grid = &ev.figures.stress.grid;
     let run_parts = RunParts {
         horizon_days: config.horizon_days,
         steps: config.steps,
@@ -231,14 +234,24 @@ fn path_independent_parts(
         calibration: report.run.calibration,
         asset_spots: book.assets.iter().map(|a| a.spot).collect(),
         base_values: book.instruments.iter().map(|i| i.base_value).collect(),
+        grid: grid
+            .iter()
+            .map(|p| GridPointPart {
+                asset: book.assets[p.asset].symbol.clone(),
+                price_move: p.price_move,
+                vol_move: p.vol_move,
+                extended: p.extended,
+                fraction: p.fraction,
+            })
+            .collect(),
     };
     let mut parts = Vec::with_capacity(book.accounts.len());
-    for (i, (((account, r), m), g)) in book
+    for (i, (((account, r), m), s)) in book
         .accounts
         .iter()
         .zip(report.accounts)
         .zip(&ev.figures.margins)
-        .zip(grids)
+        .zip(&ev.figures.stress.accounts)
         .enumerate()
     {
         let (Some(stress), Some(greeks)) = (r.stress, r.greeks) else {
@@ -277,7 +290,18 @@ fn path_independent_parts(
                     quantity: h.quantity,
                 })
                 .collect(),
-            grid_points: g.grid.into_iter().map(GridPart::of).collect(),
+            // The points `stress_report` lists for the account, in its order.
+            grid_points: account_assets(book, account)
+                .into_iter()
+                .flat_map(|a| {
+                    grid.iter()
+                        .enumerate()
+                        .filter(move |(_, p)| p.asset == a)
+                        .map(move |(j, _)| {
+                            GridLossPart(j, s.grid_losses[j], s.worst_grid[a] == Some(j))
+                        })
+                })
+                .collect(),
         });
     }
     Ok((run_parts, parts))
