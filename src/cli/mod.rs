@@ -6,8 +6,8 @@ pub mod commands;
 pub mod devices;
 pub mod import;
 pub mod output;
-pub mod report;
 pub mod shard;
+pub mod report;
 
 pub use args::Cli;
 pub use commands::execute;
