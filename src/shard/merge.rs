@@ -176,23 +176,7 @@ fn merge_account(
         run.mm_ratio,
     )
     .with_apc_buffer(run.apc_buffer, run.mm_ratio);
-    let mut histogram = LossHistogram::new();
-    shards
-        .iter()
-        .for_each(|s| histogram.merge(&s.shard.histograms[a]));
-    let grid_binds = m.binding == margin::Binding::Grid;
-    let extras = AccountExtras {
-        distribution: Some(AccountDistribution {
-            histogram,
-            worst_losses,
-        }),
-        grid: parts
-            .grid_points
-            .iter()
-            // Every index is in the grid: `check_structure` refused the file otherwise.
-            .filter_map(|p| p.report(&run.grid, grid_binds))
-            .collect(),
-    };
+    let extras = page_extras(shards, a, parts, worst_losses, m.binding);
     let report = AccountReport {
         id: parts.id.clone(),
         currency: match &parts.coin {
@@ -214,6 +198,35 @@ fn merge_account(
             .collect(),
     };
     Ok((report, extras))
+}
+
+/// What the page shows of account `a` beyond its report: the sum of the shards' histograms,
+/// the merged inset losses, and its stress grid with the cell that drives the merged margin.
+fn page_extras(
+    shards: &[NamedShard],
+    a: usize,
+    parts: &AccountParts,
+    worst_losses: Vec<f64>,
+    binding: margin::Binding,
+) -> AccountExtras {
+    let mut histogram = LossHistogram::new();
+    shards
+        .iter()
+        .for_each(|s| histogram.merge(&s.shard.histograms[a]));
+    let grid = &shards[0].shard.header.run.grid;
+    let grid_binds = binding == margin::Binding::Grid;
+    AccountExtras {
+        distribution: Some(AccountDistribution {
+            histogram,
+            worst_losses,
+        }),
+        grid: parts
+            .grid_points
+            .iter()
+            // Every index is in the grid: `check_structure` refused the file otherwise.
+            .filter_map(|p| p.report(grid, grid_binds))
+            .collect(),
+    }
 }
 
 /// The whole run's non-finite check (run/finite.rs) on the figures the merge makes; the
