@@ -1,8 +1,8 @@
-//! The HTML reports in a real browser (SPEC §12): each page (run, stress, backtest) is opened
-//! in headless Chromium, which takes a screenshot (sane dimensions, not blank against an
-//! empty page), dumps the DOM (the SVG charts are there), logs its console (no message: the
-//! pages run no script, so any console line is an error such as a failed load) and its
-//! network (no request made on behalf of the page). A deliberately bad page (an external
+//! The HTML reports in a real browser (SPEC §12): each page (run, stress, a merged run of two
+//! shards, backtest) is opened in headless Chromium, which takes a screenshot (sane
+//! dimensions, not blank against an empty page), dumps the DOM (the SVG charts are there),
+//! logs its console (no message: the pages run no script, so any console line is an error
+//! such as a failed load) and its network (no request made on behalf of the page). A deliberately bad page (an external
 //! image, a console error) shows that the checks can fail.
 //!
 //! Skipped loudly without Chromium; mandatory with `TAILRISK_REQUIRE_CHROMIUM=1` (CI). Every
@@ -201,7 +201,41 @@ fn page_requests(netlog: &str) -> Vec<String> {
     urls
 }
 
-/// Writes the run, stress and backtest pages into `dir`.
+/// `merge --report` of the run page's two shards: the page of the merged run.
+fn merged_page(dir: &Path) -> PathBuf {
+    let bin = env!("CARGO_BIN_EXE_tailrisk");
+    let run = |args: &[&str]| {
+        let out = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let shards: Vec<String> = (0..2)
+        .map(|i| dir.join(format!("s{i}.trs")).display().to_string())
+        .collect();
+    for (i, shard) in shards.iter().enumerate() {
+        let spec = format!("{i}/2");
+        run(&[
+            "run",
+            "--paths",
+            "4000",
+            "--backend",
+            "cpu",
+            "--shard",
+            &spec,
+            "--shard-file",
+            shard,
+        ]);
+    }
+    let file = dir.join("merge.html");
+    let page = file.display().to_string();
+    run(&["merge", &shards[0], &shards[1], "--report", &page]);
+    file
+}
+
+/// Writes the run, stress, merged run and backtest pages into `dir`.
 fn write_pages(dir: &Path) -> Vec<(PathBuf, &'static str, usize)> {
     let bin = env!("CARGO_BIN_EXE_tailrisk");
     let mut pages = Vec::new();
@@ -219,6 +253,7 @@ fn write_pages(dir: &Path) -> Vec<(PathBuf, &'static str, usize)> {
         );
         pages.push((file, command, min_svgs));
     }
+    pages.push((merged_page(dir), "merge", 20));
     let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/data/backtest_report.json"

@@ -323,7 +323,8 @@ fn damaged_truncated_and_other_versions_are_named() {
     let sum = sha2::Sha256::digest(&v2);
     v2.extend_from_slice(&sum);
     let text = input_error(read_shard("v2.trs", &v2).unwrap_err(), "v2.trs");
-    assert!(text.contains("format version 2"), "{text}");
+    let other = format!("format version {}", FORMAT_VERSION + 1);
+    assert!(text.contains(&other), "{text}");
     // A consistent checksum over a header that contradicts the bulk: structure.
     let mut lying = run.file.clone();
     lying.header.end_path += 1;
@@ -340,8 +341,9 @@ fn damaged_truncated_and_other_versions_are_named() {
     );
 }
 
-/// Size O(accounts × tail): K losses per account (≤ 13 bytes each) and a path table of at
-/// most Σ min(K, k) rows, whatever the shard's path count.
+/// Size O(accounts × tail): K' = min(n_I, max(K, inset)) losses per account (≤ 13 bytes
+/// each), a path table of at most Σ min(K', k) rows and a histogram of at most the
+/// project's bins per account (≤ 15 bytes each), whatever the shard's path count.
 #[test]
 fn shard_files_hold_the_tails_not_the_paths() {
     for (paths, n) in [(20_000u64, 2u64), (200_000, 2), (200_000, 50)] {
@@ -352,7 +354,8 @@ fn shard_files_hold_the_tails_not_the_paths() {
         let f = &run.file;
         let k = tailrisk::risk::tail_rank(paths, inputs.config.margin.confidence);
         let n_shard = (f.header.end_path - f.header.first_path) as usize;
-        let tail_len = f.header.run.tail_len.min(n_shard);
+        let run = &f.header.run;
+        let tail_len = run.tail_len.max(run.inset_len).min(n_shard);
         assert!(f.tails.iter().all(|t| t.len() == tail_len));
         let rows = f.paths.paths.len();
         assert!(rows <= f.tails.len() * tail_len.min(k), "{rows} rows");
@@ -360,7 +363,9 @@ fn shard_files_hold_the_tails_not_the_paths() {
         // A path index takes at most 5 varint bytes, a value at most 8.
         let row = 5 + 8 * (f.paths.assets + f.paths.instruments);
         let tails = f.tails.len() * (9 + 13 * tail_len);
-        let bound = 16 + 4 + 8 + header + 12 + tails + 12 + 17 + rows * row + 32;
+        let bins: usize = f.histograms.iter().map(|h| 8 + 15 * h.sparse().len()).sum();
+        assert!(f.histograms.iter().all(|h| h.total() == n_shard as u64));
+        let bound = 16 + 4 + 8 + header + 12 + tails + 12 + 17 + rows * row + 12 + bins + 32;
         assert!(
             bytes <= bound,
             "{bytes} bytes > {bound} for {paths} paths / {n}"

@@ -8,10 +8,13 @@ use clap::Args;
 use super::args::{CommonArgs, Format};
 use super::commands::{on_backend, warned};
 use super::output::{write_bytes, write_output};
+use super::report::write_page;
 use crate::error::{Error, Result};
+use crate::report::Report;
+use crate::report::html::{AccountExtras, DetailChoice, RunPage, run_page};
 use crate::shard::file::encode;
 use crate::shard::merge::read_shard;
-use crate::shard::{ShardSpec, merge, run_shard};
+use crate::shard::{Merged, ShardSpec, merge_with_extras, run_shard};
 
 /// `tailrisk run`: the common flags, and the shard a run may be (H7: only `run` has them).
 #[derive(Clone, Debug, Default, Args)]
@@ -45,6 +48,16 @@ pub struct MergeArgs {
     /// failure).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Also write the HTML report of the whole run to FILE: the page `run --report` writes.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
+    /// Accounts shown in detail in the HTML report: the N with the largest initial margin
+    /// (default 50).
+    #[arg(long, value_name = "N")]
+    pub report_accounts: Option<usize>,
+    /// An account shown in detail in the HTML report besides the largest; repeat for several.
+    #[arg(long, value_name = "ID")]
+    pub report_account: Vec<String>,
 }
 
 /// Runs one shard and writes its file; stdout stays empty (H7).
@@ -87,11 +100,35 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode> {
             read_shard(&path.display().to_string(), &bytes)
         })
         .collect::<Result<Vec<_>>>()?;
-    let report = merge(shards)?;
+    let Merged { report, extras } = merge_with_extras(shards)?;
+    // Rendered before anything is written (an unknown --report-account fails first, as on
+    // `run`), written after the report.
+    let html = match &args.report {
+        Some(_) => Some(merge_page(args, &report, &extras)?),
+        None => None,
+    };
+    let json = report.to_json();
     let text = match args.format {
-        Format::Json => report.to_json() + "\n",
+        Format::Json => json + "\n",
         Format::Table => report.to_table(),
     };
     write_output(args.output.as_deref(), &text)?;
+    if let (Some(path), Some(html)) = (&args.report, html) {
+        write_page(path, &html)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The page of the merged run: `run --report`'s renderer on the merged report and extras.
+fn merge_page(args: &MergeArgs, report: &Report, extras: &[AccountExtras]) -> Result<String> {
+    let json = report.to_json();
+    run_page(&RunPage {
+        report,
+        json: &json,
+        extras,
+        detail: &DetailChoice {
+            top: args.report_accounts.unwrap_or(DetailChoice::default().top),
+            named: args.report_account.clone(),
+        },
+    })
 }

@@ -5,12 +5,12 @@
 //! magic        16 bytes  "tailrisk shard\n\0"
 //! version      u32       FORMAT_VERSION
 //! header       u64 length, then that many bytes of UTF-8 JSON: ShardHeader
-//! sections     each: u32 tag, u64 length, payload; version 1 has exactly
-//!              TAG_TAILS then TAG_PATHS, in that order
+//! sections     each: u32 tag, u64 length, payload; version 2 has exactly
+//!              TAG_TAILS, TAG_PATHS, TAG_HISTOGRAMS, in that order
 //! checksum     32 bytes  SHA-256 of every byte before it
 //! ```
 //!
-//! `TAG_TAILS`: per account of the header, in its order: u64 count K, u8 width w (4 or 8),
+//! `TAG_TAILS`: per account of the header, in its order: u64 count K', u8 width w (4 or 8),
 //! the K global path indices in ascending order as LEB128 varints of their differences
 //! (the first from 0), then the K losses of those paths in that order (f32 or f64 of w
 //! bytes). A reader sorts them back to loss descending, then path ascending. Paths are
@@ -22,33 +22,43 @@
 //! value is exactly an f32 (the f32 backends' values are), so the encoding is lossless:
 //! `merge` reads back the very bits the shard computed.
 //!
-//! A further per-account section (a histogram whose counts add across shards) is a new tag
-//! after `TAG_PATHS` and a new format version.
+//! K' = min(n_I, max(K, inset)): the K of H1 that the figures need, raised to the losses the
+//! HTML report's tail inset shows (R4, [`crate::run::inset_len`]), so that `merge --report`
+//! has the whole run's worst inset losses too; the path table is still that of the first k.
+//! `TAG_HISTOGRAMS` (version 2): per account, its loss histogram over the shard's paths
+//! ([`crate::model::distribution`], counted in the tail pass): u64 count B of non-empty bins,
+//! the B bin indices ascending as varint differences, then the B counts as LEB128 varints.
+//! Counts add across shards and sum to the shard's path count.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::calibrate::Calibration;
 use crate::engine::{BackendKind, Precision, TailEntry};
-use crate::report::{GreeksReport, RepairReport, StressReport};
+use crate::model::distribution::LossHistogram;
+use crate::report::{GreeksReport, GridPointReport, RepairReport, StressReport};
 
 /// The first 16 bytes of every shard file.
 pub const MAGIC: &[u8; 16] = b"tailrisk shard\n\0";
 /// The version of the layout above; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Section: every account's tail candidates.
 pub const TAG_TAILS: u32 = 1;
 /// Section: the revaluation of the paths component ES may need.
 pub const TAG_PATHS: u32 = 2;
+/// Section: every account's loss histogram over the shard's paths.
+pub const TAG_HISTOGRAMS: u32 = 3;
 
-/// A whole shard: the JSON header and the two binary sections.
+/// A whole shard: the JSON header and the three binary sections.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShardFile {
     pub header: ShardHeader,
-    /// Per account (header order): its K = min(n_I, tail length of the whole run) largest
-    /// losses, with global path indices, sorted worst first.
+    /// Per account (header order): its K' = min(n_I, max(tail length of the whole run,
+    /// inset length)) largest losses, with global path indices, sorted worst first.
     pub tails: Vec<Vec<TailEntry>>,
     pub paths: PathTable,
+    /// Per account (header order): the histogram of its losses on the shard's paths.
+    pub histograms: Vec<LossHistogram>,
 }
 
 /// Everything of a shard except the bulk (H1).
@@ -85,6 +95,8 @@ pub struct RunParts {
     pub steps: u32,
     /// The tail length of the whole run (max over the levels of k + d).
     pub tail_len: usize,
+    /// The losses the report's tail inset shows ([`crate::run::inset_len`]).
+    pub inset_len: usize,
     pub confidence: Vec<f64>,
     pub margin_confidence: f64,
     pub mm_ratio: f64,
@@ -96,6 +108,8 @@ pub struct RunParts {
     pub asset_spots: Vec<f64>,
     /// Today's value per unit of every instrument, book order.
     pub base_values: Vec<f64>,
+    /// The stress grid of the book, every asset's points.
+    pub grid: Vec<GridPointPart>,
 }
 
 /// The path-independent parts of one account's report and its holdings.
@@ -115,6 +129,50 @@ pub struct AccountParts {
     pub liquidity: f64,
     pub short_option_minimum: f64,
     pub holdings: Vec<HoldingPart>,
+    /// Every stress grid point of the account's assets (its assets in book order, each
+    /// asset's points in grid order), for the report's heat maps.
+    pub grid_points: Vec<GridLossPart>,
+}
+
+/// A point of the book's stress grid (the same for every account): its asset's symbol and
+/// moves, as `stress` reports them ([`crate::report::GridPointReport`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridPointPart {
+    pub asset: String,
+    pub price_move: f64,
+    pub vol_move: f64,
+    pub extended: bool,
+    pub fraction: f64,
+}
+
+/// One grid point of an account, written as a JSON array `[point, loss, worst]` to keep
+/// the header small: the point's index into [`RunParts::grid`], the account's loss there,
+/// and whether it is the worst counted loss of its asset. `drives_margin` is left out: it
+/// depends on the merged ES.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GridLossPart(pub usize, pub f64, pub bool);
+
+impl GridLossPart {
+    /// The report's grid point; counted loss = fraction × loss, as `stress` computes it, and
+    /// `drives_margin` as `stress` sets it: worst of its asset, positive, and the grid loss
+    /// sets initial margin. `None` for a point index past the grid.
+    pub fn report(&self, grid: &[GridPointPart], grid_binds: bool) -> Option<GridPointReport> {
+        let GridLossPart(point, loss, worst) = *self;
+        let p = grid.get(point)?;
+        let counted_loss = p.fraction * loss;
+        Some(GridPointReport {
+            asset: p.asset.clone(),
+            price_move: p.price_move,
+            vol_move: p.vol_move,
+            extended: p.extended,
+            fraction: p.fraction,
+            loss,
+            counted_loss,
+            worst,
+            drives_margin: worst && grid_binds && counted_loss > 0.0,
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,6 +246,15 @@ pub fn encode(shard: &ShardFile) -> Vec<u8> {
         put_values(&mut paths, column, width);
     }
     put_section(&mut out, TAG_PATHS, &paths);
+    let mut histograms = Vec::new();
+    for h in &shard.histograms {
+        let bins = h.sparse();
+        put_u64(&mut histograms, bins.len() as u64);
+        put_ascending(&mut histograms, bins.iter().map(|&(b, _)| b));
+        bins.iter()
+            .for_each(|&(_, c)| put_varint(&mut histograms, c));
+    }
+    put_section(&mut out, TAG_HISTOGRAMS, &histograms);
     let checksum = Sha256::digest(&out);
     out.extend_from_slice(&checksum);
     out
@@ -233,12 +300,27 @@ pub fn decode(bytes: &[u8]) -> Result<ShardFile, Damaged> {
     let mut paths_section = r.section(TAG_PATHS)?;
     let paths = read_paths(&mut paths_section)?;
     paths_section.end("the paths section")?;
+    let mut histograms_section = r.section(TAG_HISTOGRAMS)?;
+    let histograms = (0..header.accounts.len())
+        .map(|_| read_histogram(&mut histograms_section))
+        .collect::<Result<Vec<_>, _>>()?;
+    histograms_section.end("the histograms section")?;
     r.end("the file")?;
     Ok(ShardFile {
         header,
         tails,
         paths,
+        histograms,
     })
+}
+
+fn read_histogram(r: &mut Reader) -> Result<LossHistogram, Damaged> {
+    let n = r.len()?;
+    let bins = r.ascending(n)?;
+    let counts = (0..n).map(|_| r.varint()).collect::<Result<Vec<_>, _>>()?;
+    let pairs: Vec<(u32, u64)> = bins.into_iter().zip(counts).collect();
+    LossHistogram::from_sparse(&pairs)
+        .ok_or_else(|| Damaged("a histogram bin out of range or with a zero count".into()))
 }
 
 fn read_tail(r: &mut Reader) -> Result<Vec<TailEntry>, Damaged> {
@@ -298,6 +380,15 @@ fn put_ascending(out: &mut Vec<u8>, values: impl Iterator<Item = u32>) {
             out.push(byte | 0x80);
         }
     }
+}
+
+/// A u64 as a LEB128 varint: 7 bits a byte, low first, the high bit set on all but the last.
+fn put_varint(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x & 0x7f) as u8 | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
 }
 
 /// 4 when every value is exactly an f32 (bit for bit, signed zeros included), else 8.
@@ -375,6 +466,23 @@ impl<'a> Reader<'a> {
             .collect())
     }
 
+    /// A u64 written by [`put_varint`] (at most 10 bytes, no bits beyond 64).
+    fn varint(&mut self) -> Result<u64, Damaged> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = self.take(1)?[0];
+            let bits = u64::from(byte & 0x7f);
+            if shift == 63 && bits > 1 {
+                break;
+            }
+            x |= bits << shift;
+            if byte & 0x80 == 0 {
+                return Ok(x);
+            }
+        }
+        Err(Damaged("a count that is not a u64 varint".into()))
+    }
+
     /// `n` strictly ascending u32s written by [`put_ascending`].
     fn ascending(&mut self, n: usize) -> Result<Vec<u32>, Damaged> {
         let bad = || Damaged("path indices that are not ascending u32s".into());
@@ -450,6 +558,22 @@ mod tests {
         // A repeated path (a zero difference) is damage.
         let mut r = Reader { bytes: &[5, 0] };
         assert!(r.ascending(2).is_err());
+    }
+
+    #[test]
+    fn counts_round_trip_through_varints() {
+        let counts = [0u64, 1, 127, 128, 300, 1 << 35, u64::MAX];
+        let mut bytes = Vec::new();
+        counts.iter().for_each(|&c| put_varint(&mut bytes, c));
+        let mut r = Reader { bytes: &bytes };
+        let back: Vec<u64> = counts.iter().map(|_| r.varint().unwrap()).collect();
+        assert_eq!(back, counts);
+        assert!(r.end("test").is_ok());
+        // Eleven continuation bytes, or bits past 64: damage.
+        assert!(Reader { bytes: &[0xff; 11] }.varint().is_err());
+        let mut over = vec![0xff; 9];
+        over.push(0x02);
+        assert!(Reader { bytes: &over }.varint().is_err());
     }
 
     #[test]

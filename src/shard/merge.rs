@@ -15,10 +15,13 @@ use crate::engine::{AccountTail, TailEntry};
 use crate::error::{Error, Result};
 use crate::margin;
 use crate::model::aggregate::holding_loss;
+use crate::model::distribution::LossHistogram;
+use crate::report::html::AccountExtras;
 use crate::report::{
     AccountReport, ComponentReport, MarginCurrency, Report, RunInfo, margin_report, measure_report,
 };
 use crate::risk::{self, Measure};
+use crate::run::{self, AccountDistribution};
 
 /// A shard file read, with the name it was given by.
 #[derive(Clone, Debug)]
@@ -46,7 +49,22 @@ pub fn read_shard(file: &str, bytes: &[u8]) -> Result<NamedShard> {
 }
 
 /// The report of the whole run from its shards, in any order.
-pub fn merge(mut shards: Vec<NamedShard>) -> Result<Report> {
+pub fn merge(shards: Vec<NamedShard>) -> Result<Report> {
+    Ok(merge_with_extras(shards)?.report)
+}
+
+/// A merged run: its report and, per account, what its HTML page shows beyond the report
+/// (the loss distribution and the full stress grid): `run --report`'s [`AccountExtras`].
+#[derive(Clone, Debug)]
+pub struct Merged {
+    pub report: Report,
+    pub extras: Vec<AccountExtras>,
+}
+
+/// [`merge`], with each account's page extras: the histogram is the sum of the shards'
+/// (every loss counted once, by the project's fixed bins), the inset the worst
+/// [`run::inset_len`] losses of the union of the shards' tails in the tail order.
+pub fn merge_with_extras(mut shards: Vec<NamedShard>) -> Result<Merged> {
     let Some(first) = shards.first() else {
         return Err(Error::input(
             "command line",
@@ -61,12 +79,14 @@ pub fn merge(mut shards: Vec<NamedShard>) -> Result<Report> {
     check_every_index_once(&shards)?;
     shards.sort_by_key(|s| s.shard.header.index);
     let lead = &shards[0].shard.header;
-    let accounts = lead
+    let (accounts, extras): (Vec<AccountReport>, Vec<AccountExtras>) = lead
         .accounts
         .iter()
         .enumerate()
         .map(|(a, parts)| merge_account(&shards, a, parts))
-        .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .unzip();
     let mut devices: Vec<&str> = Vec::new();
     for s in &shards {
         if !devices.contains(&s.shard.header.device.as_str()) {
@@ -74,7 +94,7 @@ pub fn merge(mut shards: Vec<NamedShard>) -> Result<Report> {
         }
     }
     let run = &lead.run;
-    Ok(Report {
+    let report = Report {
         run: RunInfo {
             method: "mc",
             paths: lead.paths,
@@ -90,12 +110,18 @@ pub fn merge(mut shards: Vec<NamedShard>) -> Result<Report> {
             calibration: run.calibration.clone(),
         },
         accounts,
-    })
+    };
+    Ok(Merged { report, extras })
 }
 
-/// One account's report: its tail is the best `tail_len` of the shards' tails; VaR, ES,
-/// intervals and component ES are computed from it exactly as the whole run computes them.
-fn merge_account(shards: &[NamedShard], a: usize, parts: &AccountParts) -> Result<AccountReport> {
+/// One account's report and page extras: its tail is the best `tail_len` of the shards'
+/// tails; VaR, ES, intervals and component ES are computed from it exactly as the whole run
+/// computes them.
+fn merge_account(
+    shards: &[NamedShard],
+    a: usize,
+    parts: &AccountParts,
+) -> Result<(AccountReport, AccountExtras)> {
     let lead = &shards[0].shard.header;
     let run = &lead.run;
     let mut entries: Vec<(TailEntry, usize)> = shards
@@ -104,6 +130,11 @@ fn merge_account(shards: &[NamedShard], a: usize, parts: &AccountParts) -> Resul
         .flat_map(|(s, shard)| shard.shard.tails[a].iter().map(move |&e| (e, s)))
         .collect();
     entries.sort_unstable_by(|x, y| TailEntry::worse_first(&x.0, &y.0));
+    let worst_losses = entries
+        .iter()
+        .take(run.inset_len)
+        .map(|e| e.0.loss)
+        .collect();
     entries.truncate(run.tail_len);
     let tail = AccountTail {
         worst: entries.iter().map(|e| e.0).collect(),
@@ -145,7 +176,8 @@ fn merge_account(shards: &[NamedShard], a: usize, parts: &AccountParts) -> Resul
         run.mm_ratio,
     )
     .with_apc_buffer(run.apc_buffer, run.mm_ratio);
-    Ok(AccountReport {
+    let extras = page_extras(shards, a, parts, worst_losses, m.binding);
+    let report = AccountReport {
         id: parts.id.clone(),
         currency: match &parts.coin {
             None => MarginCurrency::Usd,
@@ -164,7 +196,37 @@ fn merge_account(shards: &[NamedShard], a: usize, parts: &AccountParts) -> Resul
                 es,
             })
             .collect(),
-    })
+    };
+    Ok((report, extras))
+}
+
+/// What the page shows of account `a` beyond its report: the sum of the shards' histograms,
+/// the merged inset losses, and its stress grid with the cell that drives the merged margin.
+fn page_extras(
+    shards: &[NamedShard],
+    a: usize,
+    parts: &AccountParts,
+    worst_losses: Vec<f64>,
+    binding: margin::Binding,
+) -> AccountExtras {
+    let mut histogram = LossHistogram::new();
+    shards
+        .iter()
+        .for_each(|s| histogram.merge(&s.shard.histograms[a]));
+    let grid = &shards[0].shard.header.run.grid;
+    let grid_binds = binding == margin::Binding::Grid;
+    AccountExtras {
+        distribution: Some(AccountDistribution {
+            histogram,
+            worst_losses,
+        }),
+        grid: parts
+            .grid_points
+            .iter()
+            // Every index is in the grid: `check_structure` refused the file otherwise.
+            .filter_map(|p| p.report(grid, grid_binds))
+            .collect(),
+    }
 }
 
 /// The whole run's non-finite check (run/finite.rs) on the figures the merge makes; the
@@ -316,7 +378,11 @@ fn check_structure(s: &ShardFile) -> Result<(), Damaged> {
     if h.run.tail_len != risk::tail_len(h.paths, &levels) {
         return bad(format!("tail length {} for its levels", h.run.tail_len));
     }
-    let k_expected = h.run.tail_len.min((range.end - range.start) as usize);
+    if h.run.inset_len != run::inset_len(h.paths, levels.iter().copied()) {
+        return bad(format!("inset length {} for its levels", h.run.inset_len));
+    }
+    let n_shard = range.end - range.start;
+    let k_expected = h.run.tail_len.max(h.run.inset_len).min(n_shard as usize);
     let in_range = |p: u32| range.contains(&u64::from(p));
     for (a, tail) in s.tails.iter().enumerate() {
         let sorted = tail
@@ -325,6 +391,14 @@ fn check_structure(s: &ShardFile) -> Result<(), Damaged> {
         if tail.len() != k_expected || !sorted || !tail.iter().all(|e| in_range(e.path)) {
             return bad(format!(
                 "the tail of account {a} is not its {k_expected} largest losses"
+            ));
+        }
+    }
+    for (a, histogram) in s.histograms.iter().enumerate() {
+        if histogram.total() != n_shard {
+            return bad(format!(
+                "the histogram of account {a} counts {} losses, not its {n_shard} paths",
+                histogram.total()
             ));
         }
     }
@@ -342,7 +416,8 @@ fn check_structure(s: &ShardFile) -> Result<(), Damaged> {
             .holdings
             .iter()
             .all(|x| x.instrument < t.instruments)
-            && account.coin.as_ref().is_none_or(|c| c.asset < t.assets);
+            && account.coin.as_ref().is_none_or(|c| c.asset < t.assets)
+            && account.grid_points.iter().all(|p| p.0 < h.run.grid.len());
         if !fits {
             return bad(format!("account {} refers past the book", account.id));
         }

@@ -12,6 +12,11 @@
 //! unit that the shard stored for its paths ([`crate::model::aggregate::holding_loss`], the
 //! arithmetic of the whole run's own component ES). Everything else of the report does not
 //! depend on the paths and travels in the header.
+//!
+//! `merge --report` (R7) renders `run --report`'s page: each shard also keeps the report's
+//! inset losses (its tail raised to [`crate::run::inset_len`]) and counts every account's
+//! loss histogram in the same tail pass; histograms add, and the inset of the union of the
+//! shards' tails is the whole run's for the same reason as the tail.
 
 mod digest;
 pub mod file;
@@ -23,7 +28,7 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 
 pub use digest::inputs_sha256;
-pub use merge::{NamedShard, merge};
+pub use merge::{Merged, NamedShard, merge, merge_with_extras};
 pub use simulate::run_shard;
 
 /// `--shard I/N` as written: two integers (I may be written negative: that is a value error,

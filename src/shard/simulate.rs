@@ -5,11 +5,13 @@ use std::time::Instant;
 
 use super::ShardIndex;
 use super::file::{
-    AccountParts, CoinPart, HoldingPart, PathTable, RunParts, ShardFile, ShardHeader,
+    AccountParts, CoinPart, GridLossPart, GridPointPart, HoldingPart, PathTable, RunParts,
+    ShardFile, ShardHeader,
 };
 use crate::book::{Book, Currency};
-use crate::engine::{AccountTail, Backend, SimulationPlan};
+use crate::engine::{AccountTail, Backend, CountedTails, SimulationPlan};
 use crate::error::{Error, Result};
+use crate::greeks::account_assets;
 use crate::risk::{self, Measure};
 use crate::run::{
     self, AccountFigures, Evaluation, RunInputs, ScenarioSource, Simulation, TAIL_ENTRY_BUDGET,
@@ -45,11 +47,17 @@ pub fn run_shard(
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let whole = run::plan(&inputs.config);
     let range = shard.range(whole.paths);
+    let levels = inputs.config.confidence.iter().copied();
+    let inset = run::inset_len(whole.paths, levels.chain([inputs.config.margin.confidence]));
     let plan = SimulationPlan {
         paths: range.end - range.start,
         first_path: range.start,
-        // K of H1: a shard of fewer paths than the tail keeps them all.
-        tail_len: whole.tail_len.min((range.end - range.start) as usize),
+        // K' of the file: K of H1 raised to the report's inset; a shard of fewer paths keeps
+        // them all.
+        tail_len: whole
+            .tail_len
+            .max(inset)
+            .min((range.end - range.start) as usize),
         ..whole.clone()
     };
     limits::check_tail_memory(
@@ -62,12 +70,13 @@ pub fn run_shard(
         rayon::current_num_threads(),
         limits::available_memory(),
     )?;
-    let tails = shard_tails(&book, &plan, backend, progress)?;
+    let CountedTails { tails, histograms } = shard_tails(&book, &plan, backend, progress)?;
     let k_margin = risk::tail_rank(whole.paths, inputs.config.margin.confidence);
     let table = path_table(&book, &tails, k_margin, plan.seed, backend)?;
     let zeros = vec![0.0; book.accounts.len()];
     let figures = margin_figures(&book, &zeros, &inputs.config, backend, named)?;
-    let (run_parts, accounts) = path_independent_parts(inputs, book, whole, figures, backend)?;
+    let ev = placeholder_evaluation(inputs, book, whole, figures)?;
+    let (run_parts, accounts) = path_independent_parts(inputs, &ev, inset, backend)?;
     let info = backend.info();
     let header = ShardHeader {
         tailrisk_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -90,31 +99,36 @@ pub fn run_shard(
             header,
             tails: tails.into_iter().map(|t| t.worst).collect(),
             paths: table,
+            histograms,
         },
         warnings,
     })
 }
 
-/// Every account's tail over the shard's paths, in account groups past the tail budget as
-/// the whole run makes them (the tails do not depend on the grouping).
+/// Every account's tail and loss histogram over the shard's paths, counted in one tail pass
+/// ([`Backend::counted_tails`], as `run --report` counts them), in account groups past the
+/// tail budget as the whole run makes them (neither depends on the grouping).
 fn shard_tails(
     book: &Book,
     plan: &SimulationPlan,
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<AccountTail>> {
+) -> Result<CountedTails> {
     let passes = run::account_passes(book, plan.tail_len, TAIL_ENTRY_BUDGET);
     let groups = passes.len() as u64;
-    let mut tails = Vec::with_capacity(book.accounts.len());
+    let mut all = CountedTails {
+        tails: Vec::with_capacity(book.accounts.len()),
+        histograms: Vec::with_capacity(book.accounts.len()),
+    };
     for (g, sub) in passes.iter().enumerate() {
         let done_before = g as u64 * plan.paths;
-        tails.extend(
-            ScenarioSource::MonteCarlo.tails(backend, sub, plan, &|done| {
-                progress((done_before + done) / groups)
-            })?,
-        );
+        let counted = ScenarioSource::MonteCarlo.counted_tails(backend, sub, plan, &|done| {
+            progress((done_before + done) / groups)
+        })?;
+        all.tails.extend(counted.tails);
+        all.histograms.extend(counted.histograms);
     }
-    Ok(tails)
+    Ok(all)
 }
 
 /// The revaluation of [`component_paths`] by the backend's own regeneration: what the
@@ -150,17 +164,15 @@ fn component_paths(tails: &[AccountTail], k_margin: usize) -> Vec<u32> {
     paths
 }
 
-/// The report parts no path changes: the run's (horizon, steps, repair, calibration) and
-/// each account's stress, Greeks and margin inputs, assembled by the report code itself
-/// from an evaluation whose path figures are placeholders (zeros); its non-finite check
-/// runs on them as the whole run's would.
-fn path_independent_parts(
+/// An evaluation of the shard's book whose path figures are placeholders (zeros): what the
+/// report code assembles the path-independent parts from; its non-finite check runs on them
+/// as the whole run's would.
+fn placeholder_evaluation(
     inputs: &RunInputs,
     book: Book,
     whole: SimulationPlan,
     figures: run::MarginFigures,
-    backend: &dyn Backend,
-) -> Result<(RunParts, Vec<AccountParts>)> {
+) -> Result<Evaluation> {
     let config = &inputs.config;
     let placeholder = |confidence| Measure {
         confidence,
@@ -192,12 +204,28 @@ fn path_independent_parts(
         warnings: Vec::new(),
     };
     check_figures(&ev.sim, &ev.figures, &inputs.portfolio)?;
-    let report = crate::report::report(&ev, config, backend);
+    Ok(ev)
+}
+
+/// The report parts no path changes: the run's (horizon, steps, repair, calibration) and
+/// each account's stress, Greeks, margin inputs and full stress grid, assembled by the
+/// report code itself from a [`placeholder_evaluation`] (the grid as `stress_report` lists
+/// it).
+fn path_independent_parts(
+    inputs: &RunInputs,
+    ev: &Evaluation,
+    inset_len: usize,
+    backend: &dyn Backend,
+) -> Result<(RunParts, Vec<AccountParts>)> {
+    let config = &inputs.config;
+    let report = crate::report::report(ev, config, backend);
     let book = &ev.sim.book;
+    let grid = &ev.figures.stress.grid;
     let run_parts = RunParts {
         horizon_days: config.horizon_days,
         steps: config.steps,
         tail_len: ev.sim.plan.tail_len,
+        inset_len,
         confidence: config.confidence.clone(),
         margin_confidence: config.margin.confidence,
         mm_ratio: config.margin.mm_ratio,
@@ -206,13 +234,24 @@ fn path_independent_parts(
         calibration: report.run.calibration,
         asset_spots: book.assets.iter().map(|a| a.spot).collect(),
         base_values: book.instruments.iter().map(|i| i.base_value).collect(),
+        grid: grid
+            .iter()
+            .map(|p| GridPointPart {
+                asset: book.assets[p.asset].symbol.clone(),
+                price_move: p.price_move,
+                vol_move: p.vol_move,
+                extended: p.extended,
+                fraction: p.fraction,
+            })
+            .collect(),
     };
     let mut parts = Vec::with_capacity(book.accounts.len());
-    for (i, ((account, r), m)) in book
+    for (i, (((account, r), m), s)) in book
         .accounts
         .iter()
         .zip(report.accounts)
         .zip(&ev.figures.margins)
+        .zip(&ev.figures.stress.accounts)
         .enumerate()
     {
         let (Some(stress), Some(greeks)) = (r.stress, r.greeks) else {
@@ -249,6 +288,18 @@ fn path_independent_parts(
                     label: h.label.clone(),
                     instrument: h.instrument,
                     quantity: h.quantity,
+                })
+                .collect(),
+            // The points `stress_report` lists for the account, in its order.
+            grid_points: account_assets(book, account)
+                .into_iter()
+                .flat_map(|a| {
+                    grid.iter()
+                        .enumerate()
+                        .filter(move |(_, p)| p.asset == a)
+                        .map(move |(j, _)| {
+                            GridLossPart(j, s.grid_losses[j], s.worst_grid[a] == Some(j))
+                        })
                 })
                 .collect(),
         });
