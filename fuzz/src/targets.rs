@@ -7,14 +7,15 @@
 //!
 //! One definition serves the libFuzzer targets (`fuzz/fuzz_targets/*.rs`) and the replay of
 //! the whole corpus in the normal test suite (`tests/fuzz_regressions.rs`, via `#[path]`),
-//! so this file uses only `tailrisk`, `sha2` and `chrono`, dependencies of both.
+//! so this file uses only `tailrisk` and its own dependencies (`chrono`, `serde_json`, `sha2`).
 
 use std::sync::LazyLock;
 
 use sha2::{Digest, Sha256};
 use tailrisk::book::{Book, SourceFiles};
 use tailrisk::config::RunConfig;
-use tailrisk::import::deribit::{self, Document, Request};
+use tailrisk::import::deribit::positions::{AccountOut, Known, import_positions};
+use tailrisk::import::deribit::{self, Document, Notes, Request};
 use tailrisk::input;
 use tailrisk::market::Market;
 use tailrisk::portfolio::Portfolio;
@@ -140,22 +141,54 @@ pub fn deribit_book_summary(data: &[u8]) {
 }
 
 /// `import deribit --positions FILE` with the shipped BTC and ETH book summaries and
-/// correlation, failing on the first unusable row and listing them (`--skip-unusable`).
+/// correlation, failing on the first unusable row and listing them (`--skip-unusable`): the
+/// positions half of [`deribit::import`] (the market half, the same for every input, is
+/// imported once), then validated as [`deribit::Import::validate`] does.
 pub fn deribit_positions(data: &[u8]) {
-    let Some(text) = text(data) else { return };
-    for skip_unusable in [false, true] {
-        let request = Request {
-            book_summaries: vec![
-                document("book_summary_btc.json", BOOK_SUMMARY_BTC),
-                document("book_summary_eth.json", BOOK_SUMMARY_ETH),
-            ],
-            positions: vec![document(FILE, &text)],
+    struct Imported {
+        assets: Vec<String>,
+        as_of_ms: i64,
+        market: Market,
+    }
+    static IMPORTED: LazyLock<Imported> = LazyLock::new(|| {
+        let summaries = [
+            document("book_summary_btc.json", BOOK_SUMMARY_BTC),
+            document("book_summary_eth.json", BOOK_SUMMARY_ETH),
+        ];
+        let (market, as_of_ms) =
+            deribit::market::import_market(&summaries, &mut Notes::default()).expect("import");
+        let whole = deribit::import(&Request {
+            book_summaries: summaries.to_vec(),
             correlation: Some(document("correlation.json", CORRELATION)),
-            account_id: "deribit".into(),
+            ..Request::default()
+        })
+        .expect("the shipped responses import");
+        Imported {
+            assets: market.assets.keys().cloned().collect(),
+            as_of_ms,
+            market: input::parse_market(&whole.market, "market.json").expect("it reads back"),
+        }
+    });
+    let Some(text) = text(data) else { return };
+    let known = Known {
+        assets: &IMPORTED.assets,
+        as_of_ms: IMPORTED.as_of_ms,
+    };
+    for skip_unusable in [false, true] {
+        let account = AccountOut {
+            id: "deribit".into(),
             margin_currency: "USD".into(),
-            skip_unusable,
+            positions: Vec::new(),
         };
-        import_and_validate(&request);
+        let files = [document(FILE, &text)];
+        let mut notes = Notes::default();
+        let Ok(out) = import_positions(&files, account, &known, skip_unusable, &mut notes) else {
+            continue;
+        };
+        let written = serde_json::to_string_pretty(&out).expect("a portfolio serialises");
+        if let Ok(portfolio) = input::parse_portfolio_json(&written, "portfolio.json") {
+            compile(&IMPORTED.market, &portfolio, &RunConfig::default());
+        }
     }
 }
 
@@ -212,9 +245,12 @@ pub fn shard(data: &[u8]) {
 // }
 // --- end HTTP request bodies
 
+/// A target's body: returns whatever the input.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name of its corpus folder (`fuzz/corpus/NAME`) and its
 /// `fuzz/fuzz_targets/NAME.rs`.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("market", market),
     ("portfolio_json", portfolio_json),
     ("portfolio_csv", portfolio_csv),
