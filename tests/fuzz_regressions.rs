@@ -53,3 +53,23 @@ fn every_target_has_a_corpus_and_a_fuzz_target_file() {
         );
     }
 }
+
+/// The targets' byte-level entry point refuses non-UTF-8 bytes exactly as reading the file
+/// does (same field, value and message; the file as named).
+#[test]
+fn text_of_refuses_non_utf8_as_reading_a_file_does() {
+    let bytes = b"{\n  \"as_of\": \xff\xfe".to_vec();
+    let path = std::env::temp_dir().join(format!("tailrisk-fuzz-utf8-{}.json", std::process::id()));
+    std::fs::write(&path, &bytes).unwrap();
+    let from_file = tailrisk::input::load_market(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    let from_bytes = tailrisk::input::text_of(bytes, &path.display().to_string()).unwrap_err();
+    assert_eq!(format!("{from_file:?}"), format!("{from_bytes:?}"));
+    let tailrisk::Error::Input { field, value, .. } = from_bytes else {
+        panic!("an input error expected, got {from_bytes:?}");
+    };
+    assert_eq!(
+        (field.as_str(), value.as_str()),
+        ("line 2, column 12", "bytes 0xff 0xfe")
+    );
+}
