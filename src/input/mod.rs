@@ -78,6 +78,13 @@ pub fn load_history(path: &Path, market: &Market) -> Result<History> {
 /// is not UTF-8.
 pub(crate) fn read(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::unreadable(path, e))?;
+    text_of(bytes, &path.display().to_string())
+}
+
+/// The text of the bytes of input file `file`, as [`read`] takes it: an input error naming
+/// the line, column and bytes when it is not UTF-8. The byte-level entry point of every
+/// text parser (the fuzz targets in `fuzz/` start here).
+pub fn text_of(bytes: Vec<u8>, file: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let bytes = e.as_bytes();
@@ -89,7 +96,7 @@ pub(crate) fn read(path: &Path) -> Result<String> {
             .map(|b| format!("{b:#04x}"))
             .collect();
         Error::input(
-            path.display().to_string(),
+            file,
             format!("line {line}, column {column}"),
             format!("bytes {}", bad.join(" ")),
             "the file is not UTF-8 text",
