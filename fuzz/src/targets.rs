@@ -227,7 +227,9 @@ pub fn http_bodies(data: &[u8]) {
     use tailrisk::input::requests::{
         MarketDocument, parse_margin_request, parse_trades_request, parse_whatif_request,
     };
-    let Some((&endpoint, body)) = data.split_first() else { return };
+    let Some((&endpoint, body)) = data.split_first() else {
+        return;
+    };
     let Some(text) = text(body) else { return };
     match endpoint % 4 {
         0 => drop(parse_margin_request(&text, "POST /v1/margin")),
