@@ -9,7 +9,10 @@ mod build;
 mod format;
 pub mod html;
 
-pub use build::{margin_currency, margin_report, measure_report, report, run_info, stress_report};
+pub use build::{
+    account_greeks, account_stress, margin_currency, margin_report, measure_report, repair_report,
+    report, run_info, stress_report,
+};
 pub(crate) use format::group_thousands;
 pub use format::{money, pretty_json};
 

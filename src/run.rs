@@ -312,21 +312,23 @@ pub fn margin_figures(
     backend: &dyn Backend,
     named: Vec<ResolvedScenario>,
 ) -> Result<MarginFigures> {
-    let stress = run_stress(book, backend, &config.stress, named)?;
-    let unit = instrument_greeks(book);
-    let mut greeks = Vec::with_capacity(book.accounts.len());
+    let (stress, greeks) = stress_and_greeks(book, config, backend, named)?;
     let mut margins = Vec::with_capacity(book.accounts.len());
-    for ((account, s), &es) in book.accounts.iter().zip(&stress.accounts).zip(margin_es) {
-        let g = account_greeks(book, account, &unit);
+    for (((account, s), &es), g) in book
+        .accounts
+        .iter()
+        .zip(&stress.accounts)
+        .zip(margin_es)
+        .zip(&greeks)
+    {
         margins.push(margin::margin(
             es,
             s.grid_loss,
             s.worst_named_loss(),
-            liquidity_addon(book, account, &g),
+            liquidity_addon(book, account, g),
             short_option_minimum(book, account),
             config.margin.mm_ratio,
         ));
-        greeks.push(g);
     }
     // The APC buffer tool scales the whole IM (SPEC §9, settled detail 6).
     let buffer = config.margin.apc.and_then(|t| t.buffer());
@@ -338,6 +340,25 @@ pub fn margin_figures(
         greeks,
         margins,
     })
+}
+
+/// The figures of a run no path enters: the stress scenarios through the backend's revalue
+/// stage, and each account's Greeks per asset (every asset, book order, in its margin
+/// currency).
+pub fn stress_and_greeks(
+    book: &Book,
+    config: &RunConfig,
+    backend: &dyn Backend,
+    named: Vec<ResolvedScenario>,
+) -> Result<(StressResults, Vec<Vec<Greeks>>)> {
+    let stress = run_stress(book, backend, &config.stress, named)?;
+    let unit = instrument_greeks(book);
+    let greeks = book
+        .accounts
+        .iter()
+        .map(|account| account_greeks(book, account, &unit))
+        .collect();
+    Ok((stress, greeks))
 }
 
 /// Compiles the book, resolves the named scenarios (a bad scenarios file fails before the

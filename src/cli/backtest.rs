@@ -13,7 +13,7 @@ use super::commands::{load_inputs, select_backend, with_threads};
 use super::output::write_output;
 use super::report::write_page;
 use crate::backtest::{BacktestInputs, DEFAULT_PATHS, backtest};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::input;
 use crate::model::historical::HistoricalMethod;
 use crate::report::html::backtest_page;
@@ -173,8 +173,9 @@ pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
     // The page is made before anything is written, from the JSON it embeds (R2).
     let page = match &args.report {
         Some(_) => {
-            let value = serde_json::from_str(&json)
-                .expect("the backtest's own JSON parses: it was serialised from a struct");
+            let value = serde_json::from_str(&json).map_err(|e| {
+                Error::Verification(format!("internal: the backtest's JSON does not parse: {e}"))
+            })?;
             Some(backtest_page(&value, &json)?)
         }
         None => None,

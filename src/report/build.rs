@@ -1,14 +1,17 @@
 //! Report assembly: the structures of SPEC §8 ([`Report`], [`StressCommandReport`], the
 //! `run` object of every report) built from what [`crate::run`] evaluated.
 
+use std::collections::BTreeMap;
+
 use crate::book::{AccountBook, Book, Currency};
 use crate::config::RunConfig;
 use crate::engine::Backend;
+use crate::greeks::Greeks;
 use crate::greeks::account_assets;
 use crate::margin::{Binding, Margin};
 use crate::risk::Measure;
 use crate::run::{Evaluation, RunInputs, Simulation};
-use crate::stress::ScenarioOrigin;
+use crate::stress::{ScenarioOrigin, StressResults};
 
 use super::{
     AccountReport, AccountStressReport, ComponentReport, GreeksReport, GridPointReport, GridReport,
@@ -26,73 +29,91 @@ pub fn report(ev: &Evaluation, config: &RunConfig, backend: &dyn Backend) -> Rep
         .iter()
         .enumerate()
         .zip(&ev.sim.accounts)
-        .map(|((i, account), fig)| {
-            let s = &f.stress.accounts[i];
-            let assets = account_assets(book, account);
-            AccountReport {
-                id: account.id.clone(),
-                currency: margin_currency(book, account),
-                measures: fig.measures.iter().map(measure_report).collect(),
-                stress: Some(StressReport {
-                    grid_loss: s.grid_loss,
-                    grid: assets
-                        .iter()
-                        .filter_map(|&a| s.worst_grid[a])
-                        .map(|w| {
-                            let p = &f.stress.grid[w];
-                            GridReport {
-                                asset: book.assets[p.asset].symbol.clone(),
-                                loss: s.counted(&f.stress.grid, w),
-                                price_move: p.price_move,
-                                vol_move: p.vol_move,
-                            }
-                        })
-                        .collect(),
-                    scenarios: f
-                        .stress
-                        .named
-                        .iter()
-                        .zip(&s.named_losses)
-                        .map(|(n, &loss)| ScenarioReport {
-                            name: n.name.clone(),
-                            loss,
-                        })
-                        .collect(),
-                }),
-                margin: Some(margin_report(&f.margins[i])),
-                greeks: Some(
-                    assets
-                        .iter()
-                        .map(|&a| {
-                            let g = f.greeks[i][a];
-                            (
-                                book.assets[a].symbol.clone(),
-                                GreeksReport {
-                                    delta_usd: g.delta,
-                                    gamma_usd: g.gamma,
-                                    vega_usd: g.vega,
-                                    theta_usd: g.theta,
-                                },
-                            )
-                        })
-                        .collect(),
-                ),
-                components: account
-                    .holdings
-                    .iter()
-                    .zip(&fig.components)
-                    .map(|(h, &es)| ComponentReport {
-                        instrument: h.label.clone(),
-                        es,
-                    })
-                    .collect(),
-            }
+        .map(|((i, account), fig)| AccountReport {
+            id: account.id.clone(),
+            currency: margin_currency(book, account),
+            measures: fig.measures.iter().map(measure_report).collect(),
+            stress: Some(account_stress(book, &f.stress, i)),
+            margin: Some(margin_report(&f.margins[i])),
+            greeks: Some(account_greeks(book, &f.greeks, i)),
+            components: account
+                .holdings
+                .iter()
+                .zip(&fig.components)
+                .map(|(h, &es)| ComponentReport {
+                    instrument: h.label.clone(),
+                    es,
+                })
+                .collect(),
         })
         .collect();
     Report {
         run: run_info(config, &ev.sim, backend, ev.seconds),
         accounts,
     }
+}
+
+/// Account `i`'s stress summary: its grid loss, the worst counted point per asset it holds,
+/// and every named scenario's loss (no path enters it).
+pub fn account_stress(book: &Book, stress: &StressResults, i: usize) -> StressReport {
+    let s = &stress.accounts[i];
+    StressReport {
+        grid_loss: s.grid_loss,
+        grid: account_assets(book, &book.accounts[i])
+            .iter()
+            .filter_map(|&a| s.worst_grid[a])
+            .map(|w| {
+                let p = &stress.grid[w];
+                GridReport {
+                    asset: book.assets[p.asset].symbol.clone(),
+                    loss: s.counted(&stress.grid, w),
+                    price_move: p.price_move,
+                    vol_move: p.vol_move,
+                }
+            })
+            .collect(),
+        scenarios: stress
+            .named
+            .iter()
+            .zip(&s.named_losses)
+            .map(|(n, &loss)| ScenarioReport {
+                name: n.name.clone(),
+                loss,
+            })
+            .collect(),
+    }
+}
+
+/// Account `i`'s Greeks per asset it holds, by symbol (no path enters them).
+pub fn account_greeks(
+    book: &Book,
+    greeks: &[Vec<Greeks>],
+    i: usize,
+) -> BTreeMap<String, GreeksReport> {
+    account_assets(book, &book.accounts[i])
+        .iter()
+        .map(|&a| {
+            let g = greeks[i][a];
+            (
+                book.assets[a].symbol.clone(),
+                GreeksReport {
+                    delta_usd: g.delta,
+                    gamma_usd: g.gamma,
+                    vega_usd: g.vega,
+                    theta_usd: g.theta,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The Higham repair of the book's correlation, as the report's `run` object gives it.
+pub fn repair_report(book: &Book) -> Option<RepairReport> {
+    book.correlation_repair.as_ref().map(|r| RepairReport {
+        method: "Higham (2002) nearest correlation matrix".into(),
+        frobenius_distance: r.frobenius_distance,
+        min_eigenvalue_before: r.min_eigenvalue_before,
+    })
 }
 
 /// The output of `tailrisk stress`: every grid point and named scenario per account, marking
@@ -240,11 +261,7 @@ pub fn run_info(
         precision: info.precision,
         version: env!("CARGO_PKG_VERSION").to_string(),
         seconds,
-        correlation_repair: book.correlation_repair.as_ref().map(|r| RepairReport {
-            method: "Higham (2002) nearest correlation matrix".into(),
-            frobenius_distance: r.frobenius_distance,
-            min_eigenvalue_before: r.min_eigenvalue_before,
-        }),
+        correlation_repair: repair_report(book),
         calibration: config.calibrated.clone(),
     }
 }

@@ -11,12 +11,13 @@ use super::file::{
 use crate::book::{Book, Currency};
 use crate::engine::{AccountTail, Backend, CountedTails, SimulationPlan};
 use crate::error::{Error, Result};
+use crate::greeks::Greeks;
 use crate::greeks::account_assets;
-use crate::risk::{self, Measure};
-use crate::run::{
-    self, AccountFigures, Evaluation, RunInputs, ScenarioSource, Simulation, TAIL_ENTRY_BUDGET,
-    check_figures, limits, margin_figures,
-};
+use crate::margin::{liquidity_addon, short_option_minimum};
+use crate::report::{account_greeks, account_stress, repair_report};
+use crate::risk;
+use crate::run::{self, RunInputs, ScenarioSource, TAIL_ENTRY_BUDGET, limits};
+use crate::stress::StressResults;
 
 /// A shard's file and the warnings its run gives (as the whole run would).
 #[derive(Debug)]
@@ -73,10 +74,10 @@ pub fn run_shard(
     let CountedTails { tails, histograms } = shard_tails(&book, &plan, backend, progress)?;
     let k_margin = risk::tail_rank(whole.paths, inputs.config.margin.confidence);
     let table = path_table(&book, &tails, k_margin, plan.seed, backend)?;
-    let zeros = vec![0.0; book.accounts.len()];
-    let figures = margin_figures(&book, &zeros, &inputs.config, backend, named)?;
-    let ev = placeholder_evaluation(inputs, book, whole, figures)?;
-    let (run_parts, accounts) = path_independent_parts(inputs, &ev, inset, backend)?;
+    let (stress, greeks) = run::stress_and_greeks(&book, &inputs.config, backend, named)?;
+    let (run_parts, accounts) =
+        path_independent_parts(inputs, &book, &whole, &stress, &greeks, inset);
+    accounts.iter().try_for_each(check_parts_finite)?;
     let info = backend.info();
     let header = ShardHeader {
         tailrisk_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -164,74 +165,31 @@ fn component_paths(tails: &[AccountTail], k_margin: usize) -> Vec<u32> {
     paths
 }
 
-/// An evaluation of the shard's book whose path figures are placeholders (zeros): what the
-/// report code assembles the path-independent parts from; its non-finite check runs on them
-/// as the whole run's would.
-fn placeholder_evaluation(
-    inputs: &RunInputs,
-    book: Book,
-    whole: SimulationPlan,
-    figures: run::MarginFigures,
-) -> Result<Evaluation> {
-    let config = &inputs.config;
-    let placeholder = |confidence| Measure {
-        confidence,
-        var: 0.0,
-        es: 0.0,
-        var_ci: [0.0; 2],
-        es_ci: [0.0; 2],
-        k: 1,
-    };
-    let accounts = book
-        .accounts
-        .iter()
-        .map(|a| AccountFigures {
-            measures: config.confidence.iter().map(|&c| placeholder(c)).collect(),
-            margin_es: placeholder(config.margin.confidence),
-            components: vec![0.0; a.holdings.len()],
-            tail: AccountTail::default(),
-        })
-        .collect();
-    let ev = Evaluation {
-        sim: Simulation {
-            book,
-            plan: whole,
-            source: ScenarioSource::MonteCarlo,
-            accounts,
-        },
-        figures,
-        seconds: 0.0,
-        warnings: Vec::new(),
-    };
-    check_figures(&ev.sim, &ev.figures, &inputs.portfolio)?;
-    Ok(ev)
-}
-
 /// The report parts no path changes: the run's (horizon, steps, repair, calibration) and
-/// each account's stress, Greeks, margin inputs and full stress grid, assembled by the
-/// report code itself from a [`placeholder_evaluation`] (the grid as `stress_report` lists
-/// it).
+/// each account's stress, Greeks, the ES-independent margin terms and full stress grid,
+/// assembled by the report's own functions (the grid as `stress_report` lists it). The merge
+/// checks every figure it assembles from them for finiteness, as a whole run does.
 fn path_independent_parts(
     inputs: &RunInputs,
-    ev: &Evaluation,
+    book: &Book,
+    whole: &SimulationPlan,
+    stress: &StressResults,
+    greeks: &[Vec<Greeks>],
     inset_len: usize,
-    backend: &dyn Backend,
-) -> Result<(RunParts, Vec<AccountParts>)> {
+) -> (RunParts, Vec<AccountParts>) {
     let config = &inputs.config;
-    let report = crate::report::report(ev, config, backend);
-    let book = &ev.sim.book;
-    let grid = &ev.figures.stress.grid;
+    let grid = &stress.grid;
     let run_parts = RunParts {
         horizon_days: config.horizon_days,
         steps: config.steps,
-        tail_len: ev.sim.plan.tail_len,
+        tail_len: whole.tail_len,
         inset_len,
         confidence: config.confidence.clone(),
         margin_confidence: config.margin.confidence,
         mm_ratio: config.margin.mm_ratio,
         apc_buffer: config.margin.apc.and_then(|t| t.buffer()),
-        correlation_repair: report.run.correlation_repair,
-        calibration: report.run.calibration,
+        correlation_repair: repair_report(book),
+        calibration: config.calibrated.clone(),
         asset_spots: book.assets.iter().map(|a| a.spot).collect(),
         base_values: book.instruments.iter().map(|i| i.base_value).collect(),
         grid: grid
@@ -246,21 +204,7 @@ fn path_independent_parts(
             .collect(),
     };
     let mut parts = Vec::with_capacity(book.accounts.len());
-    for (i, (((account, r), m), s)) in book
-        .accounts
-        .iter()
-        .zip(report.accounts)
-        .zip(&ev.figures.margins)
-        .zip(&ev.figures.stress.accounts)
-        .enumerate()
-    {
-        let (Some(stress), Some(greeks)) = (r.stress, r.greeks) else {
-            // `report::report` fills both for every account of a run.
-            return Err(Error::Verification(format!(
-                "internal: no stress or Greeks in the report of account {}",
-                account.id
-            )));
-        };
+    for (i, (account, s)) in book.accounts.iter().zip(&stress.accounts).enumerate() {
         parts.push(AccountParts {
             id: account.id.clone(),
             coin: match account.currency {
@@ -275,12 +219,12 @@ fn path_independent_parts(
                 .accounts
                 .get(i)
                 .map_or_else(|| "portfolio".into(), |a| a.file()),
-            stress,
-            greeks,
-            grid: m.grid,
-            scenario: m.scenario,
-            liquidity: m.liquidity,
-            short_option_minimum: m.short_option_minimum,
+            stress: account_stress(book, stress, i),
+            greeks: account_greeks(book, greeks, i),
+            grid: s.grid_loss,
+            scenario: s.worst_named_loss(),
+            liquidity: liquidity_addon(book, account, &greeks[i]),
+            short_option_minimum: short_option_minimum(book, account),
             holdings: account
                 .holdings
                 .iter()
@@ -304,5 +248,48 @@ fn path_independent_parts(
                 .collect(),
         });
     }
-    Ok((run_parts, parts))
+    (run_parts, parts)
+}
+
+/// The whole run's non-finite check (run/finite.rs) on the figures no path enters: the
+/// merge checks the path figures it makes, each shard these.
+fn check_parts_finite(parts: &AccountParts) -> Result<()> {
+    let mut named: Vec<(String, f64)> = vec![
+        ("the grid loss".into(), parts.grid),
+        ("the worst named-scenario loss".into(), parts.scenario),
+        ("the liquidity add-on".into(), parts.liquidity),
+        (
+            "the short-option minimum".into(),
+            parts.short_option_minimum,
+        ),
+    ];
+    for p in &parts.grid_points {
+        named.push((format!("the loss of grid point {}", p.0), p.1));
+    }
+    for sc in &parts.stress.scenarios {
+        named.push((format!("the loss of scenario {}", sc.name), sc.loss));
+    }
+    for (asset, g) in &parts.greeks {
+        for (name, v) in [
+            ("delta", g.delta_usd),
+            ("gamma", g.gamma_usd),
+            ("vega", g.vega_usd),
+            ("theta", g.theta_usd),
+        ] {
+            named.push((format!("the {name} on {asset}"), v));
+        }
+    }
+    match named.into_iter().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((figure, value)) => Err(Error::input(
+            &parts.file,
+            format!("accounts[{}]", parts.id),
+            value,
+            format!(
+                "{figure} of account {} is not a finite number: its positions or their market \
+                 data are too large for finite arithmetic",
+                parts.id
+            ),
+        )),
+    }
 }
