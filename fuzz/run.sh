@@ -9,6 +9,9 @@
 # input in fuzz/artifacts/TARGET/. The script runs every target asked for, prints one
 # summary line per target (also appended to fuzz/artifacts/runs.tsv: date, target,
 # seconds, executions, result) and exits 1 if any target failed.
+#
+# TAILRISK_FUZZ_WORK_DIR: keep the discovered corpus in that folder (one subfolder per
+# target) instead of a scratch folder removed at the end, so successive runs build on it.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,8 +35,13 @@ echo "fuzz: building ${#targets[@]} targets"
 cargo fuzz build -O "${target_dir[@]}"
 
 mkdir -p artifacts
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+if [ -n "${TAILRISK_FUZZ_WORK_DIR:-}" ]; then
+  scratch="$TAILRISK_FUZZ_WORK_DIR"
+  mkdir -p "$scratch"
+else
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+fi
 failed=()
 for target in "${targets[@]}"; do
   mkdir -p "$scratch/$target" "artifacts/$target"
