@@ -8,8 +8,10 @@
 //! account, and that every position's today's value and notional are finite numbers.
 
 mod checks;
+mod reuse;
 
 pub use checks::{MAX_JUMP_TRUNCATION_PROBABILITY, poisson_tail_above};
+pub use reuse::WarmBook;
 
 use std::collections::HashMap;
 
@@ -254,6 +256,21 @@ impl Book {
         config: &RunConfig,
         files: &SourceFiles,
     ) -> Result<Book> {
+        let mut book = Book::without_accounts(market, portfolio, config, files)?;
+        book.push_accounts(market, portfolio, None)?;
+        checks::check_finite_positions(&book, portfolio)?;
+        Ok(book)
+    }
+
+    /// The parts of the book that do not depend on the positions: the simulated assets
+    /// (those of `correlation.symbols`, or the one asset `portfolio` refers to), their
+    /// dynamics and the correlation factor; no instrument and no account yet.
+    fn without_accounts(
+        market: &Market,
+        portfolio: &Portfolio,
+        config: &RunConfig,
+        files: &SourceFiles,
+    ) -> Result<Book> {
         let (symbols, matrix) = simulated_assets(market, portfolio, files)?;
         let n = symbols.len();
         let root =
@@ -310,7 +327,7 @@ impl Book {
             })
             .collect();
 
-        let mut book = Book {
+        let book = Book {
             as_of: market.as_of,
             horizon: config.horizon_days / 365.0,
             steps: config.steps,
@@ -326,12 +343,23 @@ impl Book {
             accounts: Vec::with_capacity(portfolio.accounts.len()),
         };
         checks::check_jump_intensities(&book, files)?;
+        Ok(book)
+    }
 
+    /// Resolves the accounts of `portfolio` into instrument rows and accounts, in the order
+    /// of the portfolio, each instrument added where a position first refers to it. A row
+    /// `known` already has (compiled on the same market) is copied instead of compiled.
+    fn push_accounts(
+        &mut self,
+        market: &Market,
+        portfolio: &Portfolio,
+        known: Option<&reuse::WarmBook>,
+    ) -> Result<()> {
         let mut index: HashMap<InstrumentKey, usize> = HashMap::new();
         for account in &portfolio.accounts {
             let currency = if account.margin_currency == "USD" {
                 Currency::Usd
-            } else if let Some(a) = book.asset_index(&account.margin_currency) {
+            } else if let Some(a) = self.asset_index(&account.margin_currency) {
                 Currency::Coin(a)
             } else {
                 let file = account.file();
@@ -344,8 +372,9 @@ impl Book {
             };
             let mut holdings = Vec::with_capacity(account.positions.len());
             for position in &account.positions {
-                let instrument = book.add_instrument(
+                let instrument = self.add_instrument(
                     &mut index,
+                    known,
                     market,
                     &position.label,
                     &position.instrument,
@@ -363,15 +392,15 @@ impl Book {
             // (what-if against a full run).
             exposures.sort_by_cached_key(|e| {
                 (
-                    book.instruments[e.instrument].spec.canonical_name(),
+                    self.instruments[e.instrument].spec.canonical_name(),
                     e.instrument,
                 )
             });
             let base_value_usd = exposures
                 .iter()
-                .map(|e| e.quantity * book.instruments[e.instrument].base_value)
+                .map(|e| e.quantity * self.instruments[e.instrument].base_value)
                 .sum();
-            book.accounts.push(AccountBook {
+            self.accounts.push(AccountBook {
                 id: account.id.clone(),
                 currency,
                 holdings,
@@ -379,14 +408,14 @@ impl Book {
                 base_value_usd,
             });
         }
-        checks::check_finite_positions(&book, portfolio)?;
-        Ok(book)
+        Ok(())
     }
 
     /// Resolves an instrument to its row, adding it if new.
     fn add_instrument(
         &mut self,
         index: &mut HashMap<InstrumentKey, usize>,
+        known: Option<&reuse::WarmBook>,
         market: &Market,
         label: &str,
         spec: &InstrumentSpec,
@@ -410,6 +439,17 @@ impl Book {
         };
         let key = InstrumentKey::of(spec);
         if let Some(&i) = index.get(&key) {
+            return Ok(i);
+        }
+        if let Some(row) = known.and_then(|k| k.row(&key)) {
+            // The same key on the same market compiles to the same row, but for the label:
+            // that of the first position of this book.
+            let i = self.instruments.len();
+            self.instruments.push(InstrumentRow {
+                label: label.to_string(),
+                ..row.clone()
+            });
+            index.insert(key, i);
             return Ok(i);
         }
         let quote = &self.assets[asset];

@@ -369,7 +369,18 @@ pub fn evaluate(
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Evaluation> {
-    Ok(evaluate_counting(inputs, backend, progress, false)?.0)
+    Ok(evaluate_counting(inputs, || inputs.compile(), backend, progress, false)?.0)
+}
+
+/// [`evaluate`] of `book`, already compiled from `inputs` (the service keeps compiled books
+/// warm, `crate::book::WarmBook`).
+pub fn evaluate_book(
+    inputs: &RunInputs,
+    book: Book,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Evaluation> {
+    Ok(evaluate_counting(inputs, || Ok(book), backend, progress, false)?.0)
 }
 
 /// [`evaluate`] for an HTML report: the same figures, bit for bit, and each account's loss
@@ -379,17 +390,19 @@ pub fn evaluate_with_distributions(
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(Evaluation, Vec<AccountDistribution>)> {
-    evaluate_counting(inputs, backend, progress, true)
+    evaluate_counting(inputs, || inputs.compile(), backend, progress, true)
 }
 
+/// The evaluation of the book `compile` gives (timed from before it is compiled).
 fn evaluate_counting(
     inputs: &RunInputs,
+    compile: impl FnOnce() -> Result<Book>,
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
     counting: bool,
 ) -> Result<(Evaluation, Vec<AccountDistribution>)> {
     let started = Instant::now();
-    let book = inputs.compile()?;
+    let book = compile()?;
     let named = inputs.scenarios.resolve(&book)?;
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let source = inputs.source(&book)?;

@@ -1,7 +1,9 @@
 //! `tailrisk serve` against the CLI: every endpoint's figures equal `run`/`whatif` on the
 //! same inputs (the edited book after a trade, the edited market after a PUT), bit for bit
-//! on the CPU reference; every error status with its JSON body.
+//! on the CPU reference (warm scenario states), the CPU f32 kernels and the GPU (paths
+//! regenerated from their counters); every error status with its JSON body.
 
+mod common;
 mod serve_support;
 
 use serde_json::{Value, json};
@@ -21,10 +23,29 @@ fn read_json(path: &std::path::Path) -> Value {
 
 #[test]
 fn every_endpoint_equals_the_cli() {
-    let args = sample_args(PATHS);
+    every_endpoint_equals_the_cli_on(&sample_args(PATHS), "f64", "equal-f64");
+}
+
+#[test]
+fn every_endpoint_equals_the_cli_on_the_f32_kernels() {
+    let args = with_flag(&sample_args(PATHS), "--precision", "f32");
+    every_endpoint_equals_the_cli_on(&args, "f32", "equal-f32");
+}
+
+#[test]
+fn every_endpoint_equals_the_cli_on_the_gpu() {
+    if common::test_backend().is_none() {
+        return;
+    }
+    let args = with_flag(&sample_args(PATHS), "--backend", "gpu");
+    every_endpoint_equals_the_cli_on(&args, "f32", "equal-gpu");
+}
+
+fn every_endpoint_equals_the_cli_on(args: &[String], precision: &str, name: &str) {
+    let args = args.to_vec();
     let server = Server::start(&args);
-    let dir = temp_dir("equal");
-    snapshot_1_is_run(&server, &args);
+    let dir = temp_dir(name);
+    snapshot_1_is_run(&server, &args, precision);
     whatif_is_cli_whatif(&server, &args);
     margin_is_run_of_one_account(&server, &args, &dir);
     let edited_args = trade_then_get_is_run_of_edited_book(&server, &args, &dir);
@@ -33,15 +54,16 @@ fn every_endpoint_equals_the_cli() {
     every_request_is_logged(server);
 }
 
-fn snapshot_1_is_run(server: &Server, args: &[String]) {
+fn snapshot_1_is_run(server: &Server, args: &[String], precision: &str) {
     // GET /v1/health, /v1/accounts, /v1/accounts/{id}: snapshot 1 = `run`.
     let health = server.get("/v1/health").json();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["snapshot"], 1);
     assert_eq!(health["accounts"], 4);
     assert_eq!(health["paths"], PATHS);
-    assert_eq!(health["backend"], "cpu");
-    assert_eq!(health["precision"], "f64");
+    let backend = &args[args.iter().position(|a| a == "--backend").unwrap() + 1];
+    assert_eq!(health["backend"], backend.as_str());
+    assert_eq!(health["precision"], precision);
     assert_eq!(health["seed"], 42);
     assert_eq!(health["as_of"], "2026-11-20T08:00:00Z");
     let run = run_on(args);

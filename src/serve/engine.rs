@@ -12,14 +12,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::book::Book;
+use crate::book::{Book, WarmBook};
 use crate::engine::{Backend, BackendKind, Precision};
 use crate::error::{Error, Result};
 use crate::input::requests::MarketDocument;
 use crate::model::historical::ScenarioTable;
 use crate::portfolio::{Account, Portfolio, Position};
 use crate::report::AccountReport;
-use crate::run::{RunInputs, evaluate};
+use crate::run::{RunInputs, evaluate_book};
 
 use super::warm::{PnlCache, Warm};
 
@@ -39,19 +39,34 @@ impl Engine {
         Engine { backend, pool }
     }
 
-    /// The figures of `accounts` on the market, configuration and scenarios of `inputs`:
-    /// the accounts of `tailrisk run` on a portfolio of these accounts.
-    pub fn figures(
-        &self,
-        inputs: &RunInputs,
-        accounts: Vec<Account>,
-    ) -> Result<Vec<AccountReport>> {
-        let inputs = with_accounts(inputs, accounts);
+    /// The figures of every account of `inputs`, `book` being their compiled book: the
+    /// accounts of `tailrisk run` on that portfolio.
+    pub fn figures(&self, inputs: &RunInputs, book: Book) -> Result<Vec<AccountReport>> {
         let work = || {
-            let ev = evaluate(&inputs, self.backend.as_ref(), &|_| {})?;
+            let ev = evaluate_book(inputs, book, self.backend.as_ref(), &|_| {})?;
             Ok(crate::report::report(&ev, &inputs.config, self.backend.as_ref()).accounts)
         };
         self.on_pool(work)
+    }
+
+    /// The figures of `accounts` on the market, configuration and scenarios of `inputs`
+    /// (a snapshot's), their book put together from the snapshot's compiled book and over
+    /// its warm scenario states where it has them.
+    pub fn account_figures(
+        &self,
+        inputs: &RunInputs,
+        accounts: Vec<Account>,
+        book: &WarmBook,
+        warm: Option<&Arc<Warm>>,
+    ) -> Result<Vec<AccountReport>> {
+        let inputs = with_accounts(inputs, accounts);
+        let book = book.compile(
+            &inputs.market,
+            &inputs.portfolio,
+            &inputs.config,
+            &inputs.files,
+        )?;
+        self.figures_warm(&inputs, book, warm)
     }
 
     fn on_pool<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
@@ -68,7 +83,7 @@ impl Engine {
     /// so the figures are bit-identical. `None` elsewhere (the f32 kernels and the GPU
     /// regenerate paths from their counters), for historical scenarios (already a table)
     /// and beyond [`MAX_WARM_PATHS`].
-    pub fn warm_states(&self, inputs: &RunInputs) -> Result<Option<Arc<Warm>>> {
+    pub fn warm_states(&self, inputs: &RunInputs, book: &WarmBook) -> Result<Option<Arc<Warm>>> {
         let info = self.backend.info();
         let paths = inputs.config.paths;
         let reference = info.backend == BackendKind::Cpu && info.precision == Precision::F64;
@@ -79,7 +94,7 @@ impl Engine {
             return Ok(None);
         }
         let one = with_accounts(inputs, vec![first.clone()]);
-        let mut book = one.compile()?;
+        let mut book = book.compile(&one.market, &one.portfolio, &one.config, &one.files)?;
         // The states, and one instrument's P&L: `revalue_paths` walks paths by their P&L
         // rows, so it needs at least one instrument.
         if book.instruments.is_empty() {
@@ -99,17 +114,16 @@ impl Engine {
 
     /// [`Engine::figures`] over the warm state when there is one (`super::warm`: the same
     /// stages as `run` with the scenario and revalue stages read from memory).
-    pub fn figures_warm(
+    fn figures_warm(
         &self,
         inputs: &RunInputs,
-        accounts: Vec<Account>,
+        book: Book,
         warm: Option<&Arc<Warm>>,
     ) -> Result<Vec<AccountReport>> {
         let Some(warm) = warm else {
-            return self.figures(inputs, accounts);
+            return self.figures(inputs, book);
         };
-        let inputs = with_accounts(inputs, accounts);
-        self.on_pool(|| super::warm::figures(&inputs, self.backend.as_ref(), warm))
+        self.on_pool(|| super::warm::figures(inputs, book, self.backend.as_ref(), warm))
     }
 }
 
@@ -139,13 +153,17 @@ pub struct Snapshot {
     /// The scenario states of this market and the P&L columns over them, where they are
     /// kept ([`Engine::warm_states`]).
     pub warm: Option<Arc<Warm>>,
+    /// The compiled market part and every instrument row compiled on this market.
+    pub book: Arc<WarmBook>,
     index: Arc<HashMap<String, usize>>,
 }
 
 impl Snapshot {
     /// Snapshot 1: every account of `inputs` computed in one run.
     pub fn initial(engine: &Engine, inputs: RunInputs, document: MarketDocument) -> Result<Self> {
-        let figures = engine.figures(&inputs, inputs.portfolio.accounts.clone())?;
+        let book = inputs.compile()?;
+        let warm_book = WarmBook::new(book.clone());
+        let figures = engine.figures(&inputs, book)?;
         let index = inputs
             .portfolio
             .accounts
@@ -153,13 +171,14 @@ impl Snapshot {
             .enumerate()
             .map(|(i, a)| (a.id.clone(), i))
             .collect();
-        let warm = engine.warm_states(&inputs)?;
+        let warm = engine.warm_states(&inputs, &warm_book)?;
         Ok(Snapshot {
             number: 1,
             inputs: Arc::new(inputs),
             document: Arc::new(document),
             figures: figures.into_iter().map(Arc::new).collect(),
             warm,
+            book: Arc::new(warm_book),
             index: Arc::new(index),
         })
     }
@@ -188,13 +207,16 @@ impl Snapshot {
             }
         }
         let one = with_accounts(&self.inputs, vec![account.clone()]);
-        Book::compile(&one.market, &one.portfolio, &one.config, &one.files)?;
+        let book = self
+            .book
+            .compile(&one.market, &one.portfolio, &one.config, &one.files)?;
         let mut inputs = (*self.inputs).clone();
         inputs.portfolio.accounts[i] = account;
         Ok(PreparedChange {
             inputs,
             document: self.document.clone(),
             recompute: Some(i),
+            book,
         })
     }
 
@@ -221,16 +243,12 @@ impl Snapshot {
             });
         }
         inputs.files.market = file.to_string();
-        Book::compile(
-            &inputs.market,
-            &inputs.portfolio,
-            &inputs.config,
-            &inputs.files,
-        )?;
+        let book = inputs.compile()?;
         Ok(PreparedChange {
             inputs,
             document: Arc::new(document),
             recompute: None,
+            book,
         })
     }
 }
@@ -241,6 +259,8 @@ pub struct PreparedChange {
     document: Arc<MarketDocument>,
     /// One account (a trade), or every account (a market update).
     recompute: Option<usize>,
+    /// The compiled book of the recomputed accounts: the one account, or the whole book.
+    book: Book,
 }
 
 impl PreparedChange {
@@ -254,20 +274,28 @@ impl PreparedChange {
 
     /// The snapshot after `before`: the recomputed accounts' figures, the others kept.
     pub fn compute(self, engine: &Engine, before: &Snapshot) -> Result<Snapshot> {
-        let (figures, warm) = match self.recompute {
+        let (figures, warm, book) = match self.recompute {
             Some(i) => {
-                let account = self.inputs.portfolio.accounts[i].clone();
-                let mut f =
-                    engine.figures_warm(&self.inputs, vec![account], before.warm.as_ref())?;
+                // The same market: the rows compiled so far stay, with the trade's new ones.
+                let book = match before.book.with_rows_of(&self.book) {
+                    Some(more) => Arc::new(more),
+                    None => before.book.clone(),
+                };
+                let one = with_accounts(
+                    &self.inputs,
+                    vec![self.inputs.portfolio.accounts[i].clone()],
+                );
+                let mut f = engine.figures_warm(&one, self.book, before.warm.as_ref())?;
                 let mut figures = before.figures.clone();
                 figures[i] = Arc::new(f.remove(0));
-                (figures, before.warm.clone())
+                (figures, before.warm.clone(), book)
             }
             None => {
-                let all = self.inputs.portfolio.accounts.clone();
-                let figures = engine.figures(&self.inputs, all)?;
-                let warm = engine.warm_states(&self.inputs)?;
-                (figures.into_iter().map(Arc::new).collect(), warm)
+                let book = WarmBook::new(self.book.clone());
+                let figures = engine.figures(&self.inputs, self.book)?;
+                let warm = engine.warm_states(&self.inputs, &book)?;
+                let figures = figures.into_iter().map(Arc::new).collect();
+                (figures, warm, Arc::new(book))
             }
         };
         Ok(Snapshot {
@@ -276,6 +304,7 @@ impl PreparedChange {
             document: self.document,
             figures,
             warm,
+            book,
             index: before.index.clone(),
         })
     }

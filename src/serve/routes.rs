@@ -124,9 +124,10 @@ async fn margin(State(ctx): Shared, request: Request) -> Answer {
     let account = parse_margin_request(&body, "POST /v1/margin").map_err(ApiError::from_engine)?;
     let engine = ctx.service()?.engine.clone();
     let inputs = snap.inputs.clone();
-    let warm = snap.warm.clone();
+    let (warm, book) = (snap.warm.clone(), snap.book.clone());
     let mut figures =
-        blocking(move || engine.figures_warm(&inputs, vec![account], warm.as_ref())).await?;
+        blocking(move || engine.account_figures(&inputs, vec![account], &book, warm.as_ref()))
+            .await?;
     let report = figures.remove(0);
     Ok(json_reply(
         &json!({ "snapshot": snap.number, "account": account_value(&report) }),
@@ -146,9 +147,10 @@ async fn whatif(State(ctx): Shared, request: Request) -> Answer {
     changed.positions.extend(req.add);
     let engine = ctx.service()?.engine.clone();
     let inputs = snap.inputs.clone();
-    let warm = snap.warm.clone();
+    let (warm, book) = (snap.warm.clone(), snap.book.clone());
     let mut after =
-        blocking(move || engine.figures_warm(&inputs, vec![changed], warm.as_ref())).await?;
+        blocking(move || engine.account_figures(&inputs, vec![changed], &book, warm.as_ref()))
+            .await?;
     let after = after.remove(0);
     let before = &snap.figures[i];
     let pick = |r: &crate::report::AccountReport| {

@@ -83,15 +83,16 @@ impl PnlCache {
     }
 }
 
-/// The accounts of `inputs` (already holding only the accounts wanted) over `table`: the
-/// stages of `run` with the scenario and revalue stages read from the warm state.
+/// The accounts of `inputs` (already holding only the accounts wanted; `book` compiled from
+/// them) over `table`: the stages of `run` with the scenario and revalue stages read from
+/// the warm state.
 pub fn figures(
     inputs: &RunInputs,
+    book: Book,
     backend: &dyn crate::engine::Backend,
     warm: &Warm,
 ) -> Result<Vec<AccountReport>> {
     let (table, cache) = (&warm.table, &warm.pnl);
-    let book = inputs.compile()?;
     let named = inputs.scenarios.resolve(&book)?;
     let config = &inputs.config;
     let plan = crate::run::plan(config);
