@@ -12,6 +12,7 @@ pub mod book;
 pub mod calibrate;
 pub mod cli;
 pub mod config;
+pub mod converge;
 pub mod engine;
 pub mod error;
 pub mod greeks;

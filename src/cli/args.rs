@@ -44,6 +44,9 @@ pub enum Command {
     /// against the realised loss, with Kupiec, Christoffersen, the Basel traffic light,
     /// Acerbi–Székely Z₂ and the procyclicality of margin (SPEC §11).
     Backtest(super::backtest::BacktestArgs),
+    /// VaR and ES with their 95 % intervals and seconds at 10³, 10⁴, … paths up to `--paths`
+    /// (10⁷ by default), and the paths a given precision of ES needs; `--plot` draws it.
+    Converge(super::converge::ConvergeArgs),
     /// Serve margin over HTTP/JSON: every account computed once, scenarios kept warm, live
     /// market updates, trades and what-ifs (SPEC §13).
     Serve(super::serve::ServeArgs),

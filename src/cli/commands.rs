@@ -139,6 +139,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Calibrate(args) => calibrate_command(&args),
         Command::Backtest(args) => super::backtest::execute(&args),
         Command::Serve(args) => super::serve::execute(&args),
+        Command::Converge(args) => super::converge::execute(&args),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod backtest;
 pub mod commands;
+pub mod converge;
 pub mod devices;
 mod fallback;
 pub mod import;

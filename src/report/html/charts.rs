@@ -39,21 +39,28 @@ fn svg(
     height: u32,
     draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
 ) -> String {
-    let mut out = String::new();
-    let result = {
-        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
-        root.fill(&WHITE)
-            .map_err(|e| e.to_string())
-            .and_then(|_| draw(&root))
-            .and_then(|_| root.present().map_err(|e| e.to_string()))
-    };
-    match result {
-        Ok(()) => out,
-        Err(e) => format!(
+    try_svg(width, height, draw).unwrap_or_else(|e| {
+        format!(
             r#"<p class="error">chart not drawn: {}</p>"#,
             super::escape::text(&e)
-        ),
+        )
+    })
+}
+
+/// Renders with `draw` on a `width × height` SVG, or plotters' error.
+pub(crate) fn try_svg(
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        draw(&root)?;
+        root.present().map_err(|e| e.to_string())?;
     }
+    Ok(out)
 }
 
 /// The loss range a histogram is drawn over: from the 0.1 % to the 99.9 % quantile's bin,
