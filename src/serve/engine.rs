@@ -30,13 +30,22 @@ const MAX_WARM_PATHS: u64 = 2_000_000;
 pub struct Engine {
     pub backend: Box<dyn Backend>,
     pool: Option<rayon::ThreadPool>,
+    /// The threads computations run on (`--threads`, or rayon's default: every core).
+    pub threads: usize,
 }
 
 impl Engine {
     pub fn new(backend: Box<dyn Backend>, threads: Option<usize>) -> Self {
         let pool =
             threads.and_then(|n| rayon::ThreadPoolBuilder::new().num_threads(n).build().ok());
-        Engine { backend, pool }
+        let threads = pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |p| p.current_num_threads());
+        Engine {
+            backend,
+            pool,
+            threads,
+        }
     }
 
     /// The figures of every account of `inputs`, `book` being their compiled book: the

@@ -120,9 +120,13 @@ async fn account(State(ctx): Shared, Path(id): Path<String>) -> Answer {
 /// `POST /v1/margin`: `run` on a portfolio of the one ad-hoc account (not stored, S3).
 async fn margin(State(ctx): Shared, request: Request) -> Answer {
     let body = read_json_body(request, ctx.max_body_bytes).await?;
-    let snap = live(&ctx)?;
+    live(&ctx)?;
     let account = parse_margin_request(&body, "POST /v1/margin").map_err(ApiError::from_engine)?;
-    let engine = ctx.service()?.engine.clone();
+    let service = ctx.service()?;
+    // The snapshot is read once the permit is held: the freshest state when work starts.
+    let _permit = adhoc_permit(service).await?;
+    let snap = live(&ctx)?;
+    let engine = service.engine.clone();
     let inputs = snap.inputs.clone();
     let (warm, book) = (snap.warm.clone(), snap.book.clone());
     let mut figures =
@@ -138,14 +142,18 @@ async fn margin(State(ctx): Shared, request: Request) -> Answer {
 /// the snapshot; "after" is the changed account alone, on the same scenarios.
 async fn whatif(State(ctx): Shared, request: Request) -> Answer {
     let body = read_json_body(request, ctx.max_body_bytes).await?;
-    let snap = live(&ctx)?;
+    live(&ctx)?;
     let req = parse_whatif_request(&body, "POST /v1/whatif").map_err(ApiError::from_engine)?;
+    let service = ctx.service()?;
+    // The snapshot is read once the permit is held: the freshest state when work starts.
+    let _permit = adhoc_permit(service).await?;
+    let snap = live(&ctx)?;
     let i = snap
         .account_index(&req.account)
         .ok_or_else(|| unknown_account(&req.account))?;
     let mut changed = snap.account(i).clone();
     changed.positions.extend(req.add);
-    let engine = ctx.service()?.engine.clone();
+    let engine = service.engine.clone();
     let inputs = snap.inputs.clone();
     let (warm, book) = (snap.warm.clone(), snap.book.clone());
     let mut after =
@@ -253,6 +261,15 @@ fn history_query(query: &str) -> Result<(u64, u64), ApiError> {
 }
 
 /// Runs an engine computation on the blocking pool.
+/// Waits for one of the service's permits for a what-if or ad-hoc margin (never closed).
+async fn adhoc_permit(service: &Service) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    service
+        .adhoc
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal(format!("internal error: {e}")))
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {

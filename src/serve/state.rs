@@ -71,6 +71,10 @@ pub struct Service {
     /// Touched by the writer only.
     trade_ids: Mutex<HashMap<String, String>>,
     writer: mpsc::UnboundedSender<Job>,
+    /// Permits for what-if and ad-hoc margin computations: one per two threads of the
+    /// engine (at least one), so that on a loaded server the writer's recomputations of the
+    /// book keep at least half the machine (docs/reference.md §12.6).
+    pub adhoc: tokio::sync::Semaphore,
 }
 
 /// The time of a snapshot going live: RFC 3339 UTC with milliseconds (S24).
@@ -120,7 +124,9 @@ impl Service {
     /// A service with no snapshot yet (answering 503 starting) and its writer task.
     pub fn new(engine: Engine) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let adhoc = tokio::sync::Semaphore::new((engine.threads / 2).max(1));
         let service = Arc::new(Service {
+            adhoc,
             engine: Arc::new(engine),
             snapshot: RwLock::new(None),
             history: Mutex::new(None),

@@ -288,8 +288,14 @@ fn chunked_tails<S: Send>(
     while start < stop {
         let end = (start + chunk).min(stop);
         let blocks = (end - start).div_ceil(block);
-        let chunk_tails = (0..blocks)
+        // About two workers' tails per thread and chunk: each worker's tails hold up to
+        // 2·tail_len candidates per account, and merging them costs as much as filling
+        // them, so a split per rayon task (dozens per chunk) would make the merges, not
+        // the paths, the work of a many-account book. Any split gives the same tails.
+        let per_worker = blocks.div_ceil(2 * rayon::current_num_threads() as u64);
+        let chunk_tails = (0..blocks as usize)
             .into_par_iter()
+            .with_min_len(per_worker.max(1) as usize)
             .fold(
                 || {
                     (
@@ -300,7 +306,7 @@ fn chunked_tails<S: Send>(
                 },
                 |(mut acc, mut times, scratch), b| {
                     let mut scratch = scratch.unwrap_or_else(&new_scratch);
-                    let first = start + b * block;
+                    let first = start + b as u64 * block;
                     let last = (first + block).min(end);
                     run_block(first..last, &mut scratch, &mut acc, &mut times);
                     (acc, times, Some(scratch))
