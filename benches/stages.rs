@@ -60,7 +60,7 @@ fn stages(c: &mut Criterion) {
     let scenarios = ScenarioModel::new(&book, SEED);
     let reference = RevalueModel::new(&book);
     let states = reference_states(&book, &paths);
-    let isas: Vec<Isa> = [Isa::Baseline, Isa::Avx2Fma]
+    let isas: Vec<Isa> = [Isa::Baseline, Isa::Avx2Fma, Isa::Avx512]
         .into_iter()
         .filter(|&i| Isa::supported(i) == i)
         .collect();
@@ -246,7 +246,7 @@ fn end_to_end(c: &mut Criterion) {
     g.throughput(Throughput::Elements(f64_paths * instruments));
     g.bench_function("f64", run(CpuBackend::new(), f64_paths));
     g.throughput(Throughput::Elements(END_TO_END_PATHS * instruments));
-    for isa in [Isa::Baseline, Isa::Avx2Fma] {
+    for isa in [Isa::Baseline, Isa::Avx2Fma, Isa::Avx512] {
         if Isa::supported(isa) == isa {
             let backend = CpuBackend::with_precision(Precision::F32).with_isa(isa);
             g.bench_function(

@@ -186,7 +186,7 @@ fn instrument_pnl_matches_the_reference_over_a_long_horizon() {
 fn pnl_within_bound(b: &Book, paths: u32) {
     let paths: Vec<u32> = (0..paths).collect();
     let reference = CpuBackend::new().revalue_paths(b, 11, &paths).unwrap();
-    for isa in [Isa::Baseline, Isa::Avx2Fma] {
+    for isa in [Isa::Baseline, Isa::Avx2Fma, Isa::Avx512] {
         let got = fast().with_isa(isa).revalue_paths(b, 11, &paths).unwrap();
         assert_eq!(
             got.states, reference.states,
@@ -348,3 +348,39 @@ on_every_backend!(
     regenerated_paths_do_not_depend_on_their_block,
     components_sum_to_es
 );
+
+/// The AVX-512 kernels run the AVX2 ones' operations (the same fused multiply-adds, lane by
+/// lane) on wider vectors: the same bits, P&L and tails. Skipped (loudly) on a CPU without
+/// AVX-512, where both requests run the best kernel it has.
+#[test]
+fn avx512_and_avx2_kernels_give_the_same_bits() {
+    if Isa::supported(Isa::Avx512) != Isa::Avx512 {
+        eprintln!("SKIPPED: this CPU has no AVX-512");
+        return;
+    }
+    for b in [
+        test_book(3_000),
+        book(&market(), &positions(), &run_config_over(2_000, 30.0, 10)),
+    ] {
+        let paths: Vec<u32> = (0..2_000).collect();
+        let wide = fast()
+            .with_isa(Isa::Avx512)
+            .revalue_paths(&b, 5, &paths)
+            .unwrap();
+        let narrow = fast()
+            .with_isa(Isa::Avx2Fma)
+            .revalue_paths(&b, 5, &paths)
+            .unwrap();
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&wide.pnl), bits(&narrow.pnl));
+        let levels = [0.99];
+        let tail_len = risk::tail_len(2_000, &levels);
+        let tails = |isa| {
+            fast()
+                .with_isa(isa)
+                .tails(&b, &plan(2_000, tail_len, None), &|_| {})
+                .unwrap()
+        };
+        assert_eq!(tails(Isa::Avx512), tails(Isa::Avx2Fma));
+    }
+}

@@ -2,13 +2,15 @@
 //! and aggregate (exposures × P&L rows into one account's loss row).
 //!
 //! Each kernel is one generic function (`FMA` a const parameter) marked
-//! `#[inline(always)]`, instantiated twice: inside a
-//! `#[target_feature(enable = "avx2,fma")]` function chosen at run time when the CPU has
-//! both, and in a plain function for baseline x86-64 (SSE2) and other architectures. The
-//! loops run over fixed-length arrays with no call, no early exit and no lane-dependent
-//! branch, so LLVM vectorises them (8 f32 lanes with AVX2, 4 with SSE2); every operation is
-//! exactly rounded lane by lane, so a path's result depends on its own inputs and on the
-//! [`Isa`] only — not on its lane, its block or the thread that ran it.
+//! `#[inline(always)]`, instantiated three times: inside a
+//! `#[target_feature(enable = "avx512f,…")]` function and inside a
+//! `#[target_feature(enable = "avx2,fma")]` one, chosen at run time by what the CPU has, and
+//! in a plain function for baseline x86-64 (SSE2) and other architectures. The loops run
+//! over fixed-length arrays with no call, no early exit and no lane-dependent branch, so
+//! LLVM vectorises them (16 f32 lanes with AVX-512, 8 with AVX2, 4 with SSE2); every
+//! operation is exactly rounded lane by lane, so a path's result depends on its own inputs
+//! and on `FMA` only — not on its lane, its block, the vector width or the thread that ran
+//! it (the AVX-512 and AVX2 kernels give the same bits; tests/cpu_fast.rs).
 
 use super::math::{exp, madd, madd64, norm_cdf};
 use super::{FastModel, FastRow, LANES, OptionRow, ScenarioLanes, Segment};
@@ -23,22 +25,27 @@ pub enum Isa {
     Baseline,
     /// AVX2 + FMA, chosen at run time.
     Avx2Fma,
+    /// AVX-512 (F, VL, DQ, BW) with FMA, chosen at run time: 512-bit vectors.
+    Avx512,
 }
 
 impl Isa {
     /// The best instruction set this CPU runs.
     pub fn detect() -> Self {
-        if avx2_fma_available() {
+        if avx512_available() {
+            Isa::Avx512
+        } else if avx2_fma_available() {
             Isa::Avx2Fma
         } else {
             Isa::Baseline
         }
     }
 
-    /// `isa` if this CPU runs it, else the baseline.
+    /// `isa` if this CPU runs it, else the best one below it that it runs.
     pub fn supported(isa: Isa) -> Self {
         match isa {
-            Isa::Avx2Fma if avx2_fma_available() => Isa::Avx2Fma,
+            Isa::Avx512 if avx512_available() => Isa::Avx512,
+            Isa::Avx512 | Isa::Avx2Fma if avx2_fma_available() => Isa::Avx2Fma,
             _ => Isa::Baseline,
         }
     }
@@ -47,6 +54,7 @@ impl Isa {
         match self {
             Isa::Baseline => "baseline",
             Isa::Avx2Fma => "AVX2+FMA",
+            Isa::Avx512 => "AVX-512",
         }
     }
 }
@@ -64,6 +72,20 @@ fn avx2_fma_available() -> bool {
 
 #[cfg(not(target_arch = "x86_64"))]
 fn avx2_fma_available() -> bool {
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+fn avx512_available() -> bool {
+    avx2_fma_available()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn avx512_available() -> bool {
     false
 }
 
@@ -105,13 +127,30 @@ pub fn revalue(
     pnl: &mut [[f32; LANES]],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma && avx2_fma_available() {
+    if isa == Isa::Avx512 && avx512_available() {
+        // SAFETY: the CPU has AVX-512 F/VL/DQ/BW, AVX2 and FMA (checked just above).
+        unsafe { revalue_avx512(model, lanes, scratch, pnl) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Baseline && avx2_fma_available() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         unsafe { revalue_avx2_fma(model, lanes, scratch, pnl) };
         return;
     }
     let _ = isa;
     revalue_generic::<false>(model, lanes, scratch, pnl);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+unsafe fn revalue_avx512(
+    model: &FastModel,
+    lanes: &ScenarioLanes,
+    scratch: &mut KernelScratch,
+    pnl: &mut [[f32; LANES]],
+) {
+    revalue_generic::<true>(model, lanes, scratch, pnl);
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -314,13 +353,31 @@ pub fn aggregate(
     loss: &mut [f64; LANES],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa::Avx2Fma && avx2_fma_available() {
+    if isa == Isa::Avx512 && avx512_available() {
+        // SAFETY: the CPU has AVX-512 F/VL/DQ/BW, AVX2 and FMA (checked just above).
+        unsafe { aggregate_avx512(book, account, lanes, pnl, loss) };
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa::Baseline && avx2_fma_available() {
         // SAFETY: the CPU has AVX2 and FMA (checked just above).
         unsafe { aggregate_avx2_fma(book, account, lanes, pnl, loss) };
         return;
     }
     let _ = isa;
     aggregate_generic::<false>(book, account, lanes, pnl, loss);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+unsafe fn aggregate_avx512(
+    book: &Book,
+    account: &AccountBook,
+    lanes: &ScenarioLanes,
+    pnl: &[[f32; LANES]],
+    loss: &mut [f64; LANES],
+) {
+    aggregate_generic::<true>(book, account, lanes, pnl, loss);
 }
 
 #[cfg(target_arch = "x86_64")]
