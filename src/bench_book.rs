@@ -255,7 +255,7 @@ fn option(
     let asset = i % n_assets;
     let days = EXPIRY_DAYS[(i / n_assets) % EXPIRY_DAYS.len()];
     let slot = i / (n_assets * EXPIRY_DAYS.len());
-    let right = if slot % 2 == 0 {
+    let right = if slot.is_multiple_of(2) {
         Right::Call
     } else {
         Right::Put

@@ -312,7 +312,10 @@ fn compare(rust: &Layout, wgsl: &Layout) -> Result<(), String> {
             rust.size
         ));
     }
-    if rust.size != wgsl.size || wgsl.size % wgsl.align != 0 || wgsl.align % rust.align != 0 {
+    if rust.size != wgsl.size
+        || !wgsl.size.is_multiple_of(wgsl.align)
+        || !wgsl.align.is_multiple_of(rust.align)
+    {
         return Err(format!(
             "{name}: Rust size {} align {}, WGSL size {} align {}",
             rust.size, rust.align, wgsl.size, wgsl.align
@@ -345,10 +348,10 @@ fn shared_structs_match_their_rust_twins() {
     let mut failures = Vec::new();
     for stage in STAGES {
         for wgsl in wgsl_layouts(&parse(stage.source)) {
-            if let Some(r) = rust.iter().find(|r| r.name == wgsl.name) {
-                if let Err(e) = compare(r, &wgsl) {
-                    failures.push(format!("{}.wgsl: {e}", stage.name));
-                }
+            if let Some(r) = rust.iter().find(|r| r.name == wgsl.name)
+                && let Err(e) = compare(r, &wgsl)
+            {
+                failures.push(format!("{}.wgsl: {e}", stage.name));
             }
         }
     }

@@ -44,7 +44,7 @@ impl ScenarioTable {
     /// If `states.len()` is not a multiple of `assets` (a caller's bug, not an input).
     pub fn new(assets: usize, states: Vec<AssetState>) -> Self {
         assert!(
-            assets == 0 && states.is_empty() || assets > 0 && states.len() % assets == 0,
+            assets == 0 && states.is_empty() || assets > 0 && states.len().is_multiple_of(assets),
             "{} states do not make rows of {assets} assets",
             states.len()
         );

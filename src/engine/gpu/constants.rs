@@ -102,13 +102,13 @@ pub const SHARED: &[(&str, u32)] = &[
 ];
 
 // The layout facts the shaders rely on.
-const _: () = assert!(MAX_KNOTS % 4 == 0, "knots are stored as vec4s");
+const _: () = assert!(MAX_KNOTS.is_multiple_of(4), "knots are stored as vec4s");
 const _: () = assert!(
     DIST_BINS * 4 <= 16384,
     "the histogram's bins fit the 16 KiB of workgroup memory WebGPU guarantees"
 );
 const _: () = assert!(
-    TAIL_TILE % WG_TAIL == 0,
+    TAIL_TILE.is_multiple_of(WG_TAIL),
     "a tile is whole rounds of a workgroup"
 );
 const _: () = assert!(TAIL_BINS == WG_TAIL, "one histogram bin per invocation");
