@@ -76,6 +76,9 @@ pub struct BenchArgs {
     pub paths: Vec<u64>,
     #[arg(long, value_enum, default_value_t = BenchBackend::All)]
     pub backend: BenchBackend,
+    /// Measure the CPU in this precision only (default: both).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionChoice>,
     /// Philox seed of the simulation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

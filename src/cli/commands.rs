@@ -224,7 +224,12 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
             BenchBackend::All | BenchBackend::Cpu => {
                 let f64 = CpuBackend::with_precision(Precision::F64);
                 let f32 = CpuBackend::with_precision(Precision::F32);
-                Some(bench(&config, &[&f64, &f32], &mut |r| log(r))?)
+                let backends: Vec<&dyn Backend> = match args.precision {
+                    None => vec![&f64, &f32],
+                    Some(PrecisionChoice::F64) => vec![&f64],
+                    Some(PrecisionChoice::F32) => vec![&f32],
+                };
+                Some(bench(&config, &backends, &mut |r| log(r))?)
             }
             BenchBackend::Gpu => None,
         };

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""tailrisk beside its peers, on one machine, in one run: the table of docs/benchmarks.md.
+
+Runs, on the generated 576-option, 3-asset, 1-step book (src/bench_book.rs, rebuilt in
+benches/python/book.py):
+
+- the numba peer (benches/python/numba_bench.py) and the NumPy peer (numpy_bench.py);
+- `tailrisk bench` on every backend it finds (CPU f64 reference, CPU f32 kernels, the GPU
+  when there is an adapter: `--gpu` asks for it, lavapipe included);
+- each tailrisk configuration once more as a whole process (`tailrisk bench --backend B
+  --precision P --paths N`, one run, timed from outside: start-up, generating the book,
+  the adapter and shader compilation included);
+
+and prints a Markdown table of full repricings per second with the ratios to numba and
+NumPy, headed by the machine, the date and the commit. Nothing is written: paste the table
+into docs/benchmarks.md.
+
+    python3 -m venv target/bench-venv && target/bench-venv/bin/pip install numpy numba
+    cargo build --release
+    target/bench-venv/bin/python benches/compare.py [--paths 200000,1000000] [--gpu]
+
+Run it on a quiet machine: another build on the same cores halves every figure.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TAILRISK = os.path.join(ROOT, "target", "release", "tailrisk")
+PYTHON_DIR = os.path.join(ROOT, "benches", "python")
+RATE = re.compile(r"([0-9.]+) M full repricings/s")
+
+
+def peer(script, paths):
+    """Full repricings/s of a Python peer at `paths` paths (its own timing, JIT excluded)."""
+    out = subprocess.run(
+        [sys.executable, script, "--paths", str(paths)],
+        cwd=PYTHON_DIR, check=True, capture_output=True, text=True,
+    ).stdout
+    match = RATE.search(out)
+    if not match:
+        raise SystemExit(f"{script}: no rate in its output: {out!r}")
+    return float(match.group(1)) * 1e6, out.strip()
+
+
+def tailrisk_bench(backend, paths):
+    """`tailrisk bench` JSON runs of one backend choice."""
+    out = subprocess.run(
+        [TAILRISK, "bench", "--backend", backend, "--paths", ",".join(map(str, paths)),
+         "--format", "json"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return json.loads(out)["runs"]
+
+
+def whole_process(backend, precision, paths):
+    """Seconds of one `tailrisk bench` process measuring one run, timed from outside."""
+    args = [TAILRISK, "bench", "--backend", backend, "--paths", str(paths), "--format", "json"]
+    if backend == "cpu":
+        args += ["--precision", precision]
+    started = time.perf_counter()
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    seconds = time.perf_counter() - started
+    runs = [r for r in json.loads(out)["runs"] if r["precision"] == precision]
+    return seconds, runs[0]
+
+
+def machine():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                            capture_output=True, text=True).stdout.strip()
+    return f"{model}, {os.cpu_count()} logical CPUs; commit {commit or '?'}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--paths", default="200000,1000000",
+                    help="path counts of numba and tailrisk, comma-separated")
+    ap.add_argument("--numpy-paths", type=int, default=100_000,
+                    help="path count of the NumPy peer (slow: one count only)")
+    ap.add_argument("--gpu", action="store_true", help="also measure the GPU backend")
+    args = ap.parse_args()
+    counts = [int(p) for p in args.paths.split(",")]
+    if not os.path.exists(TAILRISK):
+        raise SystemExit("build first: cargo build --release")
+
+    numba_rate = {}
+    for n in counts:
+        numba_rate[n], line = peer("numba_bench.py", n)
+        print(f"# {line}", file=sys.stderr)
+    numpy_rate, line = peer("numpy_bench.py", args.numpy_paths)
+    print(f"# {line}", file=sys.stderr)
+
+    rows = []
+    for r in tailrisk_bench("cpu", counts) + (tailrisk_bench("gpu", counts) if args.gpu else []):
+        if r["status"] != "measured":
+            continue
+        rows.append((f"tailrisk {r['backend']} {r['precision']} ({r['device']})", r["paths"],
+                     r["repricings_per_second"], "in process"))
+    for backend, precision in [("cpu", "f64"), ("cpu", "f32")] + ([("gpu", "f32")] if args.gpu
+                                                                  else []):
+        for n in counts:
+            seconds, run = whole_process(backend, precision, n)
+            rows.append((f"tailrisk {backend} {precision} ({run['device']})", n,
+                         n * 576 / seconds, "whole process"))
+
+    print(f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
+          f"numba and NumPy: float64, their own timing (numba's JIT excluded); NumPy at "
+          f"{args.numpy_paths:,} paths.\n")
+    print("| implementation | paths | measured | full repricings/s | vs numba | vs NumPy |")
+    print("|---|---|---|---|---|---|")
+    for n in counts:
+        print(f"| numba (`parallel=True, fastmath=True`) | {n:,} | in process | "
+              f"{numba_rate[n] / 1e6:.1f} M | 1 | {numba_rate[n] / numpy_rate:.1f}× |")
+    print(f"| NumPy | {args.numpy_paths:,} | in process | {numpy_rate / 1e6:.1f} M | "
+          f"{numpy_rate / numba_rate[counts[0]]:.2f}× | 1 |")
+    for name, n, rate, how in rows:
+        base = numba_rate.get(n, numba_rate[counts[-1]])
+        print(f"| {name} | {n:,} | {how} | {rate / 1e6:.1f} M | {rate / base:.2f}× | "
+              f"{rate / numpy_rate:.1f}× |")
+
+
+if __name__ == "__main__":
+    main()
