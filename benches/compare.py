@@ -62,7 +62,8 @@ def tailrisk_bench(backend, paths):
 
 def whole_process(backend, precision, paths):
     """Seconds of one `tailrisk bench` process measuring one run, timed from outside."""
-    args = [TAILRISK, "bench", "--backend", backend, "--paths", str(paths), "--format", "json"]
+    args = [TAILRISK, "bench", "--backend", backend, "--paths", str(paths), "--format", "json",
+            "--no-stage-split"]
     if backend == "cpu":
         args += ["--precision", precision]
     started = time.perf_counter()

@@ -63,6 +63,9 @@ pub struct BenchConfig {
     pub seed: u64,
     /// Skip a run whose extrapolated time exceeds this.
     pub budget_seconds: f64,
+    /// Time the stages on a backend where timing them slows the run (the GPU) with a second,
+    /// timed run; `false` reports the run's seconds only (one run per count).
+    pub stage_split: bool,
 }
 
 impl Default for BenchConfig {
@@ -75,6 +78,7 @@ impl Default for BenchConfig {
             paths: vec![10_000, 100_000, 1_000_000, 10_000_000],
             seed: 42,
             budget_seconds: 60.0,
+            stage_split: true,
         }
     }
 }
@@ -219,7 +223,7 @@ pub fn bench(
                     skipped(*backend, paths, plan.tail_len, est)
                 }
                 _ => {
-                    let run = measure(*backend, &book, &plan)?;
+                    let run = measure(*backend, &book, &plan, config.stage_split)?;
                     last = run.seconds.map(|s| (paths, s));
                     run
                 }
@@ -286,7 +290,12 @@ fn run_passes(
     Ok(stages)
 }
 
-fn measure(backend: &dyn Backend, book: &Book, plan: &SimulationPlan) -> Result<BenchRun> {
+fn measure(
+    backend: &dyn Backend,
+    book: &Book,
+    plan: &SimulationPlan,
+    stage_split: bool,
+) -> Result<BenchRun> {
     let groups = account_passes(book, plan.tail_len, TAIL_ENTRY_BUDGET);
     let passes: Vec<&Book> = groups.iter().map(|g| g.as_ref()).collect();
     let rss_reset = reset_peak_rss();
@@ -294,7 +303,7 @@ fn measure(backend: &dyn Backend, book: &Book, plan: &SimulationPlan) -> Result<
     let start = Instant::now();
     let mut stages = run_passes(backend, &passes, plan, StageTiming::IfFree)?;
     let seconds = start.elapsed().as_secs_f64();
-    if stages.is_none() {
+    if stages.is_none() && stage_split {
         // Stage timing costs this backend speed (the GPU waits after each stage): the
         // seconds above are of the normal run, the stage split of a second, timed run.
         stages = run_passes(backend, &passes, plan, StageTiming::Always)?;

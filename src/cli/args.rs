@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// Measure the CPU in this precision only (default: both).
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionChoice>,
+    /// On the GPU, skip the second, stage-timed run of each count (stage seconds are then
+    /// not reported): one run per count, for timing the whole process.
+    #[arg(long)]
+    pub no_stage_split: bool,
     /// Philox seed of the simulation.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,

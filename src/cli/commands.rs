@@ -201,6 +201,7 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
         paths: args.paths.clone(),
         seed: args.seed,
         budget_seconds: args.budget_seconds,
+        stage_split: !args.no_stage_split,
     };
     config.validate()?;
     if let Some(threads) = args.threads {
