@@ -117,8 +117,9 @@ def main():
                                                                   else []):
         for n in counts:
             seconds, run = whole_process(backend, precision, n)
+            repricings = run["repricings_per_second"] * run["seconds"]
             rows.append((f"tailrisk {backend} {precision} ({run['device']})", n,
-                         n * 576 / seconds, "whole process"))
+                         repricings / seconds, "whole process"))
 
     print(f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
           f"numba and NumPy: float64, their own timing (numba's JIT excluded); NumPy at "

@@ -13,6 +13,12 @@
 # TAILRISK_FUZZ_WORK_DIR: keep the discovered corpus in that folder (one subfolder per
 # target) instead of a scratch folder removed at the end, so successive runs build on it.
 set -euo pipefail
+# Relative paths in the environment are relative to where the script was started.
+for var in TAILRISK_FUZZ_WORK_DIR TAILRISK_FUZZ_TARGET_DIR; do
+  if [ -n "${!var:-}" ]; then
+    export "$var=$(realpath -m "${!var}")"
+  fi
+done
 cd "$(dirname "$0")"
 
 seconds="${1:-20}"

@@ -214,6 +214,9 @@ pub struct Book {
     pub correlation_repair: Option<CorrelationRepair>,
     pub instruments: Vec<InstrumentRow>,
     pub accounts: Vec<AccountBook>,
+    /// With `--variance-reduction is`: the density the spot normals are drawn from
+    /// (`crate::model::importance`); `None` for plain Monte Carlo.
+    pub importance: Option<std::sync::Arc<crate::model::importance::Importance>>,
 }
 
 impl Book {
@@ -341,6 +344,7 @@ impl Book {
             }),
             instruments: Vec::new(),
             accounts: Vec::with_capacity(portfolio.accounts.len()),
+            importance: None,
         };
         checks::check_jump_intensities(&book, files)?;
         Ok(book)
@@ -452,6 +456,22 @@ impl Book {
             index.insert(key, i);
             return Ok(i);
         }
+        let row = self.instrument_row(asset, label, spec, origin)?;
+        let i = self.instruments.len();
+        self.instruments.push(row);
+        index.insert(key, i);
+        Ok(i)
+    }
+
+    /// The row of a new instrument on simulated asset `asset`: τ₀ (expired is an error
+    /// naming the position), F₀ and today's value per unit.
+    fn instrument_row(
+        &self,
+        asset: usize,
+        label: &str,
+        spec: &InstrumentSpec,
+        origin: &crate::portfolio::Origin,
+    ) -> Result<InstrumentRow> {
         let quote = &self.assets[asset];
         let tau0 = match spec.expiry {
             Some(expiry) => {
@@ -494,17 +514,14 @@ impl Book {
                     )
                 }
             };
-        let i = self.instruments.len();
-        self.instruments.push(InstrumentRow {
+        Ok(InstrumentRow {
             label: label.to_string(),
             spec: spec.clone(),
             asset,
             tau0,
             forward0,
             base_value,
-        });
-        index.insert(key, i);
-        Ok(i)
+        })
     }
 }
 

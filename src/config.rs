@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub repair_correlation: bool,
     /// Paths per chunk; `None` sizes chunks from the book and the device.
     pub chunk_paths: Option<u32>,
+    /// `--variance-reduction is`: importance sampling of the tail (methodology §16.2).
+    pub importance_sampling: bool,
 }
 
 /// Dynamics of one asset (SPEC §3). All default to zero, `spot_vol` to the asset's surface
@@ -171,6 +173,7 @@ impl Default for RunConfig {
             stress: StressConfig::default(),
             repair_correlation: false,
             chunk_paths: None,
+            importance_sampling: false,
         }
     }
 }

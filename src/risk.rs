@@ -86,6 +86,74 @@ pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
     }
 }
 
+/// VaR and ES at `confidence` from importance-sampled paths (methodology §16.2): `tail` is
+/// (loss, likelihood ratio w) worst loss first, covering at least the paths whose weights
+/// add up to N(1 − α) and the interval's ranks; N = `paths`. With t = N(1 − α) and W_j the
+/// sum of the first j weights, VaR is the loss L_j* of the first j* with W_j* ≥ t,
+///
+///     ES = (Σ_{j<j*} w_j L_j + (t − W_{j*−1}) L_j*) / t,
+///
+/// σ²_ES = Var[w (L − VaR)⁺] / (N (1 − α)²) estimated over all N paths (those below VaR
+/// contribute 0), and the VaR interval is the losses at the weights t ∓ 1.96·N·σ_p with
+/// σ²_p = (E[w² 1{L ≥ VaR}] − (1 − α)²) / N. With every w = 1 and t an integer, VaR and ES are
+/// [`measure`]'s. `k` is j* (1-based). An error when the tail does not reach the weight.
+pub fn weighted_measure(
+    tail: &[(f64, f64)],
+    paths: u64,
+    confidence: f64,
+) -> std::result::Result<Measure, String> {
+    let n = paths as f64;
+    let p = 1.0 - confidence;
+    // N(1 − α) within 1e-9 of an integer is that integer, as in [`tail_rank`].
+    let exact = n * p;
+    let target = if (exact - exact.round()).abs() <= 1e-9 {
+        exact.round()
+    } else {
+        exact
+    };
+    let rank_at = |t: f64| -> Option<usize> {
+        let mut cum = 0.0;
+        tail.iter().position(|&(_, w)| {
+            cum += w;
+            cum >= t
+        })
+    };
+    let short = || {
+        format!(
+            "importance sampling: the {} kept paths weigh less than N(1 − α) = {target:.1} at              α = {confidence}",
+            tail.len()
+        )
+    };
+    let j = rank_at(target).ok_or_else(short)?;
+    let var = tail[j].0;
+    let before: f64 = tail[..j].iter().map(|&(_, w)| w).sum();
+    let es_sum: f64 = tail[..j].iter().map(|&(l, w)| w * l).sum::<f64>() + (target - before) * var;
+    let es = es_sum / target;
+    let (mut sum_y, mut sum_y2, mut sum_w2) = (0.0, 0.0, 0.0);
+    for &(l, w) in &tail[..=j] {
+        let y = w * (l - var).max(0.0);
+        sum_y += y;
+        sum_y2 += y * y;
+        sum_w2 += w * w;
+    }
+    let var_y = (sum_y2 / n - (sum_y / n).powi(2)).max(0.0);
+    let sigma_es = (var_y / n).sqrt() / p;
+    let sigma_p = ((sum_w2 / n - p * p).max(0.0) / n).sqrt();
+    let upper = match rank_at(n * (p - Z_95 * sigma_p)) {
+        Some(r) if n * (p - Z_95 * sigma_p) > 0.0 => tail[r].0,
+        _ => tail[0].0,
+    };
+    let lower = tail[rank_at(n * (p + Z_95 * sigma_p)).ok_or_else(short)?].0;
+    Ok(Measure {
+        confidence,
+        var,
+        es,
+        var_ci: [lower, upper],
+        es_ci: [es - Z_95 * sigma_es, es + Z_95 * sigma_es],
+        k: j + 1,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 
 pub mod distribution;
 mod finite;
+pub mod importance;
 pub mod limits;
 mod source;
 
@@ -393,7 +394,8 @@ pub fn evaluate_with_distributions(
     evaluate_counting(inputs, || inputs.compile(), backend, progress, true)
 }
 
-/// The evaluation of the book `compile` gives (timed from before it is compiled).
+/// The evaluation of the book `compile` gives (timed from when `compile` is called: a
+/// book compiled earlier is not in the seconds).
 fn evaluate_counting(
     inputs: &RunInputs,
     compile: impl FnOnce() -> Result<Book>,
@@ -428,8 +430,11 @@ fn evaluate_counting(
         tail_entry_budget: TAIL_ENTRY_BUDGET,
         counting,
     };
-    let (sim, mut distributions) =
-        simulate_passes(book, &inputs.config, source, backend, progress, passes)?;
+    let (sim, mut distributions) = if inputs.config.importance_sampling {
+        importance_sampled(inputs, book, backend, progress, counting)?
+    } else {
+        simulate_passes(book, &inputs.config, source, backend, progress, passes)?
+    };
     for d in &mut distributions {
         d.worst_losses.truncate(inset);
     }
@@ -443,6 +448,31 @@ fn evaluate_counting(
         warnings,
     };
     Ok((ev, distributions))
+}
+
+/// [`importance::simulate_importance`] for a run: Monte Carlo only, and no loss histogram
+/// (an importance-sampled histogram would need its weights).
+fn importance_sampled(
+    inputs: &RunInputs,
+    book: Book,
+    backend: &dyn Backend,
+    progress: &(dyn Fn(u64) + Sync),
+    counting: bool,
+) -> Result<(Simulation, Vec<AccountDistribution>)> {
+    if inputs.historical.is_some() {
+        return Err(crate::error::Error::Usage(
+            "--variance-reduction is applies to Monte Carlo paths, not to --method hs|fhs".into(),
+        ));
+    }
+    if counting {
+        return Err(crate::error::Error::Usage(
+            "--variance-reduction is does not write HTML reports (--report) in this version".into(),
+        ));
+    }
+    let config = &inputs.config;
+    let sim =
+        importance::simulate_importance(book, config, &inputs.files.config, backend, progress)?;
+    Ok((sim, Vec::new()))
 }
 
 /// Runs the whole pipeline and builds the report.

@@ -57,10 +57,10 @@ fn clearing() -> (Market, Portfolio, RunConfig) {
 }
 
 #[test]
-fn every_account_alone_is_compiles_book() {
+fn every_account_alone_equals_compile() {
     let (market, portfolio, config) = clearing();
-    let warm = WarmBook::new(compile(&market, &portfolio, &config));
-    assert!(warm.rows() > 0);
+    let warm = WarmBook::new(&compile(&market, &portfolio, &config));
+    assert!(warm.row_count() > 0);
     for account in &portfolio.accounts {
         let one = Portfolio {
             accounts: vec![account.clone()],
@@ -75,9 +75,9 @@ fn every_account_alone_is_compiles_book() {
 }
 
 #[test]
-fn the_whole_book_and_a_reordered_part_are_compiles_book() {
+fn the_whole_book_and_a_reordered_part_equal_compile() {
     let (market, portfolio, config) = clearing();
-    let warm = WarmBook::new(compile(&market, &portfolio, &config));
+    let warm = WarmBook::new(&compile(&market, &portfolio, &config));
     assert_eq!(
         fields(&warm_compile(&warm, &market, &portfolio, &config)),
         fields(&compile(&market, &portfolio, &config))
@@ -101,13 +101,13 @@ fn the_whole_book_and_a_reordered_part_are_compiles_book() {
 /// A what-if: known instruments under other labels (the row's label is this book's first
 /// position's), and instruments the warm book has never compiled.
 #[test]
-fn added_positions_and_other_labels_are_compiles_book() {
+fn added_positions_and_other_labels_equal_compile() {
     let (market, portfolio, config) = clearing();
     let small = Portfolio {
         accounts: portfolio.accounts[..3].to_vec(),
     };
-    let warm = WarmBook::new(compile(&market, &small, &config));
-    let rows = warm.rows();
+    let warm = WarmBook::new(&compile(&market, &small, &config));
+    let rows = warm.row_count();
     let mut changed = small.accounts[1].clone();
     let first = changed.positions[0].clone();
     let mut relabelled = first.clone();
@@ -123,7 +123,7 @@ fn added_positions_and_other_labels_are_compiles_book() {
     assert_eq!(fields(&from_warm), fields(&compile(&market, &one, &config)));
     // The new rows are taken in; the known ones are not added twice.
     let more = warm.with_rows_of(&from_warm).expect("two new instruments");
-    assert_eq!(more.rows(), rows + 2);
+    assert_eq!(more.row_count(), rows + 2);
     assert!(more.with_rows_of(&from_warm).is_none());
     assert_eq!(
         fields(&warm_compile(&more, &market, &one, &config)),
@@ -146,7 +146,7 @@ fn without_a_correlation_block_the_simulated_asset_follows_the_positions() {
     };
     let btc = book(&[("a", "USD", vec![("BTC-PERPETUAL", 1000.0)])]);
     let eth = book(&[("b", "USD", vec![("ETH-PERPETUAL", 1000.0)])]);
-    let warm = WarmBook::new(compile(&market, &btc, &config));
+    let warm = WarmBook::new(&compile(&market, &btc, &config));
     for part in [&btc, &eth] {
         assert_eq!(
             fields(&warm_compile(&warm, &market, part, &config)),
@@ -157,9 +157,9 @@ fn without_a_correlation_block_the_simulated_asset_follows_the_positions() {
 
 /// A position the market cannot price is refused from the warm book with `compile`'s error.
 #[test]
-fn errors_are_compiles_errors() {
+fn errors_are_those_of_compile() {
     let (market, portfolio, config) = clearing();
-    let warm = WarmBook::new(compile(&market, &portfolio, &config));
+    let warm = WarmBook::new(&compile(&market, &portfolio, &config));
     for name in ["BTC-20NOV25-90000-C", "DOGE-PERPETUAL"] {
         let mut account = portfolio.accounts[0].clone();
         account.positions.push(added(name, 1.0));

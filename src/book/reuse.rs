@@ -27,21 +27,17 @@ pub struct WarmBook {
 }
 
 impl WarmBook {
-    /// The warm parts of `book` (its market part and its rows; its accounts are dropped).
-    pub fn new(book: Book) -> Self {
+    /// The warm parts of `book`: its market part and its rows (not its accounts).
+    pub fn new(book: &Book) -> Self {
         let index = book
             .instruments
             .iter()
             .enumerate()
             .map(|(i, row)| (InstrumentKey::of(&row.spec), i))
             .collect();
-        WarmBook {
-            base: Book {
-                accounts: Vec::new(),
-                ..book
-            },
-            index,
-        }
+        let mut base = market_part(book);
+        base.instruments = book.instruments.clone();
+        WarmBook { base, index }
     }
 
     /// The row of an instrument already compiled, if any.
@@ -50,7 +46,7 @@ impl WarmBook {
     }
 
     /// Instrument rows held.
-    pub fn rows(&self) -> usize {
+    pub fn row_count(&self) -> usize {
         self.base.instruments.len()
     }
 
@@ -66,35 +62,24 @@ impl WarmBook {
         files: &SourceFiles,
     ) -> Result<Book> {
         let (symbols, _) = super::simulated_assets(market, portfolio, files)?;
-        let same_assets = symbols.len() == self.base.assets.len()
-            && symbols
-                .iter()
-                .zip(&self.base.assets)
-                .all(|(s, a)| *s == a.symbol);
-        if !same_assets {
+        if !same_symbols(symbols.iter().map(String::as_str), &self.base) {
             // Without a correlation block the simulated asset follows the positions.
             return Book::compile(market, portfolio, config, files);
         }
-        let mut book = Book {
-            as_of: self.base.as_of,
-            horizon: self.base.horizon,
-            steps: self.base.steps,
-            student_t_dof: self.base.student_t_dof,
-            assets: self.base.assets.clone(),
-            correlation: self.base.correlation.clone(),
-            correlation_root: self.base.correlation_root.clone(),
-            correlation_repair: self.base.correlation_repair.clone(),
-            instruments: Vec::new(),
-            accounts: Vec::with_capacity(portfolio.accounts.len()),
-        };
+        let mut book = market_part(&self.base);
+        book.accounts.reserve(portfolio.accounts.len());
         book.push_accounts(market, portfolio, Some(self))?;
         checks::check_finite_positions(&book, portfolio)?;
         Ok(book)
     }
 
     /// This warm book with the rows of `book` (compiled on the same market) it lacks, or
-    /// `None` when it has them all.
+    /// `None` when it has them all or simulates other assets (its rows' asset indices would
+    /// not be this book's).
     pub fn with_rows_of(&self, book: &Book) -> Option<WarmBook> {
+        if !same_symbols(book.assets.iter().map(|a| a.symbol.as_str()), &self.base) {
+            return None;
+        }
         let new: Vec<&InstrumentRow> = book
             .instruments
             .iter()
@@ -110,5 +95,27 @@ impl WarmBook {
             more.base.instruments.push(row.clone());
         }
         Some(more)
+    }
+}
+
+/// Whether `symbols` are the simulated assets of `book`, in order.
+fn same_symbols<'a>(symbols: impl ExactSizeIterator<Item = &'a str>, book: &Book) -> bool {
+    symbols.len() == book.assets.len() && symbols.zip(&book.assets).all(|(s, a)| s == a.symbol)
+}
+
+/// The market part of `book`: assets, correlation, horizon; no instrument, no account.
+fn market_part(book: &Book) -> Book {
+    Book {
+        as_of: book.as_of,
+        horizon: book.horizon,
+        steps: book.steps,
+        student_t_dof: book.student_t_dof,
+        assets: book.assets.clone(),
+        correlation: book.correlation.clone(),
+        correlation_root: book.correlation_root.clone(),
+        correlation_repair: book.correlation_repair.clone(),
+        instruments: Vec::new(),
+        accounts: Vec::new(),
+        importance: None,
     }
 }

@@ -174,13 +174,23 @@ pub enum MethodChoice {
     Fhs,
 }
 
+/// `--variance-reduction`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum VarianceReduction {
+    /// Plain Monte Carlo.
+    #[default]
+    None,
+    /// Importance sampling of the tail.
+    Is,
+}
+
 /// Arithmetic of the CPU backend.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum PrecisionChoice {
     /// The f64 reference.
     #[default]
     F64,
-    /// The f32 SIMD kernels (AVX2+FMA when the CPU has them).
+    /// The f32 SIMD kernels (AVX-512 or AVX2+FMA when the CPU has them).
     F32,
 }
 
@@ -217,6 +227,10 @@ pub struct CommonArgs {
     /// Monte Carlo paths.
     #[arg(long)]
     pub paths: Option<u64>,
+    /// Variance reduction of the Monte Carlo tail: none, or importance sampling (is: each
+    /// account's own shifted mixture, CPU backend; methodology §16.2).
+    #[arg(long, value_enum, default_value_t = VarianceReduction::None)]
+    pub variance_reduction: VarianceReduction,
     /// Philox seed.
     #[arg(long)]
     pub seed: Option<u64>,

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{
     BackendChoice, BenchArgs, BenchBackend, CalibrateArgs, Cli, Command, CommonArgs, Format,
-    MethodChoice, PrecisionChoice,
+    MethodChoice, PrecisionChoice, VarianceReduction,
 };
 use super::output::write_output;
 use super::report as html_report;
@@ -204,6 +204,14 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
         stage_split: !args.no_stage_split,
     };
     config.validate()?;
+    if args.backend == BenchBackend::Gpu && args.precision == Some(PrecisionChoice::F64) {
+        return Err(Error::input(
+            "command line",
+            "--precision",
+            "f64",
+            "the GPU backend computes in f32 (--precision selects the CPU's runs)",
+        ));
+    }
     if let Some(threads) = args.threads {
         flag("--threads", threads, AtLeastOne::check(threads as u64))?;
     }
@@ -403,6 +411,7 @@ fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
     if let Some(paths) = args.paths {
         config.paths = flag("--paths", paths, Paths::check(paths))?;
     }
+    config.importance_sampling = args.variance_reduction == VarianceReduction::Is;
     if let Some(seed) = args.seed {
         config.seed = seed;
     }

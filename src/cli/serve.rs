@@ -37,6 +37,13 @@ pub struct ServeArgs {
 /// Runs `tailrisk serve`.
 pub fn execute(args: &ServeArgs) -> Result<ExitCode> {
     super::report::reject(&args.common, "serve")?;
+    if args.common.variance_reduction != super::args::VarianceReduction::None {
+        return Err(crate::error::Error::Usage(
+            "--variance-reduction is does not apply to `tailrisk serve` (its warm scenarios \
+             are plain Monte Carlo)"
+                .into(),
+        ));
+    }
     Ok(crate::serve::run(args))
 }
 

@@ -71,6 +71,11 @@ pub fn run_shard_command(args: &RunArgs) -> Result<ExitCode> {
             "needs --shard-file",
         ));
     };
+    if args.common.variance_reduction != super::args::VarianceReduction::None {
+        return Err(Error::Usage(
+            "--variance-reduction is does not apply to --shard (shards merge plain tails)".into(),
+        ));
+    }
     let file = warned(on_backend(&args.common, |inputs, backend, progress| {
         let shard = spec.check(inputs.config.paths)?;
         let run = run_shard(inputs, shard, backend, progress)?;

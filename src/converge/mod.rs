@@ -155,7 +155,11 @@ pub fn converge(
         backend: info.backend,
         device: info.device,
         precision: info.precision,
-        variance_reduction: "none".into(),
+        variance_reduction: if inputs.config.importance_sampling {
+            "is".into()
+        } else {
+            "none".into()
+        },
         points,
         needed,
     })

@@ -42,21 +42,25 @@ pub fn plot(report: &ConvergeReport) -> Result<String, String> {
     })
 }
 
-/// The confidence drawn: the last (highest) of each account's measures.
+/// The confidence drawn: the highest of the configuration's.
 fn series(report: &ConvergeReport) -> Vec<Series<'_>> {
     let Some(last) = report.points.last() else {
         return Vec::new();
     };
     let mut out = Vec::new();
     for (a, account) in last.accounts.iter().enumerate() {
-        let Some(final_measure) = account.measures.last() else {
+        let highest = account
+            .measures
+            .iter()
+            .enumerate()
+            .max_by(|x, y| x.1.confidence.total_cmp(&y.1.confidence));
+        let Some((c, final_measure)) = highest else {
             continue;
         };
         // ES of 0 has no relative precision: nothing to draw.
         if final_measure.es == 0.0 || out.len() == MAX_ACCOUNTS {
             continue;
         }
-        let c = account.measures.len() - 1;
         out.push(Series {
             id: &account.id,
             points: report
@@ -78,7 +82,7 @@ fn path_range(report: &ConvergeReport) -> (f64, f64) {
 
 type Area<'a, 'b> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn e(x: &dyn std::fmt::Display) -> String {
+fn plot_error(x: &dyn std::fmt::Display) -> String {
     x.to_string()
 }
 
@@ -103,7 +107,7 @@ fn relative_es(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
         .x_label_area_size(42)
         .y_label_area_size(56)
         .build_cartesian_2d((lo..hi).log_scale(), (y0 - pad)..(y1 + pad))
-        .map_err(|x| e(&x))?;
+        .map_err(|x| plot_error(&x))?;
     chart
         .configure_mesh()
         .x_desc("paths")
@@ -111,13 +115,13 @@ fn relative_es(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
         .x_label_formatter(&|v| number(*v))
         .y_label_formatter(&|v| format!("{v:.3}"))
         .draw()
-        .map_err(|x| e(&x))?;
+        .map_err(|x| plot_error(&x))?;
     for (i, s) in series.iter().enumerate() {
         let colour = PALETTE[i];
         let line = s.points.iter().map(|&(n, m)| (n, ratio(m.es, s)));
         chart
             .draw_series(LineSeries::new(line, colour.stroke_width(2)))
-            .map_err(|x| e(&x))?
+            .map_err(|x| plot_error(&x))?
             .label(s.id)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour));
         // The bars sit a little apart per account, so that they do not hide each other.
@@ -129,7 +133,7 @@ fn relative_es(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
                 colour.mix(0.6).stroke_width(1),
             )
         });
-        chart.draw_series(bars).map_err(|x| e(&x))?;
+        chart.draw_series(bars).map_err(|x| plot_error(&x))?;
     }
     chart
         .configure_series_labels()
@@ -138,7 +142,7 @@ fn relative_es(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", 12))
         .draw()
-        .map_err(|x| e(&x))
+        .map_err(|x| plot_error(&x))
 }
 
 /// The relative half-width of ES over the count on log–log axes, and 1/√N.
@@ -162,7 +166,7 @@ fn half_widths(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
         .x_label_area_size(42)
         .y_label_area_size(56)
         .build_cartesian_2d((lo..hi).log_scale(), (bottom..top).log_scale())
-        .map_err(|x| e(&x))?;
+        .map_err(|x| plot_error(&x))?;
     chart
         .configure_mesh()
         .x_desc("paths")
@@ -170,19 +174,19 @@ fn half_widths(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
         .x_label_formatter(&|v| number(*v))
         .y_label_formatter(&|v| format!("{:.2} %", v * 100.0))
         .draw()
-        .map_err(|x| e(&x))?;
+        .map_err(|x| plot_error(&x))?;
     for (i, s) in series.iter().enumerate() {
         let points = widths(s);
         chart
             .draw_series(LineSeries::new(points.clone(), PALETTE[i].stroke_width(2)))
-            .map_err(|x| e(&x))?;
+            .map_err(|x| plot_error(&x))?;
         chart
             .draw_series(
                 points
                     .iter()
                     .map(|&p| Circle::new(p, 3, PALETTE[i].filled())),
             )
-            .map_err(|x| e(&x))?;
+            .map_err(|x| plot_error(&x))?;
     }
     // 1/√N through the first account's point at the largest count.
     if let Some(&(n, h)) = series
@@ -193,7 +197,7 @@ fn half_widths(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
         let guide = [lo, hi].map(|x| (x, h * (n / x).sqrt()));
         chart
             .draw_series(LineSeries::new(guide, BLACK.mix(0.5).stroke_width(1)))
-            .map_err(|x| e(&x))?
+            .map_err(|x| plot_error(&x))?
             .label("∝ 1/√N")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], BLACK.mix(0.5)));
         chart
@@ -203,7 +207,7 @@ fn half_widths(area: &Area, series: &[Series], (lo, hi): (f64, f64)) -> Result<(
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 12))
             .draw()
-            .map_err(|x| e(&x))?;
+            .map_err(|x| plot_error(&x))?;
     }
     Ok(())
 }

@@ -17,6 +17,18 @@ pub fn account_loss(book: &Book, account: &AccountBook, pnl: &[f64], states: &[A
         .iter()
         .map(|e| e.quantity * pnl[e.instrument])
         .sum();
+    loss_of_usd_pnl(book, account, usd_pnl, states)
+}
+
+/// An account's loss in its currency from its USD P&L on a path whose asset states are
+/// `states`: −P&L for a USD account, [`coin_loss`] for a coin-margined one.
+#[inline]
+pub fn loss_of_usd_pnl(
+    book: &Book,
+    account: &AccountBook,
+    usd_pnl: f64,
+    states: &[AssetState],
+) -> f64 {
     match account.currency {
         Currency::Usd => -usd_pnl,
         Currency::Coin(c) => coin_loss(

@@ -14,6 +14,7 @@
 pub mod aggregate;
 pub mod distribution;
 pub mod historical;
+pub mod importance;
 pub mod revalue;
 pub mod scenario;
 pub mod tail;

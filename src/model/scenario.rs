@@ -2,7 +2,8 @@
 //! price and vol-level paths → the state of every asset at the horizon (SPEC §3).
 //!
 //! Per path p and step m (dt = h / steps), with the draws of [`crate::rng`]:
-//! 1. ε = L·z (L the correlation root);
+//! 1. ε = L·z (L the correlation root; with importance sampling z is shifted by the path's
+//!    mixture component first, [`crate::model::importance`]);
 //! 2. Student-t: g = χ²_ν/ν from ν squared normals, ε ← ε·√((ν − 2)/(ν g));
 //! 3. ζ_a = ρ_a ε_a + √(1 − ρ_a²) w_a;
 //! 4. σ_a = spot_vol_a · e^{x_a} (at the step's start); x_a ← x_a − κ_a x_a dt + η_a √dt ζ_a;
@@ -11,6 +12,7 @@
 
 use crate::book::Book;
 use crate::model::AssetState;
+use crate::model::importance::Importance;
 use crate::rng::DrawSource;
 
 /// Cap on the jumps of one asset in one step. P(N > 64) is about 2·10⁻⁴⁸ for λ·dt = 5
@@ -54,6 +56,8 @@ pub struct ScenarioModel {
     /// Whether any asset jumps (λ > 0).
     pub needs_jumps: bool,
     pub draws: DrawSource,
+    /// Importance sampling: the shift of each path's spot normals (`Book::importance`).
+    pub importance: Option<std::sync::Arc<Importance>>,
 }
 
 impl ScenarioModel {
@@ -87,6 +91,7 @@ impl ScenarioModel {
             sqrt_dt: dt.sqrt(),
             dof: book.student_t_dof,
             draws: DrawSource::new(seed),
+            importance: book.importance.clone(),
         }
     }
 
@@ -101,6 +106,10 @@ impl ScenarioModel {
         let nu = self.dof as usize;
         scratch.resize(a_count, nu);
         out.fill(AssetState::default());
+        let shift = self
+            .importance
+            .as_deref()
+            .and_then(|is| is.shift_of(&self.draws, path));
         for step in 0..self.steps {
             let Scratch { normals, eps, chi } = scratch;
             // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
@@ -112,6 +121,14 @@ impl ScenarioModel {
                 a_count
             };
             self.draws.normals_into(path, step, &mut normals[..used]);
+            if let Some(shift) = shift {
+                // Importance sampling: z ~ N(θ, I) for this path's component.
+                let row = &shift[step as usize * a_count..(step as usize + 1) * a_count];
+                normals[..a_count]
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(z, t)| *z += t);
+            }
             // ε = L·z, L lower triangular or a full eigen root: sum the whole row.
             for (i, e) in eps.iter_mut().enumerate() {
                 let row = &self.root[i * a_count..(i + 1) * a_count];

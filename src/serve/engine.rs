@@ -171,7 +171,7 @@ impl Snapshot {
     /// Snapshot 1: every account of `inputs` computed in one run.
     pub fn initial(engine: &Engine, inputs: RunInputs, document: MarketDocument) -> Result<Self> {
         let book = inputs.compile()?;
-        let warm_book = WarmBook::new(book.clone());
+        let warm_book = WarmBook::new(&book);
         let figures = engine.figures(&inputs, book)?;
         let index = inputs
             .portfolio
@@ -300,7 +300,7 @@ impl PreparedChange {
                 (figures, before.warm.clone(), book)
             }
             None => {
-                let book = WarmBook::new(self.book.clone());
+                let book = WarmBook::new(&self.book);
                 let figures = engine.figures(&self.inputs, self.book)?;
                 let warm = engine.warm_states(&self.inputs, &book)?;
                 let figures = figures.into_iter().map(Arc::new).collect();

@@ -124,14 +124,16 @@ async fn margin(State(ctx): Shared, request: Request) -> Answer {
     let account = parse_margin_request(&body, "POST /v1/margin").map_err(ApiError::from_engine)?;
     let service = ctx.service()?;
     // The snapshot is read once the permit is held: the freshest state when work starts.
-    let _permit = adhoc_permit(service).await?;
+    let permit = adhoc_permit(service).await?;
     let snap = live(&ctx)?;
     let engine = service.engine.clone();
     let inputs = snap.inputs.clone();
     let (warm, book) = (snap.warm.clone(), snap.book.clone());
-    let mut figures =
-        blocking(move || engine.account_figures(&inputs, vec![account], &book, warm.as_ref()))
-            .await?;
+    let mut figures = blocking(move || {
+        let _permit = permit;
+        engine.account_figures(&inputs, vec![account], &book, warm.as_ref())
+    })
+    .await?;
     let report = figures.remove(0);
     Ok(json_reply(
         &json!({ "snapshot": snap.number, "account": account_value(&report) }),
@@ -144,21 +146,24 @@ async fn whatif(State(ctx): Shared, request: Request) -> Answer {
     let body = read_json_body(request, ctx.max_body_bytes).await?;
     live(&ctx)?;
     let req = parse_whatif_request(&body, "POST /v1/whatif").map_err(ApiError::from_engine)?;
-    let service = ctx.service()?;
-    // The snapshot is read once the permit is held: the freshest state when work starts.
-    let _permit = adhoc_permit(service).await?;
-    let snap = live(&ctx)?;
-    let i = snap
+    // The accounts never change from snapshot to snapshot: an unknown one is a 404 at once.
+    let i = live(&ctx)?
         .account_index(&req.account)
         .ok_or_else(|| unknown_account(&req.account))?;
+    let service = ctx.service()?;
+    // The snapshot is read once the permit is held: the freshest state when work starts.
+    let permit = adhoc_permit(service).await?;
+    let snap = live(&ctx)?;
     let mut changed = snap.account(i).clone();
     changed.positions.extend(req.add);
     let engine = service.engine.clone();
     let inputs = snap.inputs.clone();
     let (warm, book) = (snap.warm.clone(), snap.book.clone());
-    let mut after =
-        blocking(move || engine.account_figures(&inputs, vec![changed], &book, warm.as_ref()))
-            .await?;
+    let mut after = blocking(move || {
+        let _permit = permit;
+        engine.account_figures(&inputs, vec![changed], &book, warm.as_ref())
+    })
+    .await?;
     let after = after.remove(0);
     let before = &snap.figures[i];
     let pick = |r: &crate::report::AccountReport| {
@@ -260,16 +265,19 @@ fn history_query(query: &str) -> Result<(u64, u64), ApiError> {
     Ok((since, limit))
 }
 
-/// Runs an engine computation on the blocking pool.
-/// Waits for one of the service's permits for a what-if or ad-hoc margin (never closed).
-async fn adhoc_permit(service: &Service) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+/// Waits for one of the service's permits for a what-if or ad-hoc margin (never closed);
+/// the permit moves into the computation, so it is held until the work ends even if the
+/// request is dropped.
+async fn adhoc_permit(service: &Service) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
     service
         .adhoc
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|e| ApiError::internal(format!("internal error: {e}")))
 }
 
+/// Runs an engine computation on the blocking pool.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {

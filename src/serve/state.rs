@@ -72,9 +72,10 @@ pub struct Service {
     trade_ids: Mutex<HashMap<String, String>>,
     writer: mpsc::UnboundedSender<Job>,
     /// Permits for what-if and ad-hoc margin computations: one per two threads of the
-    /// engine (at least one), so that on a loaded server the writer's recomputations of the
-    /// book keep at least half the machine (docs/reference.md §12.6).
-    pub adhoc: tokio::sync::Semaphore,
+    /// engine (at least one), so that however many clients send them, only that many run at
+    /// once and the writer's recomputations of the book are not crowded out
+    /// (docs/reference.md §12.6). A permit lives as long as its computation.
+    pub adhoc: Arc<tokio::sync::Semaphore>,
 }
 
 /// The time of a snapshot going live: RFC 3339 UTC with milliseconds (S24).
@@ -124,7 +125,7 @@ impl Service {
     /// A service with no snapshot yet (answering 503 starting) and its writer task.
     pub fn new(engine: Engine) -> Arc<Self> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        let adhoc = tokio::sync::Semaphore::new((engine.threads / 2).max(1));
+        let adhoc = Arc::new(tokio::sync::Semaphore::new((engine.threads / 2).max(1)));
         let service = Arc::new(Service {
             adhoc,
             engine: Arc::new(engine),

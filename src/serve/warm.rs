@@ -16,11 +16,10 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use crate::book::Book;
-use crate::book::Currency;
 use crate::error::Result;
 use crate::model::TailEntry;
 use crate::model::VolRule;
-use crate::model::aggregate::{coin_loss, holding_losses};
+use crate::model::aggregate::{holding_losses, loss_of_usd_pnl};
 use crate::model::historical::{HistoricalMethod, ScenarioTable};
 use crate::model::revalue::RevalueModel;
 use crate::model::tail::TailBuffer;
@@ -93,7 +92,8 @@ const BLOCK: usize = 4096;
 /// [`account_loss`]'s, value for value, accumulated column by column (one pass per
 /// exposure over a block of paths, which vectorises) instead of path by path. Bit for bit
 /// the same: each path's sum starts from the value `f64`'s `Sum` starts from and adds
-/// q·pnl exposure by exposure in the same order, and the coin conversion is the same call.
+/// q·pnl exposure by exposure in the same order, and the loss is the same
+/// [`loss_of_usd_pnl`] call.
 fn account_tail(
     book: &Book,
     account: &crate::book::AccountBook,
@@ -116,18 +116,8 @@ fn account_tail(
         }
         for (i, &usd_pnl) in sums.iter().enumerate() {
             let p = first + i;
-            let loss = match account.currency {
-                Currency::Usd => -usd_pnl,
-                Currency::Coin(c) => coin_loss(
-                    book,
-                    account.base_value_usd,
-                    usd_pnl,
-                    table.row(p)[c].log_return,
-                    c,
-                ),
-            };
             tail.push(TailEntry {
-                loss,
+                loss: loss_of_usd_pnl(book, account, usd_pnl, table.row(p)),
                 path: p as u32,
             });
         }
