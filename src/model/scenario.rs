@@ -106,10 +106,10 @@ impl ScenarioModel {
         let nu = self.dof as usize;
         scratch.resize(a_count, nu);
         out.fill(AssetState::default());
-        let shift = self
+        let component = self
             .importance
             .as_deref()
-            .and_then(|is| is.shift_of(&self.draws, path));
+            .and_then(|is| is.component_of(&self.draws, path));
         for step in 0..self.steps {
             let Scratch { normals, eps, chi } = scratch;
             // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
@@ -121,9 +121,9 @@ impl ScenarioModel {
                 a_count
             };
             self.draws.normals_into(path, step, &mut normals[..used]);
-            if let Some(shift) = shift {
+            if let Some(c) = component {
                 // Importance sampling: z ~ N(θ, I) for this path's component.
-                let row = &shift[step as usize * a_count..(step as usize + 1) * a_count];
+                let row = &c.shift[step as usize * a_count..(step as usize + 1) * a_count];
                 normals[..a_count]
                     .iter_mut()
                     .zip(row)
@@ -141,6 +141,10 @@ impl ScenarioModel {
             if nu > 0 {
                 self.draws
                     .normals_range(path, step, 3 * a_count as u32, chi);
+                if let Some(c) = component {
+                    // Importance sampling: the χ² normals scaled by the component's c.
+                    chi.iter_mut().for_each(|x| *x *= c.scale);
+                }
                 let g = chi.iter().map(|x| x * x).sum::<f64>() / nu as f64;
                 let scale = ((nu as f64 - 2.0) / (nu as f64 * g)).sqrt();
                 eps.iter_mut().for_each(|e| *e *= scale);

@@ -27,7 +27,7 @@ use crate::config::RunConfig;
 use crate::engine::{AccountTail, Backend, BackendKind, SimulationPlan, TailEntry};
 use crate::error::{Error, Result};
 use crate::model::aggregate::holding_losses;
-use crate::model::importance::{Component, Importance, tail_clusters};
+use crate::model::importance::{Component, Importance, Sampled, tail_clusters};
 use crate::risk::{self, Measure};
 use crate::rng::DrawSource;
 use crate::run::ScenarioSource;
@@ -36,6 +36,9 @@ use crate::run::ScenarioSource;
 pub const PILOT_PATHS: u64 = 20_000;
 /// π₀: the share of paths drawn unshifted (bounds every weight by 1/π₀ = 10).
 pub const DEFENSIVE_SHARE: f64 = 0.1;
+/// The smallest χ² scale c_k of a component (a tail cluster's mean χ² per normal below
+/// 1/4 is drawn at 1/4: bounds how far the mixture leaves the model).
+pub const MIN_CHI_SCALE: f64 = 0.5;
 /// The pilot's seed is the run's XOR this ("pilot" in ASCII).
 pub const PILOT_SEED_XOR: u64 = 0x0070_696c_6f74;
 
@@ -128,23 +131,40 @@ fn pilot(
         defensive: 1.0,
         components: Vec::new(),
     };
-    let points: Vec<Vec<f64>> = tail
+    let (steps, assets, dof) = (alone.steps, alone.assets.len(), alone.student_t_dof);
+    let sampled: Vec<Sampled> = tail
         .worst
         .iter()
-        .map(|e| plain.sampled_normals(&draws, e.path, alone.steps, alone.assets.len()))
+        .map(|e| plain.sampled(&draws, e.path, steps, assets, dof))
         .collect();
+    let points: Vec<Vec<f64>> = sampled.iter().map(|s| s.z.clone()).collect();
     let clusters = tail_clusters(&points);
-    let total: usize = clusters.iter().map(|(_, n)| n).sum();
+    let total: usize = clusters.iter().map(|(_, m)| m.len()).sum();
     Ok(Importance {
         defensive: DEFENSIVE_SHARE,
         components: clusters
             .into_iter()
-            .map(|(shift, n)| Component {
-                share: (1.0 - DEFENSIVE_SHARE) * n as f64 / total.max(1) as f64,
+            .map(|(shift, members)| Component {
+                share: (1.0 - DEFENSIVE_SHARE) * members.len() as f64 / total.max(1) as f64,
                 shift,
+                scale: chi_scale(&members, &sampled),
             })
             .collect(),
     })
+}
+
+/// c_k of a cluster: √(its mean χ² per normal), within [[`MIN_CHI_SCALE`], 1] (1 without
+/// Student-t shocks): the tail's paths had small χ² draws, so the component draws them so.
+fn chi_scale(members: &[usize], sampled: &[Sampled]) -> f64 {
+    let count: f64 = members
+        .iter()
+        .map(|&i| f64::from(sampled[i].chi_count))
+        .sum();
+    if count == 0.0 {
+        return 1.0;
+    }
+    let sum: f64 = members.iter().map(|&i| sampled[i].chi_square).sum();
+    (sum / count).sqrt().clamp(MIN_CHI_SCALE, 1.0)
 }
 
 /// Step 3: an account's weighted figures from every path's loss.
@@ -157,11 +177,11 @@ fn account_figures(
     backend: &dyn Backend,
 ) -> Result<AccountFigures> {
     let draws = DrawSource::new(config.seed);
-    let (steps, assets) = (shifted.steps, shifted.assets.len());
+    let (steps, assets, dof) = (shifted.steps, shifted.assets.len(), shifted.student_t_dof);
     let weights: Vec<f64> = tail
         .worst
         .par_iter()
-        .map(|e| importance.weight(&importance.sampled_normals(&draws, e.path, steps, assets)))
+        .map(|e| importance.weight(&importance.sampled(&draws, e.path, steps, assets, dof)))
         .collect();
     let weighted: Vec<(f64, f64)> = tail.worst.iter().map(|e| e.loss).zip(weights).collect();
     let paths = config.paths;
