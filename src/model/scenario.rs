@@ -99,6 +99,19 @@ impl ScenarioModel {
         self.assets.len()
     }
 
+    /// The normals a step draws (rng layout): z, then w when any asset has vol of vol, then
+    /// the jump sizes when any asset jumps (which needs the w slots too).
+    pub fn normals_used(&self) -> usize {
+        let a_count = self.assets.len();
+        if self.needs_jumps {
+            3 * a_count
+        } else if self.needs_vol_shocks {
+            2 * a_count
+        } else {
+            a_count
+        }
+    }
+
     /// Simulates one path to the horizon. `scratch` is reused between calls (any length);
     /// `out` has one state per asset.
     pub fn simulate(&self, path: u32, scratch: &mut Scratch, out: &mut [AssetState]) {
@@ -113,18 +126,12 @@ impl ScenarioModel {
         for step in 0..self.steps {
             let Scratch { normals, eps, chi } = scratch;
             // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
-            let used = if self.needs_jumps {
-                3 * a_count
-            } else if self.needs_vol_shocks {
-                2 * a_count
-            } else {
-                a_count
-            };
+            let used = self.normals_used();
             self.draws.normals_into(path, step, &mut normals[..used]);
             if let Some(c) = component {
-                // Importance sampling: z ~ N(θ, I) for this path's component.
-                let row = &c.shift[step as usize * a_count..(step as usize + 1) * a_count];
-                normals[..a_count]
+                // Importance sampling: the step's normals ~ N(θ, I) for this component.
+                let row = &c.shift[step as usize * used..(step as usize + 1) * used];
+                normals[..used]
                     .iter_mut()
                     .zip(row)
                     .for_each(|(z, t)| *z += t);
@@ -159,7 +166,11 @@ impl ScenarioModel {
                 let mut jump = 0.0;
                 if p.jump_mean_count > 0.0 {
                     let u = self.draws.uniform(path, step, a as u32);
-                    let n = poisson_inverse(p.jump_mean_count, u);
+                    let rate = match self.importance.as_deref() {
+                        Some(is) => is.jump_rate(component, step, a),
+                        None => p.jump_mean_count,
+                    };
+                    let n = poisson_inverse(rate, u);
                     if n > 0 {
                         let n = f64::from(n);
                         jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];

@@ -28,6 +28,7 @@ use crate::engine::{AccountTail, Backend, BackendKind, SimulationPlan, TailEntry
 use crate::error::{Error, Result};
 use crate::model::aggregate::holding_losses;
 use crate::model::importance::{Component, Importance, Sampled, tail_clusters};
+use crate::model::scenario::ScenarioModel;
 use crate::risk::{self, Measure};
 use crate::rng::DrawSource;
 use crate::run::ScenarioSource;
@@ -39,6 +40,8 @@ pub const DEFENSIVE_SHARE: f64 = 0.1;
 /// The smallest χ² scale c_k of a component (a tail cluster's mean χ² per normal below
 /// 1/4 is drawn at 1/4: bounds how far the mixture leaves the model).
 pub const MIN_CHI_SCALE: f64 = 0.5;
+/// The largest factor a component raises a jump rate by.
+pub const MAX_JUMP_TILT: f64 = 20.0;
 /// The pilot's seed is the run's XOR this ("pilot" in ASCII).
 pub const PILOT_SEED_XOR: u64 = 0x0070_696c_6f74;
 
@@ -127,44 +130,66 @@ fn pilot(
     };
     let tail = backend.tails(alone, &plan, &|_| {})?.remove(0);
     let draws = DrawSource::new(seed);
-    let plain = Importance {
-        defensive: 1.0,
-        components: Vec::new(),
-    };
-    let (steps, assets, dof) = (alone.steps, alone.assets.len(), alone.student_t_dof);
+    let plain = Importance::plain(&ScenarioModel::new(alone, seed));
     let sampled: Vec<Sampled> = tail
         .worst
         .iter()
-        .map(|e| plain.sampled(&draws, e.path, steps, assets, dof))
+        .map(|e| plain.sampled(&draws, e.path))
         .collect();
     let points: Vec<Vec<f64>> = sampled.iter().map(|s| s.z.clone()).collect();
     let clusters = tail_clusters(&points);
     let total: usize = clusters.iter().map(|(_, m)| m.len()).sum();
+    let components = clusters
+        .into_iter()
+        .map(|(shift, members)| Component {
+            share: (1.0 - DEFENSIVE_SHARE) * members.len() as f64 / total.max(1) as f64,
+            shift,
+            scale: chi_scale(&plain, &members, &sampled),
+            jump_rates: jump_rates(&plain, &members, &sampled),
+        })
+        .collect();
     Ok(Importance {
         defensive: DEFENSIVE_SHARE,
-        components: clusters
-            .into_iter()
-            .map(|(shift, members)| Component {
-                share: (1.0 - DEFENSIVE_SHARE) * members.len() as f64 / total.max(1) as f64,
-                shift,
-                scale: chi_scale(&members, &sampled),
-            })
-            .collect(),
+        components,
+        ..plain
     })
 }
 
 /// c_k of a cluster: √(its mean χ² per normal), within [[`MIN_CHI_SCALE`], 1] (1 without
 /// Student-t shocks): the tail's paths had small χ² draws, so the component draws them so.
-fn chi_scale(members: &[usize], sampled: &[Sampled]) -> f64 {
-    let count: f64 = members
-        .iter()
-        .map(|&i| f64::from(sampled[i].chi_count))
-        .sum();
-    if count == 0.0 {
+fn chi_scale(plain: &Importance, members: &[usize], sampled: &[Sampled]) -> f64 {
+    let per_path = f64::from(plain.steps * plain.dof);
+    if per_path == 0.0 || members.is_empty() {
         return 1.0;
     }
     let sum: f64 = members.iter().map(|&i| sampled[i].chi_square).sum();
-    (sum / count).sqrt().clamp(MIN_CHI_SCALE, 1.0)
+    (sum / (per_path * members.len() as f64))
+        .sqrt()
+        .clamp(MIN_CHI_SCALE, 1.0)
+}
+
+/// λ_k·dt of a cluster per step and asset: its mean jump count, at least the model's λ·dt
+/// and at most [`MAX_JUMP_TILT`] times it or 5 (empty when nothing jumps).
+fn jump_rates(plain: &Importance, members: &[usize], sampled: &[Sampled]) -> Vec<f64> {
+    if plain.base_rates.iter().all(|&r| r == 0.0) || members.is_empty() {
+        return Vec::new();
+    }
+    let cells = plain.steps as usize * plain.assets;
+    let mut mean = vec![0.0; cells];
+    for &i in members {
+        for (m, &n) in mean.iter_mut().zip(&sampled[i].jump_counts) {
+            *m += f64::from(n) / members.len() as f64;
+        }
+    }
+    mean.iter()
+        .enumerate()
+        .map(|(cell, &m)| {
+            let base = plain.base_rates[cell % plain.assets];
+            // Never past 5 jumps a step on average, where the 64-jump cap of a step is
+            // still never reached (model::scenario::MAX_JUMPS_PER_STEP), nor below λ·dt.
+            m.clamp(base, (MAX_JUMP_TILT * base).min(5.0).max(base))
+        })
+        .collect()
 }
 
 /// Step 3: an account's weighted figures from every path's loss.
@@ -177,11 +202,10 @@ fn account_figures(
     backend: &dyn Backend,
 ) -> Result<AccountFigures> {
     let draws = DrawSource::new(config.seed);
-    let (steps, assets, dof) = (shifted.steps, shifted.assets.len(), shifted.student_t_dof);
     let weights: Vec<f64> = tail
         .worst
         .par_iter()
-        .map(|e| importance.weight(&importance.sampled(&draws, e.path, steps, assets, dof)))
+        .map(|e| importance.weight(&importance.sampled(&draws, e.path)))
         .collect();
     let weighted: Vec<(f64, f64)> = tail.worst.iter().map(|e| e.loss).zip(weights).collect();
     let paths = config.paths;
