@@ -61,6 +61,9 @@ pub struct Report {
 pub struct RunInfo {
     /// `mc` (Monte Carlo), `hs` or `fhs` (historical days).
     pub method: &'static str,
+    /// Present only with `--variance-reduction is`: `"is"` (importance sampling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variance_reduction: Option<&'static str>,
     pub paths: u64,
     pub seed: u64,
     pub horizon_days: f64,

@@ -91,7 +91,9 @@ pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
 /// add up to N(1 − α) and the interval's ranks; N = `paths`. With t = N(1 − α) and W_j the
 /// sum of the first j weights, VaR is the loss L_j* of the first j* with W_j* ≥ t,
 ///
-///     ES = (Σ_{j<j*} w_j L_j + (t − W_{j*−1}) L_j*) / t,
+/// ```text
+/// ES = (Σ_{j<j*} w_j L_j + (t − W_{j*−1}) L_j*) / t,
+/// ```
 ///
 /// σ²_ES = Var[w (L − VaR)⁺] / (N (1 − α)²) estimated over all N paths (those below VaR
 /// contribute 0), and the VaR interval is the losses at the weights t ∓ 1.96·N·σ_p with

@@ -234,3 +234,26 @@ fn the_sample_book_agrees_with_plain() {
         }
     }
 }
+
+/// `--backend auto` (the default) runs importance sampling on the CPU, saying so.
+#[test]
+fn auto_picks_the_cpu() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tailrisk"))
+        .args([
+            "run",
+            "--variance-reduction",
+            "is",
+            "--paths",
+            "2000",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("runs on the CPU backend"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["run"]["backend"], "cpu");
+    assert_eq!(report["run"]["variance_reduction"], "is");
+}

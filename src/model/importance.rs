@@ -4,16 +4,20 @@
 //! Student-t χ², and per asset a uniform that sets the jump count N ~ Poisson(λ·dt). Under
 //! importance sampling they are drawn from a defensive mixture instead:
 //!
-//!     g = π₀ · (the model) + Σ_k π_k · (normals ~ N(θ_k, I), χ² normals ~ N(0, c_k² I),
-//!                                       jump counts ~ Poisson(λ_k·dt))
+//! ```text
+//! g = π₀ · (the model) + Σ_k π_k · (normals ~ N(θ_k, I), χ² normals ~ N(0, c_k² I),
+//!                                   jump counts ~ Poisson(λ_k·dt))
+//! ```
 //!
 //! each component k shifting every step's normals by θ_k (the mean of the pilot's tail draws
 //! of one cluster), scaling the χ² normals by c_k ≤ 1 (larger Student-t shocks) and raising
 //! the jump rates to λ_k ≥ λ, and each path carries the likelihood ratio
 //!
-//!     w = 1 / (π₀ + Σ_k π_k r_k),   r_k = e^{θ_k·z − |θ_k|²/2}
-//!                                       · c_k^{−Sν} e^{−|x|²(1/c_k² − 1)/2}
-//!                                       · Π_{s,a} (λ_k/λ)^{N_sa} e^{−(λ_k − λ)dt}
+//! ```text
+//! w = 1 / (π₀ + Σ_k π_k r_k),   r_k = e^{θ_k·z − |θ_k|²/2}
+//!                                   · c_k^{−Sν} e^{−|x|²(1/c_k² − 1)/2}
+//!                                   · Π_{s,a} (λ_k/λ)^{N_sa} e^{−(λ_k − λ)dt}
+//! ```
 //!
 //! (z every shifted normal, x the χ² normals as drawn, N the jump counts), so
 //! E_g[w·f] = E[f] for any figure: the estimators of `crate::risk::weighted_measure` are

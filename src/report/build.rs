@@ -252,6 +252,7 @@ pub fn run_info(
     let (book, info) = (&sim.book, backend.info());
     RunInfo {
         method: sim.source.method_name(),
+        variance_reduction: config.importance_sampling.then_some("is"),
         paths: sim.plan.paths,
         seed: config.seed,
         horizon_days: config.horizon_days,

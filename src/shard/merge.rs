@@ -97,6 +97,8 @@ pub fn merge_with_extras(mut shards: Vec<NamedShard>) -> Result<Merged> {
     let report = Report {
         run: RunInfo {
             method: "mc",
+            // Shards refuse --variance-reduction is.
+            variance_reduction: None,
             paths: lead.paths,
             seed: lead.seed,
             horizon_days: run.horizon_days,
