@@ -186,8 +186,9 @@ fn unit_weights_give_the_plain_estimator() {
 #[test]
 fn commands_that_cannot_use_it_refuse_it() {
     let bin = env!("CARGO_BIN_EXE_tailrisk");
-    let cases: [(&[&str], i32, &str); 4] = [
+    let cases: [(&[&str], i32, &str); 5] = [
         (&["run", "--backend", "gpu"], 69, "CPU backend"),
+        (&["verify"], 2, "verify"),
         (&["run", "--report", "/tmp/x.html"], 2, "HTML"),
         (&["serve"], 2, "serve"),
         (

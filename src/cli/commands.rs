@@ -73,6 +73,13 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Verify(args) => {
             html_report::reject(&args, "verify")?;
+            if args.variance_reduction == VarianceReduction::Is {
+                return Err(Error::Usage(
+                    "--variance-reduction is does not apply to `tailrisk verify` (it compares \
+                     the backends' plain stages)"
+                        .into(),
+                ));
+            }
             let inputs = load_inputs(&args)?;
             let gpu = crate::engine::select::any_gpu()?;
             let cpu = CpuBackend::new();
