@@ -86,6 +86,17 @@ pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
     }
 }
 
+/// t = N(1 − α), the weight of the tail of a weighted estimator: within 1e-9 of an integer
+/// it is that integer, as in [`tail_rank`].
+pub fn tail_weight(paths: u64, confidence: f64) -> f64 {
+    let exact = paths as f64 * (1.0 - confidence);
+    if (exact - exact.round()).abs() <= 1e-9 {
+        exact.round()
+    } else {
+        exact
+    }
+}
+
 /// VaR and ES at `confidence` from importance-sampled paths (methodology §16.2): `tail` is
 /// (loss, likelihood ratio w) worst loss first, covering at least the paths whose weights
 /// add up to N(1 − α) and the interval's ranks; N = `paths`. With t = N(1 − α) and W_j the
@@ -106,13 +117,7 @@ pub fn weighted_measure(
 ) -> std::result::Result<Measure, String> {
     let n = paths as f64;
     let p = 1.0 - confidence;
-    // N(1 − α) within 1e-9 of an integer is that integer, as in [`tail_rank`].
-    let exact = n * p;
-    let target = if (exact - exact.round()).abs() <= 1e-9 {
-        exact.round()
-    } else {
-        exact
-    };
+    let target = tail_weight(paths, confidence);
     let rank_at = |t: f64| -> Option<usize> {
         let mut cum = 0.0;
         tail.iter().position(|&(_, w)| {

@@ -255,7 +255,7 @@ fn components(
     backend: &dyn Backend,
 ) -> Result<Vec<f64>> {
     let account = &shifted.accounts[0];
-    let target = paths as f64 * (1.0 - config.margin.confidence);
+    let target = risk::tail_weight(paths, config.margin.confidence);
     let list: Vec<u32> = tail.iter().map(|e| e.path).collect();
     let revalued = backend.revalue_paths(shifted, config.seed, &list)?;
     let (na, ni) = (shifted.assets.len(), shifted.instruments.len());
