@@ -8,10 +8,13 @@
 //! account, and that every position's today's value and notional are finite numbers.
 
 mod checks;
+mod identity;
 mod reuse;
 
 pub use checks::{MAX_JUMP_TRUNCATION_PROBABILITY, poisson_tail_above};
 pub use reuse::WarmBook;
+
+use identity::{InstrumentKey, simulated_assets};
 
 use std::collections::HashMap;
 
@@ -522,90 +525,5 @@ impl Book {
             forward0,
             base_value,
         })
-    }
-}
-
-/// Identity of an instrument for de-duplication (floats by bit pattern).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct InstrumentKey {
-    kind: InstrumentKind,
-    underlying: String,
-    right: Option<Right>,
-    strike: Option<u64>,
-    expiry: Option<Timestamp>,
-    settlement: Settlement,
-    multiplier: u64,
-}
-
-impl InstrumentKey {
-    fn of(spec: &InstrumentSpec) -> Self {
-        Self {
-            kind: spec.kind,
-            underlying: spec.underlying.clone(),
-            right: spec.right,
-            strike: spec.strike.map(f64::to_bits),
-            expiry: spec.expiry,
-            settlement: spec.settlement,
-            multiplier: spec.multiplier.to_bits(),
-        }
-    }
-}
-
-/// The simulated assets (`correlation.symbols`, in order) and their correlation matrix.
-/// Without a correlation block, the one asset the positions and margin currencies refer to
-/// (or the market's first asset when they refer to none); referring to two is an error.
-fn simulated_assets(
-    market: &Market,
-    portfolio: &Portfolio,
-    files: &SourceFiles,
-) -> Result<(Vec<String>, Vec<f64>)> {
-    match &market.correlation {
-        Some(c) => {
-            for (i, symbol) in c.symbols.iter().enumerate() {
-                if market.asset(symbol).is_none() {
-                    return Err(Error::input(
-                        &files.market,
-                        format!("correlation.symbols[{i}]"),
-                        symbol,
-                        "not an asset of the market",
-                    ));
-                }
-            }
-            Ok((c.symbols.clone(), c.matrix.clone()))
-        }
-        None => {
-            let mut referred: Vec<&str> = Vec::new();
-            for account in &portfolio.accounts {
-                let symbols = account
-                    .positions
-                    .iter()
-                    .map(|p| p.instrument.underlying.as_str())
-                    .chain(
-                        (account.margin_currency != "USD")
-                            .then_some(account.margin_currency.as_str()),
-                    );
-                // Unknown assets are reported with their position when instruments resolve.
-                for symbol in symbols.filter(|s| market.asset(s).is_some()) {
-                    if !referred.contains(&symbol) {
-                        referred.push(symbol);
-                    }
-                }
-            }
-            match referred.as_slice() {
-                [] => Ok((vec![market.assets[0].symbol.clone()], vec![1.0])),
-                [one] => Ok((vec![one.to_string()], vec![1.0])),
-                several => Err(Error::input(
-                    &files.market,
-                    "correlation",
-                    "(missing)",
-                    format!(
-                        "the positions refer to {} assets ({}), so the market needs a \
-                         correlation block covering them",
-                        several.len(),
-                        several.join(", ")
-                    ),
-                )),
-            }
-        }
     }
 }

@@ -9,7 +9,7 @@ pub mod limits;
 mod source;
 
 pub use distribution::{AccountDistribution, inset_len};
-pub use finite::check_figures;
+pub use finite::{check_figures, first_non_finite};
 pub use source::{HistoricalScenarios, ScenarioSource};
 
 use std::borrow::Cow;

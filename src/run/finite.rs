@@ -43,6 +43,27 @@ pub fn check_figures(
     Ok(())
 }
 
+/// The first figure of `named` that is not a finite number, as the input error of account
+/// `id` of `file` (shard files check their parts and their merge with it).
+pub fn first_non_finite(
+    file: &str,
+    id: &str,
+    named: impl IntoIterator<Item = (String, f64)>,
+) -> Result<()> {
+    match named.into_iter().find(|(_, v)| !v.is_finite()) {
+        None => Ok(()),
+        Some((figure, value)) => Err(Error::input(
+            file,
+            format!("accounts[{id}]"),
+            value,
+            format!(
+                "{figure} of account {id} is not a finite number: its positions or their market \
+                 data are too large for finite arithmetic"
+            ),
+        )),
+    }
+}
+
 /// The first non-finite figure of account `i`, named, with its value.
 fn non_finite_figure(sim: &Simulation, figures: &MarginFigures, i: usize) -> Option<(String, f64)> {
     let book = &sim.book;

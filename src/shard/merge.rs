@@ -253,19 +253,7 @@ fn check_finite(
     for (h, &c) in parts.holdings.iter().zip(components) {
         named.push((format!("the component ES of {}", h.label), c));
     }
-    match named.into_iter().find(|(_, v)| !v.is_finite()) {
-        None => Ok(()),
-        Some((figure, value)) => Err(Error::input(
-            &parts.file,
-            format!("accounts[{}]", parts.id),
-            value,
-            format!(
-                "{figure} of account {} is not a finite number: its positions or their market \
-                 data are too large for finite arithmetic",
-                parts.id
-            ),
-        )),
-    }
+    crate::run::first_non_finite(&parts.file, &parts.id, named)
 }
 
 /// H3: what must agree between two shards of one run, in the order it is checked.

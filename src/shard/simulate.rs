@@ -279,17 +279,5 @@ fn check_parts_finite(parts: &AccountParts) -> Result<()> {
             named.push((format!("the {name} on {asset}"), v));
         }
     }
-    match named.into_iter().find(|(_, v)| !v.is_finite()) {
-        None => Ok(()),
-        Some((figure, value)) => Err(Error::input(
-            &parts.file,
-            format!("accounts[{}]", parts.id),
-            value,
-            format!(
-                "{figure} of account {} is not a finite number: its positions or their market \
-                 data are too large for finite arithmetic",
-                parts.id
-            ),
-        )),
-    }
+    crate::run::first_non_finite(&parts.file, &parts.id, named)
 }
