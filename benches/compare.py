@@ -5,19 +5,21 @@ Runs, on the generated 576-option, 3-asset, 1-step book (src/bench_book.rs, rebu
 benches/python/book.py):
 
 - the numba peer (benches/python/numba_bench.py) and the NumPy peer (numpy_bench.py);
-- `tailrisk bench` on every backend it finds (CPU f64 reference, CPU f32 kernels, the GPU
-  when there is an adapter: `--gpu` asks for it, lavapipe included);
+- `tailrisk bench` on every backend it finds (CPU f64 kernels, CPU f64 reference, CPU f32
+  kernels, the GPU when there is an adapter: `--gpu` asks for it, lavapipe included);
 - each tailrisk configuration once more as a whole process (`tailrisk bench --backend B
   --precision P --paths N`, one run, timed from outside: start-up, generating the book,
   the adapter and shader compilation included);
 
 and prints a Markdown table of full repricings per second with the ratios to numba and
-NumPy, headed by the machine, the date and the commit. Nothing is written: paste the table
-into docs/benchmarks.md.
+NumPy, headed by the machine, the date and the commit, then issue 13's targets against
+those ratios. With `--write` the same text replaces the part of docs/benchmarks.md between
+its `<!-- compare.py: begin -->` and `<!-- compare.py: end -->` markers.
 
-    python3 -m venv target/bench-venv && target/bench-venv/bin/pip install numpy numba
+    python3 -m venv target/bench-venv
+    target/bench-venv/bin/pip install numpy==2.4.6 numba==0.68.1
     cargo build --release
-    target/bench-venv/bin/python benches/compare.py [--paths 200000,1000000] [--gpu]
+    target/bench-venv/bin/python benches/compare.py [--paths 200000,1000000] [--gpu] [--write]
 
 Run it on a quiet machine: another build on the same cores halves every figure.
 """
@@ -95,6 +97,8 @@ def main():
     ap.add_argument("--numpy-paths", type=int, default=100_000,
                     help="path count of the NumPy peer (slow: one count only)")
     ap.add_argument("--gpu", action="store_true", help="also measure the GPU backend")
+    ap.add_argument("--write", action="store_true",
+                    help="write the table into docs/benchmarks.md between its markers")
     args = ap.parse_args()
     counts = [int(p) for p in args.paths.split(",")]
     if not os.path.exists(TAILRISK):
@@ -111,30 +115,65 @@ def main():
     for r in tailrisk_bench("cpu", counts) + (tailrisk_bench("gpu", counts) if args.gpu else []):
         if r["status"] != "measured":
             continue
-        rows.append((f"tailrisk {r['backend']} {r['precision']} ({r['device']})", r["paths"],
+        rows.append((r["backend"], r["precision"], r["device"], r["paths"],
                      r["repricings_per_second"], "in process"))
-    for backend, precision in [("cpu", "f64"), ("cpu", "f32")] + ([("gpu", "f32")] if args.gpu
-                                                                  else []):
+    configs = [("cpu", "f64"), ("cpu", "f64-reference"), ("cpu", "f32")]
+    for backend, precision in configs + ([("gpu", "f32")] if args.gpu else []):
         for n in counts:
             seconds, run = whole_process(backend, precision, n)
             repricings = run["repricings_per_second"] * run["seconds"]
-            rows.append((f"tailrisk {backend} {precision} ({run['device']})", n,
-                         repricings / seconds, "whole process"))
+            rows.append((backend, precision, run["device"], n, repricings / seconds,
+                         "whole process"))
 
-    print(f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
-          f"numba and NumPy: float64, their own timing (numba's JIT excluded); NumPy at "
-          f"{args.numpy_paths:,} paths.\n")
-    print("| implementation | paths | measured | full repricings/s | vs numba | vs NumPy |")
-    print("|---|---|---|---|---|---|")
+    lines = [f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
+             f"numba and NumPy: float64, their own timing (numba's JIT excluded); NumPy at "
+             f"{args.numpy_paths:,} paths.", "",
+             "| implementation | paths | measured | full repricings/s | vs numba | vs NumPy |",
+             "|---|---|---|---|---|---|"]
     for n in counts:
-        print(f"| numba (`parallel=True, fastmath=True`) | {n:,} | in process | "
-              f"{numba_rate[n] / 1e6:.1f} M | 1 | {numba_rate[n] / numpy_rate:.1f}× |")
-    print(f"| NumPy | {args.numpy_paths:,} | in process | {numpy_rate / 1e6:.1f} M | "
-          f"{numpy_rate / numba_rate[counts[0]]:.2f}× | 1 |")
-    for name, n, rate, how in rows:
+        lines.append(f"| numba (`parallel=True, fastmath=True`) | {n:,} | in process | "
+                     f"{numba_rate[n] / 1e6:.1f} M | 1 | {numba_rate[n] / numpy_rate:.1f}× |")
+    lines.append(f"| NumPy | {args.numpy_paths:,} | in process | {numpy_rate / 1e6:.1f} M | "
+                 f"{numpy_rate / numba_rate[counts[0]]:.2f}× | 1 |")
+    ratio = {}
+    for backend, precision, device, n, rate, how in rows:
         base = numba_rate.get(n, numba_rate[counts[-1]])
-        print(f"| {name} | {n:,} | {how} | {rate / 1e6:.1f} M | {rate / base:.2f}× | "
-              f"{rate / numpy_rate:.1f}× |")
+        ratio[(backend, precision, n, how)] = rate / base
+        lines.append(f"| tailrisk {backend} {precision} ({device}) | {n:,} | {how} | "
+                     f"{rate / 1e6:.1f} M | {rate / base:.2f}× | {rate / numpy_rate:.1f}× |")
+    lines += ["", "Issue 13's targets, from this table:", ""]
+    for n in counts:
+        r = ratio.get(("cpu", "f64", n, "whole process"))
+        if r is not None:
+            lines.append(f"- default `run` on the CPU (f64 kernels) ≥ 4× numba at {n:,} paths, "
+                         f"whole process: {r:.1f}× ({'met' if r >= 4 else 'not met'})")
+    f32 = max((rate for b, p, _, _, rate, _ in rows if (b, p) == ("cpu", "f32")), default=None)
+    if f32 is not None:
+        lines.append(f"- CPU f32 ≥ 1.2 G full repricings/s: best {f32 / 1e9:.2f} G/s "
+                     f"({'met' if f32 >= 1.2e9 else 'not met'})")
+    r = ratio.get(("gpu", "f32", counts[0], "whole process"))
+    if r is not None:
+        lines.append(f"- `--backend gpu` ≥ 2× numba at {counts[0]:,} paths, whole process: "
+                     f"{r:.1f}× ({'met' if r >= 2 else 'not met'})")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.write:
+        write_into_benchmarks(text)
+
+
+def write_into_benchmarks(text):
+    """Replaces the generated part of docs/benchmarks.md with `text`."""
+    path = os.path.join(ROOT, "docs", "benchmarks.md")
+    begin, end = "<!-- compare.py: begin -->\n", "<!-- compare.py: end -->"
+    with open(path) as f:
+        doc = f.read()
+    if begin not in doc or end not in doc:
+        raise SystemExit(f"{path}: no {begin.strip()} … {end} markers")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(head + begin + text + end + tail)
+    print(f"# wrote the table into {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 //! Per-stage CPU benchmarks on the generated 576-option, 3-asset, 1-step book
 //! ([`tailrisk::bench_book`]): RNG, scenario, revalue, aggregate and tail, in
-//! the f64 reference and the f32 fast mode, then both end to end.
+//! the f64 reference and the SIMD kernels (f64 and f32), then each end to end.
 //!
 //! Every group reports its throughput as full repricings per second
 //! (`Throughput::Elements(paths × instruments)`): the rate the whole pipeline would reach if
@@ -14,7 +14,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use tailrisk::bench_book::generated_book;
 use tailrisk::book::Book;
-use tailrisk::engine::cpu::fast::{self, BlockScratch, FastPipeline, Isa, LANES};
+use tailrisk::engine::cpu::fast::{self, BlockScratch, FastPipeline, Isa, LANES, Real};
 use tailrisk::engine::cpu::{CpuBackend, Precision};
 use tailrisk::engine::{AssetState, Backend, SimulationPlan, TailEntry, VolRule};
 use tailrisk::model::aggregate::account_loss;
@@ -97,7 +97,7 @@ fn stages(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
-    let pipeline = FastPipeline::new(&book, SEED, Isa::detect());
+    let pipeline = FastPipeline::<f32>::new(&book, SEED, Isa::detect());
     g.bench_function("f32_lanes", |b| {
         b.iter_batched_ref(
             || BlockScratch::new(&book, &pipeline.model),
@@ -127,29 +127,8 @@ fn stages(c: &mut Criterion) {
         )
     });
     for &isa in &isas {
-        let pipeline = FastPipeline::new(&book, SEED, isa);
-        g.bench_function(format!("f32_{}", isa.name()), |b| {
-            b.iter_batched_ref(
-                || {
-                    let mut scratch = BlockScratch::new(&book, &pipeline.model);
-                    scratch
-                        .lanes
-                        .simulate(&pipeline.scenarios, &pipeline.model, &paths);
-                    scratch
-                },
-                |scratch| {
-                    fast::kernel::revalue(
-                        isa,
-                        &pipeline.model,
-                        &scratch.lanes,
-                        &mut scratch.kernel,
-                        &mut scratch.pnl,
-                    );
-                    black_box(&scratch.pnl);
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        revalue_kernel::<f32>(&mut g, &book, &paths, isa, "f32");
+        revalue_kernel::<f64>(&mut g, &book, &paths, isa, "f64_kernels");
     }
     g.finish();
 
@@ -223,6 +202,39 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
+/// The SIMD revalue kernel of lane type `T` on one block, compiled for `isa`.
+fn revalue_kernel<T: Real>(
+    g: &mut criterion::BenchmarkGroup<criterion::measurement::WallTime>,
+    book: &Book,
+    paths: &[u32],
+    isa: Isa,
+    name: &str,
+) {
+    let pipeline = FastPipeline::<T>::new(book, SEED, isa);
+    g.bench_function(format!("{name}_{}", isa.name()), |b| {
+        b.iter_batched_ref(
+            || {
+                let mut scratch = BlockScratch::new(book, &pipeline.model);
+                scratch
+                    .lanes
+                    .simulate(&pipeline.scenarios, &pipeline.model, paths);
+                scratch
+            },
+            |scratch| {
+                fast::kernel::revalue(
+                    isa,
+                    &pipeline.model,
+                    &scratch.lanes,
+                    &mut scratch.kernel,
+                    &mut scratch.pnl,
+                );
+                black_box(&scratch.pnl);
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
 fn end_to_end(c: &mut Criterion) {
     let book = bench_book();
     let mut g = c.benchmark_group("end_to_end");
@@ -248,11 +260,13 @@ fn end_to_end(c: &mut Criterion) {
     g.throughput(Throughput::Elements(END_TO_END_PATHS * instruments));
     for isa in [Isa::Baseline, Isa::Avx2Fma, Isa::Avx512] {
         if Isa::supported(isa) == isa {
-            let backend = CpuBackend::with_precision(Precision::F32).with_isa(isa);
-            g.bench_function(
-                format!("f32_{}", isa.name()),
-                run(backend, END_TO_END_PATHS),
-            );
+            for (precision, name) in [(Precision::F32, "f32"), (Precision::F64, "f64_kernels")] {
+                let backend = CpuBackend::with_precision(precision).with_isa(isa);
+                g.bench_function(
+                    format!("{name}_{}", isa.name()),
+                    run(backend, END_TO_END_PATHS),
+                );
+            }
         }
     }
     g.finish();

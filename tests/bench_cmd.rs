@@ -64,10 +64,10 @@ fn json_has_the_documented_fields() {
     assert_eq!(v["budget_seconds"], 60.0);
     assert!(v["threads"].as_u64().unwrap() >= 1);
     let runs = v["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 4, "2 precisions × 2 path counts");
+    assert_eq!(runs.len(), 6, "3 precisions × 2 path counts");
     for run in runs {
         assert_eq!(run["backend"], "cpu");
-        assert!(run["precision"] == "f64" || run["precision"] == "f32");
+        assert!(["f64", "f64-reference", "f32"].contains(&run["precision"].as_str().unwrap()));
         assert_eq!(run["status"], "measured");
         let seconds = run["seconds"].as_f64().unwrap();
         let paths = run["paths"].as_f64().unwrap();
@@ -227,7 +227,7 @@ fn stage_seconds_come_with_each_call_and_change_no_result() {
         tail_len: 40,
         chunk_paths: Some(700),
     };
-    for precision in [Precision::F64, Precision::F32] {
+    for precision in [Precision::F64, Precision::F64Reference, Precision::F32] {
         let backend = CpuBackend::with_precision(precision);
         let timed = backend
             .run_tails(&book, &plan, StageTiming::Always, &|_| {})

@@ -1,6 +1,7 @@
-//! The f32 fast mode of the CPU backend against the f64 reference (`src/engine/cpu/fast`):
-//! per-instrument P&L, VaR and ES within stated bounds, and bit-identical results whatever
-//! the chunk size and thread count.
+//! The SIMD kernels of the CPU backend, f64 and f32, against the f64 reference
+//! (`src/engine/cpu/fast`): per-instrument P&L, VaR and ES within stated bounds (in ulps of
+//! the notional for f64), delta-one P&L bit-identical to the reference in f64, and
+//! bit-identical results whatever the chunk size and thread count.
 //!
 //! The book has every instrument kind on two assets with grid surfaces (one with carry),
 //! options from deep out of to deep in the money, expiries inside the horizon, explicit
@@ -21,16 +22,29 @@ mod common;
 use common::*;
 use tailrisk::book::{Book, Currency};
 use tailrisk::config::{DynamicsInput, RunConfig};
-use tailrisk::engine::cpu::fast::Isa;
+use tailrisk::engine::cpu::fast::{FastModel, FastRow, Isa};
 use tailrisk::engine::cpu::{CpuBackend, Precision};
 use tailrisk::engine::{AccountTail, Backend, SimulationPlan};
 use tailrisk::risk;
 
-/// Per-unit P&L error bound, relative to the instrument's notional (S₀·multiplier, or the
-/// USD notional of inverse delta-one): the module doc's "a few 1e-7 of F + K".
+/// Per-unit P&L error bound of the f32 kernels, relative to the instrument's notional
+/// (S₀·multiplier, or the USD notional of inverse delta-one): the module doc's "a few 1e-7
+/// of F + K".
 const PNL_BOUND: f64 = 1e-6;
-/// VaR/ES bound relative to the account's gross exposure (in the coin for coin accounts).
+/// VaR/ES bound of the f32 kernels relative to the account's gross exposure (in the coin for
+/// coin accounts).
 const RISK_BOUND: f64 = 1e-7;
+/// The f64 kernels' per-unit P&L bound: 16 ulps (ε = 2.2e-16) of the notional. Each option
+/// term (F·Φ, K·Φ) carries a few ulps from exp and Φ (src/engine/cpu/fast/math64.rs: 1 and
+/// 2–3 ulps), the forward e^{r} one, the quadratic total variance a few; measured 2.5 ulps
+/// on this book over 2- and 30-day horizons, every instruction set
+/// (`f64_kernel_pnl_matches_the_reference`), so 16 leaves room for other books while a
+/// formula slip (1e-4 of notional, 10¹² ulps) stays far outside.
+const PNL_ULPS_F64: f64 = 16.0;
+/// The f64 kernels' VaR/ES bound: 16 ulps of the account's gross exposure (the per-unit
+/// bound, as for f32: errors of different instruments do not align; measured at most
+/// 1e-16 of gross, half an ulp).
+const RISK_ULPS_F64: f64 = 16.0;
 
 fn market() -> String {
     format!(
@@ -143,6 +157,18 @@ fn fast() -> CpuBackend {
     CpuBackend::with_precision(Precision::F32)
 }
 
+fn kernels(precision: Precision) -> CpuBackend {
+    CpuBackend::with_precision(precision)
+}
+
+/// The P&L and VaR/ES bounds of the kernels of `precision`, relative to notional and gross.
+fn bounds(precision: Precision) -> (f64, f64) {
+    match precision {
+        Precision::F32 => (PNL_BOUND, RISK_BOUND),
+        _ => (PNL_ULPS_F64 * f64::EPSILON, RISK_ULPS_F64 * f64::EPSILON),
+    }
+}
+
 fn plan(paths: u64, tail_len: usize, chunk_paths: Option<u32>) -> SimulationPlan {
     SimulationPlan {
         paths,
@@ -162,17 +188,65 @@ fn per_usd(book: &Book, account: usize) -> f64 {
 }
 
 #[test]
-fn reports_f32_precision() {
+fn reports_each_precision() {
     assert_eq!(fast().info().precision, Precision::F32);
-    assert_eq!(CpuBackend::new().info().precision, Precision::F64);
+    assert_eq!(kernels(Precision::F64).info().precision, Precision::F64);
+    assert_eq!(CpuBackend::new().info().precision, Precision::F64Reference);
     assert_eq!("f32".parse::<Precision>(), Ok(Precision::F32));
+    assert_eq!("f64".parse::<Precision>(), Ok(Precision::F64));
+    assert_eq!(
+        "f64-reference".parse::<Precision>(),
+        Ok(Precision::F64Reference)
+    );
+    assert!(
+        kernels(Precision::F64)
+            .info()
+            .device
+            .contains("f64 kernels")
+    );
 }
 
 /// Every instrument on 3 000 paths (both instruction sets): the states are the reference's
 /// bit for bit, and each P&L per unit is within [`PNL_BOUND`] of its notional.
 #[test]
 fn instrument_pnl_matches_the_reference() {
-    pnl_within_bound(&test_book(3_000), 3_000);
+    pnl_within_bound(&test_book(3_000), 3_000, Precision::F32);
+}
+
+/// The f64 kernels on the same 3 000 paths (all three instruction sets): every P&L per unit
+/// within [`PNL_ULPS_F64`] ulps of its notional; delta-one instruments and options that
+/// settle inside the horizon run the reference's formulas in f64, so their P&L are the
+/// reference's bits.
+#[test]
+fn f64_kernel_pnl_matches_the_reference() {
+    let b = test_book(3_000);
+    pnl_within_bound(&b, 3_000, Precision::F64);
+    let paths: Vec<u32> = (0..500).collect();
+    let reference = CpuBackend::new().revalue_paths(&b, 11, &paths).unwrap();
+    let got = kernels(Precision::F64)
+        .revalue_paths(&b, 11, &paths)
+        .unwrap();
+    let model = FastModel::<f64>::new(&b);
+    let n = b.instruments.len();
+    let mut exact = 0;
+    for (i, row) in model.rows.iter().enumerate() {
+        if let FastRow::Exact(_) = row {
+            exact += 1;
+            for p in 0..paths.len() {
+                let (x, y) = (got.pnl[p * n + i], reference.pnl[p * n + i]);
+                assert_eq!(
+                    x.to_bits(),
+                    y.to_bits(),
+                    "{} path {p}",
+                    b.instruments[i].label
+                );
+            }
+        }
+    }
+    assert!(
+        exact >= 8,
+        "the book has delta-one and expiring rows ({exact})"
+    );
 }
 
 /// The same over a 30-day horizon in 10 steps: larger moves, most short options settled
@@ -180,14 +254,19 @@ fn instrument_pnl_matches_the_reference() {
 #[test]
 fn instrument_pnl_matches_the_reference_over_a_long_horizon() {
     let b = book(&market(), &positions(), &run_config_over(2_000, 30.0, 10));
-    pnl_within_bound(&b, 2_000);
+    pnl_within_bound(&b, 2_000, Precision::F32);
+    pnl_within_bound(&b, 2_000, Precision::F64);
 }
 
-fn pnl_within_bound(b: &Book, paths: u32) {
+fn pnl_within_bound(b: &Book, paths: u32, precision: Precision) {
     let paths: Vec<u32> = (0..paths).collect();
     let reference = CpuBackend::new().revalue_paths(b, 11, &paths).unwrap();
+    let bound = bounds(precision).0;
     for isa in [Isa::Baseline, Isa::Avx2Fma, Isa::Avx512] {
-        let got = fast().with_isa(isa).revalue_paths(b, 11, &paths).unwrap();
+        let got = kernels(precision)
+            .with_isa(isa)
+            .revalue_paths(b, 11, &paths)
+            .unwrap();
         assert_eq!(
             got.states, reference.states,
             "{isa:?}: scenario states differ"
@@ -201,8 +280,8 @@ fn pnl_within_bound(b: &Book, paths: u32) {
                     worst = (rel, i, p);
                 }
                 assert!(
-                    rel <= PNL_BOUND,
-                    "{isa:?} {} path {p}: f32 {} f64 {} diff {:e} of notional",
+                    rel <= bound,
+                    "{isa:?} {} path {p}: {precision} {} reference {} diff {:e} of notional",
                     b.instruments[i].label,
                     row[i],
                     want[i],
@@ -211,17 +290,28 @@ fn pnl_within_bound(b: &Book, paths: u32) {
             }
         }
         eprintln!(
-            "{isa:?}: worst P&L error {:.2e} of notional ({} path {})",
-            worst.0, b.instruments[worst.1].label, worst.2
+            "{precision} {isa:?}: worst P&L error {:.2e} of notional = {:.1} ulps ({} path {})",
+            worst.0,
+            worst.0 / f64::EPSILON,
+            b.instruments[worst.1].label,
+            worst.2
         );
     }
 }
 
-/// VaR and ES of every account over 40 000 paths within [`RISK_BOUND`] of its gross exposure:
-/// the fast mode's own measured precision (1.1e-8), ten times tighter than the common f32
-/// bound the GPU is held to, so fast-mode only.
+/// VaR and ES of every account over 40 000 paths within [`RISK_BOUND`] of its gross exposure
+/// for the f32 kernels (their own measured precision, 1.1e-8, ten times tighter than the
+/// common f32 bound the GPU is held to, so CPU only), and within [`RISK_ULPS_F64`] ulps of
+/// it for the f64 kernels.
 #[test]
 fn var_and_es_match_the_reference() {
+    for precision in [Precision::F32, Precision::F64] {
+        var_and_es_within_bound(precision);
+    }
+}
+
+fn var_and_es_within_bound(precision: Precision) {
+    let bound = bounds(precision).1;
     let paths = 40_000;
     let b = test_book(paths);
     let levels = [0.99, 0.995];
@@ -229,7 +319,7 @@ fn var_and_es_match_the_reference() {
     let reference = CpuBackend::new()
         .tails(&b, &plan(paths, tail_len, None), &|_| {})
         .unwrap();
-    let got = fast()
+    let got = kernels(precision)
         .tails(&b, &plan(paths, tail_len, None), &|_| {})
         .unwrap();
     for (a, (g, r)) in got.iter().zip(&reference).enumerate() {
@@ -241,19 +331,11 @@ fn var_and_es_match_the_reference() {
                 (mg.es - mr.es).abs() / gross,
             );
             eprintln!(
-                "{} α={c}: VaR {} vs {} ({dv:.1e} of gross), ES {} vs {} ({de:.1e})",
+                "{precision} {} α={c}: VaR {} vs {} ({dv:.1e} of gross), ES {} vs {} ({de:.1e})",
                 b.accounts[a].id, mg.var, mr.var, mg.es, mr.es
             );
-            assert!(
-                dv <= RISK_BOUND,
-                "{} VaR {c}: {dv:e} of gross",
-                b.accounts[a].id
-            );
-            assert!(
-                de <= RISK_BOUND,
-                "{} ES {c}: {de:e} of gross",
-                b.accounts[a].id
-            );
+            assert!(dv <= bound, "{} VaR {c}: {dv:e} of gross", b.accounts[a].id);
+            assert!(de <= bound, "{} ES {c}: {de:e} of gross", b.accounts[a].id);
         }
     }
 }
@@ -269,9 +351,14 @@ fn bits(tails: &[AccountTail]) -> Vec<Vec<(u64, u32)>> {
 /// of the block, so the last block is padded differently in every run).
 #[test]
 fn bit_identical_across_chunks_and_threads() {
+    for precision in [Precision::F32, Precision::F64] {
+        bit_identical_for(kernels(precision));
+    }
+}
+
+fn bit_identical_for(backend: CpuBackend) {
     let paths = 5_003;
     let b = test_book(paths);
-    let backend = fast();
     let run = |chunk: Option<u32>| {
         bits(
             &backend
@@ -358,6 +445,13 @@ fn avx512_and_avx2_kernels_give_the_same_bits() {
         eprintln!("SKIPPED: this CPU has no AVX-512");
         return;
     }
+    for precision in [Precision::F32, Precision::F64] {
+        same_bits_on_both_widths(precision);
+    }
+}
+
+fn same_bits_on_both_widths(precision: Precision) {
+    let fast = || kernels(precision);
     for b in [
         test_book(3_000),
         book(&market(), &positions(), &run_config_over(2_000, 30.0, 10)),

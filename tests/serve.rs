@@ -26,6 +26,14 @@ fn every_endpoint_equals_the_cli() {
     every_endpoint_equals_the_cli_on(&sample_args(PATHS), "f64", "equal-f64");
 }
 
+/// The f64 reference keeps its own warm P&L columns (the reference's revalue stage): bit
+/// for bit the CLI's `--precision f64-reference` too.
+#[test]
+fn every_endpoint_equals_the_cli_on_the_f64_reference() {
+    let args = with_flag(&sample_args(PATHS), "--precision", "f64-reference");
+    every_endpoint_equals_the_cli_on(&args, "f64-reference", "equal-f64-reference");
+}
+
 #[test]
 fn every_endpoint_equals_the_cli_on_the_f32_kernels() {
     let args = with_flag(&sample_args(PATHS), "--precision", "f32");

@@ -76,7 +76,7 @@ pub struct BenchArgs {
     pub paths: Vec<u64>,
     #[arg(long, value_enum, default_value_t = BenchBackend::All)]
     pub backend: BenchBackend,
-    /// Measure the CPU in this precision only (default: both).
+    /// Measure the CPU in this precision only (default: all three).
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionChoice>,
     /// On the GPU, skip the second, stage-timed run of each count (stage seconds are then
@@ -187,11 +187,27 @@ pub enum VarianceReduction {
 /// Arithmetic of the CPU backend.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum PrecisionChoice {
-    /// The f64 reference.
+    /// The f64 SIMD kernels (AVX-512 or AVX2+FMA when the CPU has them): the default.
     #[default]
     F64,
+    /// The f64 reference stages (scalar, libm), which every other precision is checked
+    /// against.
+    #[value(name = "f64-reference")]
+    F64Reference,
     /// The f32 SIMD kernels (AVX-512 or AVX2+FMA when the CPU has them).
     F32,
+}
+
+impl PrecisionChoice {
+    /// The engine's precision of this choice.
+    pub fn precision(self) -> crate::engine::Precision {
+        use crate::engine::Precision;
+        match self {
+            PrecisionChoice::F64 => Precision::F64,
+            PrecisionChoice::F64Reference => Precision::F64Reference,
+            PrecisionChoice::F32 => Precision::F32,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -211,11 +211,13 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
         stage_split: !args.no_stage_split,
     };
     config.validate()?;
-    if args.backend == BenchBackend::Gpu && args.precision == Some(PrecisionChoice::F64) {
+    if let Some(choice) = args.precision.filter(|&p| p != PrecisionChoice::F32)
+        && args.backend == BenchBackend::Gpu
+    {
         return Err(Error::input(
             "command line",
             "--precision",
-            "f64",
+            choice.precision().name(),
             "the GPU backend computes in f32 (--precision selects the CPU's runs)",
         ));
     }
@@ -238,13 +240,13 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
     let report = with_threads(args.threads, || -> Result<_> {
         let mut report = match args.backend {
             BenchBackend::All | BenchBackend::Cpu => {
-                let f64 = CpuBackend::with_precision(Precision::F64);
-                let f32 = CpuBackend::with_precision(Precision::F32);
-                let backends: Vec<&dyn Backend> = match args.precision {
-                    None => vec![&f64, &f32],
-                    Some(PrecisionChoice::F64) => vec![&f64],
-                    Some(PrecisionChoice::F32) => vec![&f32],
+                let cpus: Vec<CpuBackend> = match args.precision {
+                    None => [Precision::F64, Precision::F64Reference, Precision::F32]
+                        .map(CpuBackend::with_precision)
+                        .to_vec(),
+                    Some(choice) => vec![CpuBackend::with_precision(choice.precision())],
                 };
+                let backends: Vec<&dyn Backend> = cpus.iter().map(|b| b as &dyn Backend).collect();
                 Some(bench(&config, &backends, &mut |r| log(r))?)
             }
             BenchBackend::Gpu => None,
@@ -453,18 +455,15 @@ fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
 
 /// The backend of `--backend` and `--precision`, announced on stderr.
 pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
-    let precision = match args.precision {
-        None | Some(PrecisionChoice::F64) => Precision::F64,
-        Some(PrecisionChoice::F32) => Precision::F32,
-    };
+    let precision = args.precision.unwrap_or_default().precision();
     let cpu = || -> Box<dyn Backend> { Box::new(CpuBackend::with_precision(precision)) };
     let backend: Box<dyn Backend> = match args.backend {
         BackendChoice::Cpu => cpu(),
-        BackendChoice::Gpu if args.precision == Some(PrecisionChoice::F64) => {
+        BackendChoice::Gpu if args.precision.is_some_and(|p| p != PrecisionChoice::F32) => {
             return Err(Error::input(
                 "command line",
                 "--precision",
-                "f64",
+                precision.name(),
                 "the GPU backend computes in f32; use --precision f32 or --backend cpu",
             ));
         }

@@ -43,22 +43,27 @@ impl std::fmt::Display for BackendKind {
     }
 }
 
-/// The arithmetic of a backend: the CPU computes in either, the GPU in f32.
+/// The arithmetic of a backend: the CPU computes in any of the three, the GPU in f32.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
-    /// The f64 reference stages.
-    #[default]
+    /// f64 in the CPU's SIMD kernels of [`cpu::fast`] (polynomial exp and Φ within a few
+    /// ulps of libm): the CLI's default on the CPU.
     F64,
+    /// The f64 reference stages (scalar, libm): what every other result is checked against.
+    #[default]
+    #[serde(rename = "f64-reference")]
+    F64Reference,
     /// f32: the CPU's SIMD kernels of [`cpu::fast`], and every GPU stage.
     F32,
 }
 
 impl Precision {
-    /// `f64` or `f32`, as the report writes it.
+    /// `f64`, `f64-reference` or `f32`, as the report writes it.
     pub fn name(self) -> &'static str {
         match self {
             Precision::F64 => "f64",
+            Precision::F64Reference => "f64-reference",
             Precision::F32 => "f32",
         }
     }
@@ -76,8 +81,11 @@ impl std::str::FromStr for Precision {
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         match s {
             "f64" => Ok(Precision::F64),
+            "f64-reference" => Ok(Precision::F64Reference),
             "f32" => Ok(Precision::F32),
-            other => Err(format!("unknown precision {other:?}: expected f64 or f32")),
+            other => Err(format!(
+                "unknown precision {other:?}: expected f64, f64-reference or f32"
+            )),
         }
     }
 }
@@ -219,6 +227,29 @@ pub trait Backend: Send + Sync {
 
     /// Regenerates the given paths alone: their states and the P&L of every instrument.
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation>;
+
+    /// P&L per unit of `instruments` (indices into `book.instruments`) on every row of
+    /// `table`, one column per instrument: the revalue stage (tenor-scaled vol level) over
+    /// explicit states, each value bit-identical to the P&L a Monte Carlo path with those
+    /// states gets in [`Backend::tails`] (the service keeps these columns warm). The
+    /// default is the f64 reference's stage; the CPU's SIMD kernels give their own.
+    fn table_pnl_columns(
+        &self,
+        book: &Book,
+        table: &ScenarioTable,
+        instruments: &[usize],
+    ) -> Result<Vec<Vec<f64>>> {
+        use rayon::prelude::*;
+        let revalue = crate::model::revalue::RevalueModel::new(book);
+        Ok(instruments
+            .par_iter()
+            .map(|&i| {
+                (0..table.len())
+                    .map(|p| revalue.pnl(i, table.row(p), VolRule::TenorScaled))
+                    .collect()
+            })
+            .collect())
+    }
 
     /// Losses of every account on the given regenerated paths (paths × accounts, row-major):
     /// scenario, revalue and this backend's own aggregate stage, for stage-by-stage

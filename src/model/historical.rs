@@ -80,6 +80,11 @@ impl ScenarioTable {
         &self.states[i * self.assets..(i + 1) * self.assets]
     }
 
+    /// The states of rows `rows`, row-major.
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> &[AssetState] {
+        &self.states[rows.start * self.assets..rows.end * self.assets]
+    }
+
     /// The hs or fhs table of `returns` (n × assets daily log returns, row-major, in date
     /// order). fhs needs `sigma`, the EWMA daily vols σ₀..σ_n ((n + 1) × assets), and
     /// `today` (v_a, daily); hs ignores both. `horizon_days` is D.

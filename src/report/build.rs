@@ -293,6 +293,7 @@ mod tests {
         assert_eq!(json(&BackendKind::Cpu), r#""cpu""#);
         assert_eq!(json(&BackendKind::Gpu), r#""gpu""#);
         assert_eq!(json(&Precision::F64), r#""f64""#);
+        assert_eq!(json(&Precision::F64Reference), r#""f64-reference""#);
         assert_eq!(json(&Precision::F32), r#""f32""#);
         assert_eq!(json(&MarginCurrency::Usd), r#""USD""#);
         assert_eq!(json(&MarginCurrency::Coin("ETH".into())), r#""ETH""#);

@@ -86,16 +86,17 @@ impl Engine {
     }
 
     /// The Monte Carlo scenario states of every path of `inputs`, kept warm between
-    /// requests: on the CPU f64 reference only, where a table of these states goes through
-    /// exactly the stages a Monte Carlo path goes through (`Scenarios::Table` copies the
-    /// states the scenario stage would compute, then the same revalue, aggregate and tail),
-    /// so the figures are bit-identical. `None` elsewhere (the f32 kernels and the GPU
+    /// requests: on the CPU's f64 precisions only (the SIMD kernels and the reference),
+    /// where a table of these states goes through exactly the stages a Monte Carlo path goes
+    /// through (the states the scenario stage would compute, then the same revalue through
+    /// `Backend::table_pnl_columns`, aggregate and tail), so the figures are bit-identical. `None` elsewhere (the f32 kernels and the GPU
     /// regenerate paths from their counters), for historical scenarios (already a table)
     /// and beyond [`MAX_WARM_PATHS`].
     pub fn warm_states(&self, inputs: &RunInputs, book: &WarmBook) -> Result<Option<Arc<Warm>>> {
         let info = self.backend.info();
         let paths = inputs.config.paths;
-        let reference = info.backend == BackendKind::Cpu && info.precision == Precision::F64;
+        let reference = info.backend == BackendKind::Cpu
+            && matches!(info.precision, Precision::F64 | Precision::F64Reference);
         let Some(first) = inputs.portfolio.accounts.first() else {
             return Ok(None);
         };

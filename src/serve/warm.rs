@@ -1,10 +1,11 @@
-//! Warm figures on the CPU f64 reference: over the scenario states kept per market, with
+//! Warm figures on the CPU's f64 precisions (the SIMD kernels and the reference): over the scenario states kept per market, with
 //! the P&L per unit of every instrument kept as a column over all scenarios, so that a
 //! what-if or a trade revalues only the instruments no earlier request has revalued.
 //!
-//! The arithmetic is that of the reference stages, value for value: the P&L of instrument i
-//! on a scenario is `RevalueRow::pnl` on that scenario's states (independent of the other
-//! instruments), an account's loss is `aggregate::account_loss` over its netted exposures
+//! The arithmetic is that of `run`'s stages, value for value: the P&L of instrument i on a
+//! scenario is the backend's revalue stage on that scenario's states
+//! (`Backend::table_pnl_columns`, independent of the other instruments and of the other
+//! paths of a block), an account's loss is `aggregate::account_loss` over its netted exposures
 //! (accumulated column by column: the same operations in the same order), tails are
 //! `TailBuffer`s under the total order of reference §6.1 (the same for any batching), and
 //! component ES sums `holding_losses` over the k tail scenarios in tail
@@ -13,15 +14,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rayon::prelude::*;
-
 use crate::book::Book;
+use crate::engine::Backend;
 use crate::error::Result;
 use crate::model::TailEntry;
-use crate::model::VolRule;
 use crate::model::aggregate::{holding_losses, loss_of_usd_pnl};
 use crate::model::historical::{HistoricalMethod, ScenarioTable};
-use crate::model::revalue::RevalueModel;
 use crate::model::tail::TailBuffer;
 use crate::report::AccountReport;
 use crate::run::{
@@ -50,8 +48,14 @@ fn key(book: &Book, i: usize) -> String {
 }
 
 impl PnlCache {
-    /// The column of every instrument of `book`, computing (in parallel) the missing ones.
-    fn columns(&self, book: &Book, table: &ScenarioTable) -> Vec<Arc<Vec<f64>>> {
+    /// The column of every instrument of `book`, computing the missing ones with
+    /// `backend`'s revalue stage.
+    fn columns(
+        &self,
+        book: &Book,
+        table: &ScenarioTable,
+        backend: &dyn Backend,
+    ) -> Result<Vec<Arc<Vec<f64>>>> {
         let n = book.instruments.len();
         let mut found: Vec<Option<Arc<Vec<f64>>>> = {
             let cached = self.columns.lock().unwrap_or_else(|e| e.into_inner());
@@ -59,28 +63,20 @@ impl PnlCache {
         };
         let missing: Vec<usize> = (0..n).filter(|&i| found[i].is_none()).collect();
         if !missing.is_empty() {
-            let revalue = RevalueModel::new(book);
             let rows = table.len();
-            let computed: Vec<Arc<Vec<f64>>> = missing
-                .par_iter()
-                .map(|&i| {
-                    let column: Vec<f64> = (0..rows)
-                        .map(|p| revalue.pnl(i, table.row(p), VolRule::TenorScaled))
-                        .collect();
-                    Arc::new(column)
-                })
-                .collect();
+            let computed = backend.table_pnl_columns(book, table, &missing)?;
             let mut cached = self.columns.lock().unwrap_or_else(|e| e.into_inner());
             let held: usize = cached.values().map(|c| c.len()).sum();
             let room = held + missing.len() * rows <= MAX_CACHED_VALUES;
             for (&i, column) in missing.iter().zip(computed) {
+                let column = Arc::new(column);
                 if room {
                     cached.insert(key(book, i), column.clone());
                 }
                 found[i] = Some(column);
             }
         }
-        found.into_iter().flatten().collect()
+        Ok(found.into_iter().flatten().collect())
     }
 }
 
@@ -131,14 +127,14 @@ fn account_tail(
 pub fn figures(
     inputs: &RunInputs,
     book: Book,
-    backend: &dyn crate::engine::Backend,
+    backend: &dyn Backend,
     warm: &Warm,
 ) -> Result<Vec<AccountReport>> {
     let (table, cache) = (&warm.table, &warm.pnl);
     let named = inputs.scenarios.resolve(&book)?;
     let config = &inputs.config;
     let plan = crate::run::plan(config);
-    let columns = cache.columns(&book, table);
+    let columns = cache.columns(&book, table, backend)?;
     let pnl_row = |p: usize, row: &mut [f64]| {
         for (value, column) in row.iter_mut().zip(&columns) {
             *value = column[p];

@@ -170,12 +170,18 @@ pub fn test_backend() -> Option<tailrisk::engine::gpu::GpuBackend> {
 /// 1-Lipschitz in the sup norm over paths: they move by at most the same bound.
 pub const F32_LOSS_PER_GROSS: f64 = 1e-6;
 
-/// [`F32_LOSS_PER_GROSS`] × `gross` for an f32 backend, 0 for the f64 reference: the extra
-/// absolute tolerance a loss, VaR or ES of an account with gross exposure `gross` (in its
-/// currency) needs on `backend`.
+/// The same bound for the CPU's f64 kernels: 16 ulps of the gross exposure
+/// (tests/cpu_fast.rs measures their per-unit P&L within 2.5 ulps of notional and asserts
+/// 16).
+pub const F64_LOSS_PER_GROSS: f64 = 16.0 * f64::EPSILON;
+
+/// [`F32_LOSS_PER_GROSS`] × `gross` for an f32 backend, [`F64_LOSS_PER_GROSS`] × `gross`
+/// for the f64 kernels, 0 for the f64 reference: the extra absolute tolerance a loss, VaR or
+/// ES of an account with gross exposure `gross` (in its currency) needs on `backend`.
 pub fn f32_loss_error(backend: &dyn Backend, gross: f64) -> f64 {
     match backend.info().precision {
-        tailrisk::engine::Precision::F64 => 0.0,
+        tailrisk::engine::Precision::F64Reference => 0.0,
+        tailrisk::engine::Precision::F64 => F64_LOSS_PER_GROSS * gross,
         tailrisk::engine::Precision::F32 => F32_LOSS_PER_GROSS * gross,
     }
 }
@@ -207,9 +213,16 @@ pub fn cpu_f32() -> tailrisk::engine::cpu::CpuBackend {
     tailrisk::engine::cpu::CpuBackend::with_precision(tailrisk::engine::Precision::F32)
 }
 
+/// The CPU backend in its f64 SIMD kernels ([`tailrisk::engine::cpu::Precision::F64`], the
+/// CLI's default).
+pub fn cpu_f64() -> tailrisk::engine::cpu::CpuBackend {
+    tailrisk::engine::cpu::CpuBackend::with_precision(tailrisk::engine::Precision::F64)
+}
+
 /// Instantiates each test function (taking `&dyn Backend`) once per backend, as cubecl
-/// instantiates its tests per runtime: `cpu::name` on the f64 reference, `cpu_f32::name` on
-/// the CPU's f32 SIMD kernels, `gpu::name` on any wgpu adapter (lavapipe included), skipped
+/// instantiates its tests per runtime: `cpu::name` on the f64 reference, `cpu_f64::name` on
+/// the CPU's f64 SIMD kernels, `cpu_f32::name` on its f32 ones, `gpu::name` on any wgpu
+/// adapter (lavapipe included), skipped
 /// loudly without one unless `TAILRISK_REQUIRE_GPU=1` makes that a failure. Tolerances that
 /// depend on the arithmetic come from [`f32_loss_error`] (0 on the f64 reference).
 #[macro_export]
@@ -217,6 +230,9 @@ macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
         mod cpu {
             $(#[test] fn $test() { super::$test(&tailrisk::engine::cpu::CpuBackend::new()); })*
+        }
+        mod cpu_f64 {
+            $(#[test] fn $test() { super::$test(&$crate::common::cpu_f64()); })*
         }
         $crate::on_every_f32_backend!($($test),*);
     };

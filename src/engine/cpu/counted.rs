@@ -24,8 +24,9 @@ impl CpuBackend {
         progress: &(dyn Fn(u64) + Sync),
     ) -> (Vec<TailBuffer>, StageTimes) {
         match self.precision {
-            Precision::F64 => reference_tails(book, plan, counting, progress),
-            Precision::F32 => fast_tails(book, plan, self.isa, counting, progress),
+            Precision::F64Reference => reference_tails(book, plan, counting, progress),
+            Precision::F64 => fast_tails::<f64>(book, plan, self.isa, counting, progress),
+            Precision::F32 => fast_tails::<f32>(book, plan, self.isa, counting, progress),
         }
     }
 }

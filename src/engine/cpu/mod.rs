@@ -1,5 +1,5 @@
-//! The CPU backend: the f64 reference of every stage, parallel with rayon, and an f32 fast
-//! mode of the same model laid out for SIMD ([`fast`]).
+//! The CPU backend: the f64 reference of every stage, parallel with rayon, and the SIMD
+//! kernels of the same model in f64 and f32 ([`fast`]).
 //!
 //! Paths are processed in blocks ([`BLOCK_PATHS`] for the reference, [`fast::LANES`] for the
 //! fast mode); each block runs scenario → revalue → aggregate → tail for its paths, and
@@ -9,10 +9,11 @@
 //! arithmetic is independent of the block it lands in and the tail order is total, so results are bit-identical for any thread count and
 //! chunk size (in the fast mode, on one machine: see [`fast::Isa`]).
 //!
-//! [`Precision::F64`] ([`CpuBackend::new`]) is the reference every other result is checked
-//! against. [`Precision::F32`] ([`CpuBackend::with_precision`]) runs the Monte Carlo tails and
-//! the regeneration of tail paths (component ES) in the fast kernels; explicit stress
-//! scenarios stay on the f64 reference in both modes (small work).
+//! [`Precision::F64Reference`] ([`CpuBackend::new`]) is the reference every other result is
+//! checked against. [`Precision::F64`] (the CLI's default) and [`Precision::F32`]
+//! ([`CpuBackend::with_precision`]) run the Monte Carlo tails and the regeneration of tail
+//! paths (component ES) in the SIMD kernels, in f64 or f32; explicit stress scenarios and
+//! historical tables stay on the f64 reference in every mode (small work).
 
 mod counted;
 pub mod fast;
@@ -35,7 +36,7 @@ use crate::model::scenario::{ScenarioModel, Scratch};
 use crate::model::tail::TailBuffer;
 use crate::rng::{philox4x32_10, seed_key};
 use counted::table_buffers;
-use fast::{BlockScratch, FastPipeline, Isa, LANES};
+use fast::{BlockScratch, FastPipeline, Isa, LANES, Real};
 use timing::{Laps, StageTimes};
 
 /// Paths one rayon task simulates before merging its tails.
@@ -50,18 +51,18 @@ pub const ACCOUNT_BATCH: usize = 32;
 #[derive(Clone, Debug, Default)]
 pub struct CpuBackend {
     precision: Precision,
-    /// The instruction set of the fast kernels (unused by the reference).
+    /// The instruction set of the SIMD kernels (unused by the reference).
     isa: Isa,
 }
 
 impl CpuBackend {
     /// The f64 reference.
     pub fn new() -> Self {
-        Self::with_precision(Precision::F64)
+        Self::with_precision(Precision::F64Reference)
     }
 
-    /// The reference (`F64`) or the fast mode (`F32`) with the best instruction set of
-    /// this CPU.
+    /// The reference (`F64Reference`) or the SIMD kernels (`F64`, `F32`) with the best
+    /// instruction set of this CPU.
     pub fn with_precision(precision: Precision) -> Self {
         Self {
             precision,
@@ -102,7 +103,8 @@ fn cpu_description() -> String {
 impl Backend for CpuBackend {
     fn info(&self) -> BackendInfo {
         let device = match self.precision {
-            Precision::F64 => cpu_description(),
+            Precision::F64Reference => cpu_description(),
+            Precision::F64 => format!("{}, {} f64 kernels", cpu_description(), self.isa.name()),
             Precision::F32 => format!("{}, {} kernels", cpu_description(), self.isa.name()),
         };
         BackendInfo {
@@ -154,8 +156,8 @@ impl Backend for CpuBackend {
         Ok(CountedTails { tails, histograms })
     }
 
-    /// Tables are small (one row per historical day): both precisions run them on the f64
-    /// reference, as they do stress scenarios.
+    /// Tables are small (one row per historical day): every precision runs them on the f64
+    /// reference, as it does stress scenarios.
     fn table_tails(
         &self,
         book: &Book,
@@ -168,8 +170,10 @@ impl Backend for CpuBackend {
     }
 
     fn revalue_paths(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<PathRevaluation> {
-        if self.precision == Precision::F32 {
-            return Ok(fast_revalue_paths(book, seed, paths, self.isa));
+        match self.precision {
+            Precision::F64 => return Ok(fast_revalue_paths::<f64>(book, seed, paths, self.isa)),
+            Precision::F32 => return Ok(fast_revalue_paths::<f32>(book, seed, paths, self.isa)),
+            Precision::F64Reference => {}
         }
         let scenarios = ScenarioModel::new(book, seed);
         let revalue = RevalueModel::new(book);
@@ -189,6 +193,40 @@ impl Backend for CpuBackend {
                 }
             });
         Ok(out)
+    }
+
+    fn table_pnl_columns(
+        &self,
+        book: &Book,
+        table: &ScenarioTable,
+        instruments: &[usize],
+    ) -> Result<Vec<Vec<f64>>> {
+        let isa = self.isa;
+        match self.precision {
+            Precision::F64 => Ok(fast::table_pnl_columns::<f64>(
+                book,
+                table,
+                instruments,
+                isa,
+            )),
+            Precision::F32 => Ok(fast::table_pnl_columns::<f32>(
+                book,
+                table,
+                instruments,
+                isa,
+            )),
+            Precision::F64Reference => {
+                let revalue = RevalueModel::new(book);
+                Ok(instruments
+                    .par_iter()
+                    .map(|&i| {
+                        (0..table.len())
+                            .map(|p| revalue.pnl(i, table.row(p), VolRule::TenorScaled))
+                            .collect()
+                    })
+                    .collect())
+            }
+        }
     }
 
     fn path_losses(&self, book: &Book, seed: u64, paths: &[u32]) -> Result<Vec<f64>> {
@@ -348,16 +386,16 @@ fn reference_tails(
     )
 }
 
-/// [`Backend::tails`] in the fast mode: blocks of [`LANES`], each worker with its own
-/// [`BlockScratch`].
-fn fast_tails(
+/// [`Backend::tails`] in the SIMD kernels of lane type `T`: blocks of [`LANES`], each
+/// worker with its own [`BlockScratch`].
+fn fast_tails<T: Real>(
     book: &Book,
     plan: &SimulationPlan,
     isa: Isa,
     counting: bool,
     progress: &(dyn Fn(u64) + Sync),
 ) -> (Vec<TailBuffer>, StageTimes) {
-    let pipeline = FastPipeline::new(book, plan.seed, isa);
+    let pipeline = FastPipeline::<T>::new(book, plan.seed, isa);
     chunked_tails(
         book,
         plan,
@@ -378,10 +416,10 @@ fn fast_tails(
     )
 }
 
-/// [`Backend::revalue_paths`] in the fast mode: the same kernels as [`fast_tails`], so the
-/// P&L of a regenerated path is bit-identical to the one its tail loss was made from.
-fn fast_revalue_paths(book: &Book, seed: u64, paths: &[u32], isa: Isa) -> PathRevaluation {
-    let pipeline = FastPipeline::new(book, seed, isa);
+/// [`Backend::revalue_paths`] in the SIMD kernels: the same kernels as [`fast_tails`], so
+/// the P&L of a regenerated path is bit-identical to the one its tail loss was made from.
+fn fast_revalue_paths<T: Real>(book: &Book, seed: u64, paths: &[u32], isa: Isa) -> PathRevaluation {
+    let pipeline = FastPipeline::<T>::new(book, seed, isa);
     let (a, n) = (book.assets.len(), book.instruments.len());
     let blocks: Vec<(Vec<AssetState>, Vec<f64>)> = paths
         .par_chunks(LANES)
@@ -391,7 +429,7 @@ fn fast_revalue_paths(book: &Book, seed: u64, paths: &[u32], isa: Isa) -> PathRe
                 pipeline.revalue_block(block, scratch);
                 let states = scratch.lanes.states[..block.len() * a].to_vec();
                 let pnl = (0..block.len())
-                    .flat_map(|lane| scratch.pnl.iter().map(move |row| f64::from(row[lane])))
+                    .flat_map(|lane| scratch.pnl.iter().map(move |row| row[lane].to_f64()))
                     .collect();
                 (states, pnl)
             },

@@ -1,5 +1,6 @@
-//! The hot loops of the f32 mode: revalue (instrument-major over a block of [`LANES`] paths)
-//! and aggregate (exposures × P&L rows into one account's loss row).
+//! The hot loops of the SIMD kernels (f64 and f32 lanes, [`Real`]): revalue
+//! (instrument-major over a block of [`LANES`] paths) and aggregate (exposures × P&L rows
+//! into one account's loss row).
 //!
 //! Each kernel is one generic function (`FMA` a const parameter) marked
 //! `#[inline(always)]`, instantiated three times: inside a
@@ -7,12 +8,14 @@
 //! `#[target_feature(enable = "avx2,fma")]` one, chosen at run time by what the CPU has, and
 //! in a plain function for baseline x86-64 (SSE2) and other architectures. The loops run
 //! over fixed-length arrays with no call, no early exit and no lane-dependent branch, so
-//! LLVM vectorises them (16 f32 lanes with AVX-512, 8 with AVX2, 4 with SSE2); every
+//! LLVM vectorises them (16 f32 or 8 f64 lanes with AVX-512, 8 or 4 with AVX2, 4 or 2 with
+//! SSE2); every
 //! operation is exactly rounded lane by lane, so a path's result depends on its own inputs
 //! and on `FMA` only — not on its lane, its block, the vector width or the thread that ran
 //! it (the AVX-512 and AVX2 kernels give the same bits; tests/cpu_fast.rs).
 
-use super::math::{exp, madd, madd64, norm_cdf};
+use super::math::madd64;
+use super::real::Real;
 use super::{FastModel, FastRow, LANES, OptionRow, ScenarioLanes, Segment};
 use crate::book::{AccountBook, Book, Currency};
 use crate::model::revalue::{Payoff, RevalueRow};
@@ -91,40 +94,40 @@ fn avx512_available() -> bool {
 
 /// Per-lane working arrays of the revalue kernel, reused from block to block.
 #[derive(Clone, Debug)]
-pub struct KernelScratch {
+pub struct KernelScratch<T: Real> {
     /// e^{ln Y·w} per (asset, tenor weight) of [`FastModel::vol_factors`].
-    factors: Vec<[f32; LANES]>,
+    factors: Vec<[T; LANES]>,
     /// Surface coefficients per lane, when a block's log-moneyness range crosses knots.
-    a: [f32; LANES],
-    b: [f32; LANES],
-    c: [f32; LANES],
-    knot: [f32; LANES],
+    a: [T; LANES],
+    b: [T; LANES],
+    c: [T; LANES],
+    knot: [T; LANES],
     /// Arguments of Φ: εd₁ on lanes `0..LANES`, εd₂ on `LANES..`; then Φ of them.
-    z: [f32; 2 * LANES],
-    cdf: [f32; 2 * LANES],
+    z: [T; 2 * LANES],
+    cdf: [T; 2 * LANES],
 }
 
-impl KernelScratch {
-    pub fn new(model: &FastModel) -> Box<Self> {
+impl<T: Real> KernelScratch<T> {
+    pub fn new(model: &FastModel<T>) -> Box<Self> {
         Box::new(Self {
-            factors: vec![[1.0; LANES]; model.vol_factors.len()],
-            a: [0.0; LANES],
-            b: [0.0; LANES],
-            c: [0.0; LANES],
-            knot: [0.0; LANES],
-            z: [0.0; 2 * LANES],
-            cdf: [0.0; 2 * LANES],
+            factors: vec![[T::ONE; LANES]; model.vol_factors.len()],
+            a: [T::ZERO; LANES],
+            b: [T::ZERO; LANES],
+            c: [T::ZERO; LANES],
+            knot: [T::ZERO; LANES],
+            z: [T::ZERO; 2 * LANES],
+            cdf: [T::ZERO; 2 * LANES],
         })
     }
 }
 
 /// Revalue stage: P&L per unit of every instrument on the block's paths, `pnl[i][lane]`.
-pub fn revalue(
+pub fn revalue<T: Real>(
     isa: Isa,
-    model: &FastModel,
-    lanes: &ScenarioLanes,
-    scratch: &mut KernelScratch,
-    pnl: &mut [[f32; LANES]],
+    model: &FastModel<T>,
+    lanes: &ScenarioLanes<T>,
+    scratch: &mut KernelScratch<T>,
+    pnl: &mut [[T; LANES]],
 ) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa::Avx512 && avx512_available() {
@@ -139,47 +142,47 @@ pub fn revalue(
         return;
     }
     let _ = isa;
-    revalue_generic::<false>(model, lanes, scratch, pnl);
+    revalue_generic::<T, false>(model, lanes, scratch, pnl);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-unsafe fn revalue_avx512(
-    model: &FastModel,
-    lanes: &ScenarioLanes,
-    scratch: &mut KernelScratch,
-    pnl: &mut [[f32; LANES]],
+unsafe fn revalue_avx512<T: Real>(
+    model: &FastModel<T>,
+    lanes: &ScenarioLanes<T>,
+    scratch: &mut KernelScratch<T>,
+    pnl: &mut [[T; LANES]],
 ) {
-    revalue_generic::<true>(model, lanes, scratch, pnl);
+    revalue_generic::<T, true>(model, lanes, scratch, pnl);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn revalue_avx2_fma(
-    model: &FastModel,
-    lanes: &ScenarioLanes,
-    scratch: &mut KernelScratch,
-    pnl: &mut [[f32; LANES]],
+unsafe fn revalue_avx2_fma<T: Real>(
+    model: &FastModel<T>,
+    lanes: &ScenarioLanes<T>,
+    scratch: &mut KernelScratch<T>,
+    pnl: &mut [[T; LANES]],
 ) {
-    revalue_generic::<true>(model, lanes, scratch, pnl);
+    revalue_generic::<T, true>(model, lanes, scratch, pnl);
 }
 
 #[inline(always)]
-fn revalue_generic<const FMA: bool>(
-    model: &FastModel,
-    lanes: &ScenarioLanes,
-    scratch: &mut KernelScratch,
-    pnl: &mut [[f32; LANES]],
+fn revalue_generic<T: Real, const FMA: bool>(
+    model: &FastModel<T>,
+    lanes: &ScenarioLanes<T>,
+    scratch: &mut KernelScratch<T>,
+    pnl: &mut [[T; LANES]],
 ) {
     // Y^{w} once per asset and distinct tenor weight, not once per option.
     scratch
         .factors
-        .resize(model.vol_factors.len(), [1.0; LANES]);
+        .resize(model.vol_factors.len(), [T::ONE; LANES]);
     if model.vol_shocks {
         for (f, &(asset, w)) in scratch.factors.iter_mut().zip(&model.vol_factors) {
             let log_vol = &lanes.log_vol[asset as usize];
             for l in 0..LANES {
-                f[l] = exp::<FMA>(log_vol[l] * w);
+                f[l] = T::exp::<FMA>(log_vol[l] * w);
             }
         }
     }
@@ -189,46 +192,47 @@ fn revalue_generic<const FMA: bool>(
             FastRow::Option(option) => {
                 let knots = &model.knots[option.asset as usize];
                 let table = &model.segments[option.segments as usize..][..knots.len() + 1];
-                revalue_option::<FMA>(option, knots, table, lanes, scratch, out);
+                revalue_option::<T, FMA>(option, knots, table, lanes, scratch, out);
             }
         }
     }
 }
 
 /// Delta-one instruments and options that settle inside the horizon: the f64 formulas of
-/// [`RevalueRow::pnl`] operation for operation on the lane's f64 state, rounded once to f32.
+/// [`RevalueRow::pnl`] operation for operation on the lane's f64 state, rounded once to `T`
+/// (so the f64 kernels give the reference's bits here).
 #[inline(always)]
-fn revalue_exact(row: &RevalueRow, lanes: &ScenarioLanes, out: &mut [f32; LANES]) {
+fn revalue_exact<T: Real>(row: &RevalueRow, lanes: &ScenarioLanes<T>, out: &mut [T; LANES]) {
     let em1 = &lanes.expm1[row.asset];
     let growth = &lanes.growth64[row.asset];
     let m = row.multiplier;
     match row.payoff {
         Payoff::Linear => {
             for l in 0..LANES {
-                out[l] = (m * row.spot0 * em1[l]) as f32;
+                out[l] = T::from_f64(m * row.spot0 * em1[l]);
             }
         }
         Payoff::InversePerpetual => {
             for l in 0..LANES {
-                out[l] = (m * em1[l]) as f32;
+                out[l] = T::from_f64(m * em1[l]);
             }
         }
         Payoff::LinearFuture => {
             let s0c1 = row.spot0 * row.carry1;
             for l in 0..LANES {
-                out[l] = (m * (s0c1 * em1[l] + (s0c1 - row.forward0))) as f32;
+                out[l] = T::from_f64(m * (s0c1 * em1[l] + (s0c1 - row.forward0)));
             }
         }
         Payoff::InverseFuture => {
             let ratio = row.spot0 / row.forward0;
             for l in 0..LANES {
-                out[l] = (m * (ratio * em1[l] + (ratio - 1.0 / row.carry1))) as f32;
+                out[l] = T::from_f64(m * (ratio * em1[l] + (ratio - 1.0 / row.carry1)));
             }
         }
         Payoff::Option(right) => {
             for l in 0..LANES {
                 let spot_h = row.spot0 * growth[l];
-                out[l] = (m * intrinsic(right, spot_h, row.strike) - row.base_value) as f32;
+                out[l] = T::from_f64(m * intrinsic(right, spot_h, row.strike) - row.base_value);
             }
         }
     }
@@ -246,20 +250,20 @@ fn revalue_exact(row: &RevalueRow, lanes: &ScenarioLanes, out: &mut [f32; LANES]
 /// block (Φ's arguments, Φ, the price) so that each loop is short enough for the CPU to
 /// overlap iterations: one fused loop is bound by the latency of its long chain.
 #[inline(always)]
-fn revalue_option<const FMA: bool>(
-    row: &OptionRow,
-    knots: &[f32],
-    table: &[Segment],
-    lanes: &ScenarioLanes,
-    scratch: &mut KernelScratch,
-    out: &mut [f32; LANES],
+fn revalue_option<T: Real, const FMA: bool>(
+    row: &OptionRow<T>,
+    knots: &[T],
+    table: &[Segment<T>],
+    lanes: &ScenarioLanes<T>,
+    scratch: &mut KernelScratch<T>,
+    out: &mut [T; LANES],
 ) {
     let asset = row.asset as usize;
     let r = &lanes.log_return[asset];
     let growth = &lanes.growth[asset];
     let factor = &scratch.factors[row.vol_factor as usize];
     let (r_min, r_max) = lanes.range[asset];
-    // k₁ = −(r + x₀) is decreasing in r and f32 rounding is monotone: the block's k₁ lie in
+    // k₁ = −(r + x₀) is decreasing in r and rounding is monotone: the block's k₁ lie in
     // [−(r_max + x₀), −(r_min + x₀)] exactly as the lanes compute them.
     let k_min = -(r_max + row.x0);
     let k_max = -(r_min + row.x0);
@@ -269,7 +273,8 @@ fn revalue_option<const FMA: bool>(
     if first == last {
         let s = table[first];
         for l in 0..LANES {
-            let (z1, z2) = cdf_args::<FMA>(row, r[l], growth[l], factor[l], s.a, s.b, s.c, s.knot);
+            let (z1, z2) =
+                cdf_args::<T, FMA>(row, r[l], growth[l], factor[l], s.a, s.b, s.c, s.knot);
             z[l] = z1;
             z[LANES + l] = z2;
         }
@@ -297,59 +302,63 @@ fn revalue_option<const FMA: bool>(
         }
         for l in 0..LANES {
             let (z1, z2) =
-                cdf_args::<FMA>(row, r[l], growth[l], factor[l], sa[l], sb[l], sc[l], sk[l]);
+                cdf_args::<T, FMA>(row, r[l], growth[l], factor[l], sa[l], sb[l], sc[l], sk[l]);
             z[l] = z1;
             z[LANES + l] = z2;
         }
     }
     for i in 0..2 * LANES {
-        cdf[i] = norm_cdf::<FMA>(z[i]);
+        cdf[i] = T::norm_cdf::<FMA>(z[i]);
     }
     for l in 0..LANES {
         let forward = row.forward0 * growth[l];
-        let eps = if forward < row.strike { 1.0 } else { -1.0 };
-        let time_value = eps * madd::<FMA>(forward, cdf[l], -(row.strike * cdf[LANES + l]));
-        let intrinsic = (row.omega * (forward - row.strike)).max(0.0);
-        out[l] = madd::<FMA>(row.scale, time_value + intrinsic, -row.base_value);
+        let eps = if forward < row.strike {
+            T::ONE
+        } else {
+            -T::ONE
+        };
+        let time_value = eps * T::madd::<FMA>(forward, cdf[l], -(row.strike * cdf[LANES + l]));
+        let intrinsic = (row.omega * (forward - row.strike)).max(T::ZERO);
+        out[l] = T::madd::<FMA>(row.scale, time_value + intrinsic, -row.base_value);
     }
 }
 
 /// εd₁ and εd₂ of one lane (see [`revalue_option`]).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn cdf_args<const FMA: bool>(
-    row: &OptionRow,
-    r: f32,
-    growth: f32,
-    factor: f32,
-    a: f32,
-    b: f32,
-    c: f32,
-    knot: f32,
-) -> (f32, f32) {
+fn cdf_args<T: Real, const FMA: bool>(
+    row: &OptionRow<T>,
+    r: T,
+    growth: T,
+    factor: T,
+    a: T,
+    b: T,
+    c: T,
+    knot: T,
+) -> (T, T) {
     let x = r + row.x0;
     let t = -x - knot;
-    let variance = madd::<FMA>(madd::<FMA>(c, t, b), t, a);
-    let sd = variance.max(f32::MIN_POSITIVE).sqrt() * factor;
-    let d1 = madd::<FMA>(x, 1.0 / sd, 0.5 * sd);
+    let variance = T::madd::<FMA>(T::madd::<FMA>(c, t, b), t, a);
+    let sd = variance.max(T::MIN_POSITIVE).sqrt() * factor;
+    let d1 = T::madd::<FMA>(x, T::ONE / sd, T::HALF * sd);
     let d2 = d1 - sd;
     let eps = if row.forward0 * growth < row.strike {
-        1.0
+        T::ONE
     } else {
-        -1.0
+        -T::ONE
     };
     (eps * d1, eps * d2)
 }
 
 /// Aggregate stage for one account: `loss[lane]` = −Σ q·pnl over its exposures, summed in
-/// f64 in exposure order; a coin-margined account divides by the coin's price on the path
+/// f64 in exposure order (fused in the f32 mode, as the reference sums in the f64 one); a coin-margined account divides by the coin's price on the path
 /// exactly as [`crate::model::aggregate::coin_loss`] does.
-pub fn aggregate(
+pub fn aggregate<T: Real>(
     isa: Isa,
     book: &Book,
     account: &AccountBook,
-    lanes: &ScenarioLanes,
-    pnl: &[[f32; LANES]],
+    lanes: &ScenarioLanes<T>,
+    pnl: &[[T; LANES]],
     loss: &mut [f64; LANES],
 ) {
     #[cfg(target_arch = "x86_64")]
@@ -365,46 +374,51 @@ pub fn aggregate(
         return;
     }
     let _ = isa;
-    aggregate_generic::<false>(book, account, lanes, pnl, loss);
+    aggregate_generic::<T, false>(book, account, lanes, pnl, loss);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-unsafe fn aggregate_avx512(
+unsafe fn aggregate_avx512<T: Real>(
     book: &Book,
     account: &AccountBook,
-    lanes: &ScenarioLanes,
-    pnl: &[[f32; LANES]],
+    lanes: &ScenarioLanes<T>,
+    pnl: &[[T; LANES]],
     loss: &mut [f64; LANES],
 ) {
-    aggregate_generic::<true>(book, account, lanes, pnl, loss);
+    aggregate_generic::<T, true>(book, account, lanes, pnl, loss);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn aggregate_avx2_fma(
+unsafe fn aggregate_avx2_fma<T: Real>(
     book: &Book,
     account: &AccountBook,
-    lanes: &ScenarioLanes,
-    pnl: &[[f32; LANES]],
+    lanes: &ScenarioLanes<T>,
+    pnl: &[[T; LANES]],
     loss: &mut [f64; LANES],
 ) {
-    aggregate_generic::<true>(book, account, lanes, pnl, loss);
+    aggregate_generic::<T, true>(book, account, lanes, pnl, loss);
 }
 
 #[inline(always)]
-fn aggregate_generic<const FMA: bool>(
+fn aggregate_generic<T: Real, const FMA: bool>(
     book: &Book,
     account: &AccountBook,
-    lanes: &ScenarioLanes,
-    pnl: &[[f32; LANES]],
+    lanes: &ScenarioLanes<T>,
+    pnl: &[[T; LANES]],
     loss: &mut [f64; LANES],
 ) {
-    *loss = [0.0; LANES];
+    // The start of `Iterator::sum`, as `aggregate::account_loss` sums.
+    *loss = [std::iter::empty::<f64>().sum(); LANES];
     for e in &account.exposures {
         let (q, row) = (e.quantity, &pnl[e.instrument]);
         for l in 0..LANES {
-            loss[l] = madd64::<FMA>(q, f64::from(row[l]), loss[l]);
+            loss[l] = if T::FUSED_AGGREGATE {
+                madd64::<FMA>(q, row[l].to_f64(), loss[l])
+            } else {
+                q * row[l].to_f64() + loss[l]
+            };
         }
     }
     match account.currency {

@@ -1,5 +1,14 @@
-//! The f32 fast mode of the CPU backend ([`crate::engine::cpu::Precision::F32`]): the same
-//! model as the f64 reference stages, laid out for SIMD.
+//! The SIMD kernels of the CPU backend: the same model as the f64 reference stages, laid
+//! out for SIMD, generic over the lane type [`Real`]: f64
+//! ([`crate::engine::cpu::Precision::F64`], the CLI's default) and f32
+//! ([`crate::engine::cpu::Precision::F32`]). The same code runs both; only the elementary
+//! functions ([`math64`], [`math`]) and the rounding of constants differ. What follows
+//! describes the f32 mode; in f64 every "f32" below reads "f64" (the rounding to `T` is then
+//! exact), the functions are within a few ulps of libm, and the aggregate is unfused
+//! ([`Real::FUSED_AGGREGATE`]), so an account's loss is the reference's sum of the kernels'
+//! P&L. Measured in f64 (tests/cpu_fast.rs): P&L per unit within 2.5 ulps of notional of the
+//! reference (asserted 16), delta-one P&L the reference's bits, VaR and ES within half an
+//! ulp of gross exposure.
 //!
 //! # Layout
 //!
@@ -64,13 +73,17 @@
 //! # Speed
 //!
 //! On a 2-core Zen 5 (docs/benchmarks.md): 0.70–0.85 G full repricings/s end to end with
-//! the AVX-512 kernels, 0.54–0.64 G/s with the AVX2 + FMA ones and 214 M/s with the baseline
-//! ones, against 18–20 M/s for the f64 reference.
+//! the AVX-512 f32 kernels, 0.54–0.64 G/s with the AVX2 + FMA ones and 214 M/s with the
+//! baseline ones; the f64 kernels' figures are in docs/benchmarks.md; the f64 reference
+//! runs at 18–20 M/s.
 
 pub mod kernel;
 pub mod math;
+pub mod math64;
+pub mod real;
 
 pub use kernel::{Isa, KernelScratch};
+pub use real::Real;
 
 use crate::book::{Book, Currency};
 use crate::engine::cpu::ACCOUNT_BATCH;
@@ -78,6 +91,7 @@ use crate::engine::cpu::timing::{Laps, StageTimes};
 use crate::engine::{AssetState, TailEntry};
 use crate::instrument::Right;
 use crate::market::VolSurface;
+use crate::model::historical::ScenarioTable;
 use crate::model::revalue::{Payoff, RevalueModel, RevalueRow};
 use crate::model::scenario::{ScenarioModel, Scratch};
 use crate::model::tail::TailBuffer;
@@ -88,55 +102,55 @@ pub const LANES: usize = 256;
 /// The total variance σ²τ₁ of one option on one segment of its surface's log-moneyness
 /// knots, as a quadratic in t = k₁ − `knot`: σ²τ₁ = a + t(b + t c).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Segment {
-    pub a: f32,
-    pub b: f32,
-    pub c: f32,
-    pub knot: f32,
+pub struct Segment<T> {
+    pub a: T,
+    pub b: T,
+    pub c: T,
+    pub knot: T,
 }
 
-/// A live option, resolved to f32 constants (computed in f64, rounded once).
+/// A live option, resolved to constants of the lane type (computed in f64, rounded once).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct OptionRow {
+pub struct OptionRow<T> {
     pub asset: u32,
     /// Index of its first [`Segment`] in [`FastModel::segments`]; it has one per knot + 1.
     pub segments: u32,
     /// ln(S₀c₁/K): x = ln(F₁/K) = r + x₀.
-    pub x0: f32,
+    pub x0: T,
     /// S₀c₁: F₁ = S₀c₁·e^{r}.
-    pub forward0: f32,
-    pub strike: f32,
+    pub forward0: T,
+    pub strike: T,
     /// +1 call, −1 put.
-    pub omega: f32,
+    pub omega: T,
     /// m·e^{−rate·τ₁}.
-    pub scale: f32,
+    pub scale: T,
     /// Today's value per unit (multiplier included).
-    pub base_value: f32,
+    pub base_value: T,
     /// w(τ₁) of the tenor-scaled vol shock.
-    pub tenor_weight: f32,
+    pub tenor_weight: T,
     /// Index of its factor Y^{w(τ₁)} in [`FastModel::vol_factors`].
     pub vol_factor: u32,
 }
 
 /// How the fast kernel revalues one instrument.
 #[derive(Clone, Copy, Debug)]
-pub enum FastRow {
+pub enum FastRow<T> {
     /// Delta-one, or an option that settles inside the horizon: the reference row in f64.
     Exact(RevalueRow),
-    /// A live option in f32.
-    Option(OptionRow),
+    /// A live option in the lane type.
+    Option(OptionRow<T>),
 }
 
 /// The fast revalue model of a book.
 #[derive(Clone, Debug)]
-pub struct FastModel {
-    pub rows: Vec<FastRow>,
-    pub segments: Vec<Segment>,
+pub struct FastModel<T> {
+    pub rows: Vec<FastRow<T>>,
+    pub segments: Vec<Segment<T>>,
     /// Log-moneyness knots per asset (empty for a flat surface).
-    pub knots: Vec<Vec<f32>>,
+    pub knots: Vec<Vec<T>>,
     /// The distinct (asset, tenor weight w) of the live options: the vol factor Y^{w} is
     /// computed once per block for each.
-    pub vol_factors: Vec<(u32, f32)>,
+    pub vol_factors: Vec<(u32, T)>,
     /// Whether any asset's vol level moves (η > 0); without, every factor is 1.
     pub vol_shocks: bool,
     /// Per asset: whether e^{r} − 1 is needed (delta-one instruments).
@@ -145,20 +159,20 @@ pub struct FastModel {
     needs_expm1_neg: Vec<bool>,
 }
 
-impl FastModel {
+impl<T: Real> FastModel<T> {
     pub fn new(book: &Book) -> Self {
         let reference = RevalueModel::new(book);
         let assets = book.assets.len();
-        let knots: Vec<Vec<f32>> = book
+        let knots: Vec<Vec<T>> = book
             .assets
             .iter()
             .map(|a| match &a.surface {
                 VolSurface::Flat(_) => Vec::new(),
-                VolSurface::Grid(g) => g.log_moneyness.iter().map(|&k| k as f32).collect(),
+                VolSurface::Grid(g) => g.log_moneyness.iter().map(|&k| T::from_f64(k)).collect(),
             })
             .collect();
         let mut segments = Vec::new();
-        let mut vol_factors: Vec<(u32, f32)> = Vec::new();
+        let mut vol_factors: Vec<(u32, T)> = Vec::new();
         let mut needs_expm1 = vec![false; assets];
         let rows = reference
             .rows
@@ -203,21 +217,32 @@ impl FastModel {
     }
 }
 
-fn option_row(row: &RevalueRow, right: Right, segments: u32) -> OptionRow {
+impl<T: Real> FastModel<T> {
+    /// The model of `instruments` only (their rows in that order; surfaces, vol factors and
+    /// per-asset needs kept whole): the same numbers for each of them.
+    pub fn restricted(&self, instruments: &[usize]) -> Self {
+        Self {
+            rows: instruments.iter().map(|&i| self.rows[i]).collect(),
+            ..self.clone()
+        }
+    }
+}
+
+fn option_row<T: Real>(row: &RevalueRow, right: Right, segments: u32) -> OptionRow<T> {
     let forward0 = row.spot0 * row.carry1;
     OptionRow {
         asset: row.asset as u32,
         segments,
-        x0: (forward0 / row.strike).ln() as f32,
-        forward0: forward0 as f32,
-        strike: row.strike as f32,
+        x0: T::from_f64((forward0 / row.strike).ln()),
+        forward0: T::from_f64(forward0),
+        strike: T::from_f64(row.strike),
         omega: match right {
-            Right::Call => 1.0,
-            Right::Put => -1.0,
+            Right::Call => T::ONE,
+            Right::Put => -T::ONE,
         },
-        scale: (row.multiplier * (-row.rate * row.tau1).exp()) as f32,
-        base_value: row.base_value as f32,
-        tenor_weight: row.tenor_weight as f32,
+        scale: T::from_f64(row.multiplier * (-row.rate * row.tau1).exp()),
+        base_value: T::from_f64(row.base_value),
+        tenor_weight: T::from_f64(row.tenor_weight),
         vol_factor: 0,
     }
 }
@@ -227,11 +252,11 @@ fn option_row(row: &RevalueRow, right: Right, segments: u32) -> OptionRow {
 /// τ₁ (c₀ = (1 − a)τ_i, c₁ = aτ_{i+1}, a = (τ₁ − τ_i)/(τ_{i+1} − τ_i)), or c₀ = τ₁ on the
 /// first or last row outside them; each row s(k) = p + q·t is linear between knots and flat
 /// beyond the end knots. Segment j covers knots[j−1] ≤ k < knots[j].
-fn surface_segments(surface: &VolSurface, tau1: f64) -> Vec<Segment> {
+fn surface_segments<T: Real>(surface: &VolSurface, tau1: f64) -> Vec<Segment<T>> {
     let grid = match surface {
         VolSurface::Flat(sigma) => {
             return vec![Segment {
-                a: (sigma * sigma * tau1) as f32,
+                a: T::from_f64(sigma * sigma * tau1),
                 ..Segment::default()
             }];
         }
@@ -263,10 +288,10 @@ fn surface_segments(surface: &VolSurface, tau1: f64) -> Vec<Segment> {
             let (p0, q0, knot) = line(i0, j);
             let (p1, q1, _) = line(i1, j);
             Segment {
-                a: (c0 * p0 * p0 + c1 * p1 * p1) as f32,
-                b: (2.0 * (c0 * p0 * q0 + c1 * p1 * q1)) as f32,
-                c: (c0 * q0 * q0 + c1 * q1 * q1) as f32,
-                knot: knot as f32,
+                a: T::from_f64(c0 * p0 * p0 + c1 * p1 * p1),
+                b: T::from_f64(2.0 * (c0 * p0 * q0 + c1 * p1 * q1)),
+                c: T::from_f64(c0 * q0 * q0 + c1 * q1 * q1),
+                knot: T::from_f64(knot),
             }
         })
         .collect()
@@ -274,46 +299,47 @@ fn surface_segments(surface: &VolSurface, tau1: f64) -> Vec<Segment> {
 
 /// The scenario state of a block of paths, struct of arrays (one array per asset).
 #[derive(Clone, Debug)]
-pub struct ScenarioLanes {
+pub struct ScenarioLanes<T> {
     /// The path of each lane; lanes `valid..` are padding.
     pub paths: [u32; LANES],
     pub valid: usize,
     /// Lane-major reference states: `states[lane * assets + asset]`.
     pub states: Vec<AssetState>,
-    pub log_return: Vec<[f32; LANES]>,
-    pub growth: Vec<[f32; LANES]>,
-    pub log_vol: Vec<[f32; LANES]>,
+    pub log_return: Vec<[T; LANES]>,
+    pub growth: Vec<[T; LANES]>,
+    pub log_vol: Vec<[T; LANES]>,
     /// e^{r} in f64.
     pub growth64: Vec<[f64; LANES]>,
     /// e^{r} − 1 in f64 (assets with delta-one instruments).
     pub expm1: Vec<[f64; LANES]>,
     /// e^{−r} − 1 in f64 (coins of coin-margined accounts).
     pub expm1_neg: Vec<[f64; LANES]>,
-    /// Per asset, the smallest and largest f32 log return over all lanes, padding included.
-    pub range: Vec<(f32, f32)>,
+    /// Per asset, the smallest and largest log return in `T` over all lanes, padding
+    /// included.
+    pub range: Vec<(T, T)>,
     scratch: Scratch,
 }
 
-impl ScenarioLanes {
+impl<T: Real> ScenarioLanes<T> {
     pub fn new(assets: usize) -> Self {
         Self {
             paths: [0; LANES],
             valid: 0,
             states: vec![AssetState::default(); LANES * assets],
-            log_return: vec![[0.0; LANES]; assets],
-            growth: vec![[1.0; LANES]; assets],
-            log_vol: vec![[0.0; LANES]; assets],
+            log_return: vec![[T::ZERO; LANES]; assets],
+            growth: vec![[T::ONE; LANES]; assets],
+            log_vol: vec![[T::ZERO; LANES]; assets],
             growth64: vec![[1.0; LANES]; assets],
             expm1: vec![[0.0; LANES]; assets],
             expm1_neg: vec![[0.0; LANES]; assets],
-            range: vec![(0.0, 0.0); assets],
+            range: vec![(T::ZERO, T::ZERO); assets],
             scratch: Scratch::default(),
         }
     }
 
     /// Scenario stage: simulates `paths` (at most [`LANES`]) into lanes `0..paths.len()`,
     /// pads the rest with the unmoved state, and lays the states out per asset.
-    pub fn simulate(&mut self, scenarios: &ScenarioModel, model: &FastModel, paths: &[u32]) {
+    pub fn simulate(&mut self, scenarios: &ScenarioModel, model: &FastModel<T>, paths: &[u32]) {
         assert!(paths.len() <= LANES, "a block holds at most {LANES} paths");
         let assets = scenarios.asset_count();
         self.valid = paths.len();
@@ -324,49 +350,122 @@ impl ScenarioLanes {
             scenarios.simulate(path, &mut self.scratch, out);
         }
         self.states[paths.len() * assets..].fill(AssetState::default());
+        self.lay_out(model);
+    }
+
+    /// Lanes `0..states.len() / assets` from explicit states (lane-major, as in `states`),
+    /// the rest padded with the unmoved state: what [`Self::simulate`] gives for paths with
+    /// those states. `paths` are the rows' numbers.
+    pub fn load(
+        &mut self,
+        states: &[AssetState],
+        model: &FastModel<T>,
+        rows: std::ops::Range<u32>,
+    ) {
+        let assets = self.log_return.len();
+        let valid = (rows.end - rows.start) as usize;
+        assert!(
+            valid <= LANES && states.len() == valid * assets,
+            "a block of whole rows"
+        );
+        self.valid = valid;
+        for (lane, path) in self.paths.iter_mut().enumerate() {
+            *path = if lane < valid {
+                rows.start + lane as u32
+            } else {
+                0
+            };
+        }
+        self.states[..states.len()].copy_from_slice(states);
+        self.states[states.len()..].fill(AssetState::default());
+        self.lay_out(model);
+    }
+
+    /// Per asset, the lanes' states as the kernels read them, from `states`.
+    fn lay_out(&mut self, model: &FastModel<T>) {
+        let assets = self.log_return.len();
         for a in 0..assets {
-            let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+            let (mut lo, mut hi) = (T::INFINITY, T::NEG_INFINITY);
             for lane in 0..LANES {
                 let s = self.states[lane * assets + a];
                 let r = s.log_return;
                 let g = r.exp();
-                let r32 = r as f32;
-                self.log_return[a][lane] = r32;
-                self.log_vol[a][lane] = s.log_vol as f32;
+                let r_t = T::from_f64(r);
+                self.log_return[a][lane] = r_t;
+                self.log_vol[a][lane] = T::from_f64(s.log_vol);
                 self.growth64[a][lane] = g;
-                self.growth[a][lane] = g as f32;
+                self.growth[a][lane] = T::from_f64(g);
                 if model.needs_expm1[a] {
                     self.expm1[a][lane] = r.exp_m1();
                 }
                 if model.needs_expm1_neg[a] {
                     self.expm1_neg[a][lane] = (-r).exp_m1();
                 }
-                lo = lo.min(r32);
-                hi = hi.max(r32);
+                lo = if r_t < lo { r_t } else { lo };
+                hi = hi.max(r_t);
             }
             self.range[a] = (lo, hi);
         }
     }
 }
 
+/// [`crate::engine::Backend::table_pnl_columns`] in the SIMD kernels of lane type `T`: the
+/// rows of `table` in blocks of [`LANES`] through [`kernel::revalue`] of only `instruments`
+/// (a lane's P&L depends on its own state alone, so on no other row of its block).
+pub fn table_pnl_columns<T: Real>(
+    book: &Book,
+    table: &ScenarioTable,
+    instruments: &[usize],
+    isa: Isa,
+) -> Vec<Vec<f64>> {
+    use rayon::prelude::*;
+    let isa = Isa::supported(isa);
+    let model = FastModel::<T>::new(book).restricted(instruments);
+    let (rows, assets) = (table.len(), table.assets());
+    let blocks: Vec<Vec<[T; LANES]>> = (0..rows.div_ceil(LANES))
+        .into_par_iter()
+        .map_init(
+            || {
+                let lanes = ScenarioLanes::<T>::new(assets);
+                (lanes, KernelScratch::new(&model))
+            },
+            |(lanes, scratch), b| {
+                let (first, last) = (b * LANES, ((b + 1) * LANES).min(rows));
+                let states = table.rows(first..last);
+                lanes.load(states, &model, first as u32..last as u32);
+                let mut pnl = vec![[T::ZERO; LANES]; instruments.len()];
+                kernel::revalue(isa, &model, lanes, scratch, &mut pnl);
+                pnl
+            },
+        )
+        .collect();
+    (0..instruments.len())
+        .map(|j| {
+            (0..rows)
+                .map(|p| blocks[p / LANES][j][p % LANES].to_f64())
+                .collect()
+        })
+        .collect()
+}
+
 /// Working memory of one worker: a block's lanes, its P&L rows and the loss rows of a batch
 /// of accounts.
 #[derive(Clone, Debug)]
-pub struct BlockScratch {
-    pub lanes: ScenarioLanes,
-    pub kernel: Box<KernelScratch>,
+pub struct BlockScratch<T: Real> {
+    pub lanes: ScenarioLanes<T>,
+    pub kernel: Box<KernelScratch<T>>,
     /// `pnl[instrument][lane]`.
-    pub pnl: Vec<[f32; LANES]>,
+    pub pnl: Vec<[T; LANES]>,
     /// `losses[account in batch][lane]`: [`ACCOUNT_BATCH`] rows (fewer for a smaller book).
     pub losses: Vec<[f64; LANES]>,
 }
 
-impl BlockScratch {
-    pub fn new(book: &Book, model: &FastModel) -> Self {
+impl<T: Real> BlockScratch<T> {
+    pub fn new(book: &Book, model: &FastModel<T>) -> Self {
         Self {
             lanes: ScenarioLanes::new(book.assets.len()),
             kernel: KernelScratch::new(model),
-            pnl: vec![[0.0; LANES]; book.instruments.len()],
+            pnl: vec![[T::ZERO; LANES]; book.instruments.len()],
             losses: vec![[0.0; LANES]; ACCOUNT_BATCH.min(book.accounts.len())],
         }
     }
@@ -374,13 +473,13 @@ impl BlockScratch {
 
 /// Everything the fast mode needs for a run, built once.
 #[derive(Clone, Debug)]
-pub struct FastPipeline {
+pub struct FastPipeline<T> {
     pub isa: Isa,
     pub scenarios: ScenarioModel,
-    pub model: FastModel,
+    pub model: FastModel<T>,
 }
 
-impl FastPipeline {
+impl<T: Real> FastPipeline<T> {
     pub fn new(book: &Book, seed: u64, isa: Isa) -> Self {
         Self {
             isa: Isa::supported(isa),
@@ -390,7 +489,7 @@ impl FastPipeline {
     }
 
     /// Scenario and revalue stages for up to [`LANES`] paths: `scratch.pnl` holds the P&L.
-    pub fn revalue_block(&self, paths: &[u32], scratch: &mut BlockScratch) {
+    pub fn revalue_block(&self, paths: &[u32], scratch: &mut BlockScratch<T>) {
         scratch.lanes.simulate(&self.scenarios, &self.model, paths);
         kernel::revalue(
             self.isa,
@@ -407,7 +506,7 @@ impl FastPipeline {
         &self,
         book: &Book,
         paths: &[u32],
-        scratch: &mut BlockScratch,
+        scratch: &mut BlockScratch<T>,
         tails: &mut [TailBuffer],
         times: &mut StageTimes,
     ) {
