@@ -10,6 +10,13 @@
 //    so the count equals the CPU's exactly), J_a = N_a mu_a + sqrt(N_a) s_a n_a;
 // 6. ln S_a <- ln S_a - 1/2 sigma_a^2 dt - lambda_a k_a dt + sigma_a sqrt(dt) eps_a + J_a.
 //
+// Importance sampling (`model/importance.rs`, params.mixture = K > 0): the path's component
+// (0 the model itself) comes from the mixing uniform's word against the host's thresholds,
+// the CPU's choice exactly; a component adds its shift theta to each of the step's first W
+// normals, scales the chi2 normals by c and draws jump counts at its own rates (tables in
+// `jump_thresholds` from params.mixture_offset, shifts after the root in `root`; layout in
+// `stage/scenario.rs: mixture_tables`). The likelihood ratio is the host's.
+//
 // Output, asset-major: states[a * path_count + i] = (ln(S_h / S_0), ln Y_h) of path i of the
 // chunk, so both this stage's writes and the revalue stage's reads are contiguous in paths.
 
@@ -60,16 +67,56 @@ fn cached_uniform_word(cache: ptr<function, WordCache>, path: u32, step: u32, in
 }
 
 // Smallest n with P(N <= n) >= u for N ~ Poisson(lambda dt), u = uniform_open(word): the CPU's
-// `poisson_inverse` with its f64 CDF turned into thresholds on the word by the host.
-fn poisson_inverse(p: StepAsset, word: u32) -> u32 {
-    var n = p.jump_always;
-    for (var i = 0u; i < p.jump_table_len; i++) {
-        if word <= jump_thresholds[p.jump_table_offset + i] {
+// `poisson_inverse` with its f64 CDF turned into thresholds on the word by the host: `always`
+// plus the leading thresholds the word is above, of the `len` from `offset`.
+fn count_above(always: u32, offset: u32, len: u32, word: u32) -> u32 {
+    var n = always;
+    for (var i = 0u; i < len; i++) {
+        if word <= jump_thresholds[offset + i] {
             break;
         }
         n++;
     }
     return n;
+}
+
+// A path's importance-sampling component: its shift's offset in `root` (NO_BLOCK: none), its
+// chi2 scale and its jump cells (NO_BLOCK: the model's rates).
+struct Mix {
+    width: u32,
+    shift: u32,
+    chi_scale: f32,
+    cells: u32,
+}
+
+fn mixture_of(path: u32) -> Mix {
+    var mix = Mix(0u, NO_BLOCK, 1.0, NO_BLOCK);
+    if params.mixture == 0u {
+        return mix;
+    }
+    let m = params.mixture_offset;
+    let word = uniform_block(params.key, path, 0u, MIX_INDEX / 4u)[MIX_INDEX % 4u];
+    let slot = min(count_above(jump_thresholds[m + 1u], m + 3u, jump_thresholds[m + 2u], word),
+                   params.mixture);
+    if slot == 0u {
+        return mix;
+    }
+    let c = m + 3u + jump_thresholds[m + 2u] + 4u * (slot - 1u);
+    mix.width = jump_thresholds[m];
+    mix.shift = jump_thresholds[c + 1u];
+    mix.chi_scale = bitcast<f32>(jump_thresholds[c]);
+    mix.cells = jump_thresholds[c + 2u];
+    return mix;
+}
+
+// Normal `index` (< W) of the step, shifted by the component's theta.
+fn shifted_normal(cache: ptr<function, NormalCache>, mix: Mix, path: u32, step: u32,
+                  index: u32) -> f32 {
+    let x = cached_normal(cache, path, step, index);
+    if mix.shift == NO_BLOCK || index >= mix.width {
+        return x;
+    }
+    return x + root[mix.shift + step * mix.width + index];
 }
 
 @compute @workgroup_size(WG)
@@ -94,11 +141,12 @@ fn simulate(
     }
     var z: array<f32, MAX_ASSETS>;
     var eps: array<f32, MAX_ASSETS>;
+    let mix = mixture_of(path);
     for (var step = 0u; step < params.steps; step++) {
         // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+nu: chi2 (rng layout).
         var z_cache = NormalCache(NO_BLOCK, vec4<f32>());
         for (var a = 0u; a < a_count; a++) {
-            z[a] = cached_normal(&z_cache, path, step, a);
+            z[a] = shifted_normal(&z_cache, mix, path, step, a);
         }
         // eps = L z, L lower triangular or a full eigen root: sum the whole row.
         for (var r = 0u; r < a_count; r++) {
@@ -112,7 +160,7 @@ fn simulate(
             var chi_cache = NormalCache(NO_BLOCK, vec4<f32>());
             var chi2 = 0.0;
             for (var j = 0u; j < nu; j++) {
-                let x = cached_normal(&chi_cache, path, step, 3u * a_count + j);
+                let x = mix.chi_scale * cached_normal(&chi_cache, path, step, 3u * a_count + j);
                 chi2 += x * x;
             }
             let g = chi2 / f32(nu);
@@ -129,17 +177,23 @@ fn simulate(
             var state = states[a * n + i]; // (log_return, log_vol)
             let sigma = p.spot_vol * exp_f32(state.y);
             if p.vol_of_vol_sqrt_dt != 0.0 {
-                let w = cached_normal(&w_cache, path, step, a_count + a);
+                let w = shifted_normal(&w_cache, mix, path, step, a_count + a);
                 let zeta = p.rho * eps[a] + p.rho_complement * w;
                 state.y += -p.reversion_dt * state.y + p.vol_of_vol_sqrt_dt * zeta;
             }
             var jump = 0.0;
             if p.jumps != 0u {
                 let word = cached_uniform_word(&u_cache, path, step, a);
-                let count = poisson_inverse(p, word);
+                var count = count_above(p.jump_always, p.jump_table_offset, p.jump_table_len,
+                                        word);
+                if mix.cells != NO_BLOCK {
+                    let cell = mix.cells + 3u * (step * a_count + a);
+                    count = count_above(jump_thresholds[cell], jump_thresholds[cell + 1u],
+                                        jump_thresholds[cell + 2u], word);
+                }
                 if count > 0u {
                     let nj = f32(count);
-                    let size = cached_normal(&jump_cache, path, step, 2u * a_count + a);
+                    let size = shifted_normal(&jump_cache, mix, path, step, 2u * a_count + a);
                     jump = nj * p.jump_mean + sqrt(nj) * p.jump_std * size;
                 }
             }

@@ -153,7 +153,8 @@ fn early_layouts() -> Vec<Layout> {
             use_path_list,
             dt,
             sqrt_dt,
-            _pad
+            mixture,
+            mixture_offset
         }),
         rust_layout!(StepAsset {
             spot_vol,

@@ -30,8 +30,10 @@ struct ScenarioParams {
     use_path_list: u32,
     dt: f32,
     sqrt_dt: f32,
-    _pad0: u32,
-    _pad1: u32,
+    // Importance sampling: K components (0: plain Monte Carlo), their tables from
+    // jump_thresholds[mixture_offset] (`stage/scenario.rs: mixture_tables`).
+    mixture: u32,
+    mixture_offset: u32,
 }
 
 // Per-asset constants of one step (CPU: `cpu::scenario::StepAsset`).

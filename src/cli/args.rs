@@ -244,7 +244,7 @@ pub struct CommonArgs {
     #[arg(long)]
     pub paths: Option<u64>,
     /// Variance reduction of the Monte Carlo tail: none, or importance sampling (is: each
-    /// account's own shifted mixture, CPU backend; methodology §16.2).
+    /// account's own shifted mixture, on every backend; methodology §16.2).
     #[arg(long, value_enum, default_value_t = VarianceReduction::None)]
     pub variance_reduction: VarianceReduction,
     /// Philox seed.
@@ -267,8 +267,8 @@ pub struct CommonArgs {
     pub repair_correlation: bool,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Arithmetic of the CPU backend: f64 (the reference, default) or f32 (SIMD kernels).
-    /// The GPU backend always computes in f32.
+    /// Arithmetic of the CPU backend: f64 (SIMD kernels, default), f64-reference (the
+    /// scalar reference) or f32 (SIMD kernels). The GPU backend always computes in f32.
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionChoice>,
     #[arg(long, value_enum, default_value_t = Format::Table)]

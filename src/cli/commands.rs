@@ -468,11 +468,6 @@ pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
             ));
         }
         BackendChoice::Gpu => crate::engine::select::any_gpu()?,
-        // Importance sampling runs on the CPU backends (run/importance.rs).
-        BackendChoice::Auto if args.variance_reduction == VarianceReduction::Is => {
-            eprintln!("tailrisk: --variance-reduction is runs on the CPU backend");
-            cpu()
-        }
         BackendChoice::Auto => match crate::engine::select::hardware_gpu() {
             Ok(g) => g,
             Err(Error::Gpu(why)) => {

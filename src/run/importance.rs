@@ -1,5 +1,7 @@
 //! `--variance-reduction is`: importance sampling of each account's tail (methodology
-//! §16.2), on the CPU backends.
+//! §16.2), on every backend: the scenario stage of each draws from the mixture
+//! (`model::scenario` on the CPU, `scenario.wgsl` on the GPU, the same component, shifts,
+//! scales and jump counts), and the host weighs every path.
 //!
 //! Per account, alone (its own shift):
 //! 1. **Pilot**: [`PILOT_PATHS`] plain paths under the pilot seed (the run's seed XOR
@@ -24,7 +26,7 @@ use rayon::prelude::*;
 use super::{AccountFigures, Simulation, limits, plan};
 use crate::book::Book;
 use crate::config::RunConfig;
-use crate::engine::{AccountTail, Backend, BackendKind, SimulationPlan, TailEntry};
+use crate::engine::{AccountTail, Backend, SimulationPlan, TailEntry};
 use crate::error::{Error, Result};
 use crate::model::aggregate::holding_losses;
 use crate::model::importance::{Component, Importance, Sampled, tail_clusters};
@@ -53,13 +55,6 @@ pub fn simulate_importance(
     backend: &dyn Backend,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Simulation> {
-    if backend.info().backend == BackendKind::Gpu {
-        return Err(Error::BackendUnavailable(
-            "importance sampling (--variance-reduction is) runs on the CPU backend in this \
-             version; use --backend cpu"
-                .into(),
-        ));
-    }
     let plan = plan(config);
     let keep = plan.paths as usize;
     limits::check_tail_memory(

@@ -170,6 +170,59 @@ pub fn groups(invocations: u64, wg: u32) -> u64 {
 }
 
 /// Copies `buffer[..bytes]` to the host (one submission, blocking).
+/// A buffer the host maps to read what a submission copied into it.
+pub fn mappable(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
+    ctx.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes.max(16).next_multiple_of(4),
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    })
+}
+
+/// Waits for submission `index` alone (later submissions may still run) and reads the first
+/// `bytes` of each of `buffers`, which that submission copied into (made by [`mappable`]).
+pub fn read_mapped<T: Pod>(
+    ctx: &GpuContext,
+    index: wgpu::SubmissionIndex,
+    buffers: &[(&wgpu::Buffer, u64)],
+) -> Result<Vec<Vec<T>>> {
+    crate::engine::gpu::failpoint::hit("readback")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (i, &(buffer, _)) in buffers.iter().enumerate() {
+        let tx = tx.clone();
+        buffer.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send((i, r));
+        });
+    }
+    drop(tx);
+    ctx.device
+        .poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: None,
+        })
+        .map_err(|e| Error::Gpu(format!("waiting for the device: {e}")))?;
+    ctx.check()?;
+    for _ in buffers {
+        rx.recv()
+            .map_err(|_| Error::Gpu("buffer mapping was dropped".into()))?
+            .1
+            .map_err(|e| Error::Gpu(format!("cannot map a result buffer: {e}")))?;
+    }
+    buffers
+        .iter()
+        .map(|&(buffer, bytes)| {
+            let view = buffer
+                .get_mapped_range(..)
+                .map_err(|e| Error::Gpu(format!("cannot read a result buffer: {e}")))?;
+            let out = bytemuck::cast_slice::<u8, T>(&view[..bytes as usize]).to_vec();
+            drop(view);
+            buffer.unmap();
+            Ok(out)
+        })
+        .collect()
+}
+
 pub fn read_back<T: Pod>(ctx: &GpuContext, buffer: &wgpu::Buffer, bytes: u64) -> Result<Vec<T>> {
     crate::engine::gpu::failpoint::hit("readback")?;
     if bytes == 0 {

@@ -95,6 +95,7 @@ pub const SHARED: &[(&str, u32)] = &[
     ("RULE_ONLY_SHIFT", RULE_ONLY_SHIFT),
     ("STREAM_NORMAL", rng::STREAM_NORMAL),
     ("STREAM_UNIFORM", rng::STREAM_UNIFORM),
+    ("MIX_INDEX", crate::model::importance::MIX_INDEX),
     ("PHILOX_M0", rng::PHILOX_M0),
     ("PHILOX_M1", rng::PHILOX_M1),
     ("PHILOX_W0", rng::PHILOX_W0),

@@ -37,7 +37,10 @@ pub struct ScenarioParams {
     pub use_path_list: u32,
     pub dt: f32,
     pub sqrt_dt: f32,
-    pub _pad: [u32; 2],
+    /// K, the importance-sampling components (0: plain Monte Carlo).
+    pub mixture: u32,
+    /// Where the mixture's tables start in the jump threshold array.
+    pub mixture_offset: u32,
 }
 
 /// Must be kept in sync with `shaders/shared/types.wgsl: struct StepAsset`.

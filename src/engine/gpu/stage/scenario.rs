@@ -2,6 +2,7 @@
 
 use crate::book::Book;
 use crate::error::{Error, Result};
+use crate::model::importance::Importance;
 use crate::model::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
 use crate::rng::{seed_key, uniform_open};
 
@@ -43,6 +44,10 @@ pub struct ScenarioStage {
     dof: u32,
     dt: f32,
     sqrt_dt: f32,
+    /// K, the importance-sampling components (0: plain Monte Carlo), and where their tables
+    /// start in the threshold array ([`mixture_tables`]).
+    mixture: u32,
+    mixture_offset: u32,
     params: wgpu::Buffer,
     path_list: wgpu::Buffer,
     group: wgpu::BindGroup,
@@ -65,8 +70,12 @@ impl ScenarioStage {
         Self::check(book)?;
         // The seed does not enter the per-asset constants.
         let model = ScenarioModel::new(book, 0);
-        let (rows, thresholds) = step_assets(&model);
-        let root: Vec<f32> = model.root.iter().map(|&x| x as f32).collect();
+        let (rows, mut thresholds) = step_assets(&model);
+        let mut root: Vec<f32> = model.root.iter().map(|&x| x as f32).collect();
+        let (mixture, mixture_offset) = match model.importance.as_deref() {
+            Some(is) => mixture_tables(is, &mut root, &mut thresholds),
+            None => (0, 0),
+        };
         let params = uniform(ctx, "scenario params", &ScenarioParams::default());
         let group = bind(
             ctx,
@@ -86,6 +95,8 @@ impl ScenarioStage {
             dof: model.dof,
             dt: model.dt as f32,
             sqrt_dt: model.sqrt_dt as f32,
+            mixture,
+            mixture_offset,
             params,
             path_list: chunk.path_list.clone(),
             group,
@@ -120,7 +131,8 @@ impl ScenarioStage {
             use_path_list: list,
             dt: self.dt,
             sqrt_dt: self.sqrt_dt,
-            _pad: [0; 2],
+            mixture: self.mixture,
+            mixture_offset: self.mixture_offset,
         };
         write(ctx, &self.params, &params);
         let workgroups = groups(u64::from(count), WG_SCENARIO);
@@ -168,6 +180,101 @@ fn largest_word_at_most(x: f64) -> Option<u32> {
         w += 1;
     }
     (w >= 0).then_some(w as u32)
+}
+
+/// The largest w with `uniform_open(w) < x`, if any.
+fn largest_word_below(x: f64) -> Option<u32> {
+    let guess = (x * 4_294_967_296.0 - 0.5).floor();
+    if guess.is_nan() || guess < -1.0 {
+        return None;
+    }
+    let mut w = guess.min(f64::from(u32::MAX)) as i64;
+    while w >= 0 && uniform_open(w as u32) >= x {
+        w -= 1;
+    }
+    while w < i64::from(u32::MAX) && uniform_open((w + 1) as u32) < x {
+        w += 1;
+    }
+    (w >= 0).then_some(w as u32)
+}
+
+/// Importance sampling's tables (`model::importance`), appended to the stage's arrays so
+/// that the shader needs no other binding: each component's shift θ_k (step-major, W a
+/// step) to the correlation root's f32 array, and to the u32 threshold array, from the
+/// returned offset:
+/// - `[W, always, L, t₁ … t_L]`: the path's slot (0 the model itself, k the component k) is
+///   `always` + #{j : word > t_j}, at most K, for the mixing uniform's word — `t_j` the
+///   largest word whose uniform is below the j-th cumulative share (π₀, π₀ + π₁, …, as
+///   `Importance::component_of` sums them), so the slot is the CPU's component exactly;
+/// - per component, 4 words: c_k's bits, θ_k's offset in the root array, the offset of its
+///   jump cells (u32::MAX when nothing jumps), 0;
+/// - per component and (step, asset), 3 words: the [`poisson_thresholds`] of λ_k·dt
+///   (`always`, the offset of its table in this array, its length).
+///
+/// Returns (K, the offset).
+pub fn mixture_tables(
+    is: &Importance,
+    root: &mut Vec<f32>,
+    thresholds: &mut Vec<u32>,
+) -> (u32, u32) {
+    let k = is.components.len();
+    if k == 0 {
+        return (0, 0);
+    }
+    let offset = thresholds.len() as u32;
+    // Edges π₀, π₀ + π₁, …, before the last component (past every edge is the last).
+    let mut edges = Vec::with_capacity(k);
+    let mut edge = is.defensive;
+    edges.push(edge);
+    for c in &is.components[..k - 1] {
+        edge += c.share;
+        edges.push(edge);
+    }
+    let mut always = 0u32;
+    let mut table = Vec::new();
+    for &e in &edges {
+        match largest_word_below(e) {
+            None => always += 1,
+            Some(u32::MAX) => break,
+            Some(t) => table.push(t),
+        }
+    }
+    thresholds.extend([is.width as u32, always, table.len() as u32]);
+    thresholds.extend(&table);
+    let headers = thresholds.len();
+    thresholds.resize(headers + 4 * k, 0);
+    for (i, c) in is.components.iter().enumerate() {
+        let shift_offset = root.len() as u32;
+        root.extend(c.shift.iter().map(|&t| t as f32));
+        let cells = if c.jump_rates.is_empty() {
+            u32::MAX
+        } else {
+            let cells = thresholds.len();
+            thresholds.resize(cells + 3 * c.jump_rates.len(), 0);
+            for (j, &rate) in c.jump_rates.iter().enumerate() {
+                let (always, table) = if rate > 0.0 {
+                    poisson_thresholds(rate)
+                } else {
+                    (0, Vec::new())
+                };
+                let at = thresholds.len() as u32;
+                thresholds.extend(&table);
+                thresholds[cells + 3 * j..cells + 3 * j + 3].copy_from_slice(&[
+                    always,
+                    at,
+                    table.len() as u32,
+                ]);
+            }
+            cells as u32
+        };
+        thresholds[headers + 4 * i..headers + 4 * i + 4].copy_from_slice(&[
+            (c.scale as f32).to_bits(),
+            shift_offset,
+            cells,
+            0,
+        ]);
+    }
+    (k as u32, offset)
 }
 
 /// The jump count the GPU computes from a table of [`poisson_thresholds`].

@@ -10,13 +10,18 @@ use crate::engine::TailEntry;
 use crate::error::{Error, Result};
 use crate::model::tail::TailBuffer;
 
-use super::super::buffers::{bind, bind_at, dispatch, groups, read_back, storage, uniform};
+use super::super::buffers::{
+    bind, bind_at, dispatch, groups, mappable, read_back, read_mapped, storage, uniform,
+};
 use super::super::constants::{TAIL_BINS, TAIL_PASSES, TAIL_TILE, WG_TAIL, WG_TAIL_SELECT};
 use super::super::context::GpuContext;
 use super::super::types::{TailParams, TailState, loss_key};
 
 /// Bytes of one account's select state.
 const STATE_BYTES: u64 = size_of::<TailState>() as u64;
+/// Largest entry buffer an overlapped run copies back whole with every selection (the
+/// sequential run reads only the rows that gathered anything).
+const MAX_OVERLAP_ENTRY_BYTES: u64 = 16 << 20;
 
 /// The stage's entry points (compiled once per device).
 #[derive(Debug)]
@@ -51,6 +56,8 @@ pub struct TailStage {
     hist: wgpu::Buffer,
     gathered: wgpu::Buffer,
     out: wgpu::Buffer,
+    /// The loss buffer the stage selects from.
+    loss: wgpu::Buffer,
     hist_group: wgpu::BindGroup,
     select_group: wgpu::BindGroup,
     gather_group: wgpu::BindGroup,
@@ -104,10 +111,85 @@ impl TailStage {
             hist,
             gathered,
             out,
+            loss: loss.clone(),
             hist_group,
             select_group,
             gather_group,
         })
+    }
+
+    /// Whether [`Self::run_overlapped`] applies: every account in one batch, and the batch's
+    /// entry slots within [`MAX_OVERLAP_ENTRY_BYTES`].
+    pub fn can_overlap(&self) -> bool {
+        self.accounts <= self.batch
+            && 8 * u64::from(self.tail_len.max(1)) * u64::from(self.batch)
+                <= MAX_OVERLAP_ENTRY_BYTES
+    }
+
+    /// The mappable buffers of [`Self::run_overlapped`], made once per run.
+    pub fn staging(&self, ctx: &GpuContext) -> TailStaging {
+        TailStaging {
+            gathered: mappable(ctx, "tail gathered (readback)", 4 * u64::from(self.batch)),
+            out: mappable(ctx, "tail entries (readback)", self.out.size()),
+        }
+    }
+
+    /// [`Self::run`] for a stage that [`Self::can_overlap`], double-buffered: one submission
+    /// copies the chunk's losses from `losses` (the buffer the next chunk's aggregate writes)
+    /// into this stage's own loss buffer, selects, gathers and copies the gathered counts and
+    /// every entry slot into `staging`; then `next` is called (it submits the next chunk's
+    /// scenario, revalue and aggregate) and the host waits for this submission alone, so the
+    /// device computes the next chunk while the host reads this one's tail back and merges
+    /// it. The same selection as [`Self::run`], so the same tails bit for bit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_overlapped(
+        &self,
+        ctx: &GpuContext,
+        staging: &TailStaging,
+        losses: &wgpu::Buffer,
+        path_base: u32,
+        count: u32,
+        tails: &mut [TailBuffer],
+        next: impl FnOnce() -> Result<()>,
+    ) -> Result<f64> {
+        crate::engine::gpu::failpoint::hit("tail")?;
+        let take = self.tail_len.min(count);
+        let params = TailParams {
+            path_count: count,
+            account_base: 0,
+            accounts: self.accounts,
+            tail_len: take,
+            path_base,
+            tiles: count.div_ceil(TAIL_TILE).max(1),
+            _pad: [0; 2],
+        };
+        self.write_batch(ctx, &params, tails);
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        let loss_bytes = 4 * u64::from(self.accounts) * u64::from(count);
+        encoder.copy_buffer_to_buffer(losses, 0, &self.loss, 0, loss_bytes);
+        self.encode_batch(ctx, &mut encoder, &params)?;
+        let gathered_bytes = 4 * u64::from(self.accounts);
+        let entry_bytes = 8 * u64::from(take) * u64::from(self.accounts);
+        encoder.copy_buffer_to_buffer(&self.gathered, 0, &staging.gathered, 0, gathered_bytes);
+        if entry_bytes > 0 {
+            encoder.copy_buffer_to_buffer(&self.out, 0, &staging.out, 0, entry_bytes);
+        }
+        let index = ctx.queue.submit([encoder.finish()]);
+        next()?;
+        let copy = Instant::now();
+        let mut read: Vec<Vec<u32>> = read_mapped(
+            ctx,
+            index,
+            &[
+                (&staging.gathered, gathered_bytes),
+                (&staging.out, entry_bytes),
+            ],
+        )?;
+        let seconds = copy.elapsed().as_secs_f64();
+        let entries: Vec<[u32; 2]> = bytemuck::cast_slice(&read.pop().unwrap_or_default()).to_vec();
+        let gathered = read.pop().unwrap_or_default();
+        merge(&params, &gathered, &entries, tails)?;
+        Ok(seconds)
     }
 
     /// Runs the stage on the `count` losses of every account (paths `path_base ..`) and
@@ -172,9 +254,21 @@ impl TailStage {
 
     /// The radix-select passes and the gather of one batch, in one submission.
     fn submit_batch(&self, ctx: &GpuContext, params: &TailParams) -> Result<()> {
+        let mut encoder = ctx.device.create_command_encoder(&Default::default());
+        self.encode_batch(ctx, &mut encoder, params)?;
+        ctx.queue.submit([encoder.finish()]);
+        Ok(())
+    }
+
+    /// Encodes the radix-select passes and the gather of one batch.
+    fn encode_batch(
+        &self,
+        ctx: &GpuContext,
+        encoder: &mut wgpu::CommandEncoder,
+        params: &TailParams,
+    ) -> Result<()> {
         let (accounts, tiles) = (u64::from(params.accounts), u64::from(params.tiles));
         let p = &ctx.pipelines.tail;
-        let mut encoder = ctx.device.create_command_encoder(&Default::default());
         encoder.clear_buffer(&self.hist, 0, None);
         encoder.clear_buffer(&self.gathered, 0, None);
         {
@@ -192,7 +286,6 @@ impl TailStage {
             let keys = accounts * u64::from(params.path_count);
             dispatch(ctx, &mut pass, groups(keys, WG_TAIL))?;
         }
-        ctx.queue.submit([encoder.finish()]);
         Ok(())
     }
 
@@ -211,26 +304,46 @@ impl TailStage {
         let copy = Instant::now();
         let entries: Vec<[u32; 2]> = read_back(ctx, &self.out, 8 * u64::from(take) * rows)?;
         let seconds = copy.elapsed().as_secs_f64();
-        for (a, (&got, running)) in gathered.iter().zip(batch.iter_mut()).enumerate() {
-            if got > take {
-                return Err(Error::Gpu(format!(
-                    "tail selection gathered {got} losses for a tail of {take} (account {})",
-                    params.account_base as usize + a
-                )));
-            }
-            if got == 0 {
-                continue; // past the rows read back
-            }
-            let start = a * take as usize;
-            for &[bits, path] in &entries[start..start + got as usize] {
-                running.push(TailEntry {
-                    loss: f64::from(f32::from_bits(bits)),
-                    path,
-                });
-            }
-        }
+        merge(params, &gathered, &entries, batch)?;
         Ok(seconds)
     }
+}
+
+/// The mappable copies of a batch's gathered counts and entry slots
+/// ([`TailStage::run_overlapped`]).
+pub struct TailStaging {
+    gathered: wgpu::Buffer,
+    out: wgpu::Buffer,
+}
+
+/// Merges a batch's selected entries (`take` slots per account, the first `gathered[a]` of
+/// account a's filled) into its running tails.
+fn merge(
+    params: &TailParams,
+    gathered: &[u32],
+    entries: &[[u32; 2]],
+    batch: &mut [TailBuffer],
+) -> Result<()> {
+    let take = params.tail_len;
+    for (a, (&got, running)) in gathered.iter().zip(batch.iter_mut()).enumerate() {
+        if got > take {
+            return Err(Error::Gpu(format!(
+                "tail selection gathered {got} losses for a tail of {take} (account {})",
+                params.account_base as usize + a
+            )));
+        }
+        if got == 0 {
+            continue; // past the rows read back
+        }
+        let start = a * take as usize;
+        for &[bits, path] in &entries[start..start + got as usize] {
+            running.push(TailEntry {
+                loss: f64::from(f32::from_bits(bits)),
+                path,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The eligibility bound of the next chunk's keys (`TailState::min_loss_key`): once the
