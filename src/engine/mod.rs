@@ -239,16 +239,8 @@ pub trait Backend: Send + Sync {
         table: &ScenarioTable,
         instruments: &[usize],
     ) -> Result<Vec<Vec<f64>>> {
-        use rayon::prelude::*;
         let revalue = crate::model::revalue::RevalueModel::new(book);
-        Ok(instruments
-            .par_iter()
-            .map(|&i| {
-                (0..table.len())
-                    .map(|p| revalue.pnl(i, table.row(p), VolRule::TenorScaled))
-                    .collect()
-            })
-            .collect())
+        Ok(revalue.table_columns(table, instruments))
     }
 
     /// Losses of every account on the given regenerated paths (paths × accounts, row-major):

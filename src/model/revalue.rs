@@ -160,6 +160,24 @@ impl RevalueModel {
         row.pnl(&self.surfaces[row.asset], states[row.asset], rule)
     }
 
+    /// P&L per unit of `instruments` on every row of `table`, one column per instrument
+    /// (tenor-scaled vol level), instruments in parallel.
+    pub fn table_columns(
+        &self,
+        table: &crate::model::historical::ScenarioTable,
+        instruments: &[usize],
+    ) -> Vec<Vec<f64>> {
+        use rayon::prelude::*;
+        instruments
+            .par_iter()
+            .map(|&i| {
+                (0..table.len())
+                    .map(|p| self.pnl(i, table.row(p), VolRule::TenorScaled))
+                    .collect()
+            })
+            .collect()
+    }
+
     /// P&L of every instrument in one scenario into `out`.
     pub fn revalue_into(&self, states: &[AssetState], rule: VolRule, out: &mut [f64]) {
         for (i, o) in out.iter_mut().enumerate() {

@@ -216,15 +216,7 @@ impl Backend for CpuBackend {
                 isa,
             )),
             Precision::F64Reference => {
-                let revalue = RevalueModel::new(book);
-                Ok(instruments
-                    .par_iter()
-                    .map(|&i| {
-                        (0..table.len())
-                            .map(|p| revalue.pnl(i, table.row(p), VolRule::TenorScaled))
-                            .collect()
-                    })
-                    .collect())
+                Ok(RevalueModel::new(book).table_columns(table, instruments))
             }
         }
     }
