@@ -215,9 +215,7 @@ impl<T: Real> FastModel<T> {
             needs_expm1_neg,
         }
     }
-}
 
-impl<T: Real> FastModel<T> {
     /// The model of `instruments` only (their rows in that order; surfaces, vol factors and
     /// per-asset needs kept whole): the same numbers for each of them.
     pub fn restricted(&self, instruments: &[usize]) -> Self {
@@ -355,7 +353,7 @@ impl<T: Real> ScenarioLanes<T> {
 
     /// Lanes `0..states.len() / assets` from explicit states (lane-major, as in `states`),
     /// the rest padded with the unmoved state: what [`Self::simulate`] gives for paths with
-    /// those states. `paths` are the rows' numbers.
+    /// those states. `rows` are the rows' numbers (the lanes' paths).
     pub fn load(
         &mut self,
         states: &[AssetState],
