@@ -110,7 +110,9 @@ const ERFC_CHEBYSHEV: [f64; 28] = [
 #[inline(always)]
 pub fn norm_cdf<const FMA: bool>(z: f64) -> f64 {
     const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
-    let a = z.abs().min(40.0);
+    // Not `min`, which would turn a NaN into 40: a NaN argument gives a NaN.
+    let a = z.abs();
+    let a = if a > 40.0 { 40.0 } else { a };
     let u = a * FRAC_1_SQRT_2;
     let t = 2.0 / (2.0 + u);
     let x = madd::<FMA>(2.0, t, -1.0);
@@ -208,5 +210,7 @@ mod tests {
             assert!((0.0..=1.0).contains(&p), "Φ({z}) = {p}");
         }
         assert!((norm_cdf::<true>(0.0) - 0.5).abs() <= 1.2e-16);
+        assert!(norm_cdf::<true>(f64::NAN).is_nan() && norm_cdf::<false>(f64::NAN).is_nan());
+        assert!(exp::<true>(f64::NAN).is_nan());
     }
 }
