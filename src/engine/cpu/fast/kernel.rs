@@ -307,8 +307,15 @@ fn revalue_option<T: Real, const FMA: bool>(
             z[LANES + l] = z2;
         }
     }
-    for i in 0..2 * LANES {
-        cdf[i] = T::norm_cdf::<FMA>(z[i]);
+    // Φ(εd₁) and Φ(εd₂) of a lane in one iteration: two independent chains interleaved
+    // (each Φ is one long dependent chain: a division, two polynomials and an exp), which
+    // the CPU overlaps; the same operations per value, so the same bits.
+    let (z1, z2) = z.split_at(LANES);
+    let (c1, c2) = cdf.split_at_mut(LANES);
+    for l in 0..LANES {
+        let (a, b) = (T::norm_cdf::<FMA>(z1[l]), T::norm_cdf::<FMA>(z2[l]));
+        c1[l] = a;
+        c2[l] = b;
     }
     for l in 0..LANES {
         let forward = row.forward0 * growth[l];
