@@ -308,12 +308,14 @@ fn revalue_option<T: Real, const FMA: bool>(
         }
     }
     // Φ(εd₁) and Φ(εd₂) of a lane in one iteration: two independent chains interleaved
-    // (each Φ is one long dependent chain: a division, two polynomials and an exp), which
-    // the CPU overlaps; the same operations per value, so the same bits.
+    // (each Φ is one long dependent chain: a division, polynomials and an exp), which the
+    // CPU overlaps.
+    // In f32 both come from one exp: e^{−d₂²/2} = e^{−d₁²/2}·F/K ([`Real::norm_cdf_pair`]).
     let (z1, z2) = z.split_at(LANES);
     let (c1, c2) = cdf.split_at_mut(LANES);
     for l in 0..LANES {
-        let (a, b) = (T::norm_cdf::<FMA>(z1[l]), T::norm_cdf::<FMA>(z2[l]));
+        let moneyness = row.moneyness0 * growth[l];
+        let (a, b) = T::norm_cdf_pair::<FMA>(z1[l], z2[l], moneyness);
         c1[l] = a;
         c2[l] = b;
     }

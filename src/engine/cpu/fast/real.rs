@@ -41,6 +41,12 @@ pub trait Real:
     fn exp<const FMA: bool>(x: Self) -> Self;
     /// Φ(x) by the polynomial of this type's math module.
     fn norm_cdf<const FMA: bool>(x: Self) -> Self;
+    /// Φ(z₁) and Φ(z₂) of one option, z₁ = εd₁ and z₂ = εd₂, whose squares differ by 2x
+    /// where e^{x} = `moneyness` = F/K (d₁² − d₂² = 2 ln(F/K)). By default two [`Self::norm_cdf`].
+    fn norm_cdf_pair<const FMA: bool>(z1: Self, z2: Self, moneyness: Self) -> (Self, Self) {
+        let _ = moneyness;
+        (Self::norm_cdf::<FMA>(z1), Self::norm_cdf::<FMA>(z2))
+    }
     fn sqrt(self) -> Self;
     fn max(self, other: Self) -> Self;
 }
@@ -73,6 +79,11 @@ impl Real for f32 {
     #[inline(always)]
     fn norm_cdf<const FMA: bool>(x: Self) -> Self {
         super::math::norm_cdf::<FMA>(x)
+    }
+    /// One exp for both ([`super::math::norm_cdf_pair`]).
+    #[inline(always)]
+    fn norm_cdf_pair<const FMA: bool>(z1: Self, z2: Self, moneyness: Self) -> (Self, Self) {
+        super::math::norm_cdf_pair::<FMA>(z1, z2, moneyness)
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
