@@ -42,11 +42,8 @@ pub trait Real:
     /// Φ(x) by the polynomial of this type's math module.
     fn norm_cdf<const FMA: bool>(x: Self) -> Self;
     /// Φ(z₁) and Φ(z₂) of one option, z₁ = εd₁ and z₂ = εd₂, whose squares differ by 2x
-    /// where e^{x} = `moneyness` = F/K (d₁² − d₂² = 2 ln(F/K)). By default two [`Self::norm_cdf`].
-    fn norm_cdf_pair<const FMA: bool>(z1: Self, z2: Self, moneyness: Self) -> (Self, Self) {
-        let _ = moneyness;
-        (Self::norm_cdf::<FMA>(z1), Self::norm_cdf::<FMA>(z2))
-    }
+    /// where e^{x} = `moneyness` = F/K (d₁² − d₂² = 2 ln(F/K)).
+    fn norm_cdf_pair<const FMA: bool>(z1: Self, z2: Self, moneyness: Self) -> (Self, Self);
     fn sqrt(self) -> Self;
     fn max(self, other: Self) -> Self;
 }
@@ -123,6 +120,15 @@ impl Real for f64 {
     #[inline(always)]
     fn norm_cdf<const FMA: bool>(x: Self) -> Self {
         super::math64::norm_cdf::<FMA>(x)
+    }
+    /// Two [`super::math64::norm_cdf`]: each carries its own z² exactly, which a shared
+    /// exp (e^{−d₂²/2} = e^{−d₁²/2}·F/K) would not.
+    #[inline(always)]
+    fn norm_cdf_pair<const FMA: bool>(z1: Self, z2: Self, _moneyness: Self) -> (Self, Self) {
+        (
+            super::math64::norm_cdf::<FMA>(z1),
+            super::math64::norm_cdf::<FMA>(z2),
+        )
     }
     #[inline(always)]
     fn sqrt(self) -> Self {
