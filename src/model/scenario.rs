@@ -34,6 +34,8 @@ pub struct StepAsset {
     pub rho_complement: f64,
     /// λ·dt, the mean jump count of a step.
     pub jump_mean_count: f64,
+    /// e^{−λ·dt}, the probability of no jump in a step (computed once, not per path).
+    pub no_jump_probability: f64,
     /// λ·k·dt, the compensator of a step.
     pub compensator_dt: f64,
     pub jump_mean: f64,
@@ -75,6 +77,7 @@ impl ScenarioModel {
                     rho: d.spot_vol_corr,
                     rho_complement: (1.0 - d.spot_vol_corr * d.spot_vol_corr).max(0.0).sqrt(),
                     jump_mean_count: d.jump_intensity * dt,
+                    no_jump_probability: (-(d.jump_intensity * dt)).exp(),
                     compensator_dt: d.jump_intensity * d.jump_compensator() * dt,
                     jump_mean: d.jump_mean,
                     jump_std: d.jump_std,
@@ -158,7 +161,13 @@ impl ScenarioModel {
             }
             for (a, p) in self.assets.iter().enumerate() {
                 let state = &mut out[a];
-                let sigma = p.spot_vol * state.log_vol.exp();
+                // e^{0} = 1 exactly: skip the call where the vol level has not moved (the
+                // first step, or no vol of vol), the same bits.
+                let sigma = if state.log_vol == 0.0 {
+                    p.spot_vol
+                } else {
+                    p.spot_vol * state.log_vol.exp()
+                };
                 if p.vol_of_vol_sqrt_dt != 0.0 {
                     let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
                     state.log_vol += -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
@@ -170,7 +179,11 @@ impl ScenarioModel {
                         Some(is) => is.jump_rate(component, step, a),
                         None => p.jump_mean_count,
                     };
-                    let n = poisson_inverse(rate, u);
+                    let n = if rate == p.jump_mean_count {
+                        poisson_inverse_from(rate, p.no_jump_probability, u)
+                    } else {
+                        poisson_inverse(rate, u)
+                    };
                     if n > 0 {
                         let n = f64::from(n);
                         jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];
@@ -204,7 +217,13 @@ impl Scratch {
 /// p₀ = e^{−mean}, pₙ = pₙ₋₁·mean/n; at most [`MAX_JUMPS_PER_STEP`].
 #[inline]
 pub fn poisson_inverse(mean: f64, u: f64) -> u32 {
-    let mut p = (-mean).exp();
+    poisson_inverse_from(mean, (-mean).exp(), u)
+}
+
+/// [`poisson_inverse`] with P(N = 0) = e^{−mean} given (`p0`, the same value).
+#[inline]
+pub fn poisson_inverse_from(mean: f64, p0: f64, u: f64) -> u32 {
+    let mut p = p0;
     let mut cdf = p;
     let mut n = 0;
     while u > cdf && n < MAX_JUMPS_PER_STEP {
