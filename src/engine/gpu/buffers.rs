@@ -36,6 +36,12 @@ pub fn storage_init<T: Pod>(ctx: &GpuContext, label: &str, data: &[T]) -> wgpu::
         })
 }
 
+/// The book's read-only storage table `label` holding `data`, uploaded once per book
+/// ([`GpuContext::book_table`]).
+pub fn book_storage<T: Pod>(ctx: &GpuContext, label: &'static str, data: &[T]) -> wgpu::Buffer {
+    ctx.book_table(label, STORAGE, bytemuck::cast_slice(data))
+}
+
 /// An uninitialised storage buffer of `bytes` (at least 16).
 pub fn storage(ctx: &GpuContext, label: &str, bytes: u64) -> wgpu::Buffer {
     ctx.device.create_buffer(&wgpu::BufferDescriptor {

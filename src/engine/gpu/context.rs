@@ -4,6 +4,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use wgpu::util::DeviceExt;
+
 use crate::error::{Error, Result};
 
 use super::stage;
@@ -170,6 +172,21 @@ impl Pipelines {
     }
 }
 
+/// The last table uploaded under each label, with its contents ([`GpuContext::book_table`]).
+#[derive(Debug, Default)]
+struct BookTables {
+    entries: Vec<CachedTable>,
+    uploads: u64,
+}
+
+#[derive(Debug)]
+struct CachedTable {
+    label: &'static str,
+    usage: wgpu::BufferUsages,
+    bytes: Vec<u8>,
+    buffer: wgpu::Buffer,
+}
+
 /// The long-lived GPU objects of a backend.
 #[derive(Debug)]
 pub struct GpuContext {
@@ -185,6 +202,8 @@ pub struct GpuContext {
     revalue_pipeline_layout: wgpu::PipelineLayout,
     /// Revalue pipelines compiled so far, one per `KNOTS`.
     revalue_cache: Mutex<Vec<Arc<RevaluePipelines>>>,
+    /// The book's read-only tables on the device ([`Self::book_table`]).
+    book_tables: Mutex<BookTables>,
     /// The first device error reported outside an error scope (wgpu would panic otherwise).
     errors: Arc<Mutex<Option<String>>>,
 }
@@ -256,8 +275,75 @@ impl GpuContext {
             revalue_layout,
             revalue_pipeline_layout,
             revalue_cache: Mutex::new(Vec::new()),
+            book_tables: Mutex::new(BookTables::default()),
             errors,
         })
+    }
+
+    /// The read-only book table `label` holding `bytes` (at least 16: bindings may not be
+    /// empty), uploaded only when its contents differ from the last table of that label. A
+    /// run builds its stages up to three times from one book (the tails, the regenerated
+    /// tail paths of component ES, the stress scenarios), and the service once per request:
+    /// each table reaches the device once per book, not once per call. The stages only read
+    /// these buffers, so sharing one between them is safe.
+    pub fn book_table(
+        &self,
+        label: &'static str,
+        usage: wgpu::BufferUsages,
+        bytes: &[u8],
+    ) -> wgpu::Buffer {
+        let mut padded;
+        let bytes = if bytes.len() < 16 {
+            padded = bytes.to_vec();
+            padded.resize(16, 0);
+            &padded[..]
+        } else {
+            bytes
+        };
+        let mut tables = self.book_tables.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = tables.entries.iter().position(|t| t.label == label);
+        if let Some(t) = slot.map(|i| &tables.entries[i])
+            && t.usage == usage
+            && t.bytes == bytes
+        {
+            return t.buffer.clone();
+        }
+        let buffer = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage,
+            });
+        let table = CachedTable {
+            label,
+            usage,
+            bytes: bytes.to_vec(),
+            buffer: buffer.clone(),
+        };
+        match slot {
+            Some(i) => tables.entries[i] = table,
+            None => tables.entries.push(table),
+        }
+        tables.uploads += 1;
+        buffer
+    }
+
+    /// How many book tables this device holds (one per label).
+    pub fn book_tables(&self) -> usize {
+        self.book_tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entries
+            .len()
+    }
+
+    /// How many book tables [`Self::book_table`] has uploaded on this device so far.
+    pub fn book_table_uploads(&self) -> u64 {
+        self.book_tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .uploads
     }
 
     /// The revalue pipelines for books of at most `knots` smile knots (compiled on first use,

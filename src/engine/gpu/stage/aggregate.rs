@@ -6,7 +6,7 @@ use crate::book::Book;
 use crate::error::Result;
 
 use super::super::buffers::{
-    bind, bind_at, dispatch_rows, encode_pass, groups, rows_per_group, storage_init, uniform, write,
+    bind, bind_at, book_storage, dispatch_rows, encode_pass, groups, rows_per_group, uniform, write,
 };
 use super::super::constants::WG_AGGREGATE;
 use super::super::context::GpuContext;
@@ -42,8 +42,8 @@ pub struct AggregateStage {
 impl AggregateStage {
     pub fn new(ctx: &GpuContext, book: &Book, chunk: &ChunkBuffers) -> Self {
         let (account_rows, holdings) = accounts(book);
-        let account_rows = storage_init(ctx, "accounts", &account_rows);
-        let holdings = storage_init(ctx, "holdings", &holdings);
+        let account_rows = book_storage(ctx, "accounts", &account_rows);
+        let holdings = book_storage(ctx, "holdings", &holdings);
         let params = uniform(ctx, "aggregate params", &AggregateParams::default());
         let p = &ctx.pipelines.aggregate;
         let aggregate_group = bind(

@@ -8,8 +8,6 @@
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
-use wgpu::util::DeviceExt;
-
 use crate::book::Book;
 use crate::error::{Error, Result};
 
@@ -101,19 +99,14 @@ pub fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
 }
 
 /// A uniform buffer of revalue blocks, one per `stride` bytes (at least one block).
-fn block_buffer(ctx: &GpuContext, label: &str, blocks: &[RevalueBlock]) -> wgpu::Buffer {
+fn block_buffer(ctx: &GpuContext, label: &'static str, blocks: &[RevalueBlock]) -> wgpu::Buffer {
     let stride = ctx.revalue_block_stride() as usize;
     let mut bytes = vec![0u8; stride * blocks.len().max(1)];
     for (b, block) in blocks.iter().enumerate() {
         let at = b * stride;
         bytes[at..at + size_of::<RevalueBlock>()].copy_from_slice(bytemuck::bytes_of(block));
     }
-    ctx.device
-        .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: &bytes,
-            usage: UNIFORM,
-        })
+    ctx.book_table(label, UNIFORM, &bytes)
 }
 
 /// One set of blocks on the device: the buffer, and per block whether its rows share one
@@ -124,7 +117,7 @@ struct Blocks {
 }
 
 impl Blocks {
-    fn new(ctx: &GpuContext, label: &str, blocks: &[RevalueBlock]) -> Self {
+    fn new(ctx: &GpuContext, label: &'static str, blocks: &[RevalueBlock]) -> Self {
         Self {
             buffer: block_buffer(ctx, label, blocks),
             shared: blocks.iter().map(|b| b.shared_smile != 0).collect(),

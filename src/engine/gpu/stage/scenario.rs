@@ -6,7 +6,7 @@ use crate::model::importance::Importance;
 use crate::model::scenario::{MAX_JUMPS_PER_STEP, ScenarioModel};
 use crate::rng::{seed_key, uniform_open};
 
-use super::super::buffers::{bind, encode_pass, groups, storage_init, uniform, write};
+use super::super::buffers::{bind, book_storage, encode_pass, groups, uniform, write};
 use super::super::constants::{MAX_ASSETS, WG_SCENARIO};
 use super::super::context::GpuContext;
 use super::super::types::{ScenarioParams, StepAsset};
@@ -82,9 +82,9 @@ impl ScenarioStage {
             &ctx.pipelines.scenario.simulate,
             &[
                 &params,
-                &storage_init(ctx, "step assets", &rows),
-                &storage_init(ctx, "correlation root", &root),
-                &storage_init(ctx, "jump thresholds", &thresholds),
+                &book_storage(ctx, "step assets", &rows),
+                &book_storage(ctx, "correlation root", &root),
+                &book_storage(ctx, "jump thresholds", &thresholds),
                 &chunk.path_list,
                 &chunk.states,
             ],
@@ -168,31 +168,27 @@ pub fn poisson_thresholds(mean: f64) -> (u32, Vec<u32>) {
 
 /// The largest w with `uniform_open(w) <= x`, if any.
 fn largest_word_at_most(x: f64) -> Option<u32> {
-    let guess = (x * 4_294_967_296.0 - 0.5).floor();
-    if guess.is_nan() || guess < -1.0 {
-        return None;
-    }
-    let mut w = guess.min(f64::from(u32::MAX)) as i64;
-    while w >= 0 && uniform_open(w as u32) > x {
-        w -= 1;
-    }
-    while w < i64::from(u32::MAX) && uniform_open((w + 1) as u32) <= x {
-        w += 1;
-    }
-    (w >= 0).then_some(w as u32)
+    largest_word_with(x, |u, x| u <= x)
 }
 
 /// The largest w with `uniform_open(w) < x`, if any.
 fn largest_word_below(x: f64) -> Option<u32> {
+    largest_word_with(x, |u, x| u < x)
+}
+
+/// The largest w with `keep(uniform_open(w), x)`, for a `keep` that holds up to some word
+/// and fails above it (uniform_open increases with w): from the guess w ≈ x·2³² − ½, down
+/// while it fails, then up while the next word holds.
+fn largest_word_with(x: f64, keep: impl Fn(f64, f64) -> bool) -> Option<u32> {
     let guess = (x * 4_294_967_296.0 - 0.5).floor();
     if guess.is_nan() || guess < -1.0 {
         return None;
     }
     let mut w = guess.min(f64::from(u32::MAX)) as i64;
-    while w >= 0 && uniform_open(w as u32) >= x {
+    while w >= 0 && !keep(uniform_open(w as u32), x) {
         w -= 1;
     }
-    while w < i64::from(u32::MAX) && uniform_open((w + 1) as u32) < x {
+    while w < i64::from(u32::MAX) && keep(uniform_open((w + 1) as u32), x) {
         w += 1;
     }
     (w >= 0).then_some(w as u32)
