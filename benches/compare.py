@@ -38,6 +38,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TAILRISK = os.path.join(ROOT, "target", "release", "tailrisk")
 PYTHON_DIR = os.path.join(ROOT, "benches", "python")
 RATE = re.compile(r"([0-9.]+) M full repricings/s")
+FMA_LIMIT = os.path.join(ROOT, "target", "release", "examples", "fma_limit")
+# The f32 FMA limit of the 2-core Zen 5 that issue 13's 1.2 G/s was set on (docs/benchmarks.md,
+# Machine): 7.4 G 512-bit FMAs/s per core, 16 lanes each, on 2 cores.
+ZEN5_LANE_FMAS = 2 * 7.4e9 * 16
 
 
 def peer(script, paths):
@@ -73,6 +77,22 @@ def whole_process(backend, precision, paths):
     seconds = time.perf_counter() - started
     runs = [r for r in json.loads(out)["runs"] if r["precision"] == precision]
     return seconds, runs[0]
+
+
+def fma_limit():
+    """(instruction set, vector FMAs/s, lane FMAs/s) of the widest f32 FMA this machine runs,
+    on every logical CPU at once (examples/fma_limit.rs), or None when it is not built."""
+    if not os.path.exists(FMA_LIMIT):
+        return None
+    out = subprocess.run([FMA_LIMIT], check=True, capture_output=True, text=True).stdout
+    best = None
+    for line in out.splitlines():
+        name, threads, fmas, flops = line.split()[:4]
+        if int(threads) > 1 or os.cpu_count() == 1:
+            measured = (name, float(fmas), float(flops) / 2)
+            if best is None or measured[2] > best[2]:
+                best = measured
+    return best
 
 
 def machine():
@@ -151,6 +171,19 @@ def main():
     if f32 is not None:
         lines.append(f"- CPU f32 ≥ 1.2 G full repricings/s: best {f32 / 1e9:.2f} G/s "
                      f"({'met' if f32 >= 1.2e9 else 'not met'})")
+        limit = fma_limit()
+        if limit is not None:
+            name, fmas, lane_fmas = limit
+            slots = lane_fmas / f32
+            scaled = 1.2e9 * lane_fmas / ZEN5_LANE_FMAS
+            lines.append(
+                f"  - against this machine's f32 FMA limit (`cargo build --release --examples`, "
+                f"examples/fma_limit.rs): {fmas / 1e9:.2f} G {name} FMAs/s on all threads = "
+                f"{lane_fmas / 1e9:.0f} G lane FMAs/s, {slots:.0f} lane-FMA slots per repricing "
+                f"at the best rate. 1.2 G/s on the Zen 5 it was set on "
+                f"({ZEN5_LANE_FMAS / 1e9:.0f} G lane FMAs/s) is {ZEN5_LANE_FMAS / 1.2e9:.0f} "
+                f"slots, {scaled / 1e9:.2f} G/s at this machine's limit "
+                f"({'met' if f32 >= scaled else 'not met'} at equal efficiency)")
     r = ratio.get(("gpu", "f32", counts[0], "whole process"))
     if r is not None:
         lines.append(f"- `--backend gpu` ≥ 2× numba at {counts[0]:,} paths, whole process: "

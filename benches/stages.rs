@@ -104,7 +104,7 @@ fn stages(c: &mut Criterion) {
             |scratch| {
                 scratch
                     .lanes
-                    .simulate(&pipeline.scenarios, &pipeline.model, &paths);
+                    .simulate(pipeline.isa, &pipeline.scenarios, &pipeline.model, &paths);
                 black_box(&scratch.lanes);
             },
             BatchSize::LargeInput,
@@ -217,7 +217,7 @@ fn revalue_kernel<T: Real>(
                 let mut scratch = BlockScratch::new(book, &pipeline.model);
                 scratch
                     .lanes
-                    .simulate(&pipeline.scenarios, &pipeline.model, paths);
+                    .simulate(pipeline.isa, &pipeline.scenarios, &pipeline.model, paths);
                 scratch
             },
             |scratch| {

@@ -93,6 +93,11 @@ impl DrawSource {
         }
     }
 
+    /// The Philox key of the run's seed.
+    pub fn key(&self) -> [u32; 2] {
+        self.key
+    }
+
     /// The raw Philox block `(path, step, block, stream)`.
     #[inline]
     pub fn block(&self, path: u32, step: u32, block: u32, stream: u32) -> [u32; 4] {

@@ -12,7 +12,7 @@
 
 use crate::book::Book;
 use crate::model::AssetState;
-use crate::model::importance::Importance;
+use crate::model::importance::{Component, Importance};
 use crate::rng::DrawSource;
 
 /// Cap on the jumps of one asset in one step. P(N > 64) is about 2·10⁻⁴⁸ for λ·dt = 5
@@ -118,82 +118,139 @@ impl ScenarioModel {
     /// Simulates one path to the horizon. `scratch` is reused between calls (any length);
     /// `out` has one state per asset.
     pub fn simulate(&self, path: u32, scratch: &mut Scratch, out: &mut [AssetState]) {
+        out.fill(AssetState::default());
+        let component = self.component_of(path);
+        let draws = PathDraws {
+            source: &self.draws,
+            path,
+        };
+        for step in 0..self.steps {
+            self.advance(step, component, &draws, scratch, out);
+        }
+    }
+
+    /// The importance-sampling component of `path` (`None` for plain Monte Carlo, or for a
+    /// path drawn from the model itself).
+    #[inline]
+    pub fn component_of(&self, path: u32) -> Option<&Component> {
+        self.importance
+            .as_deref()
+            .and_then(|is| is.component_of(&self.draws, path))
+    }
+
+    /// Advances the states `out` (one per asset) of one path over `step`, with that step's
+    /// draws from `draws` and the path's importance-sampling `component`.
+    #[inline]
+    pub fn advance(
+        &self,
+        step: u32,
+        component: Option<&Component>,
+        draws: &impl StepDraws,
+        scratch: &mut Scratch,
+        out: &mut [AssetState],
+    ) {
         let a_count = self.assets.len();
         let nu = self.dof as usize;
         scratch.resize(a_count, nu);
-        out.fill(AssetState::default());
-        let component = self
-            .importance
-            .as_deref()
-            .and_then(|is| is.component_of(&self.draws, path));
-        for step in 0..self.steps {
-            let Scratch { normals, eps, chi } = scratch;
-            // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
-            let used = self.normals_used();
-            self.draws.normals_into(path, step, &mut normals[..used]);
-            if let Some(c) = component {
-                // Importance sampling: the step's normals ~ N(θ, I) for this component.
-                let row = &c.shift[step as usize * used..(step as usize + 1) * used];
-                normals[..used]
-                    .iter_mut()
-                    .zip(row)
-                    .for_each(|(z, t)| *z += t);
-            }
-            // ε = L·z, L lower triangular or a full eigen root: sum the whole row.
-            for (i, e) in eps.iter_mut().enumerate() {
-                let row = &self.root[i * a_count..(i + 1) * a_count];
-                *e = row
-                    .iter()
-                    .zip(&normals[..a_count])
-                    .map(|(l, z)| l * z)
-                    .sum();
-            }
-            if nu > 0 {
-                self.draws
-                    .normals_range(path, step, 3 * a_count as u32, chi);
-                if let Some(c) = component {
-                    // Importance sampling: the χ² normals scaled by the component's c.
-                    chi.iter_mut().for_each(|x| *x *= c.scale);
-                }
-                let g = chi.iter().map(|x| x * x).sum::<f64>() / nu as f64;
-                let scale = ((nu as f64 - 2.0) / (nu as f64 * g)).sqrt();
-                eps.iter_mut().for_each(|e| *e *= scale);
-            }
-            for (a, p) in self.assets.iter().enumerate() {
-                let state = &mut out[a];
-                // e^{0} = 1 exactly: skip the call where the vol level has not moved (the
-                // first step, or no vol of vol), the same bits.
-                let sigma = if state.log_vol == 0.0 {
-                    p.spot_vol
-                } else {
-                    p.spot_vol * state.log_vol.exp()
-                };
-                if p.vol_of_vol_sqrt_dt != 0.0 {
-                    let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
-                    state.log_vol += -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
-                }
-                let mut jump = 0.0;
-                if p.jump_mean_count > 0.0 {
-                    let u = self.draws.uniform(path, step, a as u32);
-                    let rate = match self.importance.as_deref() {
-                        Some(is) => is.jump_rate(component, step, a),
-                        None => p.jump_mean_count,
-                    };
-                    let n = if rate == p.jump_mean_count {
-                        poisson_inverse_from(rate, p.no_jump_probability, u)
-                    } else {
-                        poisson_inverse(rate, u)
-                    };
-                    if n > 0 {
-                        let n = f64::from(n);
-                        jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];
-                    }
-                }
-                state.log_return += -0.5 * sigma * sigma * self.dt - p.compensator_dt
-                    + sigma * self.sqrt_dt * eps[a]
-                    + jump;
-            }
+        let Scratch { normals, eps, chi } = scratch;
+        // Normals 0..A: z; A..2A: w; 2A..3A: jump sizes; 3A..3A+ν: χ² (rng layout).
+        let used = self.normals_used();
+        draws.normals(step, 0, &mut normals[..used]);
+        if let Some(c) = component {
+            // Importance sampling: the step's normals ~ N(θ, I) for this component.
+            let row = &c.shift[step as usize * used..(step as usize + 1) * used];
+            normals[..used]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(z, t)| *z += t);
         }
+        // ε = L·z, L lower triangular or a full eigen root: sum the whole row.
+        for (i, e) in eps.iter_mut().enumerate() {
+            let row = &self.root[i * a_count..(i + 1) * a_count];
+            *e = row
+                .iter()
+                .zip(&normals[..a_count])
+                .map(|(l, z)| l * z)
+                .sum();
+        }
+        if nu > 0 {
+            draws.normals(step, 3 * a_count as u32, chi);
+            if let Some(c) = component {
+                // Importance sampling: the χ² normals scaled by the component's c.
+                chi.iter_mut().for_each(|x| *x *= c.scale);
+            }
+            let g = chi.iter().map(|x| x * x).sum::<f64>() / nu as f64;
+            let scale = ((nu as f64 - 2.0) / (nu as f64 * g)).sqrt();
+            eps.iter_mut().for_each(|e| *e *= scale);
+        }
+        for (a, p) in self.assets.iter().enumerate() {
+            let state = &mut out[a];
+            // e^{0} = 1 exactly: skip the call where the vol level has not moved (the
+            // first step, or no vol of vol), the same bits.
+            let sigma = if state.log_vol == 0.0 {
+                p.spot_vol
+            } else {
+                p.spot_vol * state.log_vol.exp()
+            };
+            if p.vol_of_vol_sqrt_dt != 0.0 {
+                let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
+                state.log_vol += -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
+            }
+            let mut jump = 0.0;
+            if p.jump_mean_count > 0.0 {
+                let u = draws.uniform(step, a as u32);
+                let rate = match self.importance.as_deref() {
+                    Some(is) => is.jump_rate(component, step, a),
+                    None => p.jump_mean_count,
+                };
+                let n = if rate == p.jump_mean_count {
+                    poisson_inverse_from(rate, p.no_jump_probability, u)
+                } else {
+                    poisson_inverse(rate, u)
+                };
+                if n > 0 {
+                    let n = f64::from(n);
+                    jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];
+                }
+            }
+            state.log_return += -0.5 * sigma * sigma * self.dt - p.compensator_dt
+                + sigma * self.sqrt_dt * eps[a]
+                + jump;
+        }
+    }
+}
+
+/// The draws of one path's steps, in the layout of [`crate::rng`]: where
+/// [`ScenarioModel::advance`] reads its normals and uniforms. [`PathDraws`] computes them
+/// from the Philox source; the SIMD kernels read them from a block computed for many paths
+/// at once (`engine::cpu::fast::draws`).
+pub trait StepDraws {
+    /// Normals `first..first + out.len()` of `step`.
+    fn normals(&self, step: u32, first: u32, out: &mut [f64]);
+    /// Uniform `index` of `step`, in (0, 1).
+    fn uniform(&self, step: u32, index: u32) -> f64;
+}
+
+/// The draws of one path straight from the run's [`DrawSource`].
+#[derive(Clone, Copy, Debug)]
+pub struct PathDraws<'a> {
+    pub source: &'a DrawSource,
+    pub path: u32,
+}
+
+impl StepDraws for PathDraws<'_> {
+    #[inline]
+    fn normals(&self, step: u32, first: u32, out: &mut [f64]) {
+        if first == 0 {
+            self.source.normals_into(self.path, step, out);
+        } else {
+            self.source.normals_range(self.path, step, first, out);
+        }
+    }
+
+    #[inline]
+    fn uniform(&self, step: u32, index: u32) -> f64 {
+        self.source.uniform(self.path, step, index)
     }
 }
 

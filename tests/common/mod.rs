@@ -157,7 +157,7 @@ pub fn test_backend() -> Option<tailrisk::engine::gpu::GpuBackend> {
 /// the GPU, f64 on the CPU), so |L_f32 − L_f64| ≤ Σ|q|·|Δpnl| ≤ max(|Δpnl|/notional)·gross:
 /// the per-unit P&L error relative to notional bounds the loss error relative to gross.
 /// That P&L error is documented as "a few 1e-7 of F + K" (src/engine/cpu/fast, src/engine/gpu)
-/// and measured at most 3.0e-7 of notional in the fast kernels (tests/cpu_fast.rs, both ISAs)
+/// and measured at most 4.2e-7 of notional in the fast kernels (tests/cpu_fast.rs, every ISA)
 /// and 6.0e-7 on lavapipe (tests/gpu_equivalence.rs: four books, 10-day horizons, stress
 /// moves up to +500%); the GPU also rounds the loss itself to f32 (2⁻²⁴ ≈ 6e-8 of |L|).
 /// 6.6e-7 with a safety factor of 1.5 for other adapters and instruction sets: 1e-6, the

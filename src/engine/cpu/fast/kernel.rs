@@ -69,17 +69,17 @@ impl Default for Isa {
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx2_fma_available() -> bool {
+pub(super) fn avx2_fma_available() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn avx2_fma_available() -> bool {
+pub(super) fn avx2_fma_available() -> bool {
     false
 }
 
 #[cfg(target_arch = "x86_64")]
-fn avx512_available() -> bool {
+pub(super) fn avx512_available() -> bool {
     avx2_fma_available()
         && std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512vl")
@@ -88,7 +88,7 @@ fn avx512_available() -> bool {
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn avx512_available() -> bool {
+pub(super) fn avx512_available() -> bool {
     false
 }
 

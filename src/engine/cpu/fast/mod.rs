@@ -13,9 +13,11 @@
 //! # Layout
 //!
 //! Paths go in blocks of [`LANES`]. Per block:
-//! 1. **scenario** — each path through the f64 reference [`ScenarioModel::simulate`] (so the
-//!    states are bit-identical to the reference), then per asset, struct of arrays over the
-//!    block: ln(S_h/S₀) and e^{r} in f32 and f64, e^{r} − 1 and e^{−r} − 1 in f64 where
+//! 1. **scenario** — per step, the Philox words of every lane in SIMD and Box–Muller
+//!    ([`draws`]: libm's in f64, so the states are the reference's bits; vectorised
+//!    polynomials in f32, within 1.2e-15 of the radius of libm's normals), then each lane
+//!    through the reference's own step [`ScenarioModel::advance`] in f64; then per asset,
+//!    struct of arrays over the block: ln(S_h/S₀) and e^{r} in f32 and f64, e^{r} − 1 and e^{−r} − 1 in f64 where
 //!    delta-one instruments or coin accounts need them, ln Y in f32, and the block's range
 //!    of r. The last block of a run is padded with zero states whose results are dropped.
 //! 2. **revalue** ([`kernel::revalue`]) — instrument-major: first the vol factor Y^{w} once
@@ -39,8 +41,10 @@
 //!
 //! Measured errors of the elementary functions are in [`math`]: `exp` 8e-8 relative, Φ
 //! 2e-7 absolute. What that means for the risk figures:
-//! - **States are exact**: the scenario stage is the f64 reference; r and ln Y are rounded
-//!   once to f32 (relative 6e-8), so long horizons and many steps accumulate nothing in f32.
+//! - **States are f64**: the scenario stage is the f64 reference's step on normals within
+//!   1.2e-15·r of the reference's (states within 6.7e-16 measured, 1.5e-12 asserted over 10
+//!   steps, tests/cpu_fast.rs); r and ln Y are rounded once to f32 (relative 6e-8), so long
+//!   horizons and many steps accumulate nothing in f32.
 //! - **No logarithm per path**: ln(F₁/K) = r + ln(S₀c₁/K) with the constant from f64, an
 //!   absolute error ~6e-8·(1 + |ln(S₀c₁/K)|) in d₁ numerators.
 //! - **Options** ([`kernel`]): value = e^{−rτ₁}(TV + intrinsic) with the time value TV from
@@ -67,7 +71,7 @@
 //!
 //! Measured by `tests/cpu_fast.rs` against the f64 reference on a book with every instrument
 //! kind (grid surfaces, expiries inside the horizon, coin accounts, jumps, vol of vol,
-//! Student-t shocks, 2- and 30-day horizons): worst P&L per unit 2.7e-7 of the instrument's
+//! Student-t shocks, 2- and 30-day horizons): worst P&L per unit 4.2e-7 of the instrument's
 //! notional (asserted ≤ 1e-6), VaR and ES within 3.2e-8 of the account's gross exposure
 //! (asserted ≤ 1e-7).
 //!
@@ -78,11 +82,13 @@
 //! baseline ones; the f64 kernels' figures are in docs/benchmarks.md; the f64 reference
 //! runs at 18–20 M/s.
 
+pub mod draws;
 pub mod kernel;
 pub mod math;
 pub mod math64;
 pub mod real;
 
+pub use draws::BlockDraws;
 pub use kernel::{Isa, KernelScratch};
 pub use real::Real;
 
@@ -320,6 +326,8 @@ pub struct ScenarioLanes<T> {
     /// included.
     pub range: Vec<(T, T)>,
     scratch: Scratch,
+    /// One step's draws of every lane, sized for the model on first use.
+    draws: Option<BlockDraws>,
 }
 
 impl<T: Real> ScenarioLanes<T> {
@@ -336,22 +344,41 @@ impl<T: Real> ScenarioLanes<T> {
             expm1_neg: vec![[0.0; LANES]; assets],
             range: vec![(T::ZERO, T::ZERO); assets],
             scratch: Scratch::default(),
+            draws: None,
         }
     }
 
     /// Scenario stage: simulates `paths` (at most [`LANES`]) into lanes `0..paths.len()`,
-    /// pads the rest with the unmoved state, and lays the states out per asset.
-    pub fn simulate(&mut self, scenarios: &ScenarioModel, model: &FastModel<T>, paths: &[u32]) {
+    /// pads the rest with the unmoved state, and lays the states out per asset. Each step's
+    /// draws of every lane come from one SIMD pass ([`BlockDraws`]); the reference's
+    /// [`ScenarioModel::advance`] then moves each lane's states.
+    pub fn simulate(
+        &mut self,
+        isa: Isa,
+        scenarios: &ScenarioModel,
+        model: &FastModel<T>,
+        paths: &[u32],
+    ) {
         assert!(paths.len() <= LANES, "a block holds at most {LANES} paths");
         let assets = scenarios.asset_count();
         self.valid = paths.len();
         self.paths[..paths.len()].copy_from_slice(paths);
         self.paths[paths.len()..].fill(0);
-        for (lane, &path) in paths.iter().enumerate() {
-            let out = &mut self.states[lane * assets..(lane + 1) * assets];
-            scenarios.simulate(path, &mut self.scratch, out);
+        self.states.fill(AssetState::default());
+        // A scratch reused for another book gets arrays of that book's shape.
+        if !self.draws.as_ref().is_some_and(|d| d.fits(scenarios)) {
+            self.draws = None;
         }
-        self.states[paths.len() * assets..].fill(AssetState::default());
+        let draws = self.draws.get_or_insert_with(|| BlockDraws::new(scenarios));
+        let key = scenarios.draws.key();
+        for step in 0..scenarios.steps {
+            draws.fill::<T>(isa, key, &self.paths, step);
+            for (lane, &path) in paths.iter().enumerate() {
+                let out = &mut self.states[lane * assets..(lane + 1) * assets];
+                let component = scenarios.component_of(path);
+                scenarios.advance(step, component, &draws.lane(lane), &mut self.scratch, out);
+            }
+        }
         self.lay_out(model);
     }
 
@@ -492,7 +519,9 @@ impl<T: Real> FastPipeline<T> {
 
     /// Scenario and revalue stages for up to [`LANES`] paths: `scratch.pnl` holds the P&L.
     pub fn revalue_block(&self, paths: &[u32], scratch: &mut BlockScratch<T>) {
-        scratch.lanes.simulate(&self.scenarios, &self.model, paths);
+        scratch
+            .lanes
+            .simulate(self.isa, &self.scenarios, &self.model, paths);
         kernel::revalue(
             self.isa,
             &self.model,
@@ -513,7 +542,9 @@ impl<T: Real> FastPipeline<T> {
         times: &mut StageTimes,
     ) {
         let mut laps = Laps::start();
-        scratch.lanes.simulate(&self.scenarios, &self.model, paths);
+        scratch
+            .lanes
+            .simulate(self.isa, &self.scenarios, &self.model, paths);
         laps.lap(&mut times.scenario);
         kernel::revalue(
             self.isa,
