@@ -97,14 +97,22 @@ def fma_limit():
 
 def machine():
     model = platform.processor() or platform.machine()
+    family = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key in ("model name", "cpu family", "model") and key not in family:
+                    family[key] = value
+                if line.strip() == "":
                     break
     except OSError:
         pass
+    if "model name" in family:
+        # The family and model tell core generations apart (AMD: family 25 Zen 3/4, 26 Zen 5).
+        model = (f"{family['model name']} (family {family.get('cpu family', '?')} "
+                 f"model {family.get('model', '?')})")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
     return f"{model}, {os.cpu_count()} logical CPUs; commit {commit or '?'}"
