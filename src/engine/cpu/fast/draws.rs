@@ -1,25 +1,21 @@
 //! The scenario stage's draws for a block of [`LANES`] paths at once: the Philox blocks of
-//! every lane in SIMD (integer arithmetic, the reference's words exactly), then Box–Muller.
+//! every lane in SIMD (integer arithmetic, the reference's words exactly), then Box–Muller
+//! with branch-free f64 `ln` and `sin`/`cos` that LLVM vectorises ([`ln_unit`],
+//! [`sin_cos_turns`]: fdlibm's polynomials, under an ulp of the exact values as libm's
+//! are). The normals differ from the reference's (libm's `ln` and `sin_cos`) by at most
+//! 1.2e-15 of the Box–Muller radius (measured 7.4e-16, tests), so the kernels' f64 states
+//! are within a few ulps of the reference's; [`ScenarioModel::advance`], the reference's own
+//! step, turns the draws into states lane by lane: one model layer.
 //!
-//! Two Box–Muller modes ([`Real::EXACT_DRAWS`]):
-//! - **exact** (the f64 kernels): each pair through [`crate::rng::box_muller`], libm's
-//!   `ln`, `sin_cos` and `sqrt`, so the normals — and the states — are the reference's bits;
-//! - **polynomial** (the f32 kernels): branch-free f64 `ln` and `sin`/`cos` that LLVM
-//!   vectorises ([`ln_unit`], [`sin_cos_turns`], fdlibm's polynomials), within a few ulps
-//!   of libm's: the normals differ from the reference's by at most 1.2e-15 of the
-//!   Box–Muller radius (tests), so a state rounded to f32 is the reference's f32 state
-//!   except where an f64 state lies within that of a rounding boundary.
-//!
-//! Either way [`ScenarioModel::advance`], the reference's own step, turns the draws into
-//! states lane by lane: one model layer.
+//! The scalar reference spends most of its scenario stage in libm's `sin_cos` and `ln` and in
+//! Philox one path at a time; here the three run 8 or 16 lanes per instruction.
 
 use super::kernel::{avx2_fma_available, avx512_available};
 use super::math64::madd;
-use super::{Isa, LANES, Real};
+use super::{Isa, LANES};
 use crate::model::scenario::{ScenarioModel, StepDraws};
 use crate::rng::{
-    PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_NORMAL, STREAM_UNIFORM, box_muller,
-    uniform_open,
+    PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_NORMAL, STREAM_UNIFORM, uniform_open,
 };
 
 /// Lanes per Philox sub-block: 16 u32 words fill one 512-bit register.
@@ -68,22 +64,22 @@ impl BlockDraws {
     }
 
     /// Computes `step`'s draws of the lanes' `paths` (padding lanes included) under the
-    /// run's Philox `key`, Box–Muller exact or polynomial as `T` asks.
-    pub fn fill<T: Real>(&mut self, isa: Isa, key: [u32; 2], paths: &[u32; LANES], step: u32) {
+    /// run's Philox `key`.
+    pub fn fill(&mut self, isa: Isa, key: [u32; 2], paths: &[u32; LANES], step: u32) {
         #[cfg(target_arch = "x86_64")]
         if isa == Isa::Avx512 && avx512_available() {
             // SAFETY: the CPU has AVX-512 F/VL/DQ/BW, AVX2 and FMA (checked just above).
-            unsafe { fill_avx512::<T>(self, key, paths, step) };
+            unsafe { fill_avx512(self, key, paths, step) };
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if isa != Isa::Baseline && avx2_fma_available() {
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { fill_avx2_fma::<T>(self, key, paths, step) };
+            unsafe { fill_avx2_fma(self, key, paths, step) };
             return;
         }
         let _ = isa;
-        fill_generic::<T, false>(self, key, paths, step);
+        fill_generic::<false>(self, key, paths, step);
     }
 
     /// The draws of one lane, as [`ScenarioModel::advance`] reads them.
@@ -116,23 +112,18 @@ impl StepDraws for LaneDraws<'_> {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-unsafe fn fill_avx512<T: Real>(d: &mut BlockDraws, key: [u32; 2], paths: &[u32; LANES], step: u32) {
-    fill_generic::<T, true>(d, key, paths, step);
+unsafe fn fill_avx512(d: &mut BlockDraws, key: [u32; 2], paths: &[u32; LANES], step: u32) {
+    fill_generic::<true>(d, key, paths, step);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn fill_avx2_fma<T: Real>(
-    d: &mut BlockDraws,
-    key: [u32; 2],
-    paths: &[u32; LANES],
-    step: u32,
-) {
-    fill_generic::<T, true>(d, key, paths, step);
+unsafe fn fill_avx2_fma(d: &mut BlockDraws, key: [u32; 2], paths: &[u32; LANES], step: u32) {
+    fill_generic::<true>(d, key, paths, step);
 }
 
 #[inline(always)]
-fn fill_generic<T: Real, const FMA: bool>(
+fn fill_generic<const FMA: bool>(
     d: &mut BlockDraws,
     key: [u32; 2],
     paths: &[u32; LANES],
@@ -145,14 +136,8 @@ fn fill_generic<T: Real, const FMA: bool>(
         for pair in 0..2 {
             let (w1, w2) = (&words[2 * pair], &words[2 * pair + 1]);
             let (lo, hi) = out[2 * pair..2 * pair + 2].split_at_mut(1);
-            if T::EXACT_DRAWS {
-                for lane in 0..LANES {
-                    (lo[0][lane], hi[0][lane]) = box_muller(w1[lane], w2[lane]);
-                }
-            } else {
-                for lane in 0..LANES {
-                    (lo[0][lane], hi[0][lane]) = box_muller_poly::<FMA>(w1[lane], w2[lane]);
-                }
+            for lane in 0..LANES {
+                (lo[0][lane], hi[0][lane]) = box_muller_poly::<FMA>(w1[lane], w2[lane]);
             }
         }
     }
@@ -204,7 +189,7 @@ fn philox_lanes(
     }
 }
 
-/// [`box_muller`] with [`ln_unit`] and [`sin_cos_turns`]: r = √(−2 ln u₁),
+/// [`crate::rng::box_muller`] with [`ln_unit`] and [`sin_cos_turns`]: r = √(−2 ln u₁),
 /// (r cos 2πu₂, r sin 2πu₂).
 #[inline(always)]
 pub fn box_muller_poly<const FMA: bool>(w1: u32, w2: u32) -> (f64, f64) {
@@ -304,7 +289,7 @@ pub fn sin_cos_turns<const FMA: bool>(w: u32) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rng::DrawSource;
+    use crate::rng::{DrawSource, box_muller};
 
     /// Words spread over the whole u32 range, the edges and the quadrant boundaries.
     fn words() -> impl Iterator<Item = u32> {

@@ -200,7 +200,7 @@ fn revalue_generic<T: Real, const FMA: bool>(
 
 /// Delta-one instruments and options that settle inside the horizon: the f64 formulas of
 /// [`RevalueRow::pnl`] operation for operation on the lane's f64 state, rounded once to `T`
-/// (so the f64 kernels give the reference's bits here).
+/// (so the f64 kernels give the reference's revalue bits on their own states here).
 #[inline(always)]
 fn revalue_exact<T: Real>(row: &RevalueRow, lanes: &ScenarioLanes<T>, out: &mut [T; LANES]) {
     let em1 = &lanes.expm1[row.asset];

@@ -6,16 +6,16 @@
 //! describes the f32 mode; in f64 every "f32" below reads "f64" (the rounding to `T` is then
 //! exact), the functions are within a few ulps of libm, and the aggregate is unfused
 //! ([`Real::FUSED_AGGREGATE`]), so an account's loss is the reference's sum of the kernels'
-//! P&L. Measured in f64 (tests/cpu_fast.rs): P&L per unit within 2.5 ulps of notional of the
-//! reference (asserted 16), delta-one P&L the reference's bits, VaR and ES within half an
+//! P&L. Measured in f64 (tests/cpu_fast.rs): states within 7e-16 of the reference's, P&L
+//! per unit within 5 ulps of notional of the reference (asserted 16), VaR and ES within half an
 //! ulp of gross exposure.
 //!
 //! # Layout
 //!
 //! Paths go in blocks of [`LANES`]. Per block:
 //! 1. **scenario** — per step, the Philox words of every lane in SIMD and Box–Muller
-//!    ([`draws`]: libm's in f64, so the states are the reference's bits; vectorised
-//!    polynomials in f32, within 1.2e-15 of the radius of libm's normals), then each lane
+//!    ([`draws`]: vectorised polynomial ln, sin and cos, within 1.2e-15 of the radius of
+//!    the reference's normals, which use libm's), then each lane
 //!    through the reference's own step [`ScenarioModel::advance`] in f64; then per asset,
 //!    struct of arrays over the block: ln(S_h/S₀) and e^{r} in f32 and f64, e^{r} − 1 and e^{−r} − 1 in f64 where
 //!    delta-one instruments or coin accounts need them, ln Y in f32, and the block's range
@@ -372,7 +372,7 @@ impl<T: Real> ScenarioLanes<T> {
         let draws = self.draws.get_or_insert_with(|| BlockDraws::new(scenarios));
         let key = scenarios.draws.key();
         for step in 0..scenarios.steps {
-            draws.fill::<T>(isa, key, &self.paths, step);
+            draws.fill(isa, key, &self.paths, step);
             for (lane, &path) in paths.iter().enumerate() {
                 let out = &mut self.states[lane * assets..(lane + 1) * assets];
                 let component = scenarios.component_of(path);

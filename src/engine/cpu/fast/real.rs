@@ -31,10 +31,6 @@ pub trait Real:
     /// (`aggregate::account_loss`), so an account's loss differs from the reference's only
     /// through the options' P&L.
     const FUSED_AGGREGATE: bool;
-    /// Whether the scenario stage's Box–Muller uses libm, so that the states are the
-    /// reference's bits (f64), or the vectorised polynomials of [`super::draws`], within a
-    /// few f64 ulps of them (f32, whose states are rounded to f32 anyway).
-    const EXACT_DRAWS: bool;
 
     /// `x` rounded to this type (exact for f64).
     fn from_f64(x: f64) -> Self;
@@ -60,7 +56,6 @@ impl Real for f32 {
     const INFINITY: Self = f32::INFINITY;
     const NEG_INFINITY: Self = f32::NEG_INFINITY;
     const FUSED_AGGREGATE: bool = true;
-    const EXACT_DRAWS: bool = false;
 
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
@@ -105,7 +100,6 @@ impl Real for f64 {
     const INFINITY: Self = f64::INFINITY;
     const NEG_INFINITY: Self = f64::NEG_INFINITY;
     const FUSED_AGGREGATE: bool = false;
-    const EXACT_DRAWS: bool = true;
 
     #[inline(always)]
     fn from_f64(x: f64) -> Self {
