@@ -77,10 +77,10 @@
 //!
 //! # Speed
 //!
-//! On a 2-core Zen 5 (docs/benchmarks.md): 0.70–0.85 G full repricings/s end to end with
-//! the AVX-512 f32 kernels, 0.54–0.64 G/s with the AVX2 + FMA ones and 214 M/s with the
-//! baseline ones; the f64 kernels' figures are in docs/benchmarks.md; the f64 reference
-//! runs at 18–20 M/s.
+//! On the 576-option bench book (docs/benchmarks.md, `benches/compare.py`): f32 kernels
+//! 1.15–1.20 G full repricings/s end to end on a 2-core Zen 5 (before the SIMD scenario
+//! stage) and 0.69–0.85 G/s on a 2-core Zen 4 (half the Zen 5's 512-bit FMA rate), f64
+//! kernels 140–164 M/s and the f64 reference 15–17 M/s on the Zen 4.
 
 pub mod draws;
 pub mod kernel;
