@@ -139,7 +139,8 @@ impl ScenarioModel {
     }
 
     /// Advances the states `out` (one per asset) of one path over `step`, with that step's
-    /// draws from `draws` and the path's importance-sampling `component`.
+    /// draws from `draws` and the path's importance-sampling `component`: steps 3–6 of the
+    /// module docs on the shocks of [`Self::shocks`].
     #[inline]
     pub fn advance(
         &self,
@@ -148,6 +149,56 @@ impl ScenarioModel {
         draws: &impl StepDraws,
         scratch: &mut Scratch,
         out: &mut [AssetState],
+    ) {
+        self.shocks(step, component, draws, scratch);
+        let a_count = self.assets.len();
+        let Scratch { normals, eps, .. } = scratch;
+        for (a, p) in self.assets.iter().enumerate() {
+            let state = &mut out[a];
+            // e^{0} = 1 exactly: skip the call where the vol level has not moved (the
+            // first step, or no vol of vol), the same bits.
+            let sigma = if state.log_vol == 0.0 {
+                p.spot_vol
+            } else {
+                p.spot_vol * state.log_vol.exp()
+            };
+            if p.vol_of_vol_sqrt_dt != 0.0 {
+                let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
+                state.log_vol += -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
+            }
+            let mut jump = 0.0;
+            if p.jump_mean_count > 0.0 {
+                let u = draws.uniform(step, a as u32);
+                let rate = match self.importance.as_deref() {
+                    Some(is) => is.jump_rate(component, step, a),
+                    None => p.jump_mean_count,
+                };
+                let n = if rate == p.jump_mean_count {
+                    poisson_inverse_from(rate, p.no_jump_probability, u)
+                } else {
+                    poisson_inverse(rate, u)
+                };
+                if n > 0 {
+                    let n = f64::from(n);
+                    jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];
+                }
+            }
+            state.log_return += -0.5 * sigma * sigma * self.dt - p.compensator_dt
+                + sigma * self.sqrt_dt * eps[a]
+                + jump;
+        }
+    }
+
+    /// Steps 1–2 of the module docs: the step's normals into `scratch.normals` (shifted by
+    /// the importance-sampling component) and the correlated, fat-tailed spot shocks ε into
+    /// `scratch.eps`.
+    #[inline]
+    fn shocks(
+        &self,
+        step: u32,
+        component: Option<&Component>,
+        draws: &impl StepDraws,
+        scratch: &mut Scratch,
     ) {
         let a_count = self.assets.len();
         let nu = self.dof as usize;
@@ -182,40 +233,6 @@ impl ScenarioModel {
             let g = chi.iter().map(|x| x * x).sum::<f64>() / nu as f64;
             let scale = ((nu as f64 - 2.0) / (nu as f64 * g)).sqrt();
             eps.iter_mut().for_each(|e| *e *= scale);
-        }
-        for (a, p) in self.assets.iter().enumerate() {
-            let state = &mut out[a];
-            // e^{0} = 1 exactly: skip the call where the vol level has not moved (the
-            // first step, or no vol of vol), the same bits.
-            let sigma = if state.log_vol == 0.0 {
-                p.spot_vol
-            } else {
-                p.spot_vol * state.log_vol.exp()
-            };
-            if p.vol_of_vol_sqrt_dt != 0.0 {
-                let zeta = p.rho * eps[a] + p.rho_complement * normals[a_count + a];
-                state.log_vol += -p.reversion_dt * state.log_vol + p.vol_of_vol_sqrt_dt * zeta;
-            }
-            let mut jump = 0.0;
-            if p.jump_mean_count > 0.0 {
-                let u = draws.uniform(step, a as u32);
-                let rate = match self.importance.as_deref() {
-                    Some(is) => is.jump_rate(component, step, a),
-                    None => p.jump_mean_count,
-                };
-                let n = if rate == p.jump_mean_count {
-                    poisson_inverse_from(rate, p.no_jump_probability, u)
-                } else {
-                    poisson_inverse(rate, u)
-                };
-                if n > 0 {
-                    let n = f64::from(n);
-                    jump = n * p.jump_mean + n.sqrt() * p.jump_std * normals[2 * a_count + a];
-                }
-            }
-            state.log_return += -0.5 * sigma * sigma * self.dt - p.compensator_dt
-                + sigma * self.sqrt_dt * eps[a]
-                + jump;
         }
     }
 }

@@ -7,17 +7,17 @@
 //! exact), the functions are within a few ulps of libm, and the aggregate is unfused
 //! ([`Real::FUSED_AGGREGATE`]), so an account's loss is the reference's sum of the kernels'
 //! P&L. Measured in f64 (tests/cpu_fast.rs): states within 7e-16 of the reference's, P&L
-//! per unit within 5 ulps of notional of the reference (asserted 16), VaR and ES within half an
-//! ulp of gross exposure.
+//! per unit within 5 ulps of notional of the reference (asserted 16), VaR and ES within
+//! half an ulp of gross exposure.
 //!
 //! # Layout
 //!
 //! Paths go in blocks of [`LANES`]. Per block:
 //! 1. **scenario** — per step, the Philox words of every lane in SIMD and Box–Muller
 //!    ([`draws`]: vectorised polynomial ln, sin and cos, within 1.2e-15 of the radius of
-//!    the reference's normals, which use libm's), then each lane
-//!    through the reference's own step [`ScenarioModel::advance`] in f64; then per asset,
-//!    struct of arrays over the block: ln(S_h/S₀) and e^{r} in f32 and f64, e^{r} − 1 and e^{−r} − 1 in f64 where
+//!    the reference's normals, which use libm's), then each lane through the reference's
+//!    own step [`ScenarioModel::advance`] in f64; then per asset, struct of arrays over the
+//!    block: ln(S_h/S₀) and e^{r} in f32 and f64, e^{r} − 1 and e^{−r} − 1 in f64 where
 //!    delta-one instruments or coin accounts need them, ln Y in f32, and the block's range
 //!    of r. The last block of a run is padded with zero states whose results are dropped.
 //! 2. **revalue** ([`kernel::revalue`]) — instrument-major: first the vol factor Y^{w} once
