@@ -371,11 +371,15 @@ impl<T: Real> ScenarioLanes<T> {
         }
         let draws = self.draws.get_or_insert_with(|| BlockDraws::new(scenarios));
         let key = scenarios.draws.key();
+        // Each path's importance-sampling component, once (a Philox draw per path with IS).
+        let mut components = [None; LANES];
+        for (c, &path) in components.iter_mut().zip(paths) {
+            *c = scenarios.component_of(path);
+        }
         for step in 0..scenarios.steps {
             draws.fill(isa, key, &self.paths, step);
-            for (lane, &path) in paths.iter().enumerate() {
+            for (lane, &component) in components[..paths.len()].iter().enumerate() {
                 let out = &mut self.states[lane * assets..(lane + 1) * assets];
-                let component = scenarios.component_of(path);
                 scenarios.advance(step, component, &draws.lane(lane), &mut self.scratch, out);
             }
         }
