@@ -255,6 +255,54 @@ impl Book {
         }
     }
 
+    /// The book of account `account` alone: only the instruments its holdings name (in the
+    /// book's order, renumbered), every asset kept, so a path's states are those of the
+    /// whole book and each instrument's P&L on it the same.
+    pub fn account_alone(&self, account: usize) -> Book {
+        let own = &self.accounts[account];
+        let mut renumber = vec![usize::MAX; self.instruments.len()];
+        let mut instruments = Vec::new();
+        for (i, row) in self.instruments.iter().enumerate() {
+            if own.holdings.iter().any(|h| h.instrument == i) {
+                renumber[i] = instruments.len();
+                instruments.push(row.clone());
+            }
+        }
+        let holdings = own
+            .holdings
+            .iter()
+            .map(|h| Holding {
+                instrument: renumber[h.instrument],
+                ..h.clone()
+            })
+            .collect();
+        let exposures = own
+            .exposures
+            .iter()
+            .map(|e| Exposure {
+                instrument: renumber[e.instrument],
+                ..*e
+            })
+            .collect();
+        Book {
+            as_of: self.as_of,
+            horizon: self.horizon,
+            steps: self.steps,
+            student_t_dof: self.student_t_dof,
+            assets: self.assets.clone(),
+            correlation: self.correlation.clone(),
+            correlation_root: self.correlation_root.clone(),
+            correlation_repair: self.correlation_repair.clone(),
+            instruments,
+            accounts: vec![AccountBook {
+                holdings,
+                exposures,
+                ..own.clone()
+            }],
+            importance: None,
+        }
+    }
+
     /// Compiles validated inputs. Errors name the file, the field and the value.
     pub fn compile(
         market: &Market,

@@ -9,8 +9,8 @@
 //!                                   jump counts ~ Poisson(λ_k·dt))
 //! ```
 //!
-//! each component k shifting every step's normals by θ_k (the mean of the pilot's tail draws
-//! of one cluster), scaling the χ² normals by c_k ≤ 1 (larger Student-t shocks) and raising
+//! each component k shifting every step's normals by θ_k (the weighted mean of the pilots'
+//! tail draws of one group, `crate::run::importance`), scaling the χ² normals by c_k ≤ 1 (larger Student-t shocks) and raising
 //! the jump rates to λ_k ≥ λ, and each path carries the likelihood ratio
 //!
 //! ```text
@@ -27,7 +27,7 @@
 //! uniform stream (the jump uniforms use indices below the asset count), so the choice is a
 //! function of (seed, path) like every other draw: reproducible on any thread or chunk.
 
-use crate::model::scenario::poisson_inverse;
+use crate::model::scenario::{PathDraws, StepDraws, poisson_inverse};
 use crate::rng::DrawSource;
 
 /// The uniform of the uniform stream that picks a path's mixture component.
@@ -47,7 +47,7 @@ pub struct Component {
 }
 
 /// A path's sampled draws, as far as its weight depends on them.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sampled {
     /// The shifted normals, step-major (W a step).
     pub z: Vec<f64>,
@@ -55,6 +55,18 @@ pub struct Sampled {
     pub chi_square: f64,
     /// The jump counts, step-major (A a step); empty when nothing jumps.
     pub jump_counts: Vec<u32>,
+}
+
+/// The path-independent parts of each component's log-likelihood ratio
+/// ([`Importance::ratio_terms`]).
+#[derive(Clone, Debug)]
+pub struct RatioTerms(Vec<RatioTerm>);
+
+#[derive(Clone, Debug)]
+struct RatioTerm {
+    constant: f64,
+    chi: f64,
+    jump_log: Vec<f64>,
 }
 
 /// The sampling density of every path of a book.
@@ -115,76 +127,233 @@ impl Importance {
 
     /// w for a path's sampled draws.
     pub fn weight(&self, s: &Sampled) -> f64 {
-        let chi_count = f64::from(self.steps * self.dof);
+        self.weight_with(&self.ratio_terms(), s)
+    }
+
+    /// [`Self::weight`] with the path-independent parts of the ratios computed once.
+    pub fn weight_with(&self, terms: &RatioTerms, s: &Sampled) -> f64 {
         let mixture: f64 = self
             .components
             .iter()
-            .map(|c| {
+            .zip(&terms.0)
+            .map(|(c, t)| {
                 let dot: f64 = c.shift.iter().zip(&s.z).map(|(t, x)| t * x).sum();
-                let norm2: f64 = c.shift.iter().map(|t| t * t).sum();
-                let mut log_ratio = dot - 0.5 * norm2;
-                if c.scale != 1.0 {
-                    log_ratio += -chi_count * c.scale.ln()
-                        - 0.5 * s.chi_square * (1.0 / (c.scale * c.scale) - 1.0);
-                }
-                for (i, (&rate, &n)) in c.jump_rates.iter().zip(&s.jump_counts).enumerate() {
-                    let base = self.base_rates[i % self.assets];
-                    if base > 0.0 && rate != base {
-                        log_ratio += f64::from(n) * (rate / base).ln() - (rate - base);
-                    }
-                }
-                c.share * log_ratio.exp()
+                let jumps: f64 = t
+                    .jump_log
+                    .iter()
+                    .zip(&s.jump_counts)
+                    .map(|(l, &n)| l * f64::from(n))
+                    .sum();
+                (t.constant + dot + t.chi * s.chi_square + jumps).exp()
             })
             .sum();
         1.0 / (self.defensive + mixture)
+    }
+
+    /// Per component, the parts of ln(π_k r_k) that do not depend on the path:
+    /// ln π_k − |θ_k|²/2 − Sν ln c_k − Σ (λ_k − λ)dt, the factor (1 − 1/c_k²)/2 of |x|², and
+    /// ln(λ_k/λ) per step and asset.
+    pub fn ratio_terms(&self) -> RatioTerms {
+        let chi_count = f64::from(self.steps * self.dof);
+        let terms = self.components.iter().map(|c| {
+            let norm2: f64 = c.shift.iter().map(|t| t * t).sum();
+            let mut term = RatioTerm {
+                constant: c.share.ln() - 0.5 * norm2,
+                chi: 0.0,
+                jump_log: vec![0.0; c.jump_rates.len()],
+            };
+            if c.scale != 1.0 {
+                term.constant -= chi_count * c.scale.ln();
+                term.chi = -0.5 * (1.0 / (c.scale * c.scale) - 1.0);
+            }
+            for (i, &rate) in c.jump_rates.iter().enumerate() {
+                let base = self.base_rates[i % self.assets];
+                if base > 0.0 && rate != base {
+                    term.jump_log[i] = (rate / base).ln();
+                    term.constant -= rate - base;
+                }
+            }
+            term
+        });
+        RatioTerms(terms.collect())
     }
 
     /// The sampled draws of `path` (the model's draws with its component's shift, scale and
     /// jump rates), as the scenario stage uses them.
     pub fn sampled(&self, draws: &DrawSource, path: u32) -> Sampled {
         let component = self.component_of(draws, path);
+        let mut sampled = Sampled::default();
+        for step in 0..self.steps {
+            let source = PathDraws {
+                source: draws,
+                path,
+            };
+            self.sample_step(component, step, &source, &mut sampled);
+        }
+        sampled
+    }
+
+    /// Appends `step`'s sampled draws of a path of `component` (its normals shifted, the
+    /// squares of its χ² normals scaled, its jump counts) read from `draws` to `into`.
+    pub fn sample_step(
+        &self,
+        component: Option<&Component>,
+        step: u32,
+        draws: &impl StepDraws,
+        into: &mut Sampled,
+    ) {
         let (w, a) = (self.width, self.assets);
-        let mut z = vec![0.0; self.steps as usize * w];
-        let mut chi = vec![0.0; self.dof as usize];
-        let mut chi_square = 0.0;
-        let jumps = self.base_rates.iter().any(|&r| r > 0.0);
-        let mut jump_counts = Vec::new();
-        for (step, row) in z.chunks_mut(w.max(1)).enumerate() {
-            let step = step as u32;
-            draws.normals_into(path, step, row);
-            if self.dof > 0 {
-                draws.normals_range(path, step, 3 * a as u32, &mut chi);
-                let c = component.map_or(1.0, |c| c.scale);
-                chi_square += chi.iter().map(|x| (c * x).powi(2)).sum::<f64>();
-            }
-            if jumps {
-                for asset in 0..a {
-                    let u = draws.uniform(path, step, asset as u32);
-                    let rate = self.jump_rate(component, step, asset);
-                    jump_counts.push(if rate > 0.0 {
-                        poisson_inverse(rate, u)
-                    } else {
-                        0
-                    });
-                }
-            }
-        }
+        let start = into.z.len();
+        into.z.resize(start + w, 0.0);
+        let row = &mut into.z[start..];
+        draws.normals(step, 0, row);
         if let Some(c) = component {
-            z.iter_mut().zip(&c.shift).for_each(|(x, t)| *x += t);
+            let shift = &c.shift[step as usize * w..(step as usize + 1) * w];
+            row.iter_mut().zip(shift).for_each(|(x, t)| *x += t);
         }
-        Sampled {
-            z,
-            chi_square,
-            jump_counts,
+        if self.dof > 0 {
+            let scale = component.map_or(1.0, |c| c.scale);
+            let mut chi = [0.0; 8];
+            for first in (0..self.dof).step_by(chi.len()) {
+                let n = (self.dof - first).min(chi.len() as u32) as usize;
+                draws.normals(step, 3 * a as u32 + first, &mut chi[..n]);
+                into.chi_square += chi[..n].iter().map(|x| (scale * x).powi(2)).sum::<f64>();
+            }
+        }
+        if self.base_rates.iter().any(|&r| r > 0.0) {
+            for asset in 0..a {
+                let rate = self.jump_rate(component, step, asset);
+                into.jump_counts.push(if rate > 0.0 {
+                    poisson_inverse(rate, draws.uniform(step, asset as u32))
+                } else {
+                    0
+                });
+            }
         }
     }
 }
 
+impl Sampled {
+    /// Empties the draws for the next path, keeping their memory.
+    pub fn clear(&mut self) {
+        self.z.clear();
+        self.chi_square = 0.0;
+        self.jump_counts.clear();
+    }
+}
+
+/// The fewest pilot tail paths a group of jumping paths needs to be a component of its own
+/// (its mean is then within about 0.35 of the tail's per normal); smaller groups are pooled.
+pub const MIN_JUMP_GROUP: usize = 8;
+
+/// The pilot's tail paths (indices into `sampled`) grouped into the mixture's components. A
+/// loss made by a jump and one made by a large diffusive move (or a small χ²) are different
+/// tails, so the paths are first grouped by the set of assets that jumped on any step; groups
+/// of jumping paths with fewer than [`MIN_JUMP_GROUP`] members are pooled (with the largest
+/// group when the pool is smaller than that too). A tail region no component draws is left
+/// to the defensive share, where its variance is 1/π₀ times plain's, so no path is dropped.
+/// Each group is then split by [`tail_clusters`] on the normals that moved its paths: a
+/// short straddle loses on both sides, a short perpetual on a jump either way.
+pub fn tail_groups(sampled: &[Sampled], width: usize, assets: usize) -> Vec<Vec<usize>> {
+    let mut by_jumps: std::collections::BTreeMap<Vec<bool>, Vec<usize>> = Default::default();
+    for (i, s) in sampled.iter().enumerate() {
+        let mut jumped = vec![false; assets];
+        for (cell, &n) in s.jump_counts.iter().enumerate() {
+            jumped[cell % assets] |= n > 0;
+        }
+        by_jumps.entry(jumped).or_default().push(i);
+    }
+    let (mut groups, mut pool) = (Vec::new(), Vec::new());
+    for (jumped, members) in by_jumps {
+        if !jumped.iter().any(|&j| j) || members.len() >= MIN_JUMP_GROUP {
+            groups.push(members);
+        } else {
+            pool.extend(members);
+        }
+    }
+    let largest_jumping = (0..groups.len())
+        .filter(|&g| sampled[groups[g][0]].jump_counts.iter().any(|&n| n > 0))
+        .max_by_key(|&g| groups[g].len());
+    match largest_jumping {
+        Some(g) if pool.len() < MIN_JUMP_GROUP => groups[g].extend(pool),
+        _ if !pool.is_empty() => groups.push(pool),
+        _ => {}
+    }
+    groups
+        .into_iter()
+        .flat_map(|members| {
+            let points: Vec<Vec<f64>> = members
+                .iter()
+                .map(|&i| moved_normals(&sampled[i], width, assets))
+                .collect();
+            tail_clusters(&points)
+                .into_iter()
+                .map(|(_, cluster)| cluster.into_iter().map(|k| members[k]).collect::<Vec<_>>())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Whether normal `j` (step-major, W = `width` a step) of a path moved it: every spot and
+/// vol-shock normal does, a jump-size normal (the last A of a step of W = 3A) only when its
+/// asset jumped on that step.
+fn moved(s: &Sampled, j: usize, width: usize, assets: usize) -> bool {
+    let within = j % width;
+    if width != 3 * assets || within < 2 * assets {
+        return true;
+    }
+    let cell = (j / width) * assets + (within - 2 * assets);
+    s.jump_counts.get(cell).is_some_and(|&n| n > 0)
+}
+
+/// A path's normals, those that did not move it as 0.
+fn moved_normals(s: &Sampled, width: usize, assets: usize) -> Vec<f64> {
+    (0..s.z.len())
+        .map(|j| {
+            if moved(s, j, width, assets) {
+                s.z[j]
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// A group's shift θ: the `fit`-weighted mean of its members' normals, a normal that did
+/// not move a path counting as 0 for it (a jump-size normal of an asset that did not jump
+/// on that step). That is the tail's mean of each normal (a normal that moves nothing has
+/// mean 0 there), and it keeps a jump-size normal's shift in proportion to how often the
+/// group jumps on that asset: a shifted normal that moves nothing only adds to the weights'
+/// variance.
+pub fn group_shift(
+    sampled: &[Sampled],
+    fit: &[f64],
+    members: &[usize],
+    width: usize,
+    assets: usize,
+) -> Vec<f64> {
+    let len = sampled.first().map_or(0, |s| s.z.len());
+    let mut sum = vec![0.0; len];
+    let mass: f64 = members.iter().map(|&i| fit[i]).sum();
+    for &i in members {
+        let normals = moved_normals(&sampled[i], width, assets);
+        sum.iter_mut()
+            .zip(normals)
+            .for_each(|(s, x)| *s += fit[i] * x);
+    }
+    sum.iter()
+        .map(|&s| if mass > 0.0 { s / mass } else { 0.0 })
+        .collect()
+}
+
+/// The fewest points each side of a split by [`tail_clusters`] needs.
+pub const MIN_CLUSTER: usize = 4;
+
 /// Two-cluster k-means (Lloyd's iterations from the point farthest from the mean and the
 /// point farthest from that) of the pilot's tail draws, each point a path's S·A spot
 /// normals: each cluster's mean and its members (indices into `points`). One cluster when the
-/// points are one blob (the two means closer than one unit of the standard normal) or fewer
-/// than 4.
+/// points are one blob (the two means closer than one unit of the standard normal) or a side
+/// would have fewer than [`MIN_CLUSTER`].
 pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
     let mean = |members: &[usize]| -> Vec<f64> {
         let d = points.first().map_or(0, Vec::len);
@@ -197,7 +366,7 @@ pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
     };
     let everyone: Vec<usize> = (0..points.len()).collect();
     let one = || vec![(mean(&everyone), everyone.clone())];
-    if points.len() < 4 {
+    if points.len() < 2 * MIN_CLUSTER {
         return one();
     }
     let dist2 = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>();
@@ -217,7 +386,7 @@ pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
             let k = usize::from(dist2(p, &centres[1]) < dist2(p, &centres[0]));
             groups[k].push(i);
         }
-        if groups.iter().any(Vec::is_empty) {
+        if groups.iter().any(|g| g.len() < MIN_CLUSTER) {
             return one();
         }
         let next = [mean(&groups[0]), mean(&groups[1])];
@@ -231,4 +400,77 @@ pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
         return one();
     }
     centres.into_iter().zip(groups).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One asset (W = 3: spot, vol shock, jump size), one step.
+    fn path(z: [f64; 3], jumps: u32) -> Sampled {
+        Sampled {
+            z: z.to_vec(),
+            chi_square: 5.0,
+            jump_counts: vec![jumps],
+        }
+    }
+
+    #[test]
+    fn jumps_and_moves_either_way_are_separate_groups() {
+        // 10 paths down 3σ, 10 up 3σ, 10 that jumped down: three groups, each pure.
+        let mut sampled = Vec::new();
+        for i in 0..10 {
+            let e = 0.01 * f64::from(i);
+            sampled.push(path([-3.0 + e, 0.0, 0.7], 0));
+            sampled.push(path([3.0 - e, 0.0, -0.7], 0));
+            sampled.push(path([0.2 + e, 0.1, -2.5], 1));
+        }
+        let mut groups = tail_groups(&sampled, 3, 1);
+        groups.iter_mut().for_each(|g| g.sort_unstable());
+        groups.sort();
+        let expect: Vec<Vec<usize>> = (0..3).map(|r| (r..30).step_by(3).collect()).collect();
+        assert_eq!(groups, expect);
+    }
+
+    #[test]
+    fn too_few_jumping_paths_are_pooled_not_dropped() {
+        let mut sampled: Vec<Sampled> = (0..20).map(|_| path([-3.0, 0.0, 0.0], 0)).collect();
+        sampled.extend((0..MIN_JUMP_GROUP - 1).map(|_| path([0.0, 0.0, -2.0], 1)));
+        let groups = tail_groups(&sampled, 3, 1);
+        let covered: usize = groups.iter().map(Vec::len).sum();
+        assert_eq!(covered, sampled.len(), "{groups:?}");
+    }
+
+    #[test]
+    fn a_jump_size_normal_is_shifted_only_as_often_as_it_moved_a_path() {
+        // Two paths, one jumped with size normal −2, one did not (its −4 moved nothing).
+        let sampled = vec![path([-1.0, 0.5, -2.0], 1), path([-3.0, 1.5, -4.0], 0)];
+        let fit = [1.0, 3.0];
+        let shift = group_shift(&sampled, &fit, &[0, 1], 3, 1);
+        assert_eq!(shift, vec![-2.5, 1.25, -0.5]);
+    }
+
+    #[test]
+    fn ratio_terms_give_the_weight_of_its_formula() {
+        let is = Importance {
+            defensive: 0.1,
+            components: vec![Component {
+                share: 0.9,
+                shift: vec![1.0, -0.5, 0.25],
+                scale: 0.5,
+                jump_rates: vec![0.4],
+            }],
+            steps: 1,
+            assets: 1,
+            width: 3,
+            dof: 5,
+            base_rates: vec![0.02],
+        };
+        let s = path([0.3, -1.0, 2.0], 2);
+        let log_r = (1.0 * 0.3 + 0.5 + 0.5 - 0.5 * (1.0 + 0.25 + 0.0625))
+            + (-5.0 * 0.5f64.ln() - 0.5 * 5.0 * (4.0 - 1.0))
+            + (2.0 * (0.4f64 / 0.02).ln() - (0.4 - 0.02));
+        let expect = 1.0 / (0.1 + 0.9 * log_r.exp());
+        assert!((is.weight(&s) - expect).abs() <= 1e-15 * expect);
+    }
 }

@@ -3,15 +3,19 @@
 //! (`model::scenario` on the CPU, `scenario.wgsl` on the GPU, the same component, shifts,
 //! scales and jump counts), and the host weighs every path.
 //!
-//! Per account, alone (its own shift):
-//! 1. **Pilot**: [`PILOT_PATHS`] plain paths under the pilot seed (the run's seed XOR
-//!    [`PILOT_SEED_XOR`], so the pilot's draws are not the run's); its ⌈n(1 − α)⌉ worst paths
-//!    at the lowest confidence of the run, each as its S·A spot normals, are split into at
-//!    most two clusters (`model::importance::tail_clusters`: a short straddle loses on both
-//!    sides), and each cluster's mean is a shift θ_k with the share (1 − π₀)·(its size / k).
-//! 2. **Run**: the N paths of the plan drawn from the mixture π₀ N(0, I) + Σ π_k N(θ_k, I)
-//!    (π₀ = [`DEFENSIVE_SHARE`]) through the backend's own stages, every loss kept.
-//! 3. **Figures**: each kept path's likelihood ratio w from its sampled normals, VaR, ES and
+//! Per account, alone (its own shift, the book cut to its instruments: `Book::account_alone`):
+//! 1. **Pilots** (the cross-entropy method): [`PILOT_PATHS`] plain paths under the pilot
+//!    seed (the run's seed XOR [`PILOT_SEED_XOR`], so the pilot's draws are not the run's),
+//!    and their tail at the lowest confidence of the run fitted to a mixture; then
+//!    [`PILOT_PATHS`] more drawn from that mixture (seed XOR [`SECOND_PILOT_SEED_XOR`] too),
+//!    whose weighted tail is fitted again: the mixture of the run. A fit groups the tail's
+//!    paths by the assets that jumped, then splits each group in two when it is two blobs
+//!    (`model::importance::tail_groups`: a short straddle loses on both sides); each group
+//!    is a component whose shift, χ² scale and jump rates are its paths' means weighted by
+//!    w·(L − VaR), and whose share is (1 − π₀) times its part of that weight.
+//! 2. **Run**: the N paths of the plan drawn from the mixture (π₀ = [`DEFENSIVE_SHARE`] of
+//!    them from the model itself) through the backend's own stages, every loss kept.
+//! 3. **Figures**: each kept path's likelihood ratio w from its sampled draws, VaR, ES and
 //!    their intervals by `risk::weighted_measure`, component ES as the same weighted tail
 //!    mean of each holding's loss (they sum to ES).
 //!
@@ -26,26 +30,29 @@ use rayon::prelude::*;
 use super::{AccountFigures, Simulation, limits, plan};
 use crate::book::Book;
 use crate::config::RunConfig;
+use crate::engine::cpu::fast::{BlockDraws, Isa, LANES};
 use crate::engine::{AccountTail, Backend, SimulationPlan, TailEntry};
 use crate::error::{Error, Result};
 use crate::model::aggregate::holding_losses;
-use crate::model::importance::{Component, Importance, Sampled, tail_clusters};
+use crate::model::importance::{Component, Importance, Sampled, group_shift, tail_groups};
 use crate::model::scenario::ScenarioModel;
 use crate::risk::{self, Measure};
-use crate::rng::DrawSource;
 use crate::run::ScenarioSource;
 
-/// Plain paths of each account's pilot run.
+/// Paths of each of an account's two pilot runs.
 pub const PILOT_PATHS: u64 = 20_000;
 /// π₀: the share of paths drawn unshifted (bounds every weight by 1/π₀ = 10).
 pub const DEFENSIVE_SHARE: f64 = 0.1;
-/// The smallest χ² scale c_k of a component (a tail cluster's mean χ² per normal below
-/// 1/4 is drawn at 1/4: bounds how far the mixture leaves the model).
-pub const MIN_CHI_SCALE: f64 = 0.5;
-/// The largest factor a component raises a jump rate by.
-pub const MAX_JUMP_TILT: f64 = 20.0;
+/// The smallest χ² scale c_k of a component (a group's mean χ² per normal below 0.09 is
+/// drawn at 0.09: bounds how far the mixture leaves the model).
+pub const MIN_CHI_SCALE: f64 = 0.3;
+/// The largest factor a component raises a jump rate by: a group of jumping paths draws
+/// about one jump a step (λ·dt is 0.016–0.025 a day on the sample book).
+pub const MAX_JUMP_TILT: f64 = 100.0;
 /// The pilot's seed is the run's XOR this ("pilot" in ASCII).
 pub const PILOT_SEED_XOR: u64 = 0x0070_696c_6f74;
+/// The second pilot's seed is the first's XOR this ("two" in ASCII).
+pub const SECOND_PILOT_SEED_XOR: u64 = 0x0074_776f;
 
 /// Simulates every account of `book` under its own importance sampling.
 pub fn simulate_importance(
@@ -73,12 +80,8 @@ pub fn simulate_importance(
         .fold(1.0, f64::min);
     let mut accounts = Vec::with_capacity(book.accounts.len());
     let n_accounts = book.accounts.len() as u64;
-    for (a, account) in book.accounts.iter().enumerate() {
-        let alone = Book {
-            accounts: vec![account.clone()],
-            importance: None,
-            ..book.clone()
-        };
+    for a in 0..book.accounts.len() {
+        let alone = book.account_alone(a);
         let importance = Arc::new(pilot(&alone, config, backend, lowest)?);
         let shifted = Book {
             importance: Some(importance.clone()),
@@ -107,7 +110,10 @@ pub fn simulate_importance(
     })
 }
 
-/// Step 1: the mixture of one account from its plain pilot run.
+/// Step 1: the mixture of one account from its two pilot runs (the cross-entropy method).
+/// The first is plain; the second is drawn from the first's mixture, so it sees the tail's
+/// rarer regions (a jump against the account, a tiny χ²) often enough to fit them, its
+/// paths weighted by their likelihood ratios.
 fn pilot(
     alone: &Book,
     config: &RunConfig,
@@ -115,65 +121,145 @@ fn pilot(
     confidence: f64,
 ) -> Result<Importance> {
     let seed = config.seed ^ PILOT_SEED_XOR;
+    let plain = Importance::plain(&ScenarioModel::new(alone, seed));
     let k = ((PILOT_PATHS as f64 * (1.0 - confidence)).ceil() as usize).max(1);
+    let first = pilot_tail(alone, &plain, seed, k, config, backend, confidence)?;
+    let first = fit_mixture(&plain, &first);
+    let seed = seed ^ SECOND_PILOT_SEED_XOR;
+    let shifted = Book {
+        importance: Some(Arc::new(first.clone())),
+        ..alone.clone()
+    };
+    let tail = pilot_tail(
+        &shifted,
+        &first,
+        seed,
+        PILOT_PATHS as usize,
+        config,
+        backend,
+        confidence,
+    )?;
+    Ok(fit_mixture(&plain, &tail))
+}
+
+/// A pilot's tail: its paths' sampled draws, losses beyond its VaR and likelihood ratios.
+struct PilotTail {
+    sampled: Vec<Sampled>,
+    /// The paths' fit weights w·(L − VaR) (the density ES's estimator would have zero
+    /// variance under is ∝ (L − VaR)⁺ times the model's).
+    fit: Vec<f64>,
+}
+
+/// Runs [`PILOT_PATHS`] paths of `book` drawn from `importance` (keeping the worst `keep`)
+/// and returns the paths beyond their weighted VaR at `confidence`.
+fn pilot_tail(
+    book: &Book,
+    importance: &Importance,
+    seed: u64,
+    keep: usize,
+    config: &RunConfig,
+    backend: &dyn Backend,
+    confidence: f64,
+) -> Result<PilotTail> {
     let plan = SimulationPlan {
         paths: PILOT_PATHS,
         first_path: 0,
         seed,
-        tail_len: k,
+        tail_len: keep,
         chunk_paths: config.chunk_paths,
     };
-    let tail = backend.tails(alone, &plan, &|_| {})?.remove(0);
-    let draws = DrawSource::new(seed);
-    let plain = Importance::plain(&ScenarioModel::new(alone, seed));
-    let sampled: Vec<Sampled> = tail
-        .worst
+    let tail = backend.tails(book, &plan, &|_| {})?.remove(0);
+    let model = ScenarioModel::new(book, seed);
+    let paths: Vec<u32> = tail.worst.iter().map(|e| e.path).collect();
+    let weights = if importance.components.is_empty() {
+        vec![1.0; paths.len()]
+    } else {
+        path_weights(importance, &model, &paths)
+    };
+    // The paths until their weights reach N(1 − α): the pilot's tail, its last loss its VaR.
+    let target = risk::tail_weight(PILOT_PATHS, confidence);
+    let mut cumulative = 0.0;
+    let beyond = weights
         .iter()
-        .map(|e| plain.sampled(&draws, e.path))
-        .collect();
-    let points: Vec<Vec<f64>> = sampled.iter().map(|s| s.z.clone()).collect();
-    let clusters = tail_clusters(&points);
-    let total: usize = clusters.iter().map(|(_, m)| m.len()).sum();
-    let components = clusters
-        .into_iter()
-        .map(|(shift, members)| Component {
-            share: (1.0 - DEFENSIVE_SHARE) * members.len() as f64 / total.max(1) as f64,
-            shift,
-            scale: chi_scale(&plain, &members, &sampled),
-            jump_rates: jump_rates(&plain, &members, &sampled),
+        .position(|&w| {
+            cumulative += w;
+            cumulative >= target
         })
-        .collect();
-    Ok(Importance {
-        defensive: DEFENSIVE_SHARE,
-        components,
-        ..plain
+        .map_or(weights.len(), |j| j + 1);
+    let var = tail.worst[beyond - 1].loss;
+    Ok(PilotTail {
+        sampled: paths[..beyond]
+            .iter()
+            .map(|&path| importance.sampled(&model.draws, path))
+            .collect(),
+        fit: tail.worst[..beyond]
+            .iter()
+            .zip(&weights)
+            .map(|(e, &w)| w * (e.loss - var))
+            .collect(),
     })
 }
 
-/// c_k of a cluster: √(its mean χ² per normal), within [[`MIN_CHI_SCALE`], 1] (1 without
-/// Student-t shocks): the tail's paths had small χ² draws, so the component draws them so.
-fn chi_scale(plain: &Importance, members: &[usize], sampled: &[Sampled]) -> f64 {
+/// The mixture fitted to a pilot's tail: its paths grouped (`model::importance::tail_groups`),
+/// each group a component with its share of the fit weights. With no fit weight at all (every
+/// tail loss equal) each path weighs the same.
+fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
+    let sampled = &tail.sampled;
+    let total: f64 = tail.fit.iter().sum();
+    let fit = if total > 0.0 && total.is_finite() {
+        tail.fit.clone()
+    } else {
+        vec![1.0; sampled.len()]
+    };
+    let total: f64 = fit.iter().sum();
+    let components = tail_groups(sampled, plain.width, plain.assets)
+        .iter()
+        .filter_map(|members| {
+            let mass: f64 = members.iter().map(|&i| fit[i]).sum();
+            (mass > 0.0).then(|| Component {
+                share: (1.0 - DEFENSIVE_SHARE) * mass / total,
+                shift: group_shift(sampled, &fit, members, plain.width, plain.assets),
+                scale: chi_scale(plain, members, sampled, &fit),
+                jump_rates: jump_rates(plain, members, sampled, &fit),
+            })
+        })
+        .collect();
+    Importance {
+        defensive: DEFENSIVE_SHARE,
+        components,
+        ..plain.clone()
+    }
+}
+
+/// c_k of a group: √(its `fit`-weighted mean χ² per normal), within [[`MIN_CHI_SCALE`], 1]
+/// (1 without Student-t shocks): the tail's paths had small χ² draws, so the component
+/// draws them so.
+fn chi_scale(plain: &Importance, members: &[usize], sampled: &[Sampled], fit: &[f64]) -> f64 {
     let per_path = f64::from(plain.steps * plain.dof);
     if per_path == 0.0 || members.is_empty() {
         return 1.0;
     }
-    let sum: f64 = members.iter().map(|&i| sampled[i].chi_square).sum();
-    (sum / (per_path * members.len() as f64))
-        .sqrt()
-        .clamp(MIN_CHI_SCALE, 1.0)
+    let sum: f64 = members
+        .iter()
+        .map(|&i| fit[i] * sampled[i].chi_square)
+        .sum();
+    let mass: f64 = members.iter().map(|&i| fit[i]).sum();
+    (sum / (per_path * mass)).sqrt().clamp(MIN_CHI_SCALE, 1.0)
 }
 
-/// λ_k·dt of a cluster per step and asset: its mean jump count, at least the model's λ·dt
+/// λ_k·dt of a group per step and asset: its `fit`-weighted mean jump count, at least the
+/// model's λ·dt
 /// and at most [`MAX_JUMP_TILT`] times it or 5 (empty when nothing jumps).
-fn jump_rates(plain: &Importance, members: &[usize], sampled: &[Sampled]) -> Vec<f64> {
+fn jump_rates(plain: &Importance, members: &[usize], sampled: &[Sampled], fit: &[f64]) -> Vec<f64> {
     if plain.base_rates.iter().all(|&r| r == 0.0) || members.is_empty() {
         return Vec::new();
     }
     let cells = plain.steps as usize * plain.assets;
     let mut mean = vec![0.0; cells];
+    let mass: f64 = members.iter().map(|&i| fit[i]).sum();
     for &i in members {
         for (m, &n) in mean.iter_mut().zip(&sampled[i].jump_counts) {
-            *m += f64::from(n) / members.len() as f64;
+            *m += fit[i] * f64::from(n) / mass;
         }
     }
     mean.iter()
@@ -196,12 +282,9 @@ fn account_figures(
     files_config: &str,
     backend: &dyn Backend,
 ) -> Result<AccountFigures> {
-    let draws = DrawSource::new(config.seed);
-    let weights: Vec<f64> = tail
-        .worst
-        .par_iter()
-        .map(|e| importance.weight(&importance.sampled(&draws, e.path)))
-        .collect();
+    let model = ScenarioModel::new(shifted, config.seed);
+    let paths: Vec<u32> = tail.worst.iter().map(|e| e.path).collect();
+    let weights = path_weights(importance, &model, &paths);
     let weighted: Vec<(f64, f64)> = tail.worst.iter().map(|e| e.loss).zip(weights).collect();
     let paths = config.paths;
     let measure = |c: f64| -> Result<Measure> {
@@ -237,6 +320,41 @@ fn account_figures(
         components,
         tail: AccountTail { worst },
     })
+}
+
+/// w of each of `paths` (in their order) under `model`, a shifted book's: per block of
+/// [`LANES`] paths, each step's draws from one SIMD pass (the scenario stage's own
+/// [`BlockDraws`]), then each lane's sampled draws and weight. The draws are the stage's, not
+/// [`DrawSource`]'s scalar ones (normals within 1.2e-15 of the Box–Muller radius of them), so
+/// the weight is that of the draws that moved the path on the CPU.
+fn path_weights(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -> Vec<f64> {
+    let isa = Isa::detect();
+    let key = model.draws.key();
+    let terms = importance.ratio_terms();
+    let scratch = || (BlockDraws::new(model), vec![Sampled::default(); LANES]);
+    paths
+        .par_chunks(LANES)
+        .map_init(scratch, |(draws, sampled), block| {
+            let mut lanes = [0u32; LANES];
+            lanes[..block.len()].copy_from_slice(block);
+            let components: Vec<Option<&Component>> = block
+                .iter()
+                .map(|&path| importance.component_of(&model.draws, path))
+                .collect();
+            sampled.iter_mut().for_each(Sampled::clear);
+            for step in 0..model.steps {
+                draws.fill(isa, key, &lanes, step);
+                for (lane, &component) in components.iter().enumerate() {
+                    importance.sample_step(component, step, &draws.lane(lane), &mut sampled[lane]);
+                }
+            }
+            sampled[..block.len()]
+                .iter()
+                .map(|s| importance.weight_with(&terms, s))
+                .collect::<Vec<f64>>()
+        })
+        .flatten_iter()
+        .collect()
 }
 
 /// Component ES: the weighted tail mean of each holding's loss, the last tail path taking
