@@ -43,6 +43,9 @@ use crate::run::ScenarioSource;
 pub const PILOT_PATHS: u64 = 20_000;
 /// π₀: the share of paths drawn unshifted (bounds every weight by 1/π₀ = 10).
 pub const DEFENSIVE_SHARE: f64 = 0.1;
+/// The least part of a pilot tail's weight w·(L − VaR) a group needs to be a component of
+/// its own; smaller groups are drawn together as one.
+pub const MIN_COMPONENT_SHARE: f64 = 0.01;
 /// The smallest χ² scale c_k of a component (a group's mean χ² per normal below 0.09 is
 /// drawn at 0.09: bounds how far the mixture leaves the model).
 pub const MIN_CHI_SCALE: f64 = 0.3;
@@ -200,8 +203,9 @@ fn pilot_tail(
     })
 }
 
-/// The mixture fitted to a pilot's tail: its paths grouped (`model::importance::tail_groups`),
-/// each group a component with its share of the fit weights. With no fit weight at all (every
+/// The mixture fitted to a pilot's tail: its paths grouped (`model::importance::tail_groups`,
+/// the groups of less than [`MIN_COMPONENT_SHARE`] of the fit weight pooled), each group a
+/// component with its share of the fit weights. With no fit weight at all (every
 /// tail loss equal) each path weighs the same.
 fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
     let sampled = &tail.sampled;
@@ -212,7 +216,21 @@ fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
         vec![1.0; sampled.len()]
     };
     let total: f64 = fit.iter().sum();
-    let components = tail_groups(sampled, plain.width, plain.assets)
+    // Groups of less than MIN_COMPONENT_SHARE of the tail's weight are drawn together: each
+    // component costs every path an exponential in its weight.
+    let mass = |members: &[usize]| members.iter().map(|&i| fit[i]).sum::<f64>();
+    let (mut groups, mut rest) = (Vec::new(), Vec::new());
+    for members in tail_groups(sampled, plain.width, plain.assets) {
+        if mass(&members) < MIN_COMPONENT_SHARE * total {
+            rest.extend(members);
+        } else {
+            groups.push(members);
+        }
+    }
+    if !rest.is_empty() {
+        groups.push(rest);
+    }
+    let components = groups
         .iter()
         .filter_map(|members| {
             let mass: f64 = members.iter().map(|&i| fit[i]).sum();
