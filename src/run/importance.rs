@@ -46,9 +46,9 @@ pub const DEFENSIVE_SHARE: f64 = 0.1;
 /// The least part of a pilot tail's weight w·(L − VaR) a group needs to be a component of
 /// its own; smaller groups are drawn together as one.
 pub const MIN_COMPONENT_SHARE: f64 = 0.01;
-/// The smallest χ² scale c_k of a component (a group's mean χ² per normal below 0.04 is
-/// drawn at 0.04: bounds how far the mixture leaves the model).
-pub const MIN_CHI_SCALE: f64 = 0.2;
+/// The smallest χ² scale c_k of a component (a group's mean χ² per normal below 0.09 is
+/// drawn at 0.09: bounds how far the mixture leaves the model).
+pub const MIN_CHI_SCALE: f64 = 0.3;
 /// The largest factor a component raises a jump rate by: a group of jumping paths draws
 /// about one jump a step (λ·dt is 0.016–0.025 a day on the sample book).
 pub const MAX_JUMP_TILT: f64 = 100.0;
