@@ -193,4 +193,22 @@ mod tests {
         assert!(m.var_ci[0] <= m.var && m.var <= m.var_ci[1]);
         assert!(m.es_ci[0] < m.es && m.es < m.es_ci[1]);
     }
+
+    #[test]
+    fn a_weighted_prefix_that_holds_the_interval_gives_every_paths_figures() {
+        // 10 000 paths, losses falling, weights cycling in (0.1, 1.3): the figures of every
+        // prefix either fail (too short to hold the VaR interval) or are the full list's.
+        let weighted: Vec<(f64, f64)> = (0..10_000)
+            .map(|i| (1e4 - f64::from(i), 0.1 + 0.3 * f64::from(i % 5)))
+            .collect();
+        let full = weighted_measure(&weighted, 10_000, 0.99).expect("every path weighed");
+        let mut succeeded = 0;
+        for len in (50..10_000).step_by(50) {
+            if let Ok(m) = weighted_measure(&weighted[..len], 10_000, 0.99) {
+                assert_eq!(m, full, "prefix of {len}");
+                succeeded += 1;
+            }
+        }
+        assert!(succeeded > 100, "{succeeded}");
+    }
 }

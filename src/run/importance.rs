@@ -301,26 +301,41 @@ fn account_figures(
     backend: &dyn Backend,
 ) -> Result<AccountFigures> {
     let model = ScenarioModel::new(shifted, config.seed);
-    let paths: Vec<u32> = tail.worst.iter().map(|e| e.path).collect();
-    let weights = path_weights(importance, &model, &paths);
-    let weighted: Vec<(f64, f64)> = tail.worst.iter().map(|e| e.loss).zip(weights).collect();
     let paths = config.paths;
-    let measure = |c: f64| -> Result<Measure> {
-        risk::weighted_measure(&weighted, paths, c).map_err(|why| {
-            Error::input(
-                files_config,
-                "paths",
-                paths,
-                format!("{why}; run more paths"),
-            )
-        })
-    };
-    let measures = config
+    let levels: Vec<f64> = config
         .confidence
         .iter()
-        .map(|&c| measure(c))
-        .collect::<Result<Vec<_>>>()?;
-    let margin_es = measure(config.margin.confidence)?;
+        .copied()
+        .chain([config.margin.confidence])
+        .collect();
+    // The worst paths weighed in growing prefixes, until every level's figures (its VaR
+    // interval the furthest) lie within: about half the paths are weighed under IS, not all.
+    // The figures of a prefix that holds them are those of every path (the sums run in the
+    // same order), and a path's weight does not depend on its prefix.
+    let chunk = (tail.worst.len() / 8).max(64 * LANES);
+    let mut weighted: Vec<(f64, f64)> = Vec::with_capacity(tail.worst.len());
+    let mut measures = loop {
+        let (from, to) = (
+            weighted.len(),
+            (weighted.len() + chunk).min(tail.worst.len()),
+        );
+        let next: Vec<u32> = tail.worst[from..to].iter().map(|e| e.path).collect();
+        let weights = path_weights(importance, &model, &next);
+        weighted.extend(tail.worst[from..to].iter().map(|e| e.loss).zip(weights));
+        let tried = levels
+            .iter()
+            .map(|&c| risk::weighted_measure(&weighted, paths, c))
+            .collect::<std::result::Result<Vec<Measure>, String>>();
+        match tried {
+            Ok(measures) => break measures,
+            Err(why) if to == tail.worst.len() => {
+                let why = format!("{why}; run more paths");
+                return Err(Error::input(files_config, "paths", paths, why));
+            }
+            Err(_) => {}
+        }
+    };
+    let margin_es = measures.pop().expect("the margin level was measured");
     let k = margin_es.k;
     let components = components(
         shifted,
