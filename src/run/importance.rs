@@ -15,8 +15,9 @@
 //!    w·(L − VaR), and whose share is (1 − π₀) times its part of that weight.
 //! 2. **Run**: the N paths of the plan drawn from the mixture (π₀ = [`DEFENSIVE_SHARE`] of
 //!    them from the model itself) through the backend's own stages, every loss kept.
-//! 3. **Figures**: each kept path's likelihood ratio w from its sampled draws, VaR, ES and
-//!    their intervals by `risk::weighted_measure`, component ES as the same weighted tail
+//! 3. **Figures**: the likelihood ratios w of the worst paths, from their sampled draws, as
+//!    far down the tail as the figures read (about half the paths), VaR, ES and their
+//!    intervals by `risk::weighted_measure`, component ES as the same weighted tail
 //!    mean of each holding's loss (they sum to ES).
 //!
 //! The figures are unbiased for any shift (the weights correct exactly); the shift only
