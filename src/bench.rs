@@ -335,7 +335,7 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-/// The process's peak resident set since start or the last [`reset_peak_rss`], bytes.
+/// The process's peak resident set since start or the last `reset_peak_rss`, bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     proc_status_kib("VmHWM:").map(|kib| kib * 1024)
 }

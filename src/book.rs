@@ -63,7 +63,7 @@ pub struct Dynamics {
 }
 
 impl Dynamics {
-    /// Jump compensator k = e^{μ_J + s_J²/2} − 1, so that E[S] is not moved by jumps.
+    /// Jump compensator k = e^{μ_J + s_J²/2} − 1, so that E\[S\] is not moved by jumps.
     pub fn jump_compensator(&self) -> f64 {
         (self.jump_mean + 0.5 * self.jump_std * self.jump_std).exp_m1()
     }

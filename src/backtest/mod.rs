@@ -12,7 +12,7 @@
 //!    ([`crate::run::evaluate`]): horizon one day in one step, confidence α, Monte Carlo on
 //!    the same draws every day (key = seed) or the historical days 1..t−1 (hs, fhs);
 //! 3. L_t = V_{t−1} − V_t, revalued on the f64 CPU reference whatever the backend;
-//! 4. exception I_t = [L_t > VaR_t]; the statistics of [`stats`] over the days.
+//! 4. exception I_t = 1{L_t > VaR_t}; the statistics of [`stats`] over the days.
 
 mod daily;
 pub mod replay;

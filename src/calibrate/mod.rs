@@ -112,7 +112,7 @@ fn assets_from_symbols<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<AssetCalib
 pub struct Ewma {
     /// m, the seed returns used.
     pub seed_returns: usize,
-    /// `variances[t][a]` = Σ_t[a,a] (daily), t = 0..=n.
+    /// `variances[t][a]` = Σ_t\[a,a\] (daily), t = 0..=n.
     pub variances: Vec<Vec<f64>>,
     /// Σ_n, row-major A×A.
     pub last: Vec<f64>,

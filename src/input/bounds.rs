@@ -2,7 +2,7 @@
 //! JSON files (through serde), the CSV reader and the command-line flags alike.
 //!
 //! - [`Num<B>`]: a finite number satisfying the bound `B` ([`Positive`], [`OpenUnit`], …);
-//! - [`Int<MIN, MAX>`]: an integer in `MIN..=MAX` ([`Paths`], [`Steps`], [`Seed`], …);
+//! - [`Int<MIN, MAX>`]: an integer in `MIN..=MAX` ([`Paths`], [`Seed`], [`Dof`], …);
 //! - [`Entries<T>`]: an object read as its `(key, value)` pairs in file order.
 //!
 //! Their messages are what users read: "must be a positive number", "must be an integer

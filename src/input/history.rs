@@ -27,7 +27,7 @@ pub struct History {
     /// r_t = ln(P_t / P_{t−1}) per asset, t = 1..n in date order (`returns[t − 1]`).
     pub returns: Vec<Vec<f64>>,
     /// The closes of the rows the returns are taken between: `closes[t][a]` = P_t of asset
-    /// `symbols[a]`, t = 0..n (so r_t = ln(closes[t] / closes[t − 1])); the backtest's
+    /// `symbols[a]`, t = 0..n (so r_t = ln(closes\[t\] / closes\[t − 1\])); the backtest's
     /// replay reads them.
     pub closes: Vec<Vec<f64>>,
     /// Returns taken across more than one calendar day (used unscaled).

@@ -81,7 +81,7 @@ pub(crate) fn read(path: &Path) -> Result<String> {
     text_of(bytes, &path.display().to_string())
 }
 
-/// The text of the bytes of input file `file`, as [`read`] takes it: an input error naming
+/// The text of the bytes of input file `file`, as `read` takes it: an input error naming
 /// the line, column and bytes when it is not UTF-8. The byte-level entry point of every
 /// text parser (the fuzz targets in `fuzz/` start here).
 pub fn text_of(bytes: Vec<u8>, file: &str) -> Result<String> {

@@ -20,7 +20,7 @@
 //! ```
 //!
 //! (z every shifted normal, x the χ² normals as drawn, N the jump counts), so
-//! E_g[w·f] = E[f] for any figure: the estimators of `crate::risk::weighted_measure` are
+//! E_g\[w·f\] = E\[f\] for any figure: the estimators of `crate::risk::weighted_measure` are
 //! unbiased, and the defensive share bounds every weight by 1/π₀.
 //!
 //! A path's component is chosen by the uniform `(path, step 0, index MIX_INDEX)` of the

@@ -140,7 +140,7 @@ impl ScenarioModel {
 
     /// Advances the states `out` (one per asset) of one path over `step`, with that step's
     /// draws from `draws` and the path's importance-sampling `component`: steps 3–6 of the
-    /// module docs on the shocks of [`Self::shocks`].
+    /// module docs on the shocks of `Self::shocks`.
     #[inline]
     pub fn advance(
         &self,

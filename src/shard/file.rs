@@ -66,7 +66,7 @@ pub struct ShardFile {
 #[serde(deny_unknown_fields)]
 pub struct ShardHeader {
     pub tailrisk_version: String,
-    /// SHA-256 (hex) of the canonical inputs after flags ([`super::digest`]).
+    /// SHA-256 (hex) of the canonical inputs after flags (`super::digest`).
     pub inputs_sha256: String,
     pub seed: u64,
     /// P, the paths of the whole run.
@@ -266,7 +266,7 @@ pub struct Damaged(pub String);
 
 /// Decodes a shard: checksum first (a damaged byte anywhere is found there), then magic,
 /// version and structure. The header's consistency with the bulk is checked by the caller
-/// ([`super::merge`]), which knows the whole run.
+/// ([`super::merge()`]), which knows the whole run.
 pub fn decode(bytes: &[u8]) -> Result<ShardFile, Damaged> {
     let damaged = |why: &str| Damaged(why.to_string());
     if bytes.len() < MAGIC.len() + 4 + 32 || &bytes[..MAGIC.len()] != MAGIC {

@@ -1,5 +1,5 @@
 //! Sections the run and stress pages share: margin components, the stress grid heat maps and
-//! the named scenarios. Every figure from the JSON carries its pointer ([`numbers::amount`]).
+//! the named scenarios. Every figure from the JSON carries its pointer ([`super::numbers::amount`]).
 
 use std::fmt::Write as _;
 

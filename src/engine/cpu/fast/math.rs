@@ -99,7 +99,7 @@ const ERFCX_OVER_T: [f32; 11] = [
 
 /// Φ(z₁) and Φ(z₂) of one option (z₁ = εd₁, z₂ = εd₂) with one exp: z₁² − z₂² = 2x,
 /// e^{x} = `moneyness` = F/K, so e^{−z₂²/2} = e^{−z₁²/2}·F/K, and for either,
-/// Φ(−|z|) = ½·t·e^{−z²/2}·Q(t) with t = 1/(1 + |z|/(2√2)) ([`ERFCX_OVER_T`]),
+/// Φ(−|z|) = ½·t·e^{−z²/2}·Q(t) with t = 1/(1 + |z|/(2√2)) (`ERFCX_OVER_T`),
 /// Φ(|z|) = 1 − Φ(−|z|). Errors: the fit's 1.4e-7 relative, the exp's 8e-8, and the f32
 /// rounding of z₁·z₁ in its argument (as in [`norm_cdf`]); e^{−z₁²/2} is clamped at e^{−87}
 /// (a Φ below ~1e-38·F/K is not resolved). Measured against the f64 reference over

@@ -101,7 +101,7 @@ const ERFC_CHEBYSHEV: [f64; 28] = [
 
 /// Standard normal CDF Φ(z) = ½·erfc(−z/√2) to f64 accuracy. With u = |z|/√2 and
 /// t = 2/(2 + u), erfc(u) = t·exp(−u² + h(2t − 1)), h the Chebyshev series of
-/// [`ERFC_CHEBYSHEV`] summed by Clenshaw's recurrence. u² = z²/2 is carried exactly: with
+/// `ERFC_CHEBYSHEV` summed by Clenshaw's recurrence. u² = z²/2 is carried exactly: with
 /// z_hi the top 26 bits of z (z_hi² is exact) and z_lo = z − z_hi,
 /// z² = z_hi² + z_lo(z + z_hi), and e^{−u²+h} = e^{−z_hi²/2}·e^{h − z_lo(z + z_hi)/2}, so a
 /// large z² adds no rounding to the exponent. Φ(−|z|) = ½erfc(u) keeps relative accuracy in

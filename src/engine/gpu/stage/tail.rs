@@ -119,7 +119,7 @@ impl TailStage {
     }
 
     /// Whether [`Self::run_overlapped`] applies: every account in one batch, and the batch's
-    /// entry slots within [`MAX_OVERLAP_ENTRY_BYTES`].
+    /// entry slots within `MAX_OVERLAP_ENTRY_BYTES`.
     pub fn can_overlap(&self) -> bool {
         self.accounts <= self.batch
             && 8 * u64::from(self.tail_len.max(1)) * u64::from(self.batch)
