@@ -10,8 +10,9 @@
 //! ```
 //!
 //! each component k shifting every step's normals by θ_k (the weighted mean of the pilots'
-//! tail draws of one group, `crate::run::importance`), scaling the χ² normals by c_k ≤ 1 (larger Student-t shocks) and raising
-//! the jump rates to λ_k ≥ λ, and each path carries the likelihood ratio
+//! tail draws of one group, `crate::run::importance`), scaling the χ² normals by c_k ≤ 1
+//! (larger Student-t shocks) and raising the jump rates to λ_k ≥ λ, and each path carries
+//! the likelihood ratio
 //!
 //! ```text
 //! w = 1 / (π₀ + Σ_k π_k r_k),   r_k = e^{θ_k·z − |θ_k|²/2}
@@ -350,8 +351,9 @@ pub fn group_shift(
 pub const MIN_CLUSTER: usize = 4;
 
 /// Two-cluster k-means (Lloyd's iterations from the point farthest from the mean and the
-/// point farthest from that) of the pilot's tail draws, each point a path's S·A spot
-/// normals: each cluster's mean and its members (indices into `points`). One cluster when the
+/// point farthest from that) of a group of the pilot's tail paths, each point the normals
+/// that moved a path ([`tail_groups`]): each cluster's mean and its members (indices into
+/// `points`). One cluster when the
 /// points are one blob (the two means closer than one unit of the standard normal) or a side
 /// would have fewer than [`MIN_CLUSTER`].
 pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {

@@ -267,8 +267,7 @@ fn chi_scale(plain: &Importance, members: &[usize], sampled: &[Sampled], fit: &[
 }
 
 /// λ_k·dt of a group per step and asset: its `fit`-weighted mean jump count, at least the
-/// model's λ·dt
-/// and at most [`MAX_JUMP_TILT`] times it or 5 (empty when nothing jumps).
+/// model's λ·dt and at most [`MAX_JUMP_TILT`] times it or 5 (empty when nothing jumps).
 fn jump_rates(plain: &Importance, members: &[usize], sampled: &[Sampled], fit: &[f64]) -> Vec<f64> {
     if plain.base_rates.iter().all(|&r| r == 0.0) || members.is_empty() {
         return Vec::new();
@@ -358,9 +357,10 @@ fn account_figures(
 
 /// w of each of `paths` (in their order) under `model`, a shifted book's: per block of
 /// [`LANES`] paths, each step's draws from one SIMD pass (the scenario stage's own
-/// [`BlockDraws`]), then each lane's sampled draws and weight. The draws are the stage's, not
-/// [`DrawSource`]'s scalar ones (normals within 1.2e-15 of the Box–Muller radius of them), so
-/// the weight is that of the draws that moved the path on the CPU.
+/// [`BlockDraws`], on the machine's best ISA), then each lane's sampled draws and weight.
+/// Those normals are within 1.2e-15 of the Box–Muller radius of the scalar ones of
+/// `rng::DrawSource`, so the weight is the model's to about 1e-15, whichever backend moved
+/// the path; on one machine it is the same bits on every backend, thread count and chunk.
 fn path_weights(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -> Vec<f64> {
     let isa = Isa::detect();
     let key = model.draws.key();
