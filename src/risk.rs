@@ -97,6 +97,16 @@ pub fn tail_weight(paths: u64, confidence: f64) -> f64 {
     }
 }
 
+/// The index of the first of `weights` (worst path first) at which their running sum reaches
+/// `t`: the rank of the weighted quantile at total weight t; `None` when they never do.
+pub fn weight_rank(weights: impl IntoIterator<Item = f64>, t: f64) -> Option<usize> {
+    let mut cumulative = 0.0;
+    weights.into_iter().position(|w| {
+        cumulative += w;
+        cumulative >= t
+    })
+}
+
 /// VaR and ES at `confidence` from importance-sampled paths (methodology §16.2): `tail` is
 /// (loss, likelihood ratio w) worst loss first, covering at least the paths whose weights
 /// add up to N(1 − α) and the interval's ranks; N = `paths`. With t = N(1 − α) and W_j the
@@ -118,13 +128,7 @@ pub fn weighted_measure(
     let n = paths as f64;
     let p = 1.0 - confidence;
     let target = tail_weight(paths, confidence);
-    let rank_at = |t: f64| -> Option<usize> {
-        let mut cum = 0.0;
-        tail.iter().position(|&(_, w)| {
-            cum += w;
-            cum >= t
-        })
-    };
+    let rank_at = |t: f64| weight_rank(tail.iter().map(|&(_, w)| w), t);
     let short = || {
         format!(
             "importance sampling: the {} kept paths weigh less than N(1 − α) = {target:.1} at              α = {confidence}",

@@ -289,7 +289,7 @@ pub fn tail_groups(sampled: &[Sampled], width: usize, assets: usize) -> Vec<Vec<
                 .collect();
             tail_clusters(&points)
                 .into_iter()
-                .map(|(_, cluster)| cluster.into_iter().map(|k| members[k]).collect::<Vec<_>>())
+                .map(|cluster| cluster.into_iter().map(|k| members[k]).collect::<Vec<_>>())
                 .collect::<Vec<_>>()
         })
         .collect()
@@ -352,11 +352,10 @@ pub const MIN_CLUSTER: usize = 4;
 
 /// Two-cluster k-means (Lloyd's iterations from the point farthest from the mean and the
 /// point farthest from that) of a group of the pilot's tail paths, each point the normals
-/// that moved a path ([`tail_groups`]): each cluster's mean and its members (indices into
-/// `points`). One cluster when the
+/// that moved a path ([`tail_groups`]): each cluster's members (indices into `points`). One cluster when the
 /// points are one blob (the two means closer than one unit of the standard normal) or a side
 /// would have fewer than [`MIN_CLUSTER`].
-pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
+pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<Vec<usize>> {
     let mean = |members: &[usize]| -> Vec<f64> {
         let d = points.first().map_or(0, Vec::len);
         let mut m = vec![0.0; d];
@@ -367,7 +366,7 @@ pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
         m
     };
     let everyone: Vec<usize> = (0..points.len()).collect();
-    let one = || vec![(mean(&everyone), everyone.clone())];
+    let one = || vec![everyone.clone()];
     if points.len() < 2 * MIN_CLUSTER {
         return one();
     }
@@ -401,7 +400,7 @@ pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<(Vec<f64>, Vec<usize>)> {
     if dist2(&centres[0], &centres[1]) < 1.0 {
         return one();
     }
-    centres.into_iter().zip(groups).collect()
+    groups.into()
 }
 
 #[cfg(test)]

@@ -182,14 +182,8 @@ fn pilot_tail(
     };
     // The paths until their weights reach N(1 − α): the pilot's tail, its last loss its VaR.
     let target = risk::tail_weight(PILOT_PATHS, confidence);
-    let mut cumulative = 0.0;
-    let beyond = weights
-        .iter()
-        .position(|&w| {
-            cumulative += w;
-            cumulative >= target
-        })
-        .map_or(weights.len(), |j| j + 1);
+    let beyond =
+        risk::weight_rank(weights.iter().copied(), target).map_or(weights.len(), |j| j + 1);
     let var = tail.worst[beyond - 1].loss;
     Ok(PilotTail {
         sampled: paths[..beyond]
@@ -234,7 +228,7 @@ fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
     let components = groups
         .iter()
         .filter_map(|members| {
-            let mass: f64 = members.iter().map(|&i| fit[i]).sum();
+            let mass = mass(members);
             (mass > 0.0).then(|| Component {
                 share: (1.0 - DEFENSIVE_SHARE) * mass / total,
                 shift: group_shift(sampled, &fit, members, plain.width, plain.assets),
@@ -371,14 +365,14 @@ fn path_weights(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -
         .map_init(scratch, |(draws, sampled), block| {
             let mut lanes = [0u32; LANES];
             lanes[..block.len()].copy_from_slice(block);
-            let components: Vec<Option<&Component>> = block
-                .iter()
-                .map(|&path| importance.component_of(&model.draws, path))
-                .collect();
+            let mut components = [None; LANES];
+            for (c, &path) in components.iter_mut().zip(block) {
+                *c = importance.component_of(&model.draws, path);
+            }
             sampled.iter_mut().for_each(Sampled::clear);
             for step in 0..model.steps {
                 draws.fill(isa, key, &lanes, step);
-                for (lane, &component) in components.iter().enumerate() {
+                for (lane, &component) in components[..block.len()].iter().enumerate() {
                     importance.sample_step(component, step, &draws.lane(lane), &mut sampled[lane]);
                 }
             }
