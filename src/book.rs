@@ -255,6 +255,21 @@ impl Book {
         }
     }
 
+    /// Per asset, whether the book prices it: an instrument of the book is on it, or an
+    /// account is margined in it.
+    pub fn priced_assets(&self) -> Vec<bool> {
+        let mut priced = vec![false; self.assets.len()];
+        for row in &self.instruments {
+            priced[row.asset] = true;
+        }
+        for account in &self.accounts {
+            if let Currency::Coin(a) = account.currency {
+                priced[a] = true;
+            }
+        }
+        priced
+    }
+
     /// The book of account `account` alone: only the instruments its holdings name (in the
     /// book's order, renumbered), every asset kept, so a path's states are those of the
     /// whole book and each instrument's P&L on it the same.

@@ -28,7 +28,9 @@
 //! uniform stream (the jump uniforms use indices below the asset count), so the choice is a
 //! function of (seed, path) like every other draw: reproducible on any thread or chunk.
 
-use crate::model::scenario::{PathDraws, StepDraws, poisson_inverse};
+use rayon::prelude::*;
+
+use crate::model::scenario::{PathDraws, StepDraws, poisson_inverse_from};
 use crate::rng::DrawSource;
 
 /// The uniform of the uniform stream that picks a path's mixture component.
@@ -45,6 +47,21 @@ pub struct Component {
     pub scale: f64,
     /// λ_k·dt per step and asset (`[step * assets + asset]`); empty when nothing jumps.
     pub jump_rates: Vec<f64>,
+    /// e^{−λ_k·dt} per cell of `jump_rates`: P(N = 0), computed once, not per path.
+    no_jump: Vec<f64>,
+}
+
+impl Component {
+    pub fn new(share: f64, shift: Vec<f64>, scale: f64, jump_rates: Vec<f64>) -> Self {
+        let no_jump = jump_rates.iter().map(|&rate| (-rate).exp()).collect();
+        Self {
+            share,
+            shift,
+            scale,
+            jump_rates,
+            no_jump,
+        }
+    }
 }
 
 /// A path's sampled draws, as far as its weight depends on them.
@@ -84,6 +101,17 @@ pub struct Importance {
     pub dof: u32,
     /// The model's λ·dt per asset.
     pub base_rates: Vec<f64>,
+    /// The model's e^{−λ·dt} per asset.
+    pub base_no_jump: Vec<f64>,
+    /// Per asset, whether the book prices it (an instrument on it, or an account margined
+    /// in it). The CPU's scenario stage leaves an asset the book does not price unmoved and
+    /// draws no jump count for it: nothing reads its state, and no component tilts its
+    /// jumps (`Self::pricing_only`).
+    pub priced: Vec<bool>,
+    /// Per normal of a step (W), whether it can move a priced asset: a spot normal z_j that
+    /// some priced asset's row of the correlation root reads, the vol-shock and jump-size
+    /// normals of priced assets. The fit shifts no other normal.
+    pub moving: Vec<bool>,
 }
 
 impl Importance {
@@ -98,12 +126,37 @@ impl Importance {
             width: model.normals_used(),
             dof: model.dof,
             base_rates: model.assets.iter().map(|a| a.jump_mean_count).collect(),
+            base_no_jump: model.assets.iter().map(|a| a.no_jump_probability).collect(),
+            priced: vec![true; assets],
+            moving: vec![true; model.normals_used()],
+        }
+    }
+
+    /// The density of a book that prices only the assets `priced` (an account alone): those
+    /// are the only assets it moves, and `moving` marks the normals that move them, through
+    /// the row-major A×A correlation `root` (ε_i = Σ_j L_ij z_j).
+    pub fn pricing_only(self, priced: Vec<bool>, root: &[f64]) -> Self {
+        let a = self.assets;
+        let moving = (0..self.width)
+            .map(|j| match j {
+                j if j < a => (0..a).any(|i| priced[i] && root[i * a + j] != 0.0),
+                j => priced[j % a],
+            })
+            .collect();
+        Self {
+            priced,
+            moving,
+            ..self
         }
     }
 
     /// The component of `path`, or `None` for a path of the defensive component.
     pub fn component_of(&self, draws: &DrawSource, path: u32) -> Option<&Component> {
-        let u = draws.uniform(path, 0, MIX_INDEX);
+        self.component_at(draws.uniform(path, 0, MIX_INDEX))
+    }
+
+    /// The component a path whose mixture uniform is `u` is drawn from.
+    pub fn component_at(&self, u: f64) -> Option<&Component> {
         let mut edge = self.defensive;
         if u < edge {
             return None;
@@ -118,11 +171,16 @@ impl Importance {
         self.components.last()
     }
 
-    /// The jump rate λ·dt of asset `a` at `step` for a path of component `c`.
-    pub fn jump_rate(&self, c: Option<&Component>, step: u32, a: usize) -> f64 {
+    /// The jump count of asset `a` at `step` for a path of component `c`, from the step's
+    /// jump uniform `u`: Poisson(λ_k·dt) by inverse CDF (λ·dt without a tilt).
+    #[inline]
+    pub fn jump_count(&self, c: Option<&Component>, step: u32, a: usize, u: f64) -> u32 {
         match c {
-            Some(c) if !c.jump_rates.is_empty() => c.jump_rates[step as usize * self.assets + a],
-            _ => self.base_rates[a],
+            Some(c) if !c.jump_rates.is_empty() => {
+                let cell = step as usize * self.assets + a;
+                poisson_inverse_from(c.jump_rates[cell], c.no_jump[cell], u)
+            }
+            _ => poisson_inverse_from(self.base_rates[a], self.base_no_jump[a], u),
         }
     }
 
@@ -133,21 +191,59 @@ impl Importance {
 
     /// [`Self::weight`] with the path-independent parts of the ratios computed once.
     pub fn weight_with(&self, terms: &RatioTerms, s: &Sampled) -> f64 {
-        let mixture: f64 = self
-            .components
-            .iter()
-            .zip(&terms.0)
-            .map(|(c, t)| {
-                let dot: f64 = c.shift.iter().zip(&s.z).map(|(t, x)| t * x).sum();
-                let jumps: f64 = t
-                    .jump_log
-                    .iter()
-                    .zip(&s.jump_counts)
-                    .map(|(l, &n)| l * f64::from(n))
-                    .sum();
-                (t.constant + dot + t.chi * s.chi_square + jumps).exp()
-            })
+        let mixture: f64 = (0..self.components.len())
+            .map(|k| self.log_ratio(terms, k, s).exp())
             .sum();
+        self.weight_of_mixture(mixture)
+    }
+
+    /// ln(π_k r_k) of component `k` for a path's sampled draws.
+    #[inline]
+    pub fn log_ratio(&self, terms: &RatioTerms, k: usize, s: &Sampled) -> f64 {
+        let (c, t) = (&self.components[k], &terms.0[k]);
+        let dot: f64 = c.shift.iter().zip(&s.z).map(|(t, x)| t * x).sum();
+        let jumps: f64 = t
+            .jump_log
+            .iter()
+            .zip(&s.jump_counts)
+            .map(|(l, &n)| l * f64::from(n))
+            .sum();
+        t.constant + dot + t.chi * s.chi_square + jumps
+    }
+
+    /// [`Self::log_ratio`] of every component for a block of paths at once, lane by lane:
+    /// `logs[k][lane]` from the lanes' shifted normals `z[j][lane]`, |x|² `chi[lane]` and
+    /// jump counts `jumps[cell][lane]` (the layout the SIMD kernels vectorise; the sums run
+    /// in another order than [`Self::log_ratio`]'s, so they agree to rounding).
+    #[inline(always)]
+    pub fn log_ratios_lanes<const L: usize>(
+        &self,
+        terms: &RatioTerms,
+        z: &[[f64; L]],
+        chi: &[f64; L],
+        jumps: &[[f64; L]],
+        logs: &mut [[f64; L]],
+    ) {
+        for ((c, t), row) in self.components.iter().zip(&terms.0).zip(logs.iter_mut()) {
+            for (lane, x) in row.iter_mut().enumerate() {
+                *x = t.constant + t.chi * chi[lane];
+            }
+            for (&theta, normals) in c.shift.iter().zip(z) {
+                for (x, &n) in row.iter_mut().zip(normals) {
+                    *x += theta * n;
+                }
+            }
+            for (&l, counts) in t.jump_log.iter().zip(jumps) {
+                for (x, &n) in row.iter_mut().zip(counts) {
+                    *x += l * n;
+                }
+            }
+        }
+    }
+
+    /// w = 1 / (π₀ + Σ_k π_k r_k) from the mixture's sum Σ_k π_k r_k.
+    #[inline]
+    pub fn weight_of_mixture(&self, mixture: f64) -> f64 {
         1.0 / (self.defensive + mixture)
     }
 
@@ -223,9 +319,9 @@ impl Importance {
         }
         if self.base_rates.iter().any(|&r| r > 0.0) {
             for asset in 0..a {
-                let rate = self.jump_rate(component, step, asset);
-                into.jump_counts.push(if rate > 0.0 {
-                    poisson_inverse(rate, draws.uniform(step, asset as u32))
+                let jumps = self.priced[asset] && self.base_rates[asset] > 0.0;
+                into.jump_counts.push(if jumps {
+                    self.jump_count(component, step, asset, draws.uniform(step, asset as u32))
                 } else {
                     0
                 });
@@ -255,7 +351,8 @@ pub const MIN_JUMP_GROUP: usize = 8;
 /// to the defensive share, where its variance is 1/π₀ times plain's, so no path is dropped.
 /// Each group is then split by [`tail_clusters`] on the normals that moved its paths: a
 /// short straddle loses on both sides, a short perpetual on a jump either way.
-pub fn tail_groups(sampled: &[Sampled], width: usize, assets: usize) -> Vec<Vec<usize>> {
+pub fn tail_groups(sampled: &[Sampled], density: &Importance) -> Vec<Vec<usize>> {
+    let assets = density.assets;
     let mut by_jumps: std::collections::BTreeMap<Vec<bool>, Vec<usize>> = Default::default();
     for (i, s) in sampled.iter().enumerate() {
         let mut jumped = vec![false; assets];
@@ -281,11 +378,11 @@ pub fn tail_groups(sampled: &[Sampled], width: usize, assets: usize) -> Vec<Vec<
         _ => {}
     }
     groups
-        .into_iter()
-        .flat_map(|members| {
+        .into_par_iter()
+        .flat_map_iter(|members| {
             let points: Vec<Vec<f64>> = members
                 .iter()
-                .map(|&i| moved_normals(&sampled[i], width, assets))
+                .map(|&i| moved_normals(&sampled[i], density))
                 .collect();
             tail_clusters(&points)
                 .into_iter()
@@ -295,11 +392,15 @@ pub fn tail_groups(sampled: &[Sampled], width: usize, assets: usize) -> Vec<Vec<
         .collect()
 }
 
-/// Whether normal `j` (step-major, W = `width` a step) of a path moved it: every spot and
-/// vol-shock normal does, a jump-size normal (the last A of a step of W = 3A) only when its
-/// asset jumped on that step.
-fn moved(s: &Sampled, j: usize, width: usize, assets: usize) -> bool {
+/// Whether normal `j` (step-major, W a step) of a path moved it: every spot and vol-shock
+/// normal that can move a priced asset ([`Importance::moving`]) does, a jump-size normal
+/// (the last A of a step of W = 3A) only when its asset jumped on that step.
+fn moved(s: &Sampled, j: usize, density: &Importance) -> bool {
+    let (width, assets) = (density.width, density.assets);
     let within = j % width;
+    if !density.moving[within] {
+        return false;
+    }
     if width != 3 * assets || within < 2 * assets {
         return true;
     }
@@ -308,36 +409,29 @@ fn moved(s: &Sampled, j: usize, width: usize, assets: usize) -> bool {
 }
 
 /// A path's normals, those that did not move it as 0.
-fn moved_normals(s: &Sampled, width: usize, assets: usize) -> Vec<f64> {
+fn moved_normals(s: &Sampled, density: &Importance) -> Vec<f64> {
     (0..s.z.len())
-        .map(|j| {
-            if moved(s, j, width, assets) {
-                s.z[j]
-            } else {
-                0.0
-            }
-        })
+        .map(|j| if moved(s, j, density) { s.z[j] } else { 0.0 })
         .collect()
 }
 
 /// A group's shift θ: the `fit`-weighted mean of its members' normals, a normal that did
 /// not move a path counting as 0 for it (a jump-size normal of an asset that did not jump
-/// on that step). That is the tail's mean of each normal (a normal that moves nothing has
-/// mean 0 there), and it keeps a jump-size normal's shift in proportion to how often the
-/// group jumps on that asset: a shifted normal that moves nothing only adds to the weights'
-/// variance.
+/// on that step, or any normal that moves no priced asset: [`Importance::moving`]). That
+/// is the tail's mean of each normal (a normal that moves nothing has mean 0 there), and it
+/// keeps a jump-size normal's shift in proportion to how often the group jumps on that
+/// asset: a shifted normal that moves nothing only adds to the weights' variance.
 pub fn group_shift(
     sampled: &[Sampled],
     fit: &[f64],
     members: &[usize],
-    width: usize,
-    assets: usize,
+    density: &Importance,
 ) -> Vec<f64> {
     let len = sampled.first().map_or(0, |s| s.z.len());
     let mut sum = vec![0.0; len];
     let mass: f64 = members.iter().map(|&i| fit[i]).sum();
     for &i in members {
-        let normals = moved_normals(&sampled[i], width, assets);
+        let normals = moved_normals(&sampled[i], density);
         sum.iter_mut()
             .zip(normals)
             .for_each(|(s, x)| *s += fit[i] * x);
@@ -407,6 +501,22 @@ pub fn tail_clusters(points: &[Vec<f64>]) -> Vec<Vec<usize>> {
 mod tests {
     use super::*;
 
+    /// The plain density of `assets` assets with jumps (W = 3A), one step, ν = 5, λ·dt = 0.02.
+    fn density(assets: usize) -> Importance {
+        Importance {
+            defensive: 1.0,
+            components: Vec::new(),
+            steps: 1,
+            assets,
+            width: 3 * assets,
+            dof: 5,
+            base_rates: vec![0.02; assets],
+            base_no_jump: vec![(-0.02f64).exp(); assets],
+            priced: vec![true; assets],
+            moving: vec![true; 3 * assets],
+        }
+    }
+
     /// One asset (W = 3: spot, vol shock, jump size), one step.
     fn path(z: [f64; 3], jumps: u32) -> Sampled {
         Sampled {
@@ -426,7 +536,7 @@ mod tests {
             sampled.push(path([3.0 - e, 0.0, -0.7], 0));
             sampled.push(path([0.2 + e, 0.1, -2.5], 1));
         }
-        let mut groups = tail_groups(&sampled, 3, 1);
+        let mut groups = tail_groups(&sampled, &density(1));
         groups.iter_mut().for_each(|g| g.sort_unstable());
         groups.sort();
         let expect: Vec<Vec<usize>> = (0..3).map(|r| (r..30).step_by(3).collect()).collect();
@@ -437,7 +547,7 @@ mod tests {
     fn too_few_jumping_paths_are_pooled_not_dropped() {
         let mut sampled: Vec<Sampled> = (0..20).map(|_| path([-3.0, 0.0, 0.0], 0)).collect();
         sampled.extend((0..MIN_JUMP_GROUP - 1).map(|_| path([0.0, 0.0, -2.0], 1)));
-        let groups = tail_groups(&sampled, 3, 1);
+        let groups = tail_groups(&sampled, &density(1));
         let covered: usize = groups.iter().map(Vec::len).sum();
         assert_eq!(covered, sampled.len(), "{groups:?}");
     }
@@ -447,7 +557,7 @@ mod tests {
         // Two paths, one jumped with size normal −2, one did not (its −4 moved nothing).
         let sampled = vec![path([-1.0, 0.5, -2.0], 1), path([-3.0, 1.5, -4.0], 0)];
         let fit = [1.0, 3.0];
-        let shift = group_shift(&sampled, &fit, &[0, 1], 3, 1);
+        let shift = group_shift(&sampled, &fit, &[0, 1], &density(1));
         assert_eq!(shift, vec![-2.5, 1.25, -0.5]);
     }
 
@@ -455,17 +565,8 @@ mod tests {
     fn ratio_terms_give_the_weight_of_its_formula() {
         let is = Importance {
             defensive: 0.1,
-            components: vec![Component {
-                share: 0.9,
-                shift: vec![1.0, -0.5, 0.25],
-                scale: 0.5,
-                jump_rates: vec![0.4],
-            }],
-            steps: 1,
-            assets: 1,
-            width: 3,
-            dof: 5,
-            base_rates: vec![0.02],
+            components: vec![Component::new(0.9, vec![1.0, -0.5, 0.25], 0.5, vec![0.4])],
+            ..density(1)
         };
         let s = path([0.3, -1.0, 2.0], 2);
         let log_r = (1.0 * 0.3 + 0.5 + 0.5 - 0.5 * (1.0 + 0.25 + 0.0625))
@@ -473,5 +574,26 @@ mod tests {
             + (2.0 * (0.4f64 / 0.02).ln() - (0.4 - 0.02));
         let expect = 1.0 / (0.1 + 0.9 * log_r.exp());
         assert!((is.weight(&s) - expect).abs() <= 1e-15 * expect);
+    }
+
+    #[test]
+    fn only_normals_that_reach_a_priced_asset_move_a_path() {
+        // Two assets, the second priced alone, ε₂ = 0.6 z₁ + 0.8 z₂: z₁ and z₂ move it, the
+        // first asset's vol-shock and jump-size normals do not, nor does its jump count.
+        let root = [1.0, 0.0, 0.6, 0.8];
+        let is = density(2).pricing_only(vec![false, true], &root);
+        assert_eq!(is.moving, vec![true, true, false, true, false, true]);
+        let only_first = density(2).pricing_only(vec![true, false], &root);
+        assert_eq!(
+            only_first.moving,
+            vec![true, false, true, false, true, false]
+        );
+        let s = Sampled {
+            z: vec![-2.0, -1.0, 3.0, 0.5, -4.0, 1.5],
+            chi_square: 5.0,
+            jump_counts: vec![1, 1],
+        };
+        let shift = group_shift(&[s], &[1.0], &[0], &is);
+        assert_eq!(shift, vec![-2.0, -1.0, 0.0, 0.5, 0.0, 1.5]);
     }
 }

@@ -153,7 +153,13 @@ impl ScenarioModel {
         self.shocks(step, component, draws, scratch);
         let a_count = self.assets.len();
         let Scratch { normals, eps, .. } = scratch;
+        let importance = self.importance.as_deref();
         for (a, p) in self.assets.iter().enumerate() {
+            // An asset the importance-sampled book does not price stays unmoved: nothing
+            // reads it, and every other asset's step reads only its own draws.
+            if importance.is_some_and(|is| !is.priced[a]) {
+                continue;
+            }
             let state = &mut out[a];
             // e^{0} = 1 exactly: skip the call where the vol level has not moved (the
             // first step, or no vol of vol), the same bits.
@@ -169,14 +175,9 @@ impl ScenarioModel {
             let mut jump = 0.0;
             if p.jump_mean_count > 0.0 {
                 let u = draws.uniform(step, a as u32);
-                let rate = match self.importance.as_deref() {
-                    Some(is) => is.jump_rate(component, step, a),
-                    None => p.jump_mean_count,
-                };
-                let n = if rate == p.jump_mean_count {
-                    poisson_inverse_from(rate, p.no_jump_probability, u)
-                } else {
-                    poisson_inverse(rate, u)
+                let n = match importance {
+                    Some(is) => is.jump_count(component, step, a, u),
+                    None => poisson_inverse_from(p.jump_mean_count, p.no_jump_probability, u),
                 };
                 if n > 0 {
                     let n = f64::from(n);

@@ -11,6 +11,18 @@ use std::cmp::Ordering;
 use crate::model::distribution::LossHistogram;
 use crate::model::{AccountTail, TailEntry};
 
+/// Tails at least this long are sorted on every thread.
+const PARALLEL_SORT_LEN: usize = 1 << 15;
+
+/// An integer key whose ascending order is [`TailEntry::worse_first`]: the loss's bits in
+/// `f64::total_cmp`'s order, complemented (worst first), then the path. Comparing keys is
+/// a few integer instructions, where the comparator's two-level float order is a call.
+fn worse_first_key(e: &TailEntry) -> (i64, u32) {
+    let bits = e.loss.to_bits() as i64;
+    let total_order = bits ^ ((((bits >> 63) as u64) >> 1) as i64);
+    (!total_order, e.path)
+}
+
 /// The best `cap` losses seen so far of one account.
 #[derive(Clone, Debug)]
 pub struct TailBuffer {
@@ -91,7 +103,18 @@ impl TailBuffer {
         if let (Some(h), Some(o)) = (&mut self.histogram, &other.histogram) {
             h.merge(o);
         }
-        for e in other.entries {
+        // While neither can cut, the candidates are simply all of them (what offering them
+        // one by one would keep): the larger list absorbs the smaller. A tail that keeps
+        // every path (importance sampling) merges so without a pass over each entry.
+        let mut other = other.entries;
+        if self.threshold.is_none() && self.entries.len() + other.len() < 2 * self.cap {
+            if other.len() > self.entries.len() {
+                std::mem::swap(&mut self.entries, &mut other);
+            }
+            self.entries.extend(other);
+            return;
+        }
+        for e in other {
             self.offer(e);
         }
     }
@@ -104,8 +127,18 @@ impl TailBuffer {
     /// [`TailBuffer::finish`] and the histogram of every loss pushed (`None` unless
     /// [`TailBuffer::counting`]).
     pub fn finish_counted(mut self) -> (AccountTail, Option<LossHistogram>) {
-        self.cut();
-        self.entries.sort_unstable_by(TailEntry::worse_first);
+        // Exactly `cap` entries are all kept: no selection.
+        if self.entries.len() > self.cap {
+            self.cut();
+        }
+        // The order is total, so a parallel sort gives the same entries in the same order;
+        // it pays for the long tails of importance sampling, which keep every path.
+        if self.entries.len() >= PARALLEL_SORT_LEN {
+            use rayon::slice::ParallelSliceMut;
+            self.entries.par_sort_unstable_by_key(worse_first_key);
+        } else {
+            self.entries.sort_unstable_by(TailEntry::worse_first);
+        }
         let tail = AccountTail {
             worst: self.entries,
         };
@@ -163,5 +196,43 @@ mod tests {
             parts.merge(part);
         }
         assert_eq!(whole.finish(), parts.finish());
+    }
+
+    #[test]
+    fn the_sort_key_orders_as_worse_first() {
+        let losses = [
+            3.5,
+            -2.0,
+            0.0,
+            -0.0,
+            1e300,
+            -1e300,
+            5e-324,
+            -5e-324,
+            3.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            7.25,
+            -7.25,
+            1.0,
+            1.0,
+        ];
+        let entries: Vec<TailEntry> = losses
+            .iter()
+            .enumerate()
+            .map(|(i, &loss)| TailEntry {
+                loss,
+                path: (i * 7 % 5) as u32,
+            })
+            .collect();
+        for a in &entries {
+            for b in &entries {
+                assert_eq!(
+                    worse_first_key(a).cmp(&worse_first_key(b)),
+                    TailEntry::worse_first(a, b),
+                    "{a:?} against {b:?}"
+                );
+            }
+        }
     }
 }

@@ -12,7 +12,10 @@
 //!    paths by the assets that jumped, then splits each group in two when it is two blobs
 //!    (`model::importance::tail_groups`: a short straddle loses on both sides); each group
 //!    is a component whose shift, χ² scale and jump rates are its paths' means weighted by
-//!    w·(L − VaR), and whose share is (1 − π₀) times its part of that weight.
+//!    w·(L − VaR), and whose share is (1 − π₀) times its part of that weight; under
+//!    Student-t shocks each has a heavy twin ([`HEAVY_SHARE`], [`HEAVY_SCALE`]) for the
+//!    extreme χ². Only what can move the account is shifted or tilted: the normals and
+//!    jumps of the assets it prices (`Importance::pricing_only`).
 //! 2. **Run**: the N paths of the plan drawn from the mixture (π₀ = [`DEFENSIVE_SHARE`] of
 //!    them from the model itself) through the backend's own stages, every loss kept.
 //! 3. **Figures**: the likelihood ratios w of the worst paths, from their sampled draws, as
@@ -31,6 +34,7 @@ use rayon::prelude::*;
 use super::{AccountFigures, Simulation, limits, plan};
 use crate::book::Book;
 use crate::config::RunConfig;
+use crate::engine::cpu::fast::weights::WeightLanes;
 use crate::engine::cpu::fast::{BlockDraws, Isa, LANES};
 use crate::engine::{AccountTail, Backend, SimulationPlan, TailEntry};
 use crate::error::{Error, Result};
@@ -48,8 +52,13 @@ pub const DEFENSIVE_SHARE: f64 = 0.1;
 /// its own; smaller groups are drawn together as one.
 pub const MIN_COMPONENT_SHARE: f64 = 0.01;
 /// The smallest χ² scale c_k of a component (a group's mean χ² per normal below 0.09 is
-/// drawn at 0.09: bounds how far the mixture leaves the model).
+/// drawn at 0.09: bounds how far the mixture leaves the model; a heavy twin's is half its
+/// component's, so at least 0.15).
 pub const MIN_CHI_SCALE: f64 = 0.3;
+/// The part of each component's share its heavy twin takes (Student-t shocks only).
+pub const HEAVY_SHARE: f64 = 0.1;
+/// The factor of a heavy twin's χ² scale and shift (`with_heavy_twin`).
+pub const HEAVY_SCALE: f64 = 0.5;
 /// The largest factor a component raises a jump rate by: a group of jumping paths draws
 /// about one jump a step (λ·dt is 0.016–0.025 a day on the sample book).
 pub const MAX_JUMP_TILT: f64 = 100.0;
@@ -125,7 +134,8 @@ fn pilot(
     confidence: f64,
 ) -> Result<Importance> {
     let seed = config.seed ^ PILOT_SEED_XOR;
-    let plain = Importance::plain(&ScenarioModel::new(alone, seed));
+    let model = ScenarioModel::new(alone, seed);
+    let plain = Importance::plain(&model).pricing_only(alone.priced_assets(), &model.root);
     let k = ((PILOT_PATHS as f64 * (1.0 - confidence)).ceil() as usize).max(1);
     let first = pilot_tail(alone, &plain, seed, k, config, backend, confidence)?;
     let first = fit_mixture(&plain, &first);
@@ -175,6 +185,7 @@ fn pilot_tail(
     let tail = backend.tails(book, &plan, &|_| {})?.remove(0);
     let model = ScenarioModel::new(book, seed);
     let paths: Vec<u32> = tail.worst.iter().map(|e| e.path).collect();
+    let mut sampled = sampled_paths(importance, &model, &paths);
     let weights = if importance.components.is_empty() {
         vec![1.0; paths.len()]
     } else {
@@ -185,11 +196,9 @@ fn pilot_tail(
     let beyond =
         risk::weight_rank(weights.iter().copied(), target).map_or(weights.len(), |j| j + 1);
     let var = tail.worst[beyond - 1].loss;
+    sampled.truncate(beyond);
     Ok(PilotTail {
-        sampled: paths[..beyond]
-            .iter()
-            .map(|&path| importance.sampled(&model.draws, path))
-            .collect(),
+        sampled,
         fit: tail.worst[..beyond]
             .iter()
             .zip(&weights)
@@ -215,7 +224,7 @@ fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
     // component costs every path an exponential in its weight.
     let mass = |members: &[usize]| members.iter().map(|&i| fit[i]).sum::<f64>();
     let (mut groups, mut rest) = (Vec::new(), Vec::new());
-    for members in tail_groups(sampled, plain.width, plain.assets) {
+    for members in tail_groups(sampled, plain) {
         if mass(&members) < MIN_COMPONENT_SHARE * total {
             rest.extend(members);
         } else {
@@ -229,19 +238,48 @@ fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
         .iter()
         .filter_map(|members| {
             let mass = mass(members);
-            (mass > 0.0).then(|| Component {
-                share: (1.0 - DEFENSIVE_SHARE) * mass / total,
-                shift: group_shift(sampled, &fit, members, plain.width, plain.assets),
-                scale: chi_scale(plain, members, sampled, &fit),
-                jump_rates: jump_rates(plain, members, sampled, &fit),
+            (mass > 0.0).then(|| {
+                Component::new(
+                    (1.0 - DEFENSIVE_SHARE) * mass / total,
+                    group_shift(sampled, &fit, members, plain),
+                    chi_scale(plain, members, sampled, &fit),
+                    jump_rates(plain, members, sampled, &fit),
+                )
             })
         })
-        .collect();
+        .collect::<Vec<Component>>();
+    // Student-t shocks: each component has a heavy twin for the extreme tail.
+    let components = if plain.dof > 0 {
+        components.into_iter().flat_map(with_heavy_twin).collect()
+    } else {
+        components
+    };
     Importance {
         defensive: DEFENSIVE_SHARE,
         components,
         ..plain.clone()
     }
+}
+
+/// A component and its heavy twin: [`HEAVY_SHARE`] of its share, its χ² scale c and its
+/// shift θ times [`HEAVY_SCALE`]. The fit's c is the tail's mean χ², but under Student-t
+/// shocks the worst losses (ten or twenty times VaR) come from χ² far below that mean, which
+/// a component of scale c draws so rarely that their weights make most of ES's variance. The
+/// twin draws them; its smaller shift reaches the same moves, since ε grows as z/√χ².
+fn with_heavy_twin(c: Component) -> [Component; 2] {
+    let twin = Component::new(
+        c.share * HEAVY_SHARE,
+        c.shift.iter().map(|t| t * HEAVY_SCALE).collect(),
+        c.scale * HEAVY_SCALE,
+        c.jump_rates.clone(),
+    );
+    let main = Component::new(
+        c.share * (1.0 - HEAVY_SHARE),
+        c.shift,
+        c.scale,
+        c.jump_rates,
+    );
+    [main, twin]
 }
 
 /// c_k of a group: √(its `fit`-weighted mean χ² per normal), within [[`MIN_CHI_SCALE`], 1]
@@ -317,7 +355,7 @@ fn account_figures(
         let weights = path_weights(importance, &model, &next);
         weighted.extend(tail.worst[from..to].iter().map(|e| e.loss).zip(weights));
         let tried = levels
-            .iter()
+            .par_iter()
             .map(|&c| risk::weighted_measure(&weighted, paths, c))
             .collect::<std::result::Result<Vec<Measure>, String>>();
         match tried {
@@ -349,41 +387,72 @@ fn account_figures(
     })
 }
 
-/// w of each of `paths` (in their order) under `model`, a shifted book's: per block of
+/// w of each of `paths` (in their order) under `model`, a shifted book's: each block's
+/// sampled draws (`sampled_blocks`), then every component's ln(π_k r_k), the mixture's
+/// exponentials and the weights lane by lane in SIMD (`engine::cpu::fast::weights`).
+pub fn path_weights(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -> Vec<f64> {
+    let isa = Isa::detect();
+    let terms = importance.ratio_terms();
+    let lanes = || WeightLanes::new(importance);
+    sampled_blocks(importance, model, paths, lanes, |lanes, block| {
+        let mut weights = Vec::with_capacity(block.len());
+        lanes.weights(isa, importance, &terms, block, &mut weights);
+        weights
+    })
+}
+
+/// The sampled draws of each of `paths` (in their order) under `model` ([`sampled_blocks`]).
+fn sampled_paths(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -> Vec<Sampled> {
+    sampled_blocks(importance, model, paths, || (), |_, block| block.to_vec())
+}
+
+/// `each` block's results (one per path) from its sampled draws, for `paths` (in their
+/// order) under `model`, each worker with its own scratch from `init`: per block of
 /// [`LANES`] paths, each step's draws from one SIMD pass (the scenario stage's own
-/// [`BlockDraws`], on the machine's best ISA), then each lane's sampled draws and weight.
-/// Those normals are within 1.2e-15 of the Box–Muller radius of the scalar ones of
-/// `rng::DrawSource`, so the weight is the model's to about 1e-15, whichever backend moved
-/// the path; on one machine it is the same bits on every backend, thread count and chunk.
-fn path_weights(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -> Vec<f64> {
+/// [`BlockDraws`], on the machine's best ISA), then each lane's sampled draws. Those normals
+/// are within 1.2e-15 of the Box–Muller radius of the scalar ones of `rng::DrawSource`, so
+/// a weight from them is the model's to about 1e-15, whichever backend moved the path; on
+/// one machine it is the same bits on every backend, thread count and chunk.
+fn sampled_blocks<S, R: Send>(
+    importance: &Importance,
+    model: &ScenarioModel,
+    paths: &[u32],
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &[Sampled]) -> Vec<R> + Sync,
+) -> Vec<R> {
     let isa = Isa::detect();
     let key = model.draws.key();
-    let terms = importance.ratio_terms();
-    let scratch = || (BlockDraws::new(model), vec![Sampled::default(); LANES]);
+    let scratch = || {
+        let draws = BlockDraws::with_mixture(model);
+        (draws, vec![Sampled::default(); LANES], init())
+    };
     paths
         .par_chunks(LANES)
-        .map_init(scratch, |(draws, sampled), block| {
+        .map_init(scratch, |(draws, sampled, state), block| {
             let mut lanes = [0u32; LANES];
             lanes[..block.len()].copy_from_slice(block);
             let mut components = [None; LANES];
-            for (c, &path) in components.iter_mut().zip(block) {
-                *c = importance.component_of(&model.draws, path);
-            }
             sampled.iter_mut().for_each(Sampled::clear);
             for step in 0..model.steps {
                 draws.fill(isa, key, &lanes, step);
+                // The plain pilot's density has no component to pick.
+                if step == 0 && !importance.components.is_empty() {
+                    for (lane, c) in components[..block.len()].iter_mut().enumerate() {
+                        *c = importance.component_at(draws.mix_uniform(lane));
+                    }
+                }
                 for (lane, &component) in components[..block.len()].iter().enumerate() {
                     importance.sample_step(component, step, &draws.lane(lane), &mut sampled[lane]);
                 }
             }
-            sampled[..block.len()]
-                .iter()
-                .map(|s| importance.weight_with(&terms, s))
-                .collect::<Vec<f64>>()
+            each(state, &sampled[..block.len()])
         })
         .flatten_iter()
         .collect()
 }
+
+/// The paths of one run of [`components`]' sums.
+const COMPONENT_RUN: usize = 4096;
 
 /// Component ES: the weighted tail mean of each holding's loss, the last tail path taking
 /// the weight that makes the total N(1 − α) (as ES does), so the components sum to ES.
@@ -400,20 +469,49 @@ fn components(
     let list: Vec<u32> = tail.iter().map(|e| e.path).collect();
     let revalued = backend.revalue_paths(shifted, config.seed, &list)?;
     let (na, ni) = (shifted.assets.len(), shifted.instruments.len());
-    let mut sums = vec![0.0; account.holdings.len()];
-    let mut parts = vec![0.0; account.holdings.len()];
-    let mut weight_so_far = 0.0;
-    for (j, &(_, w)) in weighted.iter().enumerate() {
-        let states = &revalued.states[j * na..(j + 1) * na];
-        let pnl = &revalued.pnl[j * ni..(j + 1) * ni];
-        holding_losses(shifted, account, pnl, states, &mut parts);
-        let w = if j + 1 == weighted.len() {
-            target - weight_so_far
-        } else {
-            w
-        };
-        weight_so_far += w;
-        sums.iter_mut().zip(&parts).for_each(|(s, x)| *s += w * x);
+    let holdings = account.holdings.len();
+    let last = weighted.len().saturating_sub(1);
+    let before: f64 = weighted[..last].iter().map(|&(_, w)| w).sum();
+    // Sums over fixed runs of paths on every thread, then the runs' sums in order: the same
+    // bits whatever the thread count.
+    let runs: Vec<Vec<f64>> = (0..weighted.len())
+        .step_by(COMPONENT_RUN)
+        .collect::<Vec<usize>>()
+        .into_par_iter()
+        .map(|first| {
+            let mut sums = vec![0.0; holdings];
+            let mut parts = vec![0.0; holdings];
+            let end = (first + COMPONENT_RUN).min(weighted.len());
+            for (j, &(_, w)) in weighted.iter().enumerate().take(end).skip(first) {
+                let states = &revalued.states[j * na..(j + 1) * na];
+                let pnl = &revalued.pnl[j * ni..(j + 1) * ni];
+                holding_losses(shifted, account, pnl, states, &mut parts);
+                let w = if j == last { target - before } else { w };
+                sums.iter_mut().zip(&parts).for_each(|(s, x)| *s += w * x);
+            }
+            sums
+        })
+        .collect();
+    let mut sums = vec![0.0; holdings];
+    for run in runs {
+        sums.iter_mut().zip(run).for_each(|(s, x)| *s += x);
     }
     Ok(sums.into_iter().map(|s| s / target).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heavy_twin_halves_the_scale_and_shift_and_keeps_the_share() {
+        let c = Component::new(0.4, vec![2.0, -1.0, 0.0], 0.6, vec![0.3]);
+        let [main, twin] = with_heavy_twin(c.clone());
+        assert!((main.share + twin.share - c.share).abs() < 1e-15);
+        assert!((twin.share - HEAVY_SHARE * c.share).abs() < 1e-15);
+        assert_eq!((main.shift.clone(), main.scale), (c.shift.clone(), c.scale));
+        assert_eq!(twin.shift, vec![1.0, -0.5, 0.0]);
+        assert_eq!(twin.scale, 0.3);
+        assert_eq!((main.jump_rates, twin.jump_rates), (vec![0.3], vec![0.3]));
+    }
 }

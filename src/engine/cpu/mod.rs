@@ -413,28 +413,34 @@ fn fast_tails<T: Real>(
 fn fast_revalue_paths<T: Real>(book: &Book, seed: u64, paths: &[u32], isa: Isa) -> PathRevaluation {
     let pipeline = FastPipeline::<T>::new(book, seed, isa);
     let (a, n) = (book.assets.len(), book.instruments.len());
-    let blocks: Vec<(Vec<AssetState>, Vec<f64>)> = paths
-        .par_chunks(LANES)
-        .map_init(
-            || BlockScratch::new(book, &pipeline.model),
-            |scratch, block| {
-                pipeline.revalue_block(block, scratch);
-                let states = scratch.lanes.states[..block.len() * a].to_vec();
-                let pnl = (0..block.len())
-                    .flat_map(|lane| scratch.pnl.iter().map(move |row| row[lane].to_f64()))
-                    .collect();
-                (states, pnl)
-            },
-        )
-        .collect();
     let mut out = PathRevaluation {
-        states: Vec::with_capacity(paths.len() * a),
-        pnl: Vec::with_capacity(paths.len() * n),
+        states: vec![AssetState::default(); paths.len() * a],
+        pnl: vec![0.0; paths.len() * n],
     };
-    for (states, pnl) in blocks {
-        out.states.extend(states);
-        out.pnl.extend(pnl);
-    }
+    // Each block of LANES paths writes its own rows of the output (a book has an asset;
+    // without instruments the P&L rows are empty, every block's chunk of them too).
+    let pnl_chunks: Vec<&mut [f64]> = match n {
+        0 => (0..paths.len().div_ceil(LANES))
+            .map(|_| &mut [][..])
+            .collect(),
+        n => out.pnl.chunks_mut(LANES * n).collect(),
+    };
+    out.states
+        .par_chunks_mut((LANES * a).max(1))
+        .zip(pnl_chunks)
+        .zip(paths.par_chunks(LANES))
+        .for_each_init(
+            || BlockScratch::new(book, &pipeline.model),
+            |scratch, ((states, pnl), block)| {
+                pipeline.revalue_block(block, scratch);
+                states.copy_from_slice(&scratch.lanes.states[..block.len() * a]);
+                for (lane, row) in pnl.chunks_mut(n.max(1)).enumerate() {
+                    for (x, column) in row.iter_mut().zip(&scratch.pnl) {
+                        *x = column[lane].to_f64();
+                    }
+                }
+            },
+        );
     out
 }
 

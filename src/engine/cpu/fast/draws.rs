@@ -13,6 +13,7 @@
 use super::kernel::{avx2_fma_available, avx512_available};
 use super::math64::madd;
 use super::{Isa, LANES};
+use crate::model::importance::MIX_INDEX;
 use crate::model::scenario::{ScenarioModel, StepDraws};
 use crate::rng::{
     PHILOX_M0, PHILOX_M1, PHILOX_W0, PHILOX_W1, STREAM_NORMAL, STREAM_UNIFORM, uniform_open,
@@ -27,6 +28,9 @@ pub struct BlockDraws {
     /// Four per Philox block of normals, four per block of uniforms.
     normals: Vec<[f64; LANES]>,
     uniforms: Vec<[f64; LANES]>,
+    /// With importance sampling, the uniform that picks each lane's mixture component
+    /// (`(path, step 0, MIX_INDEX)`, computed with step 0's draws).
+    mix: Option<Box<[f64; LANES]>>,
 }
 
 impl BlockDraws {
@@ -38,6 +42,16 @@ impl BlockDraws {
         Self {
             normals: vec![[0.0; LANES]; 4 * normal_blocks],
             uniforms: vec![[0.0; LANES]; 4 * uniform_blocks],
+            mix: model.importance.as_ref().map(|_| Box::new([0.0; LANES])),
+        }
+    }
+
+    /// [`Self::new`] with the mixture uniform of importance sampling, whether or not
+    /// `model` has a mixture (the host's weights of `crate::run::importance`).
+    pub fn with_mixture(model: &ScenarioModel) -> Self {
+        Self {
+            mix: Some(Box::new([0.0; LANES])),
+            ..Self::new(model)
         }
     }
 
@@ -57,6 +71,13 @@ impl BlockDraws {
     /// is rebuilt).
     pub fn fits(&self, model: &ScenarioModel) -> bool {
         Self::blocks(model) == (self.normals.len() / 4, self.uniforms.len() / 4)
+            && self.mix.is_some() == model.importance.is_some()
+    }
+
+    /// The uniform that picks `lane`'s mixture component (importance sampling only; filled
+    /// with step 0's draws).
+    pub fn mix_uniform(&self, lane: usize) -> f64 {
+        self.mix.as_ref().expect("an importance-sampled model")[lane]
     }
 
     /// Computes `step`'s draws of the lanes' `paths` (padding lanes included) under the
@@ -143,6 +164,12 @@ fn fill_generic<const FMA: bool>(
             for lane in 0..LANES {
                 out[lane] = uniform_open(w[lane]);
             }
+        }
+    }
+    if let Some(mix) = d.mix.as_deref_mut().filter(|_| step == 0) {
+        philox_lanes(&mut words, key, paths, [0, MIX_INDEX / 4, STREAM_UNIFORM]);
+        for (out, &w) in mix.iter_mut().zip(&words[(MIX_INDEX % 4) as usize]) {
+            *out = uniform_open(w);
         }
     }
 }

@@ -87,6 +87,7 @@ pub mod kernel;
 pub mod math;
 pub mod math64;
 pub mod real;
+pub mod weights;
 
 pub use draws::BlockDraws;
 pub use kernel::{Isa, KernelScratch};
@@ -371,13 +372,16 @@ impl<T: Real> ScenarioLanes<T> {
         }
         let draws = self.draws.get_or_insert_with(|| BlockDraws::new(scenarios));
         let key = scenarios.draws.key();
-        // Each path's importance-sampling component, once (a Philox draw per path with IS).
         let mut components = [None; LANES];
-        for (c, &path) in components.iter_mut().zip(paths) {
-            *c = scenarios.component_of(path);
-        }
         for step in 0..scenarios.steps {
             draws.fill(isa, key, &self.paths, step);
+            // Each path's importance-sampling component, once, from the mixture uniform
+            // step 0's draws include.
+            if let Some(is) = scenarios.importance.as_deref().filter(|_| step == 0) {
+                for (lane, c) in components[..paths.len()].iter_mut().enumerate() {
+                    *c = is.component_at(draws.mix_uniform(lane));
+                }
+            }
             for (lane, &component) in components[..paths.len()].iter().enumerate() {
                 let out = &mut self.states[lane * assets..(lane + 1) * assets];
                 scenarios.advance(step, component, &draws.lane(lane), &mut self.scratch, out);
