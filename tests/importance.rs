@@ -420,7 +420,8 @@ fn hedged_alone_mixture(seed: u64) -> (tailrisk::book::Book, Importance) {
 #[test]
 fn the_estimators_weights_are_the_formulas_on_the_scalar_draws() {
     let seed = 9;
-    let (alone, importance) = hedged_alone_mixture(seed);
+    let (mut alone, importance) = hedged_alone_mixture(seed);
+    alone.importance = Some(Arc::new(importance.clone()));
     let model = ScenarioModel::new(&alone, seed);
     let paths: Vec<u32> = (0..3_000).map(|p| p * 7 + 1).collect();
     let weights = tailrisk::run::importance::path_weights(&importance, &model, &paths);

@@ -185,14 +185,12 @@ impl Importance {
     }
 
     /// w for a path's sampled draws.
+    /// The formula on one path, with libm's exponential: the reference the SIMD weights of
+    /// `engine::cpu::fast::weights` are tested against.
     pub fn weight(&self, s: &Sampled) -> f64 {
-        self.weight_with(&self.ratio_terms(), s)
-    }
-
-    /// [`Self::weight`] with the path-independent parts of the ratios computed once.
-    pub fn weight_with(&self, terms: &RatioTerms, s: &Sampled) -> f64 {
+        let terms = self.ratio_terms();
         let mixture: f64 = (0..self.components.len())
-            .map(|k| self.log_ratio(terms, k, s).exp())
+            .map(|k| self.log_ratio(&terms, k, s).exp())
             .sum();
         self.weight_of_mixture(mixture)
     }

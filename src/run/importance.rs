@@ -189,7 +189,7 @@ fn pilot_tail(
     let weights = if importance.components.is_empty() {
         vec![1.0; paths.len()]
     } else {
-        path_weights(importance, &model, &paths)
+        sampled_weights(importance, &sampled)
     };
     // The paths until their weights reach N(1 − α): the pilot's tail, its last loss its VaR.
     let target = risk::tail_weight(PILOT_PATHS, confidence);
@@ -401,6 +401,25 @@ pub fn path_weights(importance: &Importance, model: &ScenarioModel, paths: &[u32
     })
 }
 
+/// w of each of the paths' `sampled` draws, in their order (as [`path_weights`], for draws
+/// already sampled).
+fn sampled_weights(importance: &Importance, sampled: &[Sampled]) -> Vec<f64> {
+    let isa = Isa::detect();
+    let terms = importance.ratio_terms();
+    sampled
+        .par_chunks(LANES)
+        .map_init(
+            || WeightLanes::new(importance),
+            |lanes, block| {
+                let mut weights = Vec::with_capacity(block.len());
+                lanes.weights(isa, importance, &terms, block, &mut weights);
+                weights
+            },
+        )
+        .flatten_iter()
+        .collect()
+}
+
 /// The sampled draws of each of `paths` (in their order) under `model` ([`sampled_blocks`]).
 fn sampled_paths(importance: &Importance, model: &ScenarioModel, paths: &[u32]) -> Vec<Sampled> {
     sampled_blocks(importance, model, paths, || (), |_, block| block.to_vec())
@@ -423,8 +442,11 @@ fn sampled_blocks<S, R: Send>(
     let isa = Isa::detect();
     let key = model.draws.key();
     let scratch = || {
-        let draws = BlockDraws::with_mixture(model);
-        (draws, vec![Sampled::default(); LANES], init())
+        (
+            BlockDraws::new(model),
+            vec![Sampled::default(); LANES],
+            init(),
+        )
     };
     paths
         .par_chunks(LANES)

@@ -46,15 +46,6 @@ impl BlockDraws {
         }
     }
 
-    /// [`Self::new`] with the mixture uniform of importance sampling, whether or not
-    /// `model` has a mixture (the host's weights of `crate::run::importance`).
-    pub fn with_mixture(model: &ScenarioModel) -> Self {
-        Self {
-            mix: Some(Box::new([0.0; LANES])),
-            ..Self::new(model)
-        }
-    }
-
     /// The Philox blocks of normals and of uniforms a step of `model` reads.
     fn blocks(model: &ScenarioModel) -> (usize, usize) {
         let assets = model.asset_count();
