@@ -10,7 +10,11 @@ shared machine's noise only ever adds time). Books:
 
 - one account each on BTC at 91 250 with a flat 60 % vol, 1-day horizon: 10 BTC spot, a
   short 80 000 put, a short 90 000 straddle, under normal shocks and Student-t ν = 5;
-- the sample book of data/ (Student-t ν = 5, jumps, stochastic vol; four accounts);
+- the sample book of data/ (Student-t ν = 5, jumps, stochastic vol; four accounts), whole:
+  plain prices the four accounts in one pass while IS simulates each alone (its own
+  mixture), so IS's cost is about four accounts' runs against one book's;
+- each account of the sample book alone (a one-account portfolio, the sample market and
+  config): the per-account comparison, plain and IS both pricing only that account;
 
 for each seed given, reporting the range over the seeds (a variance ratio is itself an
 estimate, and IS's mixture comes from a 20 000-path pilot that varies with the seed).
@@ -125,6 +129,17 @@ def main():
                 rows += compare(args, f"{name}, {shocks}", files, args.paths)
                 print(f"# {rows[-1][0]} done", file=sys.stderr)
     rows += compare(args, "sample book", [], args.paths)
+    print("# sample book done", file=sys.stderr)
+    sample = json.load(open(os.path.join(ROOT, "data", "portfolio.json")))
+    with tempfile.TemporaryDirectory() as tmp:
+        for account in sample["accounts"]:
+            book = os.path.join(tmp, "account.json")
+            with open(book, "w") as f:
+                json.dump({"accounts": [account]}, f)
+            files = ["--market", os.path.join(ROOT, "data", "market.json"), "--portfolio", book,
+                     "--config", os.path.join(ROOT, "data", "config.json")]
+            rows += compare(args, f"sample book, `{account['id']}` alone", files, args.paths)
+            print(f"# {rows[-1][0]} done", file=sys.stderr)
     where = args.backend if args.backend == "gpu" else f"cpu {args.precision}"
     seeds = ", ".join(map(str, args.seeds))
     print(f"{args.paths:,} paths, seeds {seeds} (ranges over them), {where}; equal time = "
