@@ -5,8 +5,9 @@
 //!
 //! Per account, alone (its own shift, the book cut to its instruments: `Book::account_alone`):
 //! 1. **Pilots** (the cross-entropy method): [`PILOT_PATHS`] plain paths under the pilot
-//!    seed (the run's seed XOR [`PILOT_SEED_XOR`], so the pilot's draws are not the run's),
-//!    and their tail at the lowest confidence of the run fitted to a mixture; then
+//!    seed (the run's seed XOR [`PILOT_SEED_XOR`], so the pilot's draws are not the run's;
+//!    one plain run of the whole book, whose losses per account are those of each account
+//!    alone), and their tail at the lowest confidence of the run fitted to a mixture; then
 //!    [`PILOT_PATHS`] more drawn from that mixture (seed XOR [`SECOND_PILOT_SEED_XOR`] too),
 //!    whose weighted tail is fitted again: the mixture of the run. A fit groups the tail's
 //!    paths by the assets that jumped, then splits each group in two when it is two blobs
@@ -94,11 +95,18 @@ pub fn simulate_importance(
         .copied()
         .chain([config.margin.confidence])
         .fold(1.0, f64::min);
+    // The first pilot is plain, and an account alone loses on every path what it loses in
+    // the book (`Book::account_alone`), so one run of the book gives every account's.
+    let first_tails = backend.tails(
+        &book,
+        &pilot_plan(config, first_pilot_seed(config), first_pilot_keep(lowest)),
+        &|_| {},
+    )?;
     let mut accounts = Vec::with_capacity(book.accounts.len());
     let n_accounts = book.accounts.len() as u64;
-    for a in 0..book.accounts.len() {
+    for (a, first_tail) in first_tails.into_iter().enumerate() {
         let alone = book.account_alone(a);
-        let importance = Arc::new(pilot(&alone, config, backend, lowest)?);
+        let importance = Arc::new(pilot(&alone, first_tail, config, backend, lowest)?);
         let shifted = Book {
             importance: Some(importance.clone()),
             ..alone
@@ -126,36 +134,52 @@ pub fn simulate_importance(
     })
 }
 
+/// The first pilot's seed: the run's XOR [`PILOT_SEED_XOR`].
+fn first_pilot_seed(config: &RunConfig) -> u64 {
+    config.seed ^ PILOT_SEED_XOR
+}
+
+/// The worst paths the plain first pilot keeps: its tail at `confidence`.
+fn first_pilot_keep(confidence: f64) -> usize {
+    ((PILOT_PATHS as f64 * (1.0 - confidence)).ceil() as usize).max(1)
+}
+
+/// A pilot run of [`PILOT_PATHS`] paths under `seed`, keeping each account's worst `keep`.
+fn pilot_plan(config: &RunConfig, seed: u64, keep: usize) -> SimulationPlan {
+    SimulationPlan {
+        paths: PILOT_PATHS,
+        first_path: 0,
+        seed,
+        tail_len: keep,
+        chunk_paths: config.chunk_paths,
+    }
+}
+
 /// Step 1: the mixture of one account from its two pilot runs (the cross-entropy method).
-/// The first is plain; the second is drawn from the first's mixture, so it sees the tail's
-/// rarer regions (a jump against the account, a tiny χ²) often enough to fit them, its
-/// paths weighted by their likelihood ratios.
+/// The first is plain (`first_tail`: the account's tail in the plain pilot run of the
+/// book); the second is drawn from the first's mixture, so it sees the tail's rarer regions
+/// (a jump against the account, a tiny χ²) often enough to fit them, its paths weighted by
+/// their likelihood ratios.
 fn pilot(
     alone: &Book,
+    first_tail: AccountTail,
     config: &RunConfig,
     backend: &dyn Backend,
     confidence: f64,
 ) -> Result<Importance> {
-    let seed = config.seed ^ PILOT_SEED_XOR;
+    let seed = first_pilot_seed(config);
     let model = ScenarioModel::new(alone, seed);
     let plain = Importance::plain(&model).pricing_only(alone.priced_assets(), &model.root);
-    let k = ((PILOT_PATHS as f64 * (1.0 - confidence)).ceil() as usize).max(1);
-    let first = pilot_tail(alone, &plain, seed, k, config, backend, confidence)?;
+    let first = pilot_tail(alone, &plain, seed, first_tail, confidence);
     let first = fit_mixture(&plain, &first);
     let seed = seed ^ SECOND_PILOT_SEED_XOR;
     let shifted = Book {
         importance: Some(Arc::new(first.clone())),
         ..alone.clone()
     };
-    let tail = pilot_tail(
-        &shifted,
-        &first,
-        seed,
-        PILOT_PATHS as usize,
-        config,
-        backend,
-        confidence,
-    )?;
+    let plan = pilot_plan(config, seed, PILOT_PATHS as usize);
+    let second_tail = backend.tails(&shifted, &plan, &|_| {})?.remove(0);
+    let tail = pilot_tail(&shifted, &first, seed, second_tail, confidence);
     Ok(fit_mixture(&plain, &tail))
 }
 
@@ -167,25 +191,15 @@ struct PilotTail {
     fit: Vec<f64>,
 }
 
-/// Runs [`PILOT_PATHS`] paths of `book` drawn from `importance` (keeping the worst `keep`)
-/// and returns the paths beyond their weighted VaR at `confidence`.
+/// The paths of a pilot's `tail` (its run of `book`, drawn from `importance` under `seed`)
+/// beyond their weighted VaR at `confidence`.
 fn pilot_tail(
     book: &Book,
     importance: &Importance,
     seed: u64,
-    keep: usize,
-    config: &RunConfig,
-    backend: &dyn Backend,
+    tail: AccountTail,
     confidence: f64,
-) -> Result<PilotTail> {
-    let plan = SimulationPlan {
-        paths: PILOT_PATHS,
-        first_path: 0,
-        seed,
-        tail_len: keep,
-        chunk_paths: config.chunk_paths,
-    };
-    let tail = backend.tails(book, &plan, &|_| {})?.remove(0);
+) -> PilotTail {
     let model = ScenarioModel::new(book, seed);
     // The worst paths weighed in growing prefixes until their weights reach N(1 − α): under
     // the mixture that is about half of them (each path's weight is its own, so a prefix's
@@ -213,14 +227,14 @@ fn pilot_tail(
     };
     let var = tail.worst[beyond - 1].loss;
     sampled.truncate(beyond);
-    Ok(PilotTail {
+    PilotTail {
         sampled,
         fit: tail.worst[..beyond]
             .iter()
             .zip(&weights)
             .map(|(e, &w)| w * (e.loss - var))
             .collect(),
-    })
+    }
 }
 
 /// The mixture fitted to a pilot's tail: its paths grouped (`model::importance::tail_groups`,
