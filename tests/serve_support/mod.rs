@@ -200,6 +200,23 @@ impl Server {
         )
     }
 
+    /// A POST as [`Server::post`], or `None` when the server is gone: the connection refused
+    /// or the request not written (a server killed between or during requests).
+    pub fn try_post(&self, path: &str, body: &str) -> Option<Reply> {
+        let bytes = self.request_bytes(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body),
+        );
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .ok()?;
+        stream.write_all(&bytes).ok()?;
+        Some(read_reply(&mut stream))
+    }
+
     /// One request on its own connection (`Host: 127.0.0.1:PORT` unless given).
     pub fn request(
         &self,
@@ -208,6 +225,18 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Reply {
+        let raw = self.request_bytes(method, path, headers, body);
+        self.raw(&raw)
+    }
+
+    /// The bytes of one request (`Host: 127.0.0.1:PORT` unless given).
+    fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Vec<u8> {
         let mut head = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             head += &format!("Host: 127.0.0.1:{}\r\n", self.port);
@@ -221,7 +250,7 @@ impl Server {
         head += "\r\n";
         let mut raw = head.into_bytes();
         raw.extend_from_slice(body.unwrap_or("").as_bytes());
-        self.raw(&raw)
+        raw
     }
 
     /// Sends raw bytes on a new connection and reads the answer to the end.
