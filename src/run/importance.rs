@@ -15,8 +15,9 @@
 //!    is a component whose shift, χ² scale and jump rates are its paths' means weighted by
 //!    w·(L − VaR), and whose share is (1 − π₀) times its part of that weight; under
 //!    Student-t shocks each has a heavy twin ([`HEAVY_SHARE`], [`HEAVY_SCALE`]) for the
-//!    extreme χ². Only what can move the account is shifted or tilted: the normals and
-//!    jumps of the assets it prices (`Importance::pricing_only`).
+//!    extreme χ² and an unscaled twin ([`UNSCALED_SHARE`]) for the tail's ordinary χ².
+//!    Only what can move the account is shifted or tilted: the normals and jumps of the
+//!    assets it prices (`Importance::pricing_only`).
 //! 2. **Run**: the N paths of the plan drawn from the mixture (π₀ = [`DEFENSIVE_SHARE`] of
 //!    them from the model itself) through the backend's own stages, every loss kept.
 //! 3. **Figures**: the likelihood ratios w of the worst paths, from their sampled draws, as
@@ -61,8 +62,11 @@ pub const MIN_COMPONENT_SHARE: f64 = 0.01;
 pub const MIN_CHI_SCALE: f64 = 0.3;
 /// The part of each component's share its heavy twin takes (Student-t shocks only).
 pub const HEAVY_SHARE: f64 = 0.1;
-/// The factor of a heavy twin's χ² scale and shift (`with_heavy_twin`).
+/// The factor of a heavy twin's χ² scale and shift (`with_twins`).
 pub const HEAVY_SCALE: f64 = 0.5;
+/// The part of each component's share its unscaled twin takes (Student-t shocks, a
+/// component of χ² scale below 1): its shift at the model's χ² (`with_twins`).
+pub const UNSCALED_SHARE: f64 = 0.1;
 /// The largest factor a component raises a jump rate by: a group of jumping paths draws
 /// about one jump a step (λ·dt is 0.016–0.025 a day on the sample book).
 pub const MAX_JUMP_TILT: f64 = 100.0;
@@ -278,9 +282,10 @@ fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
             })
         })
         .collect::<Vec<Component>>();
-    // Student-t shocks: each component has a heavy twin for the extreme tail.
+    // Student-t shocks: each component has a heavy twin for the extreme tail and an
+    // unscaled one for the tail paths of an ordinary χ².
     let components = if plain.dof > 0 {
-        components.into_iter().flat_map(with_heavy_twin).collect()
+        components.into_iter().flat_map(with_twins).collect()
     } else {
         components
     };
@@ -291,25 +296,43 @@ fn fit_mixture(plain: &Importance, tail: &PilotTail) -> Importance {
     }
 }
 
-/// A component and its heavy twin: [`HEAVY_SHARE`] of its share, its χ² scale c and its
-/// shift θ times [`HEAVY_SCALE`]. The fit's c is the tail's mean χ², but under Student-t
-/// shocks the worst losses (ten or twenty times VaR) come from χ² far below that mean, which
-/// a component of scale c draws so rarely that their weights make most of ES's variance. The
-/// twin draws them; its smaller shift reaches the same moves, since ε grows as z/√χ².
-fn with_heavy_twin(c: Component) -> [Component; 2] {
-    let twin = Component::new(
+/// A component and its twins under Student-t shocks. The heavy twin: [`HEAVY_SHARE`] of its
+/// share, its χ² scale c and its shift θ times [`HEAVY_SCALE`]. The fit's c is the tail's
+/// mean χ², but the worst losses (ten or twenty times VaR) come from χ² far below that mean,
+/// which a component of scale c draws so rarely that their weights make most of ES's
+/// variance. The twin draws them; its smaller shift reaches the same moves, since ε grows as
+/// z/√χ². The unscaled twin (when c < 1): [`UNSCALED_SHARE`] of its share, its shift θ at
+/// the model's χ² (scale 1): a jump or a vol shock against the account loses without a small
+/// χ², and a component of scale c draws such a path with a large χ² so rarely that it is
+/// left to the defensive share (the sample book's `vol-seller`: defensive paths with an ETH
+/// jump or a 3–4σ vol shock and a χ² of 4–10 made 45 % of its ES variance at seed 8).
+fn with_twins(c: Component) -> Vec<Component> {
+    let heavy = Component::new(
         c.share * HEAVY_SHARE,
         c.shift.iter().map(|t| t * HEAVY_SCALE).collect(),
         c.scale * HEAVY_SCALE,
         c.jump_rates.clone(),
     );
-    let main = Component::new(
-        c.share * (1.0 - HEAVY_SHARE),
-        c.shift,
-        c.scale,
-        c.jump_rates,
-    );
-    [main, twin]
+    let unscaled = (c.scale < 1.0).then(|| {
+        Component::new(
+            c.share * UNSCALED_SHARE,
+            c.shift.clone(),
+            1.0,
+            c.jump_rates.clone(),
+        )
+    });
+    let main_share = 1.0
+        - HEAVY_SHARE
+        - if unscaled.is_some() {
+            UNSCALED_SHARE
+        } else {
+            0.0
+        };
+    let main = Component::new(c.share * main_share, c.shift, c.scale, c.jump_rates);
+    [Some(main), Some(heavy), unscaled]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// c_k of a group: √(its `fit`-weighted mean χ² per normal), within [[`MIN_CHI_SCALE`], 1]
@@ -556,14 +579,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_heavy_twin_halves_the_scale_and_shift_and_keeps_the_share() {
+    fn the_twins_halve_the_scale_and_shift_or_unscale_it_and_keep_the_share() {
         let c = Component::new(0.4, vec![2.0, -1.0, 0.0], 0.6, vec![0.3]);
-        let [main, twin] = with_heavy_twin(c.clone());
-        assert!((main.share + twin.share - c.share).abs() < 1e-15);
-        assert!((twin.share - HEAVY_SHARE * c.share).abs() < 1e-15);
+        let twins = with_twins(c.clone());
+        let [main, heavy, unscaled] = &twins[..] else {
+            panic!("three components: {}", twins.len());
+        };
+        let shares = main.share + heavy.share + unscaled.share;
+        assert!((shares - c.share).abs() < 1e-15);
+        assert!((heavy.share - HEAVY_SHARE * c.share).abs() < 1e-15);
+        assert!((unscaled.share - UNSCALED_SHARE * c.share).abs() < 1e-15);
         assert_eq!((main.shift.clone(), main.scale), (c.shift.clone(), c.scale));
-        assert_eq!(twin.shift, vec![1.0, -0.5, 0.0]);
-        assert_eq!(twin.scale, 0.3);
-        assert_eq!((main.jump_rates, twin.jump_rates), (vec![0.3], vec![0.3]));
+        assert_eq!(
+            (heavy.shift.clone(), heavy.scale),
+            (vec![1.0, -0.5, 0.0], 0.3)
+        );
+        assert_eq!(
+            (unscaled.shift.clone(), unscaled.scale),
+            (c.shift.clone(), 1.0)
+        );
+        for twin in &twins {
+            assert_eq!(twin.jump_rates, vec![0.3]);
+        }
+        // A component at the model's χ² already has no unscaled twin.
+        let at_one = with_twins(Component::new(0.4, vec![1.0], 1.0, Vec::new()));
+        assert_eq!(at_one.len(), 2);
+        assert!((at_one[0].share + at_one[1].share - 0.4).abs() < 1e-15);
     }
 }
