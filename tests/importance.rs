@@ -244,9 +244,9 @@ fn commands_that_cannot_use_it_refuse_it() {
 /// and jump-size normals shifted, the jump counts tilted): IS and plain agree within four
 /// combined standard errors (2.04 combined half-widths) for every account and confidence,
 /// and IS's ES variance is at
-/// least 10× smaller (the ratio of the two runs' squared half-widths; 42–1458× at this
-/// seed, 37× the least over seeds 5, 7, 23 and 42 at 100 000 paths, measured through the
-/// CLI at 8e8c58e).
+/// least 10× smaller (the ratio of the two runs' squared half-widths; 24–1475× at this
+/// seed, 24× the least over seeds 5, 7, 23 and 42 at 100 000 paths, measured through the
+/// CLI at 033ccd2).
 #[test]
 fn the_sample_book_agrees_with_plain_and_cuts_the_es_variance_tenfold() {
     let plain = common::sample_inputs(100_000);
