@@ -209,12 +209,7 @@ impl Server {
             &[("Content-Type", "application/json")],
             Some(body),
         );
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .ok()?;
-        stream.write_all(&bytes).ok()?;
-        Some(read_reply(&mut stream))
+        self.try_raw(&bytes).ok()
     }
 
     /// One request on its own connection (`Host: 127.0.0.1:PORT` unless given).
@@ -255,17 +250,24 @@ impl Server {
 
     /// Sends raw bytes on a new connection and reads the answer to the end.
     pub fn raw(&self, bytes: &[u8]) -> Reply {
-        let mut stream = self.connect();
-        stream.write_all(bytes).unwrap();
-        read_reply(&mut stream)
+        self.try_raw(bytes).expect("connect and send")
+    }
+
+    /// As [`Server::raw`], or the error of connecting or sending.
+    pub fn try_raw(&self, bytes: &[u8]) -> std::io::Result<Reply> {
+        let mut stream = self.try_connect()?;
+        stream.write_all(bytes)?;
+        Ok(read_reply(&mut stream))
     }
 
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        stream
+        self.try_connect().expect("connect")
+    }
+
+    fn try_connect(&self) -> std::io::Result<TcpStream> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(120)))?;
+        Ok(stream)
     }
 }
 
