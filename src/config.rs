@@ -20,6 +20,9 @@ pub struct RunConfig {
     /// Whether the configuration file set `student_t_dof` (`null` included): a history
     /// calibration's fitted ν replaces it only when not (SPEC §9, settled detail 5).
     pub student_t_dof_given: bool,
+    /// Where `paths` and `confidence` came from when flags set them (`command line:
+    /// --paths`): errors about the path count or the tail name it instead of the file.
+    pub sizing_source: Option<String>,
     /// EWMA calibration parameters of `--history` (SPEC §9).
     pub calibration: CalibrationConfig,
     /// The calibration these inputs were adjusted with (`--history`), reported as
@@ -156,6 +159,14 @@ impl Default for StressConfig {
     }
 }
 
+impl RunConfig {
+    /// What errors about the path count or the tail name: the flags that set them, else
+    /// `file` (the configuration's).
+    pub fn sizing_source<'a>(&'a self, file: &'a str) -> &'a str {
+        self.sizing_source.as_deref().unwrap_or(file)
+    }
+}
+
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
@@ -166,6 +177,7 @@ impl Default for RunConfig {
             confidence: vec![0.99, 0.995],
             student_t_dof: None,
             student_t_dof_given: false,
+            sizing_source: None,
             calibration: CalibrationConfig::default(),
             calibrated: None,
             dynamics: BTreeMap::new(),

@@ -9,6 +9,8 @@
 //! - ES interval: ES ± 1.96·σ_ES with the asymptotic variance of the ES estimator
 //!   σ²_ES = [Var(L | L ≥ VaR) + α (ES − VaR)²] / (N (1 − α)),
 //!   the conditional variance estimated from the k tail losses.
+//!
+//! 1.96 stands for [`Z_95`] = Φ⁻¹(0.975) throughout.
 
 use crate::engine::AccountTail;
 

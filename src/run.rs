@@ -409,14 +409,15 @@ fn evaluate_counting(
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let source = inputs.source(&book)?;
     let mut plan = plan_over(&inputs.config, source.scenarios(inputs.config.paths));
-    let levels = inputs.config.confidence.iter().copied();
-    let inset = inset_len(plan.paths, levels.chain([inputs.config.margin.confidence]));
+    // R4: k at the highest reported confidence, whose VaR and ES the inset marks (not the
+    // margin confidence, which the page does not mark there).
+    let inset = inset_len(plan.paths, inputs.config.confidence.iter().copied());
     if counting {
         plan.tail_len = plan.tail_len.max(inset);
     }
     let tail_len = plan.tail_len;
     limits::check_tail_memory(
-        &inputs.files.config,
+        inputs.config.sizing_source(&inputs.files.config),
         inputs.config.paths,
         tail_len,
         book.accounts
@@ -470,8 +471,13 @@ fn importance_sampled(
         ));
     }
     let config = &inputs.config;
-    let sim =
-        importance::simulate_importance(book, config, &inputs.files.config, backend, progress)?;
+    let sim = importance::simulate_importance(
+        book,
+        config,
+        config.sizing_source(&inputs.files.config),
+        backend,
+        progress,
+    )?;
     Ok((sim, Vec::new()))
 }
 

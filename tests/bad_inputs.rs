@@ -656,6 +656,7 @@ fn bad_config_values() {
         ("/confidence", "[0.99, 99]", "confidence[1]", "99", "between 0 and 1"),
         ("/confidence", r#"[0.99, "0.995"]"#, "confidence[1]", "0.995", "expected a number"),
         ("/student_t_dof", "2", "student_t_dof", "2", "from 3"),
+        ("/student_t_dof", "100000000", "student_t_dof", "100000000", "to 10000"),
         ("/student_t_dof", "4.5", "student_t_dof", "4.5", "integer"),
         ("/student_t_dof", "false", "student_t_dof", "false", "expected an integer"),
         ("/dynamics", "[]", "dynamics", "[]", "expected an object"),

@@ -596,3 +596,73 @@ fn history_errors_name_the_line_after_blank_lines_and_lone_crs() {
         }
     }
 }
+
+/// SPEC §9: a configured ν is kept, and the calibration reports the ν the model uses (the
+/// configuration's, `null` included), on `calibrate` and in `run.calibration` alike.
+#[test]
+fn a_configured_dof_is_the_one_reported() {
+    let fitted = tailrisk(&[
+        "calibrate",
+        "--history",
+        HISTORY,
+        "--market",
+        MARKET,
+        "--format",
+        "json",
+    ]);
+    assert!(fitted.status.success());
+    let fitted: serde_json::Value = serde_json::from_slice(&fitted.stdout).unwrap();
+    let fitted = fitted["student_t_dof"]
+        .as_u64()
+        .expect("the shipped history fits a ν");
+    let kept = if fitted == 7 { 8 } else { 7 };
+    for (text, want) in [
+        (
+            format!(r#"{{"student_t_dof": {kept}}}"#),
+            serde_json::json!(kept),
+        ),
+        (
+            r#"{"student_t_dof": null}"#.to_string(),
+            serde_json::Value::Null,
+        ),
+    ] {
+        let config = scratch("dof.json", &text);
+        let c = tailrisk(&[
+            "calibrate",
+            "--history",
+            HISTORY,
+            "--market",
+            MARKET,
+            "--config",
+            &config,
+            "--format",
+            "json",
+        ]);
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        let c: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+        assert_eq!(c["student_t_dof"], want, "calibrate with {text}");
+        let r = tailrisk(&[
+            "run",
+            "--history",
+            HISTORY,
+            "--market",
+            MARKET,
+            "--portfolio",
+            PORTFOLIO,
+            "--config",
+            &config,
+            "--paths",
+            "2000",
+            "--backend",
+            "cpu",
+            "--format",
+            "json",
+        ]);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let r: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        assert_eq!(
+            r["run"]["calibration"]["student_t_dof"], want,
+            "run.calibration with {text}"
+        );
+    }
+}

@@ -20,8 +20,10 @@ fn tails_beyond_memory_are_an_input_error() {
         .expect("runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(65), "{stderr}");
+    // The flags set the path count and the level: the error names them, not a file.
     assert!(
-        stderr.contains("paths, confidence") && stderr.contains("GiB of memory available"),
+        stderr.contains("command line: paths, confidence")
+            && stderr.contains("GiB of memory available"),
         "{stderr}"
     );
     assert!(stderr.contains("4294967295 paths"), "{stderr}");

@@ -85,6 +85,31 @@ fn run_report_embeds_the_json_and_shows_its_figures() {
     assert!(!html.contains("NaN") && !html.contains("inf"));
 }
 
+/// R4: the inset is the worst max(2k, 1 %·N) at the highest *reported* confidence, the one
+/// whose VaR and ES it marks, even when the margin confidence (the sample's 0.99) is higher.
+#[test]
+fn the_inset_follows_the_highest_reported_confidence() {
+    let dir = scratch_dir("inset");
+    let file = dir.join("inset.html");
+    let args = [
+        "run",
+        "--paths",
+        "5000",
+        "--confidence",
+        "0.9,0.95",
+        "--backend",
+        "cpu",
+    ];
+    let (_, html) = page_of(&args, &file);
+    // k = ⌈5000 · 0.05⌉ = 250: the worst 500, not the 2k = 100 of the margin's 0.99.
+    assert!(
+        html.contains("The worst 500 of 5,000 scenarios; VaR and ES at confidence 0.95"),
+        "inset caption: {:?}",
+        html.lines().find(|l| l.contains("The worst"))
+    );
+    assert!(!html.contains("The worst 100 of"));
+}
+
 #[test]
 fn every_input_string_is_escaped() {
     let dir = scratch_dir("escape");

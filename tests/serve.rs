@@ -171,6 +171,14 @@ fn trade_then_get_is_run_of_edited_book(
         first,
         "a repeated trade_id is not applied again"
     );
+    // The same id on another account names another trade: 409, and nothing changes.
+    let elsewhere = server.post("/v1/accounts/vol-seller/trades", &trade.to_string());
+    assert_eq!(elsewhere.status, 409, "{}", elsewhere.body);
+    let message = elsewhere.error();
+    assert!(
+        message.contains("trade_id") && message.contains("hedged-options"),
+        "{message}"
+    );
     assert_eq!(server.get("/v1/health").json()["snapshot"], 2);
     let mut edited = portfolio.clone();
     let positions = edited["accounts"][0]["positions"].as_array_mut().unwrap();
@@ -324,4 +332,19 @@ fn history_and_method_flags_are_those_of_run() {
         assert_eq!(reply.status, 400, "{}", reply.body);
         assert!(reply.error().contains("--history"));
     }
+}
+
+#[test]
+fn threads_flag_is_that_of_run() {
+    // --threads sizes the pool the figures are computed on; health's device names it as
+    // `run --threads` does.
+    let args = with_flag(&sample_args(5_000), "--threads", "1");
+    let server = Server::start(&args);
+    let run = run_on(&args);
+    let health = server.get("/v1/health").json();
+    assert_eq!(health["device"], run["run"]["device"], "{health}");
+    assert!(
+        health["device"].as_str().unwrap().contains("(1 threads)"),
+        "{health}"
+    );
 }

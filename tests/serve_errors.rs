@@ -116,7 +116,8 @@ fn bad_requests_are_named_and_change_nothing() {
     expect(
         server.put("/v1/market", r#"{"as_of": "2026-12-05T08:00:00Z", "assets": {"BTC": {"vol": 0.5}, "ETH": {"vol": 0.6}, "SOL": {"vol": 0.8}}}"#),
         400,
-        &["4DEC26"],
+        // The request is named first, then where the change surfaced (the portfolio file).
+        &["PUT /v1/market: after this change, ", "portfolio.json", "4DEC26"],
     );
     expect(
         server.put(
@@ -164,6 +165,26 @@ fn bad_requests_are_named_and_change_nothing() {
         400,
         &["page"],
     );
+
+    // Bytes that are not an HTTP/1.1 request: hyper answers them itself, with the same JSON
+    // error body as every other error.
+    for (raw, status, word) in [
+        (&b"FOO\r\n\r\n"[..], 400, "not an HTTP/1.1 request"),
+        (
+            b"POST /v1/whatif HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n",
+            400,
+            "not an HTTP/1.1 request",
+        ),
+        (
+            b"GET /v1/health HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
+            400,
+            "not an HTTP/1.1 request",
+        ),
+    ] {
+        expect(server.raw(raw), status, &[word]);
+    }
+    // A good request on a fresh connection still gets its own answer.
+    assert_eq!(server.get("/v1/health").status, 200);
 
     // Without a token: only loopback Host headers (S13); no CORS headers.
     expect(

@@ -19,7 +19,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ApcTool, CalibrationConfig};
+use crate::config::{ApcTool, CalibrationConfig, RunConfig};
 use crate::input::History;
 use crate::market::CorrelationInput;
 use crate::run::RunInputs;
@@ -53,7 +53,9 @@ pub struct Calibration {
     )]
     pub assets: Vec<AssetCalibration>,
     pub correlation: CalibratedCorrelation,
-    /// The fitted ν; `None` when the normal fits strictly better.
+    /// ν of the model: the fitted one (`None` when the normal fits strictly better), or the
+    /// configuration's when it sets `student_t_dof` (SPEC §9: a configured ν is kept;
+    /// [`Calibration::keep_configured_dof`]).
     pub student_t_dof: Option<u32>,
     pub apc: Option<ApcTool>,
 }
@@ -234,6 +236,17 @@ pub fn calibrate(
     }
 }
 
+impl Calibration {
+    /// The configuration's ν in place of the fitted one when it sets `student_t_dof`
+    /// (`null` included): the ν reported is the ν the model uses.
+    pub fn keep_configured_dof(mut self, config: &RunConfig) -> Self {
+        if config.student_t_dof_given {
+            self.student_t_dof = config.student_t_dof;
+        }
+        self
+    }
+}
+
 /// vol_used of the APC tool (SPEC §9).
 pub fn vol_used(apc: Option<ApcTool>, ewma_vol: f64, long_run_vol: f64, stressed_vol: f64) -> f64 {
     match apc {
@@ -300,9 +313,8 @@ pub fn apply(mut inputs: RunInputs, calibration: Calibration) -> RunInputs {
         symbols: c.symbols.clone(),
         matrix: c.matrix.iter().flatten().copied().collect(),
     });
-    if !inputs.config.student_t_dof_given {
-        inputs.config.student_t_dof = calibration.student_t_dof;
-    }
+    let calibration = calibration.keep_configured_dof(&inputs.config);
+    inputs.config.student_t_dof = calibration.student_t_dof;
     inputs.config.calibrated = Some(calibration);
     inputs
 }

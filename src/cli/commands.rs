@@ -196,6 +196,7 @@ fn calibration_of(
         config.margin.apc,
         market.as_of,
     )
+    .keep_configured_dof(config)
 }
 
 /// `tailrisk bench`: the backends of `--backend`, each run logged on stderr as it ends.
@@ -419,6 +420,10 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
 fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
     if let Some(paths) = args.paths {
         config.paths = flag("--paths", paths, Paths::check(paths))?;
+    }
+    if args.paths.is_some() || args.confidence.is_some() {
+        // The path count and the levels that size the tails are (partly) the flags'.
+        config.sizing_source = Some("command line".into());
     }
     config.importance_sampling = args.variance_reduction == VarianceReduction::Is;
     if let Some(seed) = args.seed {

@@ -136,8 +136,11 @@ pub type Paths = Int<1, 4_294_967_295>;
 pub type AtLeastOne = Int<1, 4_294_967_295>;
 /// The Philox key.
 pub type Seed = Int<0, { u64::MAX }>;
-/// Student-t degrees of freedom (ν ≥ 3: finite variance and kurtosis).
-pub type Dof = Int<3, 4_294_967_295>;
+/// Student-t degrees of freedom: ν ≥ 3 (finite variance), at most 10 000. The draw layout
+/// spends ν normals per path and step on χ²_ν (the fast kernels hold them for a block of
+/// lanes, 2 KiB per unit of ν), and beyond 10⁴ the unit-variance t is the normal to within
+/// any Monte Carlo's resolution (excess kurtosis 6/(ν − 4) < 10⁻³); `null` is the normal.
+pub type Dof = Int<3, 10_000>;
 /// Points of the stress grid's price axis.
 pub type PricePoints = Int<3, 4_294_967_295>;
 
@@ -343,5 +346,10 @@ mod tests {
         assert!(Paths::check(1 << 32).is_err());
         assert_eq!(Dof::from_f64(4.0).map(Int::get), Ok(4));
         assert_eq!(Dof::from_f64(4.5), Err("must be an integer".into()));
+        assert_eq!(Dof::from_f64(10_000.0).map(Int::get), Ok(10_000));
+        assert_eq!(
+            Dof::from_f64(10_001.0),
+            Err("must be an integer from 3 to 10000".into())
+        );
     }
 }

@@ -78,6 +78,12 @@ impl Engine {
         self.figures_warm(&inputs, book, warm)
     }
 
+    /// The backend's description as computations see it: on the `--threads` pool, so the
+    /// CPU's device names that pool's thread count, as `run --threads` does.
+    pub fn info(&self) -> crate::engine::BackendInfo {
+        self.on_pool(|| self.backend.info())
+    }
+
     fn on_pool<T: Send>(&self, work: impl FnOnce() -> T + Send) -> T {
         match &self.pool {
             Some(pool) => pool.install(work),

@@ -140,6 +140,8 @@ struct TimedIo {
     state: Arc<HeadTimer>,
     /// Armed by the first byte read outside a request.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Bytes of a rewritten parse-error answer not yet written ([`parse_error_answer`]).
+    pending: Vec<u8>,
 }
 
 const TIMEOUT_RESPONSE: &[u8] = b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n\
@@ -151,8 +153,76 @@ impl TimedIo {
             inner,
             state,
             deadline: None,
+            pending: Vec::new(),
         }
     }
+
+    /// Writes what is left of a rewritten answer; ready once none is.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.pending.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// hyper's own answer to bytes that are not an HTTP/1.1 request (a bad request line or
+/// header, a URI or head too long, another HTTP version) is a bare status with an empty
+/// body, written without calling the service; the routes' answers always carry a JSON
+/// `content-type`. This gives the bare one the JSON error body every error has (S12):
+/// `None` for any other write.
+fn parse_error_answer(data: &[u8]) -> Option<Vec<u8>> {
+    let head = std::str::from_utf8(data).ok()?.strip_suffix("\r\n\r\n")?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()?
+        .strip_prefix("HTTP/1.1 ")?
+        .get(..3)?
+        .parse()
+        .ok()?;
+    let headers: Vec<&str> = lines.collect();
+    let named = |name: &str| {
+        headers.iter().any(|h| {
+            h.split_once(':')
+                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+        })
+    };
+    let empty = headers.iter().any(|h| {
+        h.split_once(':').is_some_and(|(n, v)| {
+            n.trim().eq_ignore_ascii_case("content-length") && v.trim() == "0"
+        })
+    });
+    if !(400..600).contains(&status) || named("content-type") || !empty {
+        return None;
+    }
+    let error = match status {
+        414 => "the request target is too long",
+        431 => "the request head is too large",
+        505 => "only HTTP/1.1 (and 1.0) requests are served",
+        _ => "not an HTTP/1.1 request: its request line or a header could not be parsed",
+    };
+    let body = serde_json::json!({ "error": error }).to_string();
+    let mut out = String::new();
+    out.push_str(head.split("\r\n").next()?);
+    out.push_str("\r\ncontent-type: application/json");
+    for h in &headers {
+        let is_length = h
+            .split_once(':')
+            .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"));
+        if !is_length {
+            out.push_str("\r\n");
+            out.push_str(h);
+        }
+    }
+    out.push_str(&format!("\r\ncontent-length: {}\r\n\r\n{body}", body.len()));
+    Some(out.into_bytes())
 }
 
 impl AsyncRead for TimedIo {
@@ -200,14 +270,30 @@ impl AsyncWrite for TimedIo {
     ) -> Poll<io::Result<usize>> {
         // A response written ends the request: the next head starts its own clock.
         self.deadline = None;
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        let this = &mut *self;
+        if this.poll_pending(cx)?.is_pending() {
+            return Poll::Pending;
+        }
+        if let Some(answer) = parse_error_answer(data) {
+            // The whole of `data` is taken; its replacement goes out now or on flush.
+            this.pending = answer;
+            let _ = this.poll_pending(cx)?;
+            return Poll::Ready(Ok(data.len()));
+        }
+        Pin::new(&mut this.inner).poll_write(cx, data)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.poll_pending(cx)?.is_pending() {
+            return Poll::Pending;
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.poll_pending(cx)?.is_pending() {
+            return Poll::Pending;
+        }
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -67,7 +67,7 @@ async fn unknown_route(request: Request) -> ApiError {
 
 async fn health(State(ctx): Shared) -> Answer {
     let snap = live(&ctx)?;
-    let info = ctx.service()?.engine.backend.info();
+    let info = ctx.service()?.engine.info();
     let config = &snap.inputs.config;
     let method = match &snap.inputs.historical {
         None => "mc",

@@ -206,15 +206,18 @@ impl Service {
             .snapshot()
             .ok_or_else(|| ApiError::internal("not started"))?;
         if let Change::Trade {
-            trade_id: Some(id), ..
+            account,
+            trade_id: Some(id),
+            ..
         } = &change
             && let Some(first) = self.trade_ids().get(id)
         {
-            return Ok(first.clone());
+            return repeated_trade(first, id, &before.account(*account).id);
         }
         let started = Instant::now();
+        let request = request_name(&before, &change);
         let (prepared, stored) = prepare(&before, &change);
-        let prepared = prepared.map_err(ApiError::from_engine)?;
+        let prepared = prepared.map_err(|e| ApiError::from_engine(attributed(&request, e)))?;
         let recomputed = prepared.recomputed();
         self.with_history(|h| h.commit_change(&stored))?;
         let next = prepared.compute(&self.engine, &before).map_err(|e| {
@@ -222,7 +225,7 @@ impl Service {
                 h.remove_change(stored.snapshot);
                 Ok(())
             });
-            ApiError::from_engine(e)
+            ApiError::from_engine(attributed(&request, e))
         })?;
         let answer = match &change {
             Change::Trade { account, .. } => account_answer(&next, *account),
@@ -268,6 +271,36 @@ impl Service {
 }
 
 /// The change checked against `before`, and the row the state file keeps of it.
+/// The request a change came from, as its errors name it.
+fn request_name(before: &Snapshot, change: &Change) -> String {
+    match change {
+        Change::Trade { account, .. } => {
+            format!("POST /v1/accounts/{}/trades", before.account(*account).id)
+        }
+        Change::Market { .. } => "PUT /v1/market".into(),
+    }
+}
+
+/// An input error the change causes in what it meets (a position of the portfolio file
+/// expired by a new `as_of`, a figure no longer finite): named as the request's, with the
+/// file and field it surfaced in, so the client sees which request to fix.
+fn attributed(request: &str, e: crate::Error) -> crate::Error {
+    match e {
+        crate::Error::Input {
+            file,
+            field,
+            value,
+            message,
+        } if file != request => crate::Error::Input {
+            file: request.to_string(),
+            field: format!("after this change, {file}: {field}"),
+            value,
+            message,
+        },
+        other => other,
+    }
+}
+
 fn prepare(
     before: &Snapshot,
     change: &Change,
@@ -319,5 +352,24 @@ pub fn record(
         History::Store(store) => store
             .commit_figures(&rows, answer)
             .map_err(|e| ApiError::internal(e.message)),
+    }
+}
+
+/// A trade id seen before (S8): its first answer when it was for the same account; a trade
+/// id names one trade, so the same id on another account is a conflict (409), not a replay
+/// of the other account's answer.
+fn repeated_trade(first: &str, id: &str, account: &str) -> Result<String, ApiError> {
+    let first_account = serde_json::from_str::<Value>(first)
+        .ok()
+        .and_then(|v| v["account"]["id"].as_str().map(str::to_string));
+    match first_account {
+        Some(a) if a != account => Err(ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "POST /v1/accounts/{account}/trades: trade_id: already used for account {a} (got {})",
+                Value::from(id)
+            ),
+        )),
+        _ => Ok(first.to_string()),
     }
 }

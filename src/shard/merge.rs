@@ -368,7 +368,7 @@ fn check_structure(s: &ShardFile) -> Result<(), Damaged> {
     if h.run.tail_len != risk::tail_len(h.paths, &levels) {
         return bad(format!("tail length {} for its levels", h.run.tail_len));
     }
-    if h.run.inset_len != run::inset_len(h.paths, levels.iter().copied()) {
+    if h.run.inset_len != run::inset_len(h.paths, h.run.confidence.iter().copied()) {
         return bad(format!("inset length {} for its levels", h.run.inset_len));
     }
     let n_shard = range.end - range.start;

@@ -48,8 +48,7 @@ pub fn run_shard(
     let warnings = inputs.scenarios.skipped_shocks(&book);
     let whole = run::plan(&inputs.config);
     let range = shard.range(whole.paths);
-    let levels = inputs.config.confidence.iter().copied();
-    let inset = run::inset_len(whole.paths, levels.chain([inputs.config.margin.confidence]));
+    let inset = run::inset_len(whole.paths, inputs.config.confidence.iter().copied());
     let plan = SimulationPlan {
         paths: range.end - range.start,
         first_path: range.start,
@@ -62,7 +61,7 @@ pub fn run_shard(
         ..whole.clone()
     };
     limits::check_tail_memory(
-        &inputs.files.config,
+        inputs.config.sizing_source(&inputs.files.config),
         plan.paths,
         plan.tail_len,
         book.accounts
