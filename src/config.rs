@@ -20,8 +20,8 @@ pub struct RunConfig {
     /// Whether the configuration file set `student_t_dof` (`null` included): a history
     /// calibration's fitted ν replaces it only when not (SPEC §9, settled detail 5).
     pub student_t_dof_given: bool,
-    /// Where `paths` and `confidence` came from when flags set them (`command line:
-    /// --paths`): errors about the path count or the tail name it instead of the file.
+    /// `command line` when flags set `paths` or `confidence`: errors about the path count or
+    /// the tail's size name it instead of the configuration file.
     pub sizing_source: Option<String>,
     /// EWMA calibration parameters of `--history` (SPEC §9).
     pub calibration: CalibrationConfig,

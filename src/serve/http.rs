@@ -1,7 +1,8 @@
 //! Connections (S17, S18): HTTP/1.1 with keep-alive on hyper, at most [`MAX_CONNECTIONS`]
 //! (beyond: one 503 and close), 408 for a request whose head is not received within
-//! [`REQUEST_TIMEOUT`], idle keep-alive connections closed after [`IDLE_TIMEOUT`], and the
-//! drain on shutdown: stop accepting, finish every request whose head was read, close idle
+//! [`REQUEST_TIMEOUT`], idle keep-alive connections closed after [`IDLE_TIMEOUT`], the JSON
+//! error body on hyper's own answers to bytes that are not a request
+//! ([`parse_error_answer`]), and the drain on shutdown: stop accepting, finish every request whose head was read, close idle
 //! connections, within [`DRAIN_TIMEOUT`].
 
 use std::convert::Infallible;
@@ -180,26 +181,22 @@ impl TimedIo {
 /// `None` for any other write.
 fn parse_error_answer(data: &[u8]) -> Option<Vec<u8>> {
     let head = std::str::from_utf8(data).ok()?.strip_suffix("\r\n\r\n")?;
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()?
+    let (status_line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    let status: u16 = status_line
         .strip_prefix("HTTP/1.1 ")?
         .get(..3)?
         .parse()
         .ok()?;
-    let headers: Vec<&str> = lines.collect();
-    let named = |name: &str| {
-        headers.iter().any(|h| {
-            h.split_once(':')
-                .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-        })
+    let headers: Vec<&str> = headers.split("\r\n").filter(|h| !h.is_empty()).collect();
+    let has = |name: &str, value: Option<&str>| {
+        headers
+            .iter()
+            .any(|h| header_value(h, name).is_some_and(|v| value.is_none_or(|want| v == want)))
     };
-    let empty = headers.iter().any(|h| {
-        h.split_once(':').is_some_and(|(n, v)| {
-            n.trim().eq_ignore_ascii_case("content-length") && v.trim() == "0"
-        })
-    });
-    if !(400..600).contains(&status) || named("content-type") || !empty {
+    if !(400..600).contains(&status)
+        || has("content-type", None)
+        || !has("content-length", Some("0"))
+    {
         return None;
     }
     let error = match status {
@@ -209,20 +206,22 @@ fn parse_error_answer(data: &[u8]) -> Option<Vec<u8>> {
         _ => "not an HTTP/1.1 request: its request line or a header could not be parsed",
     };
     let body = serde_json::json!({ "error": error }).to_string();
-    let mut out = String::new();
-    out.push_str(head.split("\r\n").next()?);
-    out.push_str("\r\ncontent-type: application/json");
-    for h in &headers {
-        let is_length = h
-            .split_once(':')
-            .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case("content-length"));
-        if !is_length {
-            out.push_str("\r\n");
-            out.push_str(h);
-        }
+    let mut out = format!("{status_line}\r\ncontent-type: application/json");
+    for h in headers
+        .iter()
+        .filter(|h| header_value(h, "content-length").is_none())
+    {
+        out.push_str("\r\n");
+        out.push_str(h);
     }
     out.push_str(&format!("\r\ncontent-length: {}\r\n\r\n{body}", body.len()));
     Some(out.into_bytes())
+}
+
+/// The trimmed value of header line `line` when it is header `name` (any case).
+fn header_value<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let (n, v) = line.split_once(':')?;
+    n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
 }
 
 impl AsyncRead for TimedIo {

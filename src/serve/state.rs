@@ -270,7 +270,6 @@ impl Service {
     }
 }
 
-/// The change checked against `before`, and the row the state file keeps of it.
 /// The request a change came from, as its errors name it.
 fn request_name(before: &Snapshot, change: &Change) -> String {
     match change {
@@ -301,6 +300,7 @@ fn attributed(request: &str, e: crate::Error) -> crate::Error {
     }
 }
 
+/// The change checked against `before`, and the row the state file keeps of it.
 fn prepare(
     before: &Snapshot,
     change: &Change,
