@@ -4,8 +4,10 @@
 //! scales and jump counts), and the host weighs every path.
 //!
 //! Per account, alone (its own shift, the book cut to its instruments: `Book::account_alone`):
-//! 1. **Pilots** (the cross-entropy method): [`PILOT_PATHS`] plain paths under the pilot
-//!    seed (the run's seed XOR [`PILOT_SEED_XOR`], so the pilot's draws are not the run's;
+//! 1. **Pilots** (the cross-entropy method, on the CPU's f64 kernels whatever the
+//!    backend, so that the mixture is the same on every backend): [`PILOT_PATHS`] plain
+//!    paths under the pilot seed (the run's seed XOR [`PILOT_SEED_XOR`], so the pilot's
+//!    draws are not the run's;
 //!    one plain run of the whole book, whose losses per account are those of each account
 //!    alone), and their tail at the lowest confidence of the run fitted to a mixture; then
 //!    [`PILOT_PATHS`] more drawn from that mixture (seed XOR [`SECOND_PILOT_SEED_XOR`] too),
@@ -39,9 +41,10 @@ use self::fit::{PilotTail, fit_mixture};
 use super::{AccountFigures, Simulation, limits, plan};
 use crate::book::Book;
 use crate::config::RunConfig;
+use crate::engine::cpu::CpuBackend;
 use crate::engine::cpu::fast::weights::WeightLanes;
 use crate::engine::cpu::fast::{BlockDraws, Isa, LANES};
-use crate::engine::{AccountTail, Backend, SimulationPlan, TailEntry};
+use crate::engine::{AccountTail, Backend, Precision, SimulationPlan, TailEntry};
 use crate::error::{Error, Result};
 use crate::model::aggregate::holding_losses;
 use crate::model::importance::{Importance, Sampled};
@@ -102,9 +105,15 @@ pub fn simulate_importance(
         .copied()
         .chain([config.margin.confidence])
         .fold(1.0, f64::min);
+    // The pilots run on the CPU's f64 kernels whatever the backend: a fit makes discrete
+    // choices (the tail's groups, which of them are components), which the f32 losses of
+    // the GPU could tip on some seeds, so the mixture is a function of the inputs and the
+    // seed alone, the same on every backend, machine and instruction set, and GPU and CPU
+    // figures differ by the f32 error of the run as without importance sampling.
+    let pilots = CpuBackend::with_precision(Precision::F64);
     // The first pilot is plain, and an account alone loses on every path what it loses in
     // the book (`Book::account_alone`), so one run of the book gives every account's.
-    let first_tails = backend.tails(
+    let first_tails = pilots.tails(
         &book,
         &pilot_plan(config, first_pilot_seed(config), first_pilot_keep(lowest)),
         &|_| {},
@@ -113,7 +122,7 @@ pub fn simulate_importance(
     let n_accounts = book.accounts.len() as u64;
     for (a, first_tail) in first_tails.into_iter().enumerate() {
         let alone = book.account_alone(a);
-        let importance = Arc::new(pilot(&alone, first_tail, config, backend, lowest)?);
+        let importance = Arc::new(pilot(&alone, first_tail, config, &pilots, lowest)?);
         let shifted = Book {
             importance: Some(importance.clone()),
             ..alone
