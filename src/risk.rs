@@ -132,8 +132,11 @@ pub fn weighted_measure(
     let target = tail_weight(paths, confidence);
     let rank_at = |t: f64| weight_rank(tail.iter().map(|&(_, w)| w), t);
     let short = || {
+        // N(1 − α) to 6 decimals: 5 paths at 0.99 read 0.05, not 0.05000000000000004.
+        let shown = (target * 1e6).round() / 1e6;
         format!(
-            "importance sampling: the {} kept paths weigh less than N(1 − α) = {target:.1} at              α = {confidence}",
+            "importance sampling: the {} kept paths weigh less than N(1 − α) = {shown} at \
+             α = {confidence}",
             tail.len()
         )
     };

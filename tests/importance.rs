@@ -238,6 +238,33 @@ fn commands_that_cannot_use_it_refuse_it() {
         assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
+    // `stress --report` shows no loss distribution, so it takes IS: its page carries the
+    // importance-sampled margin.
+    let page = std::env::temp_dir().join(format!("tailrisk-is-stress-{}.html", std::process::id()));
+    let out = Command::new(bin)
+        .args([
+            "stress",
+            "--variance-reduction",
+            "is",
+            "--paths",
+            "2000",
+            "--report",
+        ])
+        .arg(&page)
+        .args(["--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("\"variance_reduction\":\"is\""),
+        "the page's JSON is IS's"
+    );
+    let _ = std::fs::remove_file(page);
 }
 
 /// The sample book (Student-t ν = 5, jumps on every asset, stochastic vol; the vol-shock
