@@ -86,6 +86,23 @@ pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
         es_ci: [es - Z_95 * sigma_es, es + Z_95 * sigma_es],
         k,
     }
+    .signed_zeros_cleared()
+}
+
+impl Measure {
+    /// −0 read as +0 in every figure (x + 0 is x otherwise): the GPU's losses of a flat
+    /// account are −0 (the shader's −Σ of a zero sum), the CPU's +0; the tails keep −0 below
+    /// +0 as their order does, the figures do not.
+    fn signed_zeros_cleared(self) -> Self {
+        let z = |x: f64| x + 0.0;
+        Measure {
+            var: z(self.var),
+            es: z(self.es),
+            var_ci: self.var_ci.map(z),
+            es_ci: self.es_ci.map(z),
+            ..self
+        }
+    }
 }
 
 /// t = N(1 − α), the weight of the tail of a weighted estimator: within 1e-9 of an integer
@@ -167,13 +184,34 @@ pub fn weighted_measure(
         var_ci: [lower, upper],
         es_ci: [es - Z_95 * sigma_es, es + Z_95 * sigma_es],
         k: j + 1,
-    })
+    }
+    .signed_zeros_cleared())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::TailEntry;
+
+    #[test]
+    fn a_flat_accounts_negative_zeros_read_as_zero() {
+        let tail = AccountTail {
+            worst: (0..10)
+                .map(|path| crate::model::TailEntry { loss: -0.0, path })
+                .collect(),
+        };
+        let m = measure(&tail, 10, 0.5);
+        for x in [
+            m.var,
+            m.es,
+            m.var_ci[0],
+            m.var_ci[1],
+            m.es_ci[0],
+            m.es_ci[1],
+        ] {
+            assert_eq!(x.to_bits(), 0.0f64.to_bits());
+        }
+    }
 
     #[test]
     fn tail_rank_is_robust_to_rounding() {

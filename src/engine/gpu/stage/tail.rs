@@ -338,9 +338,7 @@ fn merge(
         let start = a * take as usize;
         for &[bits, path] in &entries[start..start + got as usize] {
             running.push(TailEntry {
-                // + 0.0: a flat account's −0 (the shader's −Σ of a zero sum) reads as the
-                // CPU's +0; every other loss is unchanged.
-                loss: f64::from(f32::from_bits(bits)) + 0.0,
+                loss: f64::from(f32::from_bits(bits)),
                 path,
             });
         }
