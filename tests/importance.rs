@@ -261,7 +261,7 @@ fn commands_that_cannot_use_it_refuse_it() {
     );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(
-        html.contains("\"variance_reduction\":\"is\""),
+        html.contains("\"variance_reduction\": \"is\""),
         "the page's JSON is IS's"
     );
     let _ = std::fs::remove_file(page);
