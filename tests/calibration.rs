@@ -601,18 +601,13 @@ fn history_errors_name_the_line_after_blank_lines_and_lone_crs() {
 /// configuration's, `null` included), on `calibrate` and in `run.calibration` alike.
 #[test]
 fn a_configured_dof_is_the_one_reported() {
-    let fitted = tailrisk(&[
-        "calibrate",
-        "--history",
-        HISTORY,
-        "--market",
-        MARKET,
-        "--format",
-        "json",
-    ]);
-    assert!(fitted.status.success());
-    let fitted: serde_json::Value = serde_json::from_slice(&fitted.stdout).unwrap();
-    let fitted = fitted["student_t_dof"]
+    let json_of = |args: &[&str]| -> serde_json::Value {
+        let o = tailrisk(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let calibrate = ["calibrate", "--history", HISTORY, "--market", MARKET];
+    let fitted = json_of(&[&calibrate[..], &["--format", "json"]].concat())["student_t_dof"]
         .as_u64()
         .expect("the shipped history fits a ν");
     let kept = if fitted == 7 { 8 } else { 7 };
@@ -621,27 +616,13 @@ fn a_configured_dof_is_the_one_reported() {
             format!(r#"{{"student_t_dof": {kept}}}"#),
             serde_json::json!(kept),
         ),
-        (
-            r#"{"student_t_dof": null}"#.to_string(),
-            serde_json::Value::Null,
-        ),
+        (r#"{"student_t_dof": null}"#.into(), serde_json::Value::Null),
     ] {
         let config = scratch("dof.json", &text);
-        let c = tailrisk(&[
-            "calibrate",
-            "--history",
-            HISTORY,
-            "--market",
-            MARKET,
-            "--config",
-            &config,
-            "--format",
-            "json",
-        ]);
-        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
-        let c: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+        let with_config = ["--config", config.as_str(), "--format", "json"];
+        let c = json_of(&[&calibrate[..], &with_config].concat());
         assert_eq!(c["student_t_dof"], want, "calibrate with {text}");
-        let r = tailrisk(&[
+        let run = [
             "run",
             "--history",
             HISTORY,
@@ -649,17 +630,9 @@ fn a_configured_dof_is_the_one_reported() {
             MARKET,
             "--portfolio",
             PORTFOLIO,
-            "--config",
-            &config,
-            "--paths",
-            "2000",
-            "--backend",
-            "cpu",
-            "--format",
-            "json",
-        ]);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-        let r: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        ];
+        let fast = ["--paths", "2000", "--backend", "cpu"];
+        let r = json_of(&[&run[..], &fast, &with_config].concat());
         assert_eq!(
             r["run"]["calibration"]["student_t_dof"], want,
             "run.calibration with {text}"
