@@ -217,8 +217,19 @@ fn unit_weights_give_the_plain_estimator() {
 #[test]
 fn commands_that_cannot_use_it_refuse_it() {
     let bin = env!("CARGO_BIN_EXE_tailrisk");
-    let cases: [(&[&str], i32, &str); 4] = [
+    // The sample market's SOL is not in this history: the usage error comes before any
+    // file is read.
+    let history = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/history/bitstamp_daily_close.csv"
+    );
+    let cases: [(&[&str], i32, &str); 5] = [
         (&["verify"], 2, "verify"),
+        (
+            &["run", "--method", "hs", "--history", history],
+            2,
+            "--method hs",
+        ),
         (&["run", "--report", "/tmp/x.html"], 2, "HTML"),
         (&["serve"], 2, "serve"),
         (

@@ -329,6 +329,12 @@ fn emit(args: &CommonArgs, json: String, table: impl FnOnce() -> String) -> Resu
 /// Reads market, portfolio and configuration, falling back to the embedded sample, and
 /// applies the flags on top of the configuration.
 pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
+    // A usage error is one before any file is read (as `run::importance_sampled` says too).
+    if args.variance_reduction == VarianceReduction::Is && args.method != MethodChoice::Mc {
+        return Err(Error::Usage(
+            "--variance-reduction is applies to Monte Carlo paths, not to --method hs|fhs".into(),
+        ));
+    }
     let (market, market_file) = match &args.market {
         Some(path) => (input::load_market(path)?, path.display().to_string()),
         None => (
