@@ -20,9 +20,9 @@ pub struct RunConfig {
     /// Whether the configuration file set `student_t_dof` (`null` included): a history
     /// calibration's fitted ν replaces it only when not (SPEC §9, settled detail 5).
     pub student_t_dof_given: bool,
-    /// `command line` when flags set `paths` or `confidence`: errors about the path count or
-    /// the tail's size name it instead of the configuration file.
-    pub sizing_source: Option<String>,
+    /// Whether flags set `paths` or `confidence`: errors about the path count or the tail's
+    /// size then name the command line, not the configuration file.
+    pub sized_by_flags: bool,
     /// EWMA calibration parameters of `--history` (SPEC §9).
     pub calibration: CalibrationConfig,
     /// The calibration these inputs were adjusted with (`--history`), reported as
@@ -160,10 +160,14 @@ impl Default for StressConfig {
 }
 
 impl RunConfig {
-    /// What errors about the path count or the tail name: the flags that set them, else
-    /// `file` (the configuration's).
-    pub fn sizing_source<'a>(&'a self, file: &'a str) -> &'a str {
-        self.sizing_source.as_deref().unwrap_or(file)
+    /// What errors about the path count or the tail name: the command line when flags set
+    /// them, else `file` (the configuration's).
+    pub fn sizing_source<'a>(&self, file: &'a str) -> &'a str {
+        if self.sized_by_flags {
+            "command line"
+        } else {
+            file
+        }
     }
 }
 
@@ -177,7 +181,7 @@ impl Default for RunConfig {
             confidence: vec![0.99, 0.995],
             student_t_dof: None,
             student_t_dof_given: false,
-            sizing_source: None,
+            sized_by_flags: false,
             calibration: CalibrationConfig::default(),
             calibrated: None,
             dynamics: BTreeMap::new(),

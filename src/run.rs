@@ -451,6 +451,13 @@ fn evaluate_counting(
     Ok((ev, distributions))
 }
 
+/// The usage error of `--variance-reduction is` with `--method hs|fhs` (exit 2).
+pub fn importance_not_historical() -> crate::error::Error {
+    crate::error::Error::Usage(
+        "--variance-reduction is applies to Monte Carlo paths, not to --method hs|fhs".into(),
+    )
+}
+
 /// [`importance::simulate_importance`] for a run: Monte Carlo only, and no loss histogram
 /// (an importance-sampled histogram would need its weights).
 fn importance_sampled(
@@ -461,9 +468,7 @@ fn importance_sampled(
     counting: bool,
 ) -> Result<(Simulation, Vec<AccountDistribution>)> {
     if inputs.historical.is_some() {
-        return Err(crate::error::Error::Usage(
-            "--variance-reduction is applies to Monte Carlo paths, not to --method hs|fhs".into(),
-        ));
+        return Err(importance_not_historical());
     }
     if counting {
         return Err(crate::error::Error::Usage(

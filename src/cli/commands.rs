@@ -329,11 +329,9 @@ fn emit(args: &CommonArgs, json: String, table: impl FnOnce() -> String) -> Resu
 /// Reads market, portfolio and configuration, falling back to the embedded sample, and
 /// applies the flags on top of the configuration.
 pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
-    // A usage error is one before any file is read (as `run::importance_sampled` says too).
+    // A usage error comes before any file is read (`run` checks it again for other callers).
     if args.variance_reduction == VarianceReduction::Is && args.method != MethodChoice::Mc {
-        return Err(Error::Usage(
-            "--variance-reduction is applies to Monte Carlo paths, not to --method hs|fhs".into(),
-        ));
+        return Err(crate::run::importance_not_historical());
     }
     let (market, market_file) = match &args.market {
         Some(path) => (input::load_market(path)?, path.display().to_string()),
@@ -427,10 +425,7 @@ fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
     if let Some(paths) = args.paths {
         config.paths = flag("--paths", paths, Paths::check(paths))?;
     }
-    if args.paths.is_some() || args.confidence.is_some() {
-        // The path count and the levels that size the tails are (partly) the flags'.
-        config.sizing_source = Some("command line".into());
-    }
+    config.sized_by_flags = args.paths.is_some() || args.confidence.is_some();
     config.importance_sampling = args.variance_reduction == VarianceReduction::Is;
     if let Some(seed) = args.seed {
         config.seed = seed;

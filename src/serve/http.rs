@@ -2,8 +2,8 @@
 //! (beyond: one 503 and close), 408 for a request whose head is not received within
 //! [`REQUEST_TIMEOUT`], idle keep-alive connections closed after [`IDLE_TIMEOUT`], the JSON
 //! error body on hyper's own answers to bytes that are not a request
-//! ([`parse_error_answer`]), and the drain on shutdown: stop accepting, finish every request whose head was read, close idle
-//! connections, within [`DRAIN_TIMEOUT`].
+//! ([`parse_error_answer`]), and the drain on shutdown: stop accepting, finish every request
+//! whose head was read, close idle connections, within [`DRAIN_TIMEOUT`].
 
 use std::convert::Infallible;
 use std::future::Future;

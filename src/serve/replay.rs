@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::engine::{Engine, Snapshot};
-use super::state::{History, Ledger, account_answer, figure_row, now_rfc3339, record};
+use super::state::{FirstTrade, History, Ledger, account_answer, figure_row, now_rfc3339, record};
 use super::store::{FigureRow, Store, StoreError};
 use crate::input::requests::{MarketDocument, parse_trades_request};
 use crate::run::RunInputs;
@@ -90,8 +90,8 @@ pub fn start(
             .as_ref()
             .map(|_| (next.number, answer.as_str()));
         check_or_record(&mut history, &next, rows, with_id)?;
-        if let Some(id) = change.trade_id {
-            trade_ids.insert(id, answer);
+        if let (Some(id), Some(account)) = (change.trade_id, change.account) {
+            trade_ids.insert(id, FirstTrade { account, answer });
         }
         snap = next;
     }

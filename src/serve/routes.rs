@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::body::read_json_body;
 use super::engine::Snapshot;
 use super::reply::{ApiError, json as json_reply, json_text};
-use super::state::{Change, Service, account_answer, account_value};
+use super::state::{Change, Service, account_answer, account_value, trade_request};
 use crate::input::requests::{parse_margin_request, parse_trades_request, parse_whatif_request};
 
 /// What every handler shares.
@@ -191,7 +191,7 @@ async fn trades(State(ctx): Shared, Path(id): Path<String>, request: Request) ->
     let i = snap
         .account_index(&id)
         .ok_or_else(|| unknown_account(&id))?;
-    let file = format!("POST /v1/accounts/{id}/trades");
+    let file = trade_request(&id);
     let req = parse_trades_request(&body, &file).map_err(ApiError::from_engine)?;
     let change = Change::Trade {
         account: i,

@@ -43,7 +43,19 @@ pub enum History {
 pub struct Ledger {
     pub history: History,
     /// Trade id → the first answer (S8).
-    pub trade_ids: HashMap<String, String>,
+    pub trade_ids: HashMap<String, FirstTrade>,
+}
+
+/// The first trade of a trade id (S8): its account and the answer it got.
+#[derive(Clone, Debug)]
+pub struct FirstTrade {
+    pub account: String,
+    pub answer: String,
+}
+
+/// How a trade request names itself in errors (its route).
+pub fn trade_request(account: &str) -> String {
+    format!("POST /v1/accounts/{account}/trades")
 }
 
 impl History {
@@ -69,7 +81,7 @@ pub struct Service {
     /// Locked only to read or record, never during a computation.
     history: Mutex<Option<History>>,
     /// Touched by the writer only.
-    trade_ids: Mutex<HashMap<String, String>>,
+    trade_ids: Mutex<HashMap<String, FirstTrade>>,
     writer: mpsc::UnboundedSender<Job>,
     /// Permits for what-if and ad-hoc margin computations: one per two threads of the
     /// engine (at least one), so that however many clients send them, only that many run at
@@ -247,14 +259,18 @@ impl Service {
         self.with_history(|h| {
             record(h, rows, with_id).inspect_err(|_| h.remove_change(stored.snapshot))
         })?;
-        if let Some(id) = stored.trade_id {
-            self.trade_ids().insert(id, answer.clone());
+        if let (Some(id), Some(account)) = (stored.trade_id, stored.account) {
+            let first = FirstTrade {
+                account,
+                answer: answer.clone(),
+            };
+            self.trade_ids().insert(id, first);
         }
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(next));
         Ok(answer)
     }
 
-    fn trade_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn trade_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, FirstTrade>> {
         self.trade_ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -273,9 +289,7 @@ impl Service {
 /// The request a change came from, as its errors name it.
 fn request_name(before: &Snapshot, change: &Change) -> String {
     match change {
-        Change::Trade { account, .. } => {
-            format!("POST /v1/accounts/{}/trades", before.account(*account).id)
-        }
+        Change::Trade { account, .. } => trade_request(&before.account(*account).id),
         Change::Market { .. } => "PUT /v1/market".into(),
     }
 }
@@ -358,18 +372,17 @@ pub fn record(
 /// A trade id seen before (S8): its first answer when it was for the same account; a trade
 /// id names one trade, so the same id on another account is a conflict (409), not a replay
 /// of the other account's answer.
-fn repeated_trade(first: &str, id: &str, account: &str) -> Result<String, ApiError> {
-    let first_account = serde_json::from_str::<Value>(first)
-        .ok()
-        .and_then(|v| v["account"]["id"].as_str().map(str::to_string));
-    match first_account {
-        Some(a) if a != account => Err(ApiError::new(
-            axum::http::StatusCode::CONFLICT,
-            format!(
-                "POST /v1/accounts/{account}/trades: trade_id: already used for account {a} (got {})",
-                Value::from(id)
-            ),
-        )),
-        _ => Ok(first.to_string()),
+fn repeated_trade(first: &FirstTrade, id: &str, account: &str) -> Result<String, ApiError> {
+    if first.account == account {
+        return Ok(first.answer.clone());
     }
+    Err(ApiError::new(
+        axum::http::StatusCode::CONFLICT,
+        format!(
+            "{}: trade_id: already used for account {} (got {})",
+            trade_request(account),
+            first.account,
+            Value::from(id)
+        ),
+    ))
 }
