@@ -42,7 +42,7 @@ fn calibration(c: &mut Criterion) {
     let h = parse_history(&csv, "h.csv", &symbols, as_of).unwrap();
     let params = CalibrationConfig::default();
     c.bench_function("calibrate/2000 days x 10 assets", |b| {
-        b.iter(|| calibrate(black_box(&h), &params, Some(ApcTool::Floor), 0))
+        b.iter(|| calibrate(black_box(&h), &params, Some(ApcTool::Floor), 0).unwrap())
     });
 }
 

@@ -199,6 +199,7 @@ fn generated_accounts(
                         },
                     })
                     .collect(),
+                file: GENERATED_PORTFOLIO.into(),
             }
         })
         .collect()

@@ -548,9 +548,14 @@ impl Book {
                         &origin.field,
                         label,
                         format!(
-                            "expired: expiry {} is not after as_of {}",
+                            "expired: expiry {} is not after as_of {}{}",
                             crate::time::format_rfc3339(expiry),
-                            crate::time::format_rfc3339(self.as_of)
+                            crate::time::format_rfc3339(self.as_of),
+                            if expiry == self.as_of {
+                                " (timestamps are read to the whole second)"
+                            } else {
+                                ""
+                            }
                         ),
                     ));
                 }

@@ -97,3 +97,29 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `text` for a terminal: every control character but the newline (an ESC or a NUL from an
+/// input file's key or cell, which could otherwise drive the terminal) written as its
+/// `\u{…}` escape.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_are_escaped_for_the_terminal() {
+        assert_eq!(
+            super::terminal_safe("a\u{1b}[2Jb\0c\nd"),
+            "a\\u{1b}[2Jb\\u{0}c\nd"
+        );
+    }
+}

@@ -11,9 +11,19 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
-            // 2 for usage errors, 0 for --help and --version.
-            return ExitCode::from(e.exit_code() as u8);
+            // 2 for usage errors, 0 for --help and --version; help that cannot be written
+            // (`--help > /dev/full`) is an output failure as any other (a closed pipe is not).
+            return match e.print() {
+                Err(io) if e.exit_code() == 0 && io.kind() != std::io::ErrorKind::BrokenPipe => {
+                    let err = tailrisk::Error::Output {
+                        file: "stdout".into(),
+                        source: io,
+                    };
+                    eprintln!("tailrisk: error: {err}");
+                    ExitCode::from(err.exit_code())
+                }
+                _ => ExitCode::from(e.exit_code() as u8),
+            };
         }
     };
     match execute(cli) {
@@ -24,7 +34,9 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("tailrisk: error: {err}");
+            // Input values are quoted in messages: no control character reaches the terminal.
+            let message = tailrisk::error::terminal_safe(&err.to_string());
+            eprintln!("tailrisk: error: {message}");
             ExitCode::from(err.exit_code())
         }
     }

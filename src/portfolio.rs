@@ -14,15 +14,15 @@ pub struct Account {
     /// `USD` or the symbol of a simulated asset (SPEC §7).
     pub margin_currency: String,
     pub positions: Vec<Position>,
+    /// The file (or request) the account was read from, for errors about the account as a
+    /// whole: an account without positions names it too.
+    pub file: String,
 }
 
 impl Account {
-    /// The file the account was read from, for errors about the account as a whole
-    /// (`portfolio` for an account without positions, which names no file).
+    /// The file the account was read from ([`Account::file`](Self#structfield.file)).
     pub fn file(&self) -> String {
-        self.positions
-            .first()
-            .map_or_else(|| "portfolio".into(), |p| p.origin.file.clone())
+        self.file.clone()
     }
 }
 

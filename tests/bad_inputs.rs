@@ -144,6 +144,7 @@ fn bad_market_values() {
         ("/as_of", "20261120", "as_of", "20261120", "expected a string"),
         ("/as_of", r#""2026-11-20""#, "as_of", "2026-11-20", "RFC 3339"),
         ("/assets", "{}", "assets", "{}", "no assets"),
+        ("/assets/USD", r#"{"spot": 1, "vol": 0.1}"#, "assets.USD", "USD", "not an asset symbol"),
         ("/assets", "[]", "assets", "[]", "expected an object"),
         ("/assets/BTC/spot", "0", "assets.BTC.spot", "0", "positive"),
         ("/assets/BTC/spot", "-91250", "assets.BTC.spot", "-91250", "positive"),
@@ -170,6 +171,8 @@ fn bad_market_values() {
         ("/assets/ETH/vol/expiries", "[]", "assets.ETH.vol.expiries", "[]", "at least one"),
         ("/assets/ETH/vol/expiries/0", r#""2026-11-20T08:00:00Z""#,
          "assets.ETH.vol.expiries[0]", "2026-11-20T08:00:00Z", "after as_of"),
+        ("/assets/ETH/vol/expiries/0", r#""2026-11-20T08:00:00.5Z""#,
+         "assets.ETH.vol.expiries[0]", "08:00:00.5Z", "read to the whole second"),
         ("/assets/ETH/vol/expiries/1", r#""2026-11-27T08:00:00Z""#,
          "assets.ETH.vol.expiries[1]", "2026-11-27T08:00:00Z", "strictly increasing"),
         ("/assets/ETH/vol/expiries/1", r#""25DEC26""#,
@@ -685,6 +688,11 @@ fn bad_config_values() {
         ("/stress/vol_moves", "[-0.25, -1]", "stress.vol_moves[1]", "-1", "greater than -1"),
         ("/stress/extended_moves", "[-0.66, 0]", "stress.extended_moves[1]", "0", "not 0"),
         ("/stress/extended_moves", "[-1.5]", "stress.extended_moves[0]", "-1.5", "greater than -1"),
+        // Inside ±price_range an extended move would count at R/|m| > 1 (16× at 0.01).
+        ("/stress/extended_moves", "[-0.66, 0.01]", "stress.extended_moves[1]", "0.01",
+         "beyond the regular grid"),
+        ("/stress/price_points", "10003", "stress.price_points", "10003", "10001"),
+        ("/stress/price_range", "0.6", "stress.extended_moves[1]", "0.5", "beyond the regular grid's ±0.6"),
         ("/stress/extended_vol_moves", "[-2]", "stress.extended_vol_moves[0]", "-2",
          "greater than -1"),
         ("/stress/grid", "[]", "stress.grid", "[]", "unknown field"),
@@ -702,6 +710,15 @@ fn bad_config_values() {
             "{pointer} = {raw}: expected field {field}, value ~{value}, message ~{why}; got {b:?}"
         );
     }
+    // A price range that takes in a default extended move names the range and the move.
+    let b = bad(parse_config(
+        r#"{"stress": {"price_range": 0.4}}"#,
+        "c.json",
+    ));
+    assert!(
+        b.field == "stress.price_range" && b.message.contains("default extended move -0.33"),
+        "{b:?}"
+    );
 }
 
 #[test]

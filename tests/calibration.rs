@@ -165,7 +165,7 @@ fn engine(lambda: f64, apc: Option<ApcTool>) -> Calibration {
         lambda,
         ..CalibrationConfig::default()
     };
-    calibrate(&h, &params, apc, AS_OF)
+    calibrate(&h, &params, apc, AS_OF).expect("calibrates")
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -290,8 +290,33 @@ fn bad_histories_exit_65_naming_line_column_and_value() {
             .fold("date,BTC\n".to_string(), |acc, r| acc + &r + "\n"),
         &["line 1", "ETH"],
     );
+    // A subnormal close is positive but has no finite log return (it panicked in fhs).
+    let mut tiny = rows.clone();
+    tiny[8] = "2019-01-09,1e-320,130".into();
+    rejected(
+        &csv(&tiny),
+        &["line 10", "column 2 (BTC)", "1e-320", "2.2e-308"],
+    );
+    // Normal closes 1e600 apart: the ratio overflows, the return is not finite.
+    let mut apart = rows.clone();
+    apart[3] = "2019-01-04,1e-300,130".into();
+    apart[4] = "2019-01-05,1e300,130".into();
+    rejected(&csv(&apart), &["line 6", "column 2 (BTC)", "not a finite"]);
+    // A close that never moves has a zero EWMA variance: its correlation would be 0/0.
+    let flat: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{},1.0", r.rsplit_once(',').unwrap().0))
+        .collect();
+    rejected(&csv(&flat), &["column ETH", "all 0", "0/0"]);
     rows.truncate(60);
     rejected(&csv(&rows), &["59 returns", "60"]);
+}
+
+/// Settled detail 5 to the letter: with no standardised return (m = n) every log-likelihood
+/// is the empty sum 0, the normal's is not strictly higher, and the tie rule picks ν = 3.
+#[test]
+fn no_standardised_returns_fit_the_smallest_nu() {
+    assert_eq!(tailrisk::calibrate::fit_student_t(&[]), Some(3));
 }
 
 #[test]
@@ -437,7 +462,8 @@ fn initial_margin(history: &str, apc: Option<ApcTool>) -> (f64, f64, Option<f64>
     let symbols = inputs.market.history_symbols();
     let date = chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
     let h = parse_history(history, "synthetic.csv", &symbols, date).expect("synthetic history");
-    let cal = calibrate(&h, &inputs.config.calibration, apc, inputs.market.as_of);
+    let cal =
+        calibrate(&h, &inputs.config.calibration, apc, inputs.market.as_of).expect("calibrates");
     let inputs = apply(inputs, cal.clone());
     let ev = evaluate(&inputs, &CpuBackend::new(), &|_| {}).expect("run");
     let m = ev.figures.margins[0];
@@ -521,6 +547,11 @@ fn calibration_and_apc_configuration_fields() {
             r#"{"calibration":{"lookback_years":0}}"#,
             "calibration.lookback_years",
         ),
+        // ⌊365 · 0.001⌋ = 0 returns: no long-run window (it was clamped to 1).
+        (
+            r#"{"calibration":{"lookback_years":0.001}}"#,
+            "calibration.lookback_years",
+        ),
     ] {
         let e = parse_config(text, "c.json").expect_err(text);
         assert_eq!(e.exit_code(), 65);
@@ -569,6 +600,14 @@ fn history_rows_are_kept_as_specified() {
     assert_eq!(h.dates[0], start + chrono::Duration::days(11));
     assert_eq!(h.gaps, 1);
     assert!(h.gap_warning().unwrap().contains("1 return(s)"));
+    // The last return is day 99 (2019-04-10): stale from five days on.
+    assert_eq!(h.stale_warning(as_of), None);
+    let later = as_of + chrono::Duration::days(4);
+    assert_eq!(h.stale_warning(later), None);
+    let stale = h
+        .stale_warning(later + chrono::Duration::days(1))
+        .expect("stale");
+    assert!(stale.contains("2019-04-10, 5 days before"), "{stale}");
     let r = &h.returns[0];
     assert!(close(r[0], (4011.0f64 / 4010.0).ln()) && close(r[1], (111.0f64 / 110.0).ln()));
     let cut = chrono::NaiveDate::from_ymd_opt(2019, 2, 20).unwrap(); // day 50: 36 rows, 35 returns

@@ -330,6 +330,14 @@ fn bad_data_exits_65_naming_file_field_and_value() {
             "BTC-13NOV26-90000-C",
             "expired",
         ),
+        // An account without positions still names its file (it named "portfolio").
+        (
+            "empty_account.json",
+            r#"{"accounts":[{"id":"a1","positions":[],"margin_currency":"XRP"}]}"#,
+            "accounts[a1].margin_currency",
+            "XRP",
+            "must be USD or a simulated asset",
+        ),
     ] {
         let book = scratch(file, contents);
         let out = tailrisk(&[
@@ -613,4 +621,69 @@ fn gpu_report_names_backend_device_and_precision() {
     assert_eq!(v["run"]["precision"], "f32");
     assert!(!v["run"]["device"].as_str().unwrap().is_empty());
     assert!(v["accounts"][0]["margin"]["initial"].is_number());
+}
+
+/// An output that is another output or an input is a usage error before anything is read or
+/// written: `--output x --report x` kept only the page, `--report book.json` replaced the book.
+#[test]
+fn outputs_that_would_replace_an_input_or_each_other_exit_2() {
+    let book = scratch(
+        "collide_book.json",
+        &std::fs::read_to_string(data("portfolio.json")).unwrap(),
+    );
+    let before = std::fs::read(&book).unwrap();
+    let out_file = std::path::Path::new(&book).with_file_name("collide_out.txt");
+    let out_file = out_file.display().to_string();
+    let fast = ["run", "--backend", "cpu", "--paths", "200"];
+    for (extra, flag) in [
+        (vec!["--portfolio", &book, "--report", &book], "--portfolio"),
+        (
+            vec!["--output", &out_file, "--report", &out_file],
+            "--output",
+        ),
+    ] {
+        let out = tailrisk(&[&fast[..], &extra].concat());
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(stderr(&out).contains(flag), "{}", stderr(&out));
+    }
+    assert_eq!(
+        std::fs::read(&book).unwrap(),
+        before,
+        "the book is untouched"
+    );
+    assert!(!std::path::Path::new(&out_file).exists());
+}
+
+/// A control character in an input (here ESC in an unknown key) is shown escaped in the
+/// error, never sent raw to the terminal.
+#[test]
+fn errors_escape_control_characters() {
+    let market = std::fs::read_to_string(data("market.json")).unwrap();
+    let bad = market.replacen('{', "{\"\\u001b[31mred\": 1, ", 1);
+    let file = scratch("esc_market.json", &bad);
+    let out = tailrisk(&["run", "--backend", "cpu", "--market", &file]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!err.contains('\u{1b}'), "raw ESC in: {err:?}");
+    assert!(err.contains("\\u{1b}[31mred"), "{err:?}");
+}
+
+/// Output that cannot be written is exit 73 naming stdout, help text included
+/// (`--help > /dev/full`); a closed pipe is not an error.
+#[test]
+fn stdout_that_cannot_be_written_is_exit_73() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("SKIPPED: no /dev/full on this system");
+        return;
+    };
+    for args in [&["--help"][..], &["run", "--help"], &["--version"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tailrisk"))
+            .args(args)
+            .stdout(full.try_clone().unwrap())
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(73), "{args:?}: {stderr}");
+        assert!(stderr.contains("cannot write stdout"), "{args:?}: {stderr}");
+    }
 }

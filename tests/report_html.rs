@@ -67,7 +67,11 @@ fn run_report_embeds_the_json_and_shows_its_figures() {
     let (out, html) = page_of(&args, &file);
     let stdout = String::from_utf8(out.stdout).unwrap();
     // Verbatim: the sample book has no `<` in any string, so byte for byte.
-    assert_eq!(embedded_text(&html), stdout.trim_end());
+    assert_eq!(
+        embedded_text(&html),
+        stdout,
+        "the embedded text is stdout, newline included"
+    );
     let checked = assert_figures_match_json(&html);
     assert!(checked > 100, "only {checked} figures marked");
     assert_self_contained(&html);
@@ -252,10 +256,21 @@ fn stress_report_shows_margin_heat_maps_and_scenarios() {
         &dir.join("s.html"),
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(embedded_text(&html), stdout.trim_end());
+    assert_eq!(embedded_text(&html), stdout);
     assert_figures_match_json(&html);
     assert_self_contained(&html);
     assert!(html.contains("Stress grid") && html.contains("Named scenarios"));
+    // Relative moves as the JSON writes them (the first built-in scenario: BTC −40 % spot,
+    // +100 % vol), not to six digits.
+    assert!(
+        html.contains(r#"BTC <span class="num" data-json="/scenarios/0/shocks/BTC/spot">-0.4</span> / <span class="num" data-json="/scenarios/0/shocks/BTC/vol">+1</span>"#),
+        "named scenario shocks not written as in the JSON"
+    );
+    // The cell that sets the grid loss is framed 3 px wide (plotters dropped the width).
+    assert!(
+        html.contains(r##"stroke="#000000" stroke-width="3""##),
+        "the worst grid cell has no 3 px frame"
+    );
     assert!(html.contains("extended moves") && html.contains("raw "));
 }
 

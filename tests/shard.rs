@@ -333,6 +333,14 @@ fn damaged_truncated_and_other_versions_are_named() {
         "lying.trs",
     );
     assert!(text.contains("paths"), "{text}");
+    // A resealed file whose compute seconds are negative would make run.seconds negative.
+    let mut negative = run.file.clone();
+    negative.header.seconds = -1.0;
+    let text = input_error(
+        read_shard("negative.trs", &encode(&negative)).unwrap_err(),
+        "negative.trs",
+    );
+    assert!(text.contains("compute seconds -1"), "{text}");
     let mut short_tail = run.file.clone();
     short_tail.tails[0].pop();
     input_error(

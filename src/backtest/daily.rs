@@ -53,9 +53,9 @@ pub(super) fn run_days(
     for (done, &t) in days.iter().enumerate() {
         let before = match through_previous.take() {
             Some((s, c)) if s == t - 1 => c,
-            _ => calibrate_through(t - 1),
+            _ => calibrate_through(t - 1)?,
         };
-        let after = calibrate_through(t);
+        let after = calibrate_through(t)?;
         let day_inputs = replay::forecast_inputs(
             &inputs.run,
             &replay::history_through(history, t - 1),

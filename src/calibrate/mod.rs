@@ -20,6 +20,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ApcTool, CalibrationConfig, RunConfig};
+use crate::error::{Error, Result};
 use crate::input::History;
 use crate::market::CorrelationInput;
 use crate::run::RunInputs;
@@ -184,18 +185,38 @@ pub fn historical_scenarios(
 }
 
 /// Calibrates a history (SPEC §9, settled details 2–6); `as_of` is the market's.
+///
+/// An asset whose EWMA variance Σ_n(a,a) is 0 (every return through d_n is 0: a price that
+/// never moved) has no correlation, ρ = Σ_n(a,b)/(σ_a σ_b) being 0/0: an input error naming
+/// the history and the asset, not a NaN in the model.
 pub fn calibrate(
     history: &History,
     params: &CalibrationConfig,
     apc: Option<ApcTool>,
     as_of: Timestamp,
-) -> Calibration {
+) -> Result<Calibration> {
     let n = history.returns.len();
     let k = history.symbols.len();
     let seed = usize::try_from(params.seed_returns).unwrap_or(usize::MAX);
     let e = ewma(history, params.lambda, seed);
     let m = e.seed_returns;
-    let window = ((DAYS_PER_YEAR * params.lookback_years).floor() as usize).clamp(1, n.max(1));
+    let last_date = history.dates[n - 1];
+    for (a, symbol) in history.symbols.iter().enumerate() {
+        if e.last[a * k + a] <= 0.0 {
+            return Err(Error::input(
+                &history.file,
+                format!("column {symbol}"),
+                format!("EWMA variance 0 at {last_date}"),
+                format!(
+                    "{symbol}'s returns through {last_date} are all 0 (its close never moves), \
+                     so its vol is 0 and its correlation with the other assets is 0/0: a \
+                     calibrated asset needs a price that moves"
+                ),
+            ));
+        }
+    }
+    // ⌊365·years⌋ ≥ 1 by the configuration's bound, n ≥ 60 by the history's.
+    let window = ((DAYS_PER_YEAR * params.lookback_years).floor() as usize).min(n);
     let date = |t: usize| history.dates[t - 1].format("%Y-%m-%d").to_string();
     let assets = (0..k)
         .map(|a| {
@@ -222,7 +243,7 @@ pub fn calibrate(
             }
         })
         .collect();
-    Calibration {
+    Ok(Calibration {
         as_of: format_rfc3339(as_of),
         first: date(1),
         last: date(n),
@@ -233,7 +254,7 @@ pub fn calibrate(
         correlation: correlation(&history.symbols, &e.last),
         student_t_dof: fit_student_t(&standardised(history, &e)),
         apc,
-    }
+    })
 }
 
 impl Calibration {

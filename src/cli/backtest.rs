@@ -119,6 +119,13 @@ impl BacktestArgs {
 /// Reads the inputs and the history, and runs the backtest with a progress bar over the days.
 pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
     let common = args.common();
+    super::collide::distinct_outputs(
+        &[("--report", args.report.as_deref())],
+        &[
+            ("--output", args.output.as_deref()),
+            ("--history", Some(args.history.as_path())),
+        ],
+    )?;
     let mut run = load_inputs(&common)?;
     let config = &mut run.config;
     if config.horizon_days != 1.0 || config.steps != 1 {

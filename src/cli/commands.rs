@@ -17,7 +17,7 @@ use crate::engine::Backend;
 use crate::engine::cpu::{CpuBackend, Precision};
 use crate::error::{Error, Result};
 use crate::input;
-use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, flag};
+use crate::input::bounds::{AtLeastOne, Num, OpenUnit, Paths, PositiveDays, Threads, flag};
 use crate::model::historical::HistoricalMethod;
 use crate::portfolio::Origin;
 use crate::report::stress_report;
@@ -174,7 +174,7 @@ fn calibrated(
     history: &std::path::Path,
 ) -> Result<crate::calibrate::Calibration> {
     let history = input::load_history(history, market)?;
-    Ok(calibration_of(&history, market, config))
+    calibration_of(&history, market, config)
 }
 
 /// The calibration of a read history, printing the gap and EMIR-minimum warnings on stderr.
@@ -182,10 +182,11 @@ fn calibration_of(
     history: &crate::input::History,
     market: &crate::market::Market,
     config: &RunConfig,
-) -> crate::calibrate::Calibration {
+) -> Result<crate::calibrate::Calibration> {
     let warnings = history
         .gap_warning()
         .into_iter()
+        .chain(history.stale_warning(market.as_of_date()))
         .chain(config.margin.apc.and_then(|t| t.warning()));
     for w in warnings {
         eprintln!("tailrisk: warning: {w}");
@@ -196,7 +197,7 @@ fn calibration_of(
         config.margin.apc,
         market.as_of,
     )
-    .keep_configured_dof(config)
+    .map(|c| c.keep_configured_dof(config))
 }
 
 /// `tailrisk bench`: the backends of `--backend`, each run logged on stderr as it ends.
@@ -223,7 +224,7 @@ fn bench_command(args: &BenchArgs) -> Result<ExitCode> {
         ));
     }
     if let Some(threads) = args.threads {
-        flag("--threads", threads, AtLeastOne::check(threads as u64))?;
+        flag("--threads", threads, Threads::check(threads as u64))?;
     }
     let log = |run: &BenchRun| {
         let what = match (run.status, run.seconds) {
@@ -333,6 +334,19 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
     if args.variance_reduction == VarianceReduction::Is && args.method != MethodChoice::Mc {
         return Err(crate::run::importance_not_historical());
     }
+    super::collide::distinct_outputs(
+        &[
+            ("--output", args.output.as_deref()),
+            ("--report", args.report.as_deref()),
+        ],
+        &[
+            ("--market", args.market.as_deref()),
+            ("--portfolio", args.portfolio.as_deref()),
+            ("--config", args.config.as_deref()),
+            ("--history", args.history.as_deref()),
+            ("--scenarios", args.scenarios.as_deref()),
+        ],
+    )?;
     let (market, market_file) = match &args.market {
         Some(path) => (input::load_market(path)?, path.display().to_string()),
         None => (
@@ -376,7 +390,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
     match (&args.history, method) {
         (Some(path), method) => {
             let history = input::load_history(path, &inputs.market)?;
-            let calibration = calibration_of(&history, &inputs.market, &inputs.config);
+            let calibration = calibration_of(&history, &inputs.market, &inputs.config)?;
             let historical = method.map(|m| {
                 if args.paths.is_some() || args.steps.is_some() || args.seed.is_some() {
                     eprintln!(
@@ -454,7 +468,7 @@ fn apply_flags(args: &CommonArgs, config: &mut RunConfig) -> Result<()> {
         config.repair_correlation = true;
     }
     if let Some(threads) = args.threads {
-        flag("--threads", threads, AtLeastOne::check(threads as u64))?;
+        flag("--threads", threads, Threads::check(threads as u64))?;
     }
     Ok(())
 }
@@ -487,7 +501,8 @@ pub fn select_backend(args: &CommonArgs) -> Result<Box<dyn Backend>> {
             }
         },
     };
-    let info = backend.info();
+    // On the --threads pool, so that the CPU's device names the threads the run uses.
+    let info = with_threads(args.threads, || backend.info());
     eprintln!(
         "tailrisk: {} backend on {} ({})",
         info.backend, info.device, info.precision

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod backtest;
+mod collide;
 pub mod commands;
 pub mod converge;
 pub mod devices;

@@ -76,6 +76,17 @@ pub fn run_shard_command(args: &RunArgs) -> Result<ExitCode> {
             "--variance-reduction is does not apply to --shard (shards merge plain tails)".into(),
         ));
     }
+    let c = &args.common;
+    super::collide::distinct_outputs(
+        &[("--shard-file", Some(path.as_path()))],
+        &[
+            ("--market", c.market.as_deref()),
+            ("--portfolio", c.portfolio.as_deref()),
+            ("--config", c.config.as_deref()),
+            ("--history", c.history.as_deref()),
+            ("--scenarios", c.scenarios.as_deref()),
+        ],
+    )?;
     let file = warned(on_backend(&args.common, |inputs, backend, progress| {
         let shard = spec.check(inputs.config.paths)?;
         let run = run_shard(inputs, shard, backend, progress)?;
@@ -97,6 +108,18 @@ pub fn run_shard_command(args: &RunArgs) -> Result<ExitCode> {
 
 /// Reads every shard file, merges them and writes the report as `--format` asks.
 pub fn merge_command(args: &MergeArgs) -> Result<ExitCode> {
+    let inputs: Vec<(&str, Option<&std::path::Path>)> = args
+        .files
+        .iter()
+        .map(|f| ("shard", Some(f.as_path())))
+        .collect();
+    super::collide::distinct_outputs(
+        &[
+            ("--output", args.output.as_deref()),
+            ("--report", args.report.as_deref()),
+        ],
+        &inputs,
+    )?;
     let shards = args
         .files
         .iter()

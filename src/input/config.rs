@@ -3,8 +3,8 @@
 use serde::Deserialize;
 
 use super::bounds::{
-    AtLeastOne, Correlation, Dof, Entries, ExtendedMove, Finite, NonNegative, Num, Object,
-    OpenUnit, Paths, Positive, PositiveDays, PricePoints, RelativeMove, Seed, UnitInterval,
+    AtLeastOne, Correlation, Dof, Entries, ExtendedMove, Finite, LookbackYears, NonNegative, Num,
+    Object, OpenUnit, Paths, Positive, PositiveDays, PricePoints, RelativeMove, Seed, UnitInterval,
     UnitRatio, given, present,
 };
 use super::json::{Path, Source};
@@ -95,7 +95,7 @@ struct CalibrationFields {
     #[serde(default, deserialize_with = "present")]
     seed_returns: Option<AtLeastOne>,
     #[serde(default, deserialize_with = "present")]
-    lookback_years: Option<Num<Positive>>,
+    lookback_years: Option<Num<LookbackYears>>,
 }
 
 #[derive(Deserialize)]
@@ -249,8 +249,30 @@ fn stress(src: &Source, at: &Path, s: StressFields) -> Result<StressConfig> {
         }
         out.vol_moves = values(&moves);
     }
+    let given_extended = s.extended_moves.is_some();
     if let Some(moves) = s.extended_moves {
         out.extended_moves = values(&moves);
+    }
+    // An extended point counts at f = R/|m|: inside the regular grid's ±R it would count
+    // more than its own loss (f > 1), which no user means.
+    let range = out.price_range;
+    if let Some(i) = out.extended_moves.iter().position(|m| m.abs() <= range) {
+        let why = "its loss counts at price_range/|m|, more than 1 inside it";
+        return Err(if given_extended {
+            src.fail(
+                &at.key("extended_moves").index(i),
+                format!("an extended move must lie beyond the regular grid's ±{range}: {why}"),
+            )
+        } else {
+            src.fail(
+                &at.key("price_range"),
+                format!(
+                    "the default extended move {} lies inside ±{range}: {why}; set \
+                     stress.extended_moves beyond it",
+                    out.extended_moves[i]
+                ),
+            )
+        });
     }
     if let Some(moves) = s.extended_vol_moves {
         out.extended_vol_moves = values(&moves);

@@ -17,6 +17,10 @@ use crate::error::{Error, Result};
 /// Fewest returns a calibration accepts (SPEC §9).
 pub const MIN_RETURNS: usize = 60;
 
+/// Days between the last return and the market's `as_of` from which a calibration warns that
+/// its history is stale (the figures are those of the history's end, not of today).
+pub const STALE_DAYS: i64 = 5;
+
 /// Daily log returns of the simulated assets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct History {
@@ -44,6 +48,20 @@ impl History {
                 "{}: {} return(s) span more than one day (gaps between priced rows); each is \
                  used unscaled as one day",
                 self.file, self.gaps
+            )
+        })
+    }
+
+    /// The warning the caller shows when the last return is [`STALE_DAYS`] or more days
+    /// before the market's `as_of` date.
+    pub fn stale_warning(&self, as_of_date: NaiveDate) -> Option<String> {
+        let last = *self.dates.last()?;
+        let behind = (as_of_date - last).num_days();
+        (behind >= STALE_DAYS).then(|| {
+            format!(
+                "{}: the last return is dated {last}, {behind} days before the market's as_of \
+                 {as_of_date}: the calibration is that of the history's end",
+                self.file
             )
         })
     }
@@ -181,7 +199,7 @@ fn parse_date(cell: &str, file: &str, line: u64, previous: Option<NaiveDate>) ->
 
 /// Checks the prices and takes returns between consecutive rows that price every asset.
 fn returns(rows: &[Row], file: &str, symbols: &[String], columns: &[usize]) -> Result<History> {
-    let mut priced: Vec<(NaiveDate, Vec<f64>)> = Vec::new();
+    let mut priced: Vec<(NaiveDate, u64, Vec<f64>)> = Vec::new();
     for row in rows {
         let mut prices = Vec::with_capacity(symbols.len());
         for ((cell, symbol), &column) in row.cells.iter().zip(symbols).zip(columns) {
@@ -197,8 +215,14 @@ fn returns(rows: &[Row], file: &str, symbols: &[String], columns: &[usize]) -> R
                 )
             };
             match cell.parse::<f64>() {
-                Ok(p) if p.is_finite() && p > 0.0 => prices.push(p),
-                Ok(_) => return Err(fail("a price must be a positive number")),
+                // Normal, not merely positive: a subnormal close (below 2.2e-308) has no
+                // finite log return against any ordinary price.
+                Ok(p) if p.is_normal() && p > 0.0 => prices.push(p),
+                Ok(_) => {
+                    return Err(fail(
+                        "a price must be a positive number (at least 2.2e-308)",
+                    ));
+                }
                 Err(_) => {
                     return Err(fail(
                         "a price must be a number (or empty before the asset trades)",
@@ -207,23 +231,38 @@ fn returns(rows: &[Row], file: &str, symbols: &[String], columns: &[usize]) -> R
             }
         }
         if prices.len() == symbols.len() {
-            priced.push((row.date, prices));
+            priced.push((row.date, row.line, prices));
         }
     }
     let mut history = History {
         symbols: symbols.to_vec(),
         dates: Vec::new(),
         returns: Vec::new(),
-        closes: priced.iter().map(|(_, p)| p.clone()).collect(),
+        closes: priced.iter().map(|(_, _, p)| p.clone()).collect(),
         gaps: 0,
         file: file.to_string(),
     };
     for pair in priced.windows(2) {
-        let ((d0, p0), (d1, p1)) = (&pair[0], &pair[1]);
+        let ((d0, _, p0), (d1, line, p1)) = (&pair[0], &pair[1]);
         history.dates.push(*d1);
-        history
-            .returns
-            .push(p0.iter().zip(p1).map(|(a, b)| (b / a).ln()).collect());
+        let mut r = Vec::with_capacity(symbols.len());
+        for (((a, b), symbol), &column) in p0.iter().zip(p1).zip(symbols).zip(columns) {
+            // P_t/P_{t−1} over- or underflows when the closes are ~1e308 apart.
+            let log_return = (b / a).ln();
+            if !log_return.is_finite() {
+                return Err(Error::input(
+                    file,
+                    format!("line {line}, column {} ({symbol})", column + 1),
+                    json::shown(&b.to_string()),
+                    format!(
+                        "the return from the previous priced row's close {a:e} is ln({b:e}/{a:e}) = \
+                         {log_return}, not a finite number"
+                    ),
+                ));
+            }
+            r.push(log_return);
+        }
+        history.returns.push(r);
         if (*d1 - *d0).num_days() > 1 {
             history.gaps += 1;
         }

@@ -158,6 +158,16 @@ fn asset(
             ),
         ));
     }
+    if symbol == "USD" {
+        // `margin_currency: "USD"` is the dollar, so an asset of that name could never be
+        // a coin account's currency, and "USD" in a report would mean two things.
+        return Err(crate::error::Error::input(
+            src.file,
+            at.to_string(),
+            "\"USD\"",
+            "USD is the margin currency of dollar accounts, not an asset symbol",
+        ));
+    }
     let surface = match fields.vol {
         VolInput::Flat(vol) => VolSurface::Flat(vol),
         VolInput::Grid(grid) => surface(src, &at.key("vol"), grid, as_of)?,
@@ -185,9 +195,18 @@ fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Resul
         let item = expiries_at.index(i);
         let t = timestamp(src, &item, text)?;
         if t <= as_of {
+            // Equal after truncation: say so, or "…00.5Z must be after …00Z" reads as a lie.
+            let whole = if t == as_of {
+                " (timestamps are read to the whole second)"
+            } else {
+                ""
+            };
             return Err(src.fail(
                 &item,
-                format!("expiry must be after as_of ({})", format_rfc3339(as_of)),
+                format!(
+                    "expiry must be after as_of ({}){whole}",
+                    format_rfc3339(as_of)
+                ),
             ));
         }
         if let Some(p) = previous.filter(|&p| t <= p) {

@@ -63,14 +63,11 @@ pub fn load_config(path: &Path) -> Result<RunConfig> {
 /// ([`Market::history_symbols`]), keeping rows dated on or before the UTC calendar date of
 /// its `as_of` (SPEC §9, settled details 1–3).
 pub fn load_history(path: &Path, market: &Market) -> Result<History> {
-    let as_of = chrono::DateTime::from_timestamp(market.as_of, 0)
-        .map(|t| t.date_naive())
-        .unwrap_or_default();
     parse_history(
         &read(path)?,
         &path.display().to_string(),
         &market.history_symbols(),
-        as_of,
+        market.as_of_date(),
     )
 }
 

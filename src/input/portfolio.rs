@@ -134,6 +134,7 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
             id: fields.id,
             margin_currency,
             positions,
+            file: file.to_string(),
         });
     }
     Ok(Portfolio { accounts })
@@ -318,6 +319,7 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
                     id: account.to_string(),
                     margin_currency: USD.to_string(),
                     positions: vec![position],
+                    file: file.to_string(),
                 });
             }
         }

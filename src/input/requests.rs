@@ -85,6 +85,7 @@ pub fn parse_margin_request(text: &str, file: &str) -> Result<Account> {
         id,
         margin_currency,
         positions,
+        file: file.to_string(),
     })
 }
 

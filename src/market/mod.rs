@@ -45,6 +45,14 @@ impl Market {
         self.assets.iter().find(|a| a.symbol == symbol)
     }
 
+    /// The UTC calendar date of `as_of`: history rows on or before it count (SPEC §9,
+    /// settled detail 1).
+    pub fn as_of_date(&self) -> chrono::NaiveDate {
+        chrono::DateTime::from_timestamp(self.as_of, 0)
+            .map(|t| t.date_naive())
+            .unwrap_or_default()
+    }
+
     /// The assets simulated with a price history (SPEC §9, settled detail 2):
     /// `correlation.symbols` in that order, or without a correlation block every asset in
     /// file order.

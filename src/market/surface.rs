@@ -38,8 +38,10 @@ impl GridSurface {
         if k >= ks[last] {
             return row[last];
         }
-        // First knot strictly above k; k lies in [ks[j-1], ks[j]).
-        let j = ks.partition_point(|&x| x <= k);
+        // First knot strictly above k; k lies in [ks[j-1], ks[j]). A NaN k (from a
+        // non-finite state upstream) finds j = 0: `max(1)` keeps the index in range and the
+        // NaN propagates to the figure, which the run then reports as not finite.
+        let j = ks.partition_point(|&x| x <= k).max(1);
         let t = (k - ks[j - 1]) / (ks[j] - ks[j - 1]);
         row[j - 1] + t * (row[j] - row[j - 1])
     }

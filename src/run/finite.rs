@@ -33,9 +33,10 @@ pub fn check_figures(
             value,
             format!(
                 "{figure} of account {} is not a finite number: its positions or their market \
-                 data (spot, quantity, strike, multiplier, adv_usd) are too large for finite \
-                 arithmetic (f32 backends overflow above 3.4e38; the f64 CPU backend above \
-                 1.8e308)",
+                 data (spot, quantity, strike, multiplier, adv_usd), or the configuration's \
+                 dynamics (vol of vol, mean reversion, jumps) or stress moves, are too large \
+                 for finite arithmetic (f32 backends overflow above 3.4e38; the f64 CPU \
+                 backend above 1.8e308)",
                 account.id
             ),
         ));
@@ -58,7 +59,8 @@ pub fn first_non_finite(
             value,
             format!(
                 "{figure} of account {id} is not a finite number: its positions or their market \
-                 data are too large for finite arithmetic"
+                 data, or the configuration's dynamics or stress moves, are too large for \
+                 finite arithmetic"
             ),
         )),
     }

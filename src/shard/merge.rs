@@ -363,6 +363,9 @@ fn check_structure(s: &ShardFile) -> Result<(), Damaged> {
             h.first_path, h.end_path, h.index, h.shards
         ));
     }
+    if !(h.seconds.is_finite() && h.seconds >= 0.0) {
+        return bad(format!("compute seconds {}", h.seconds));
+    }
     let mut levels = h.run.confidence.clone();
     levels.push(h.run.margin_confidence);
     if h.run.tail_len != risk::tail_len(h.paths, &levels) {

@@ -60,7 +60,7 @@ pub fn calibrated(
         &CalibrationConfig::default(),
         None,
         as_of.timestamp(),
-    );
+    )?;
     notes.push(
         &history.file,
         "correlation",

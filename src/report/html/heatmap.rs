@@ -105,7 +105,11 @@ fn draw_cells(
                 colour(p.counted_loss / largest).filled(),
             ))?;
             if p.worst && p.counted_loss > 0.0 {
-                root.draw(&Rectangle::new(cell, BLACK.stroke_width(3)))?;
+                // A closed path, not an unfilled Rectangle: plotters' SVG backend drops a
+                // rectangle's stroke width (1 px was lost beside the 2 px cell gaps).
+                let [(x0, y0), (x1, y1)] = cell;
+                let frame = vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)];
+                root.draw(&PathElement::new(frame, BLACK.stroke_width(3)))?;
             }
             let cx = x + CELL_W / 2;
             if extended {

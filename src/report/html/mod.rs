@@ -84,13 +84,14 @@ svg{display:block;max-width:100%;height:auto}\
 .var{color:#e67800;font-weight:bold}.es{color:#c80028;font-weight:bold}";
 
 /// A whole page: head with the inline style, `body` (already escaped HTML), and the
-/// report's JSON embedded verbatim (up to [`escape::script_json`]).
+/// report's JSON embedded verbatim (up to [`escape::script_json`]) with the newline that ends
+/// it on stdout, so the element's text is exactly what `--format json` writes.
 pub fn document(title: &str, body: &str, json: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}\n\
-         <script type=\"application/json\" id=\"tailrisk-report\">{}</script>\n\
+         <script type=\"application/json\" id=\"tailrisk-report\">{}\n</script>\n\
          </body>\n</html>\n",
         escape::text(title),
         escape::script_json(json)

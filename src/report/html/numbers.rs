@@ -53,6 +53,15 @@ pub fn figure(pointer: &str, x: f64) -> String {
     )
 }
 
+/// A relative move from the JSON at `pointer`, written as the JSON writes it ([`signed`]).
+pub fn signed_figure(pointer: &str, x: f64) -> String {
+    format!(
+        r#"<span class="num" data-json="{}">{}</span>"#,
+        escape::text(pointer),
+        signed(x)
+    )
+}
+
 /// An amount from the JSON at `pointer`, with its currency (R8).
 pub fn amount(pointer: &str, x: f64, currency: &str) -> String {
     format!(

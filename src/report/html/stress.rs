@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::escape::text;
-use super::numbers::{amount, figure};
+use super::numbers::{amount, figure, signed_figure};
 use super::sections::{self, Named};
 use super::{DetailChoice, document};
 use crate::error::Result;
@@ -59,8 +59,8 @@ fn scenario_definitions(report: &StressCommandReport) -> String {
                 format!(
                     "{} {} / {}",
                     text(asset),
-                    figure(&format!("{at}/spot"), x.spot),
-                    figure(&format!("{at}/vol"), x.vol)
+                    signed_figure(&format!("{at}/spot"), x.spot),
+                    signed_figure(&format!("{at}/vol"), x.vol)
                 )
             })
             .collect();
