@@ -574,16 +574,19 @@ fn flags_and_outputs_that_do_not_validate_are_named() {
         &["--account-id", " "],
     );
     assert_input_error(&o, "command line", "--account-id", "\" \"");
-    // D14: a coin margin currency that is not simulated fails as `run` would fail, naming
-    // the output file; nothing is written.
-    let o = import_small(
-        "d14",
-        &small_book(AS_OF_MS),
-        Some(&p),
-        &["--margin-currency", "SOL"],
-    );
-    assert_input_error(&o, "d14-portfolio.json", "margin_currency", "SOL");
-    assert!(!std::path::Path::new(&out("d14-market.json")).exists());
+    // A coin margin currency that is not an imported asset is the flag's error, not the
+    // output file's; nothing is written.
+    for currency in ["SOL", "EUR"] {
+        let o = import_small(
+            "d14",
+            &small_book(AS_OF_MS),
+            Some(&p),
+            &["--margin-currency", currency],
+        );
+        assert_input_error(&o, "command line", "--margin-currency", currency);
+        assert!(!stderr(&o).contains("d14-portfolio.json"), "{}", stderr(&o));
+        assert!(!std::path::Path::new(&out("d14-market.json")).exists());
+    }
     // D9: the correlation must list every imported asset.
     let c = scratch(
         "d9c.json",
@@ -602,4 +605,208 @@ fn flags_and_outputs_that_do_not_validate_are_named() {
         &out("d9c-market.json"),
     ]);
     assert_input_error(&o, "d9c.json", "symbols", "ETH");
+}
+
+// ---- outputs: never one file twice, never an input; both written or neither ----
+
+/// `import deribit` of `book` and `positions` into `market` and `portfolio`.
+fn import_paths(book: &str, positions: &str, market: &str, portfolio: &str) -> Output {
+    tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        book,
+        "--positions",
+        positions,
+        "--market-out",
+        market,
+        "--portfolio-out",
+        portfolio,
+    ])
+}
+
+#[test]
+fn outputs_that_are_one_file_or_an_input_are_usage_errors() {
+    let book = scratch("same-book.json", &small_book(AS_OF_MS));
+    let positions = scratch(
+        "same-positions.json",
+        &json!([position("BTC-PERPETUAL", 100.0, "buy", "future")]),
+    );
+    let before = std::fs::read_to_string(&positions).unwrap();
+    let same = out("same.json");
+    // The same file, also when spelled differently (`dir/./same.json`).
+    let spelled = scratch_dir().join(".").join("same.json");
+    for other in [same.clone(), spelled.display().to_string()] {
+        let o = import_paths(&book, &positions, &same, &other);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains("--market-out") && e.contains("--portfolio-out"),
+            "{e}"
+        );
+        assert!(!std::path::Path::new(&same).exists(), "nothing written");
+    }
+    // An output that is an input: the input stays as it was.
+    let o = import_paths(&book, &positions, &out("same-m.json"), &positions);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--portfolio-out") && e.contains("--positions"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&positions).unwrap(), before);
+    let o = import_paths(&book, &positions, &book, &out("same-p.json"));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--book-summary"), "{}", stderr(&o));
+}
+
+#[test]
+fn an_output_that_cannot_be_written_leaves_the_other_untouched() {
+    let book = scratch("pair-book.json", &small_book(AS_OF_MS));
+    let positions = scratch(
+        "pair-positions.json",
+        &json!([position("BTC-PERPETUAL", 100.0, "buy", "future")]),
+    );
+    let market = out("pair-market.json");
+    let _ = std::fs::remove_file(&market);
+    let o = import_paths(&book, &positions, &market, "/nonexistent/p.json");
+    assert_eq!(o.status.code(), Some(73), "{}", stderr(&o));
+    assert!(stderr(&o).contains("/nonexistent/p.json"), "{}", stderr(&o));
+    assert!(
+        !std::path::Path::new(&market).exists(),
+        "market written alone"
+    );
+    std::fs::write(&market, "old").unwrap();
+    let o = import_paths(&book, &positions, &market, "/nonexistent/p.json");
+    assert_eq!(o.status.code(), Some(73), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&market).unwrap(), "old");
+    let leftovers: Vec<_> = std::fs::read_dir(scratch_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".pair-") && n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+// ---- the correlation file's own errors; unusable rows of the wrong shape ----
+
+/// A usable one-expiry SOL book summary (SOL_USDC options, 3 strikes).
+fn sol_book() -> Value {
+    let rows: Vec<Value> = [130, 150, 170]
+        .iter()
+        .map(|k| {
+            json!({ "instrument_name": format!("SOL_USDC-25DEC26-{k}-C"),
+                    "creation_timestamp": AS_OF_MS, "estimated_delivery_price": 150.0,
+                    "underlying_price": 150.2, "mark_iv": 90.0, "mark_price": 5.0 })
+        })
+        .collect();
+    json!({ "jsonrpc": "2.0", "result": rows })
+}
+
+#[test]
+fn a_correlation_that_is_not_psd_names_its_file_and_field() {
+    let sol = scratch("psd-sol.json", &sol_book());
+    let c = scratch(
+        "psd-c.json",
+        &json!({ "symbols": ["BTC", "ETH", "SOL"],
+                 "matrix": [[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]] }),
+    );
+    let market = out("psd-market.json");
+    let o = tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        &sample("book_summary_btc.json"),
+        "--book-summary",
+        &sample("book_summary_eth.json"),
+        "--book-summary",
+        &sol,
+        "--correlation",
+        &c,
+        "--market-out",
+        &market,
+    ]);
+    assert_input_error(&o, "psd-c.json", "matrix", "smallest eigenvalue");
+    let e = stderr(&o);
+    assert!(e.contains("positive semi-definite"), "{e}");
+    assert!(
+        !e.contains("psd-market.json") && !e.contains("repair_correlation"),
+        "{e}"
+    );
+}
+
+#[test]
+fn rows_of_the_wrong_shape_are_unusable_rows() {
+    let mut no_size = position("BTC-25DEC26-90000-C", 1.0, "buy", "option");
+    no_size.as_object_mut().unwrap().remove("size");
+    let mut text_size = position("BTC-25DEC26-80000-C", 1.0, "buy", "option");
+    text_size["size"] = json!("-5");
+    let mut no_name = position("BTC-25DEC26-100000-C", 1.0, "buy", "option");
+    no_name.as_object_mut().unwrap().remove("instrument_name");
+    let p = json!({ "jsonrpc": "2.0", "result": [
+        no_size, text_size, no_name, position("BTC-PERPETUAL", 100.0, "buy", "future")] });
+    let o = import_small("shape", &small_book(AS_OF_MS), Some(&p), &[]);
+    assert_input_error(&o, "shape-positions.json", "result[0].size", "(missing)");
+    let o = import_small(
+        "shapes",
+        &small_book(AS_OF_MS),
+        Some(&p),
+        &["--skip-unusable"],
+    );
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    for needle in [
+        "result[0].size: skipped: required field `size` is missing",
+        "result[1].size: skipped: expected a number, found a string (got \"-5\")",
+        "result[2].instrument_name: skipped: required field `instrument_name` is missing",
+    ] {
+        assert!(e.contains(needle), "{needle:?} missing from: {e}");
+    }
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(out("shapes-portfolio.json")).unwrap())
+            .unwrap();
+    let positions = written["accounts"][0]["positions"].as_array().unwrap();
+    assert_eq!(positions.len(), 1, "{positions:?}");
+    assert_eq!(positions[0]["instrument"], "BTC-PERPETUAL");
+}
+
+// ---- notices: an empty response, an instrument held twice ----
+
+#[test]
+fn an_empty_response_and_a_repeated_instrument_are_noted() {
+    let positions = |file: &str, rows: Value| Document {
+        file: file.into(),
+        text: json!({ "jsonrpc": "2.0", "result": rows }).to_string(),
+    };
+    let perp = || position("BTC-PERPETUAL", 100.0, "buy", "future");
+    let req = Request {
+        book_summaries: vec![Document {
+            file: "book.json".into(),
+            text: small_book(AS_OF_MS).to_string(),
+        }],
+        positions: vec![
+            positions("a.json", json!([perp(), perp()])),
+            positions("empty.json", json!([])),
+            positions("b.json", json!([perp()])),
+        ],
+        account_id: "deribit".into(),
+        margin_currency: "USD".into(),
+        ..Request::default()
+    };
+    let imported = import(&req).unwrap();
+    let notes: Vec<String> = imported.notes.iter().map(ToString::to_string).collect();
+    for needle in [
+        "empty.json: result: the response holds no positions",
+        "a.json: result[1].instrument_name: BTC-PERPETUAL is also at a.json: result[0]",
+        "b.json: result[0].instrument_name: BTC-PERPETUAL is also at a.json: result[0]",
+    ] {
+        assert!(
+            notes.iter().any(|n| n.contains(needle)),
+            "no notice {needle:?} in {notes:#?}"
+        );
+    }
+    let portfolio: Value = serde_json::from_str(imported.portfolio.as_deref().unwrap()).unwrap();
+    let kept = portfolio["accounts"][0]["positions"].as_array().unwrap();
+    assert_eq!(kept.len(), 3, "every row kept: {kept:?}");
 }

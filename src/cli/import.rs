@@ -1,13 +1,15 @@
 //! `tailrisk import deribit` (SPEC §15): the flags, reading the responses, printing the
-//! notices on stderr and writing the outputs atomically once they validate.
+//! notices on stderr and writing the outputs atomically once they validate: both together
+//! or neither. Two outputs that are the same file, or an output that is an input, are a
+//! usage error (exit 2) before anything is read.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::output::write_output;
-use crate::error::Result;
+use super::output::write_files;
+use crate::error::{Error, Result};
 use crate::import::deribit::{Document, Request, import};
 
 /// `tailrisk import`.
@@ -62,6 +64,7 @@ pub struct DeribitArgs {
 /// Runs `tailrisk import …`.
 pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
     let Exchange::Deribit(args) = &args.exchange;
+    check_outputs(args)?;
     let read = |paths: &[PathBuf]| {
         paths
             .iter()
@@ -87,11 +90,82 @@ pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
         .as_ref()
         .map_or(String::new(), |p| p.display().to_string());
     imported.validate(&market_file, &portfolio_file)?;
-    write_output(Some(&args.market_out), &imported.market)?;
+    let mut outputs: Vec<(&Path, &[u8])> = vec![(&args.market_out, imported.market.as_bytes())];
     if let (Some(path), Some(text)) = (&args.portfolio_out, &imported.portfolio) {
-        write_output(Some(path), text)?;
+        outputs.push((path, text.as_bytes()));
     }
+    write_files(&outputs)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The outputs are two different files, and neither is one of the inputs (else one would
+/// overwrite the other, or the input, with exit 0): a usage error naming both flags.
+fn check_outputs(args: &DeribitArgs) -> Result<()> {
+    let mut outputs = vec![("--market-out", args.market_out.as_path())];
+    if let Some(p) = &args.portfolio_out {
+        outputs.push(("--portfolio-out", p.as_path()));
+    }
+    if let [(a, a_path), (b, b_path)] = outputs[..]
+        && same_file(a_path, b_path)
+    {
+        return Err(Error::Usage(format!(
+            "{a} {} and {b} {} are the same file: the outputs must be two different files",
+            a_path.display(),
+            b_path.display()
+        )));
+    }
+    let inputs = [
+        ("--book-summary", &args.book_summary[..]),
+        ("--positions", &args.positions[..]),
+        ("--correlation", args.correlation.as_slice()),
+        ("--history", args.history.as_slice()),
+    ];
+    for (out_flag, out) in &outputs {
+        for (in_flag, files) in &inputs {
+            if let Some(input) = files.iter().find(|input| same_file(out, input)) {
+                return Err(Error::Usage(format!(
+                    "{out_flag} {} is the {in_flag} input {}: an output must not replace an \
+                     input",
+                    out.display(),
+                    input.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether writing `a` would replace the file `b` (or the reverse): the same inode when both
+/// exist, else the same path once resolved ([`resolved`]). A device or FIFO (`/dev/null`) is
+/// written through, not replaced, so it may be named twice.
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+        if !x.is_file() || !y.is_file() {
+            return false;
+        }
+        if (x.dev(), x.ino()) == (y.dev(), y.ino()) {
+            return true;
+        }
+    }
+    resolved(a) == resolved(b)
+}
+
+/// The file `path` names: canonical when it exists (links followed, as the writer follows
+/// them), else its canonical parent directory joined with its name, else the path made
+/// absolute.
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    let parent = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    match (std::fs::canonicalize(parent), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
 }
 
 fn document(path: &Path) -> Result<Document> {

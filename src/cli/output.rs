@@ -39,35 +39,95 @@ pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Writes several files together: every file goes to its temporary file first, and only
+/// when all are written are they renamed into place; on a failure before the renames every
+/// temporary file is removed and no target is touched. The error names the file that
+/// failed. (A rename that fails after an earlier one succeeded cannot undo that one.)
+pub(crate) fn write_files(files: &[(&Path, &[u8])]) -> Result<()> {
+    let failed = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| Error::Output { file, source }
+    };
+    let mut staged = Vec::with_capacity(files.len());
+    for &(path, bytes) in files {
+        match stage(path, bytes) {
+            Ok(s) => staged.push((s, path, bytes)),
+            Err(e) => {
+                staged.into_iter().for_each(|(s, _, _)| s.discard());
+                return Err(failed(path)(e));
+            }
+        }
+    }
+    let mut staged = staged.into_iter();
+    while let Some((s, path, bytes)) = staged.next() {
+        if let Err(e) = s.commit(bytes) {
+            staged.for_each(|(s, _, _)| s.discard());
+            return Err(failed(path)(e));
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to a new temporary file next to `path`, flushes it to disk and renames it
 /// over `path` (atomic on POSIX file systems); the temporary file is removed on any failure.
 fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
-    let resolved = match std::fs::canonicalize(path) {
-        Ok(target) => {
-            if !std::fs::metadata(&target)?.is_file() {
-                let mut device = OpenOptions::new().write(true).open(&target)?;
-                return device
-                    .write_all(bytes.as_ref())
-                    .and_then(|_| device.flush());
-            }
-            target
+    stage(path, bytes.as_ref())?.commit(bytes.as_ref())
+}
+
+/// A file ready to be put in place: a device written through, or a temporary file written
+/// and flushed, to be renamed over its target.
+enum Staged {
+    Device(PathBuf),
+    Temp { temp: PathBuf, target: PathBuf },
+}
+
+/// Resolves `path` (module docs) and, for a regular file, writes `bytes` to its temporary
+/// file (removed again on failure).
+fn stage(path: &Path, bytes: &[u8]) -> std::io::Result<Staged> {
+    let target = match std::fs::canonicalize(path) {
+        Ok(target) if !std::fs::metadata(&target)?.is_file() => {
+            return Ok(Staged::Device(target));
         }
+        Ok(target) => target,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => path.to_path_buf(),
         Err(e) => return Err(e),
     };
-    let path = resolved.as_path();
-    let (temp, mut file) = create_temp(path)?;
-    let written = file
-        .write_all(bytes.as_ref())
-        .and_then(|_| file.sync_all())
-        .and_then(|_| {
+    let (temp, mut file) = create_temp(&target)?;
+    match file.write_all(bytes).and_then(|_| file.sync_all()) {
+        Ok(()) => Ok(Staged::Temp { temp, target }),
+        Err(e) => {
             drop(file);
-            std::fs::rename(&temp, path)
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+            let _ = std::fs::remove_file(&temp);
+            Err(e)
+        }
     }
-    written
+}
+
+impl Staged {
+    /// Renames the temporary file over its target (removing it if that fails), or writes
+    /// `bytes` to the device.
+    fn commit(self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Staged::Device(target) => {
+                let mut device = OpenOptions::new().write(true).open(&target)?;
+                device.write_all(bytes).and_then(|_| device.flush())
+            }
+            Staged::Temp { temp, target } => {
+                let renamed = std::fs::rename(&temp, &target);
+                if renamed.is_err() {
+                    let _ = std::fs::remove_file(&temp);
+                }
+                renamed
+            }
+        }
+    }
+
+    /// Removes the temporary file; the target stays as it was.
+    fn discard(self) {
+        if let Staged::Temp { temp, .. } = self {
+            let _ = std::fs::remove_file(&temp);
+        }
+    }
 }
 
 /// A new file `.NAME.tmp-PID-N` in the directory of `path` (never an existing file).
@@ -174,5 +234,24 @@ mod tests {
         assert!(matches!(err, Error::Output { .. }), "{err}");
         assert_eq!(entries(&dir), ["taken"]);
         assert_eq!(entries(&target), ["inside"]);
+    }
+
+    /// Several files together: when one cannot be written, none is, and no temporary file
+    /// is left.
+    #[test]
+    fn files_written_together_are_all_or_nothing() {
+        let dir = scratch_dir("together");
+        let first = dir.join("first.json");
+        std::fs::write(&first, "old").unwrap();
+        let missing = dir.join("no-such-dir").join("second.json");
+        let err = write_files(&[(&first, b"new"), (&missing, b"new")]).unwrap_err();
+        assert!(err.to_string().contains("second.json"), "{err}");
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "old");
+        assert_eq!(entries(&dir), ["first.json"]);
+        let second = dir.join("second.json");
+        write_files(&[(&first, b"one"), (&second, b"two")]).unwrap();
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "one");
+        assert_eq!(std::fs::read_to_string(&second).unwrap(), "two");
+        assert_eq!(entries(&dir), ["first.json", "second.json"]);
     }
 }

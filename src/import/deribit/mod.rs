@@ -19,7 +19,7 @@ use crate::book::{Book, SourceFiles};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::input;
-use crate::instrument::is_asset_symbol;
+use crate::market::correlation::{CorrelationError, correlation_root};
 use crate::portfolio::Portfolio;
 use market::{CorrelationOut, import_market};
 use positions::{AccountOut, Known, import_positions};
@@ -102,7 +102,7 @@ pub fn import(request: &Request) -> Result<Import> {
     } else {
         let account = AccountOut {
             id: account_id(&request.account_id)?,
-            margin_currency: margin_currency(&request.margin_currency)?,
+            margin_currency: margin_currency(&request.margin_currency, &symbols)?,
             positions: Vec::new(),
         };
         let known = Known {
@@ -142,22 +142,26 @@ fn account_id(id: &str) -> Result<String> {
     Ok(id.to_string())
 }
 
-/// D7: USDC counts as USD.
-fn margin_currency(currency: &str) -> Result<String> {
+/// D7: USDC counts as USD; a coin margin currency must be an imported asset (one the
+/// imported market simulates), else the flag is named with its value.
+fn margin_currency(currency: &str, symbols: &[String]) -> Result<String> {
     match currency {
         "USD" | "USDC" => Ok("USD".into()),
-        c if is_asset_symbol(c) => Ok(c.to_string()),
+        c if symbols.iter().any(|s| s == c) => Ok(c.to_string()),
         c => Err(Error::input(
             "command line",
             "--margin-currency",
             c,
-            "must be USD or an asset symbol (uppercase letters and digits)",
+            format!(
+                "must be USD (or USDC) or an imported asset ({})",
+                symbols.join(", ")
+            ),
         )),
     }
 }
 
-/// D9: `--correlation` is required when more than one asset is imported, and must cover
-/// every imported asset.
+/// D9: `--correlation` is required when more than one asset is imported, must cover
+/// every imported asset and be positive semi-definite (named as `matrix` of its file).
 fn correlation(doc: Option<&Document>, symbols: &[String]) -> Result<Option<CorrelationOut>> {
     let Some(doc) = doc else {
         if symbols.len() > 1 {
@@ -186,6 +190,17 @@ fn correlation(doc: Option<&Document>, symbols: &[String]) -> Result<Option<Corr
         ));
     }
     let n = c.symbols.len();
+    if let Err(CorrelationError::NotPositiveSemiDefinite { min_eigenvalue }) =
+        correlation_root(&c.matrix, n, false)
+    {
+        return Err(Error::input(
+            &doc.file,
+            "matrix",
+            format!("smallest eigenvalue {min_eigenvalue:.3e}"),
+            "not positive semi-definite: the market needs a positive semi-definite \
+             correlation matrix (import writes the matrix as given)",
+        ));
+    }
     Ok(Some(CorrelationOut {
         matrix: c.matrix.chunks(n).map(<[f64]>::to_vec).collect(),
         symbols: c.symbols,

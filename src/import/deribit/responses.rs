@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::input::bounds::{Finite, Int, Num, present};
@@ -150,4 +151,41 @@ fn envelope_rows<T>(src: &Source, fields: RpcFields<T>) -> Result<Rows<T>> {
         at: root.key("result"),
         testnet: fields.testnet == Some(true),
     })
+}
+
+/// One row of `src`, at `at`, read on its own from its text `raw` (a row of
+/// `read_rows::<&RawValue>`), so that a row of the wrong shape can be skipped (D12). The
+/// whole file has passed the syntax checks already; an error names the file and the field
+/// as a path of the whole file (`result[3].size`), as a whole-file parse would.
+pub fn parse_row<'a, T: Deserialize<'a>>(
+    src: &Source<'a>,
+    at: &Path,
+    raw: &'a RawValue,
+    what: &'static str,
+) -> Result<T> {
+    let row = Source::new(raw.get(), src.file, what)?;
+    row.parse::<T>().map_err(|e| match e {
+        Error::Input {
+            file,
+            field,
+            value,
+            message,
+        } => Error::Input {
+            file,
+            field: rebased(at, &field),
+            value,
+            message,
+        },
+        other => other,
+    })
+}
+
+/// `field` (a path inside the row) as a path of the whole file, the row being at `at`.
+fn rebased(at: &Path, field: &str) -> String {
+    let at = at.to_string();
+    match field {
+        "(top level)" => at,
+        f if f.starts_with('[') => format!("{at}{f}"),
+        f => format!("{at}.{f}"),
+    }
 }
