@@ -165,6 +165,11 @@ fn bad_requests_are_named_and_change_nothing() {
         400,
         &["page"],
     );
+    expect(
+        server.get("/v1/accounts/pair-trade/history?since=1&since=2"),
+        400,
+        &["since", "more than once"],
+    );
 
     // Bytes that are not an HTTP/1.1 request: hyper answers them itself, with the same JSON
     // error body as every other error.
@@ -179,6 +184,12 @@ fn bad_requests_are_named_and_change_nothing() {
             b"GET /v1/health HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n",
             400,
             "not an HTTP/1.1 request",
+        ),
+        // Two Host headers are 400 (RFC 9112 §3.2), even when both are loopback.
+        (
+            b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: localhost\r\n\r\n",
+            400,
+            "more than one Host",
         ),
     ] {
         expect(server.raw(raw), status, &[word]);
@@ -324,6 +335,7 @@ fn start_up_refusals_have_their_exit_codes() {
             "/nonexistent/token",
         ),
         (vec!["--seed", "x"], 2, "--seed"),
+        (vec!["--max-body-bytes", "0"], 65, "--max-body-bytes"),
     ];
     let zero = with_flag(&sample_args(PATHS), "--paths", "0");
     let refused = Server::try_start(&zero).err().expect("zero paths started");

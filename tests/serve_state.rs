@@ -103,7 +103,13 @@ fn restarted_on_its_state_it_answers_as_before() {
         .err()
         .expect("started");
     assert_eq!(refused.code, Some(65), "{}", refused.stderr);
-    assert!(refused.stderr.contains("flags"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("different flags: --paths: stored 20000, now 20001"),
+        "the changed flag is named with both values: {}",
+        refused.stderr
+    );
     let other = dir.join("portfolio.json");
     let mut book: Value =
         serde_json::from_str(&std::fs::read_to_string(data("portfolio.json")).unwrap()).unwrap();
@@ -126,7 +132,14 @@ fn a_file_that_is_not_a_state_is_refused() {
     conn.execute_batch("CREATE TABLE orders (id INTEGER); INSERT INTO orders VALUES (1);")
         .unwrap();
     drop(conn);
-    for file in [&text, &foreign] {
+    // An SQLite database with no tables at all (only its header written) is someone
+    // else's file too: only a missing or empty file becomes a new state.
+    let bare = dir.join("bare.db");
+    let conn = rusqlite::Connection::open(&bare).unwrap();
+    conn.pragma_update(None, "user_version", 7).unwrap();
+    drop(conn);
+    for file in [&text, &foreign, &bare] {
+        let before = std::fs::read(file).unwrap();
         let refused = Server::try_start(&state_args(file)).err().expect("started");
         assert_eq!(refused.code, Some(65), "{}", refused.stderr);
         assert!(
@@ -134,7 +147,37 @@ fn a_file_that_is_not_a_state_is_refused() {
             "{}",
             refused.stderr
         );
+        // Refused before anything is written: no WAL, the same bytes.
+        assert_eq!(
+            std::fs::read(file).unwrap(),
+            before,
+            "{} changed",
+            file.display()
+        );
+        let wal = format!("{}-wal", file.display());
+        assert!(!std::path::Path::new(&wal).exists(), "{wal} created");
     }
+}
+
+#[test]
+fn a_state_missing_a_table_is_refused() {
+    let dir = temp_dir("droptable");
+    let state = dir.join("state.db");
+    let args = state_args(&state);
+    let mut server = Server::start(&args);
+    server.signal("TERM");
+    assert!(server.wait(Duration::from_secs(30)).success());
+    drop(server);
+    let conn = rusqlite::Connection::open(&state).unwrap();
+    conn.execute_batch("DROP TABLE figures;").unwrap();
+    drop(conn);
+    let refused = Server::try_start(&args).err().expect("started");
+    assert_eq!(refused.code, Some(65), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("the table figures is missing"),
+        "{}",
+        refused.stderr
+    );
 }
 
 /// Trades of 1 BTC with ids t-0, t-1, … on `server` until it dies (a connection refused,

@@ -1,4 +1,5 @@
-//! What every request passes before its endpoint, in order: the bearer token when
+//! What every request passes before its endpoint, in order: one `Host` header at most
+//! (400, RFC 9112 §3.2); the bearer token when
 //! `--token-file` is given (401 + `WWW-Authenticate`, S14) or else a loopback `Host` (403,
 //! S13); 503 while starting (`{"status": "starting"}`, S16) or draining (S17); then the
 //! route, whose 405 gets a JSON body beside its `Allow` header (S12). One line per request
@@ -66,6 +67,11 @@ async fn check(State(gate): State<Arc<Gate>>, mut request: Request, next: Next) 
 /// The answer to a request that does not reach its endpoint.
 fn refusal(gate: &Gate, request: &Request) -> Option<Response> {
     let headers = request.headers();
+    if headers.get_all(header::HOST).iter().count() > 1 {
+        // RFC 9112 §3.2: more than one Host is 400, whichever host each names.
+        let message = "more than one Host header (a request carries one)";
+        return Some(ApiError::bad_request(message).into_response());
+    }
     match &gate.token {
         Some(token) => {
             let given = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());

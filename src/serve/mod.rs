@@ -3,7 +3,8 @@
 //! - `auth`: bearer token and loopback checks; `body`: request bodies (415, 413, 408);
 //! - `engine`: snapshots and the changes between them (synchronous, on the blocking pool);
 //! - `state`: the live snapshot, the single writer, trade ids and the history;
-//! - `store`: `--state` in SQLite; `replay`: start-up and replay of a state file;
+//! - `store`: `--state` in SQLite; `schema`: the checks of a state file before it is
+//!   written; `replay`: start-up and replay of a state file;
 //! - `routes`: the endpoints; `guard`: the checks every request passes and its log line;
 //! - `http`: connections, limits and the drain.
 //!
@@ -18,6 +19,7 @@ mod http;
 mod replay;
 mod reply;
 mod routes;
+mod schema;
 mod state;
 mod store;
 mod warm;
@@ -56,8 +58,17 @@ fn fail(code: u8, message: String) -> ExitCode {
 }
 
 /// The token, and the addresses of `--listen`: without a token every one must be loopback
-/// (S15, exit 65).
+/// (S15, exit 65); a `--max-body-bytes` of 0 is 65 as the other flags out of range are.
 fn checked_listen(args: &ServeArgs) -> Result<(Vec<SocketAddr>, Option<Vec<u8>>), auth::Refusal> {
+    if args.max_body_bytes == 0 {
+        return Err((
+            65,
+            format!(
+                "command line: --max-body-bytes: must be an integer from 1 to {} (got 0)",
+                u64::MAX
+            ),
+        ));
+    }
     let token = args
         .token_file
         .as_deref()
@@ -128,6 +139,9 @@ async fn serve(args: &ServeArgs, addrs: Vec<SocketAddr>, token: Option<Vec<u8>>)
     if let Some((code, message)) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
         return fail(code, message);
     }
+    if let Some(service) = service_slot.get().cloned() {
+        let _ = tokio::task::spawn_blocking(move || service.close()).await;
+    }
     if drained {
         ExitCode::SUCCESS
     } else {
@@ -145,7 +159,9 @@ async fn start(
         let loaded = load(&args).map_err(|e| (e.exit_code(), e.to_string()))?;
         let store = match &args.state {
             Some(path) => {
-                Some(store::Store::open(path, &loaded.digest).map_err(|e| (e.code, e.message))?)
+                let parts =
+                    schema::parts(&loaded.digest, &loaded.inputs.config, args.common.method);
+                Some(store::Store::open(path, &parts).map_err(|e| (e.code, e.message))?)
             }
             None => None,
         };

@@ -242,27 +242,33 @@ async fn history(State(ctx): Shared, Path(id): Path<String>, request: Request<Bo
     })))
 }
 
-/// `since` (default 1) and `limit` (default 1000) of a history query; anything else is 400.
+/// `since` (default 1) and `limit` (default 1000) of a history query, each at most once,
+/// percent-decoded (`since=%32` is 2); anything else is 400.
 fn history_query(query: &str) -> Result<(u64, u64), ApiError> {
-    let (mut since, mut limit) = (1u64, 1000u64);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let number = value.parse::<u64>().map_err(|_| {
-            ApiError::bad_request(format!(
-                "query: {key}: must be a non-negative integer (got {value:?})"
-            ))
-        });
-        match key {
-            "since" => since = number?,
-            "limit" => limit = number?,
+    let (mut since, mut limit) = (None, None);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let slot = match key.as_ref() {
+            "since" => &mut since,
+            "limit" => &mut limit,
             _ => {
                 return Err(ApiError::bad_request(format!(
                     "query: {key}: unknown parameter (expected since or limit)"
                 )));
             }
+        };
+        if slot.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "query: {key}: given more than once (got {query:?})"
+            )));
         }
+        let number = value.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "query: {key}: must be a non-negative integer (got {value:?})"
+            ))
+        })?;
+        *slot = Some(number);
     }
-    Ok((since, limit))
+    Ok((since.unwrap_or(1), limit.unwrap_or(1000)))
 }
 
 /// Waits for one of the service's permits for a what-if or ad-hoc margin (never closed);

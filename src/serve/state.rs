@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::engine::{Engine, Snapshot};
-use super::reply::ApiError;
+use super::reply::{ApiError, position_value};
 use super::store::{FigureRow, Store, StoredChange};
 use crate::portfolio::Position;
 use crate::report::AccountReport;
@@ -59,18 +59,51 @@ pub fn trade_request(account: &str) -> String {
 }
 
 impl History {
-    fn commit_change(&self, change: &StoredChange) -> Result<(), ApiError> {
-        match self {
-            History::Memory(_) => Ok(()),
-            History::Store(store) => store
-                .commit_change(change, &now_rfc3339())
-                .map_err(|e| ApiError::internal(e.message)),
+    /// Commits a change before it is computed (S23), after withdrawing any change answered
+    /// with an error that is still in the file; a change that cannot be committed is
+    /// withdrawn as [`History::withdraw`] says.
+    fn commit_change(&mut self, change: &StoredChange) -> Result<(), ApiError> {
+        let History::Store(store) = self else {
+            return Ok(());
+        };
+        let live = change.snapshot - 1;
+        if store.unwithdrawn() {
+            store.withdraw_after(live).map_err(|e| {
+                ApiError::internal(format!(
+                    "state file {}: {e}: a change answered with an error earlier is still in \
+                     the file and could not be withdrawn, so this change was not applied; a \
+                     restart before the next successful write to the file would apply the \
+                     earlier one",
+                    store.file()
+                ))
+            })?;
+        }
+        match store.commit_change(change, &now_rfc3339()) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.withdraw(live, ApiError::internal(e.message))),
         }
     }
 
-    fn remove_change(&self, snapshot: u64) {
-        if let History::Store(store) = self {
-            let _ = store.remove_change(snapshot);
+    /// The answer to a change that failed once its commit was tried (S12: the state stays
+    /// as it was): the change is withdrawn from the state file, and a 500 says whether it
+    /// could be. One that could not (the disk full, say) is withdrawn before the next change
+    /// or at shutdown; until then it is in the file, and a restart would apply it.
+    fn withdraw(&mut self, live: u64, error: ApiError) -> ApiError {
+        let History::Store(store) = self else {
+            return error;
+        };
+        match store.withdraw_after(live) {
+            Ok(()) if error.status != axum::http::StatusCode::INTERNAL_SERVER_ERROR => error,
+            Ok(()) => ApiError::internal(format!(
+                "{}; the change was not applied and is not in the state file",
+                error.message
+            )),
+            Err(e) => ApiError::internal(format!(
+                "{}; the change was not applied, but it could not be withdrawn from the state \
+                 file ({e}): a restart before the next successful write to the file would \
+                 apply it",
+                error.message
+            )),
         }
     }
 }
@@ -120,7 +153,7 @@ pub fn account_answer(snap: &Snapshot, i: usize) -> Value {
         .account(i)
         .positions
         .iter()
-        .map(|p| json!({ "instrument": p.label, "quantity": p.quantity }))
+        .map(position_value)
         .collect();
     json!({
         "snapshot": snap.number,
@@ -231,14 +264,11 @@ impl Service {
         let (prepared, stored) = prepare(&before, &change);
         let prepared = prepared.map_err(|e| ApiError::from_engine(attributed(&request, e)))?;
         let recomputed = prepared.recomputed();
+        let live = before.number;
         self.with_history(|h| h.commit_change(&stored))?;
-        let next = prepared.compute(&self.engine, &before).map_err(|e| {
-            let _ = self.with_history(|h| {
-                h.remove_change(stored.snapshot);
-                Ok(())
-            });
-            ApiError::from_engine(attributed(&request, e))
-        })?;
+        let next = prepared
+            .compute(&self.engine, &before)
+            .map_err(|e| self.withdrawn(live, ApiError::from_engine(attributed(&request, e))))?;
         let answer = match &change {
             Change::Trade { account, .. } => account_answer(&next, *account),
             Change::Market { .. } => json!({
@@ -256,9 +286,7 @@ impl Service {
             .trade_id
             .as_ref()
             .map(|_| (next.number, answer.as_str()));
-        self.with_history(|h| {
-            record(h, rows, with_id).inspect_err(|_| h.remove_change(stored.snapshot))
-        })?;
+        self.with_history(|h| record(h, rows, with_id).map_err(|e| h.withdraw(live, e)))?;
         if let (Some(id), Some(account)) = (stored.trade_id, stored.account) {
             let first = FirstTrade {
                 account,
@@ -268,6 +296,35 @@ impl Service {
         }
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(next));
         Ok(answer)
+    }
+
+    /// A change that failed after its commit, withdrawn ([`History::withdraw`]).
+    fn withdrawn(&self, live: u64, error: ApiError) -> ApiError {
+        let mut guard = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_mut() {
+            Some(h) => h.withdraw(live, error),
+            None => error,
+        }
+    }
+
+    /// At shutdown: withdraws a change answered with an error whose withdrawal failed, or
+    /// warns that a restart will apply it. Nothing else is in flight then: the writer
+    /// commits a change only once such a withdrawal has succeeded.
+    pub fn close(&self) {
+        let Some(live) = self.snapshot().map(|s| s.number) else {
+            return;
+        };
+        let mut guard = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(History::Store(store)) = guard.as_mut()
+            && store.unwithdrawn()
+            && let Err(e) = store.withdraw_after(live)
+        {
+            eprintln!(
+                "tailrisk: warning: state file {}: a change answered with an error is still in \
+                 the file and could not be withdrawn ({e}): a restart will apply it",
+                store.file()
+            );
+        }
     }
 
     fn trade_ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, FirstTrade>> {

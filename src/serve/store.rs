@@ -1,20 +1,21 @@
 //! `--state FILE`: the service's changes and figures in SQLite (WAL, `synchronous=FULL`,
 //! locked exclusively for the life of the process), S22–S24.
 //!
-//! Tables: `meta` (format, version and the SHA-256 of every starting input and figure-
-//! changing flag), `changes` (one row per accepted change, committed before its
-//! recomputation starts: kind, account, body as received, trade id, and the answer once live)
-//! and `figures` (per snapshot that went live and account recomputed: initial, maintenance,
-//! ES at the margin confidence; the first at start). Floats are stored as SQLite REALs, the
-//! same 8 bytes as the `f64`, so replayed figures compare bit for bit.
+//! Tables (`schema`): `meta` (format, version, the SHA-256 of every starting input and of
+//! the figure-changing flags, and each such flag's value), `changes` (one row per accepted
+//! change, committed before its recomputation starts: kind, account, body as received, trade
+//! id, and the answer once live) and `figures` (per snapshot that went live and account
+//! recomputed: initial, maintenance, ES at the margin confidence; the first at start). Floats
+//! are stored as SQLite REALs, the same 8 bytes as the `f64`, so replayed figures compare bit
+//! for bit. A change answered with an error is withdrawn again, and a withdrawal that fails
+//! is retried before the next change and at shutdown ([`Store::withdraw_after`]).
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
+use rusqlite::{Connection, ErrorCode, params};
 
-/// The `meta.format` of a tailrisk state file.
-const FORMAT: &str = "tailrisk-state-1";
+use super::schema::{self, Part};
 
 /// Why a state file cannot be used, with the exit code of SPEC §8.
 #[derive(Debug)]
@@ -29,9 +30,16 @@ impl StoreError {
     }
 }
 
-/// Any SQLite failure after opening: exit 1 at start, 500 while serving.
+/// Any SQLite failure after opening: exit 1 at start (65 for a damaged file), 500 while
+/// serving.
 fn failed(file: &str, e: rusqlite::Error) -> StoreError {
-    StoreError::new(1, format!("state file {file}: {e}"))
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => StoreError::new(
+            65,
+            format!("{file}: not a valid tailrisk state file (damaged: {e})"),
+        ),
+        _ => StoreError::new(1, format!("state file {file}: {e}")),
+    }
 }
 
 /// A change as the file holds it.
@@ -60,14 +68,18 @@ pub struct FigureRow {
 pub struct Store {
     conn: Connection,
     file: String,
+    /// A change answered with an error may still be in the file ([`Store::withdraw_after`]).
+    unwithdrawn: bool,
 }
 
 impl Store {
-    /// Opens (or creates) `path`, takes its exclusive lock, and checks that it was made
-    /// from the same inputs, flags and version (`parts`, in order: the first that differs
-    /// is named). A locked file is exit 75, a file that is not a tailrisk state 65.
-    pub fn open(path: &Path, parts: &[(String, String)]) -> Result<Self, StoreError> {
+    /// Opens (or, when missing or empty, creates) `path`, checks that it is a tailrisk state
+    /// made from the same inputs, flags and version (`parts`, in order: the first that
+    /// differs is named) before anything is written to it, then takes its exclusive lock.
+    /// A locked file is exit 75, a file that is not a tailrisk state 65.
+    pub fn open(path: &Path, parts: &[Part]) -> Result<Self, StoreError> {
         let file = path.display().to_string();
+        let new = schema::is_new(path, &file)?;
         let conn = Connection::open(path)
             .map_err(|e| StoreError::new(66, format!("cannot open state file {file}: {e}")))?;
         let classify = |e: rusqlite::Error| match e.sqlite_error_code() {
@@ -83,6 +95,9 @@ impl Store {
         conn.busy_timeout(Duration::ZERO).map_err(classify)?;
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(classify)?;
+        if !new {
+            schema::verify(&conn, &file, parts, &classify)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(classify)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -90,85 +105,63 @@ impl Store {
         // A write transaction takes the exclusive lock, held until the connection closes.
         conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;")
             .map_err(classify)?;
-        let store = Store { conn, file };
-        store.check_or_create(parts)?;
-        Ok(store)
-    }
-
-    fn check_or_create(&self, parts: &[(String, String)]) -> Result<(), StoreError> {
-        let f = |e| failed(&self.file, e);
-        let tables: i64 = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(f)?;
-        if tables == 0 {
-            return self.create(parts);
-        }
-        let format: Option<String> = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
-                r.get(0)
-            })
-            .optional()
-            .unwrap_or(None);
-        if format.as_deref() != Some(FORMAT) {
-            return Err(StoreError::new(
-                65,
-                format!("{}: not a tailrisk state file", self.file),
-            ));
-        }
-        for (name, value) in parts {
-            let stored: Option<String> = self
-                .conn
+        if new {
+            // Another server may have made it between the look and the lock.
+            let tables: i64 = conn
                 .query_row(
-                    "SELECT value FROM meta WHERE key = ?1",
-                    [format!("input:{name}")],
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                    [],
                     |r| r.get(0),
                 )
-                .optional()
-                .map_err(f)?;
-            if stored.as_deref() != Some(value.as_str()) {
-                return Err(StoreError::new(
-                    65,
-                    format!(
-                        "{}: the state was made with a different {name} (stored {}, now {value})",
-                        self.file,
-                        stored.unwrap_or_else(|| "(none)".into())
-                    ),
-                ));
+                .map_err(classify)?;
+            match tables {
+                0 => schema::create(&conn, parts).map_err(classify)?,
+                _ => schema::verify(&conn, &file, parts, &classify)?,
             }
         }
-        Ok(())
+        Ok(Store {
+            conn,
+            file,
+            unwithdrawn: false,
+        })
     }
 
-    fn create(&self, parts: &[(String, String)]) -> Result<(), StoreError> {
-        let f = |e| failed(&self.file, e);
-        self.conn
-            .execute_batch(
-                "BEGIN;
-                 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                 CREATE TABLE changes (snapshot INTEGER PRIMARY KEY, kind TEXT NOT NULL,
-                     account TEXT, body TEXT NOT NULL, trade_id TEXT UNIQUE, answer TEXT,
-                     at TEXT NOT NULL);
-                 CREATE TABLE figures (snapshot INTEGER NOT NULL, account TEXT NOT NULL,
-                     at TEXT NOT NULL, initial REAL NOT NULL, maintenance REAL NOT NULL,
-                     es REAL NOT NULL, PRIMARY KEY (account, snapshot));",
-            )
-            .map_err(f)?;
-        let insert = |k: &str, v: &str| {
-            self.conn
-                .execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", [k, v])
-                .map(|_| ())
-        };
-        insert("format", FORMAT).map_err(f)?;
-        for (name, value) in parts {
-            insert(&format!("input:{name}"), value).map_err(f)?;
+    /// The file's name, as messages give it.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
+
+    /// Whether a change newer than the live snapshot may still be in the file (a change
+    /// answered with an error whose withdrawal failed).
+    pub fn unwithdrawn(&self) -> bool {
+        self.unwithdrawn
+    }
+
+    /// Withdraws every change (and figure) newer than the live snapshot `live`: the changes
+    /// that were answered with an error. On failure the SQLite error, and the withdrawal is
+    /// owed until one succeeds.
+    pub fn withdraw_after(&mut self, live: u64) -> Result<(), String> {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK;");
         }
-        self.conn.execute_batch("COMMIT;").map_err(f)
+        let live = live.min(i64::MAX as u64) as i64;
+        // A read first: nothing to withdraw (the change never reached the file) is no write.
+        let newer = self.conn.query_row(
+            "SELECT count(*) FROM changes WHERE snapshot > ?1",
+            [live],
+            |r| r.get::<_, i64>(0),
+        );
+        if let Ok(0) = newer {
+            self.unwithdrawn = false;
+            return Ok(());
+        }
+        let done = self.conn.transaction().and_then(|tx| {
+            tx.execute("DELETE FROM figures WHERE snapshot > ?1", [live])?;
+            tx.execute("DELETE FROM changes WHERE snapshot > ?1", [live])?;
+            tx.commit()
+        });
+        self.unwithdrawn = done.is_err();
+        done.map_err(|e| e.to_string())
     }
 
     /// Every change, oldest first.
@@ -211,14 +204,6 @@ impl Store {
                     at
                 ],
             )
-            .map(|_| ())
-            .map_err(|e| failed(&self.file, e))
-    }
-
-    /// Forgets a change whose computation failed (it never went live).
-    pub fn remove_change(&self, snapshot: u64) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM changes WHERE snapshot = ?1", [snapshot as i64])
             .map(|_| ())
             .map_err(|e| failed(&self.file, e))
     }
@@ -310,5 +295,60 @@ impl Store {
             })
             .map_err(f)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(snapshot: u64, body: &str) -> StoredChange {
+        StoredChange {
+            snapshot,
+            kind: "trade".into(),
+            account: Some("a".into()),
+            body: body.into(),
+            trade_id: None,
+            answer: None,
+        }
+    }
+
+    /// A change answered with an error whose withdrawal failed (the disk full: here the
+    /// connection made read-only) is withdrawn before the next change, so that change can
+    /// take the same snapshot number instead of failing on the orphan row for ever.
+    #[test]
+    fn a_failed_withdrawal_is_retried_before_the_next_change() {
+        let dir = std::env::temp_dir().join(format!("tailrisk-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("withdraw.db");
+        let _ = std::fs::remove_file(&path);
+        let parts = [Part {
+            name: "version".into(),
+            value: "test".into(),
+            flag: false,
+        }];
+        let mut store = Store::open(&path, &parts).unwrap();
+        store.commit_change(&change(2, "failed"), "t").unwrap();
+        store.conn.pragma_update(None, "query_only", true).unwrap();
+        assert!(store.withdraw_after(1).is_err());
+        assert!(store.unwithdrawn(), "the withdrawal is owed");
+        // While it is owed the orphan row blocks the snapshot number.
+        assert!(store.commit_change(&change(2, "next"), "t").is_err());
+        store.conn.pragma_update(None, "query_only", false).unwrap();
+        store.withdraw_after(1).unwrap();
+        assert!(!store.unwithdrawn());
+        store.commit_change(&change(2, "next"), "t").unwrap();
+        let bodies: Vec<_> = store
+            .changes()
+            .unwrap()
+            .into_iter()
+            .map(|c| c.body)
+            .collect();
+        assert_eq!(bodies, ["next"]);
+        // Nothing newer than the live snapshot: a withdrawal that writes nothing succeeds.
+        store.conn.pragma_update(None, "query_only", true).unwrap();
+        store.withdraw_after(2).unwrap();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
