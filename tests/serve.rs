@@ -58,7 +58,7 @@ fn every_endpoint_equals_the_cli_on(args: &[String], precision: &str, name: &str
     margin_is_run_of_one_account(&server, &args, &dir);
     let edited_args = trade_then_get_is_run_of_edited_book(&server, &args, &dir);
     let want = put_then_get_is_run_of_edited_market(&server, &edited_args, &dir);
-    history_has_one_entry_per_recomputation(&server, &want);
+    history_has_one_entry_per_live_snapshot(&server, &want);
     every_request_is_logged(server);
 }
 
@@ -241,8 +241,8 @@ fn put_then_get_is_run_of_edited_market(
     want
 }
 
-fn history_has_one_entry_per_recomputation(server: &Server, want: &Value) {
-    // GET history (S24): one entry per snapshot that recomputed the account.
+fn history_has_one_entry_per_live_snapshot(server: &Server, want: &Value) {
+    // GET history (S24): one entry per snapshot that went live.
     let history = server.get("/v1/accounts/hedged-options/history").json();
     assert_eq!(history["account"], "hedged-options");
     assert_eq!(history["snapshot"], 3);
@@ -274,12 +274,19 @@ fn history_has_one_entry_per_recomputation(server: &Server, want: &Value) {
             .collect();
         assert_eq!(page, [2], "{query}");
     }
+    // Every live snapshot has an entry for every account (S24): the trade on
+    // hedged-options at snapshot 2 leaves pair-trade's figures as they were, at 2's time.
     let other = server.get("/v1/accounts/pair-trade/history").json();
-    assert_eq!(
-        other["entries"].as_array().unwrap().len(),
-        2,
-        "pair-trade: snapshots 1 and 3"
-    );
+    let other = other["entries"].as_array().unwrap();
+    let snapshots: Vec<u64> = other
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(snapshots, [1, 2, 3], "pair-trade");
+    for key in ["initial", "maintenance", "es"] {
+        assert_eq!(other[1][key], other[0][key], "{key}: not recomputed at 2");
+    }
+    assert_eq!(other[1]["at"], entries[1]["at"], "snapshot 2's time");
 }
 
 fn every_request_is_logged(server: Server) {

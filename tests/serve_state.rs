@@ -159,6 +159,69 @@ fn a_file_that_is_not_a_state_is_refused() {
     }
 }
 
+/// The history (snapshot and figures of every entry; `at` is the wall clock) of every
+/// account.
+fn histories(server: &Server) -> Vec<Vec<(u64, Value)>> {
+    [
+        "hedged-options",
+        "pair-trade",
+        "coin-margined",
+        "vol-seller",
+    ]
+    .iter()
+    .map(|id| {
+        let h = server.get(&format!("/v1/accounts/{id}/history")).json();
+        h["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let figures = json!([e["initial"], e["maintenance"], e["es"]]);
+                (e["snapshot"].as_u64().unwrap(), figures)
+            })
+            .collect()
+    })
+    .collect()
+}
+
+#[test]
+fn the_state_file_and_memory_keep_the_same_history() {
+    // S24 from the file (SQL) and from memory: one entry per live snapshot for every
+    // account, with the figures as they stand at it, whichever account a trade changed.
+    let dir = temp_dir("samehistory");
+    let memory = Server::start(&sample_args(PATHS));
+    let stored = Server::start(&state_args(&dir.join("state.db")));
+    for server in [&memory, &stored] {
+        let trade = json!({ "add": [{ "instrument": "BTC-PERPETUAL", "quantity": 500 }] });
+        let t = server.post("/v1/accounts/pair-trade/trades", &trade.to_string());
+        assert_eq!(t.status, 200, "{}", t.body);
+        let put = server.put("/v1/market", r#"{"assets": {"BTC": {"spot": 93000}}}"#);
+        assert_eq!(put.status, 200, "{}", put.body);
+        let t = server.post("/v1/accounts/vol-seller/trades", &trade.to_string());
+        assert_eq!(t.status, 200, "{}", t.body);
+    }
+    let (from_memory, from_file) = (histories(&memory), histories(&stored));
+    assert_eq!(from_memory, from_file);
+    for entries in &from_memory {
+        let snapshots: Vec<_> = entries.iter().map(|e| e.0).collect();
+        assert_eq!(snapshots, [1, 2, 3, 4]);
+    }
+    // vol-seller was recomputed at 1, 3 (the market) and 4 (its trade), not at 2.
+    assert_eq!(from_file[3][1].1, from_file[3][0].1);
+    assert_ne!(from_file[3][3].1, from_file[3][2].1);
+    // since and limit pick live snapshots, not recomputations.
+    let page = stored
+        .get("/v1/accounts/vol-seller/history?since=2&limit=2")
+        .json();
+    let snapshots: Vec<_> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["snapshot"].as_u64().unwrap())
+        .collect();
+    assert_eq!(snapshots, [2, 3]);
+}
+
 #[test]
 fn a_state_missing_a_table_is_refused() {
     let dir = temp_dir("droptable");

@@ -15,6 +15,7 @@ mod auth;
 mod body;
 mod engine;
 mod guard;
+mod history;
 mod http;
 mod replay;
 mod reply;

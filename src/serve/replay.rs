@@ -27,7 +27,7 @@ pub fn start(
     let all: Vec<usize> = (0..snap.figures.len()).collect();
     let initial_rows: Vec<FigureRow> = all.iter().map(|&i| figure_row(&snap, i, &at)).collect();
     let Some(store) = store else {
-        let mut history = History::Memory(HashMap::new());
+        let mut history = History::Memory(Default::default());
         record(&mut history, initial_rows, None).map_err(internal)?;
         let ledger = Ledger {
             history,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use super::engine::{Engine, Snapshot};
+use super::history::MemoryHistory;
 use super::reply::{ApiError, position_value};
 use super::store::{FigureRow, Store, StoredChange};
 use crate::portfolio::Position;
@@ -35,7 +36,7 @@ struct Job {
 
 /// Where the history of figures lives: in memory since start, or in the state file.
 pub enum History {
-    Memory(HashMap<String, Vec<FigureRow>>),
+    Memory(MemoryHistory),
     Store(Store),
 }
 
@@ -228,16 +229,7 @@ impl Service {
         let guard = self.history.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_ref() {
             None => Ok(Vec::new()),
-            Some(History::Memory(map)) => Ok(map
-                .get(account)
-                .map(|rows| {
-                    rows.iter()
-                        .filter(|r| r.snapshot >= since)
-                        .take(limit.min(usize::MAX as u64) as usize)
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default()),
+            Some(History::Memory(memory)) => Ok(memory.entries(account, since, limit)),
             Some(History::Store(store)) => store
                 .history(account, since, limit)
                 .map_err(|e| ApiError::internal(e.message)),
@@ -414,10 +406,8 @@ pub fn record(
     answer: Option<(u64, &str)>,
 ) -> Result<(), ApiError> {
     match history {
-        History::Memory(map) => {
-            for r in rows {
-                map.entry(r.account.clone()).or_default().push(r);
-            }
+        History::Memory(memory) => {
+            memory.record(rows);
             Ok(())
         }
         History::Store(store) => store

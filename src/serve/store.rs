@@ -257,7 +257,11 @@ impl Store {
         )
     }
 
-    /// An account's entries from snapshot `since` on, oldest first, at most `limit`.
+    /// An account's entries from snapshot `since` on, oldest first, at most `limit`: one per
+    /// live snapshot (S24), with the account's latest figures at or before it and the
+    /// snapshot's own time, as `MemoryHistory::entries`. The live snapshots are 1 and every
+    /// change with figures; a snapshot's time is that of the figures of the account its
+    /// change recomputed (a trade's account; every account for a market update).
     pub fn history(
         &self,
         account: &str,
@@ -265,8 +269,18 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<FigureRow>, StoreError> {
         self.select(
-            "SELECT snapshot, account, at, initial, maintenance, es FROM figures
-             WHERE account = ?1 AND snapshot >= ?2 ORDER BY snapshot LIMIT ?3",
+            "WITH live (snapshot, recomputed) AS (
+                 SELECT 1, ?1 WHERE ?2 <= 1
+                 UNION ALL
+                 SELECT snapshot, coalesce(account, ?1) FROM changes WHERE snapshot >= ?2
+             )
+             SELECT live.snapshot, f.account, t.at, f.initial, f.maintenance, f.es
+             FROM live
+             JOIN figures AS t ON t.account = live.recomputed AND t.snapshot = live.snapshot
+             JOIN figures AS f ON f.account = ?1 AND f.snapshot = (
+                 SELECT max(snapshot) FROM figures
+                 WHERE account = ?1 AND snapshot <= live.snapshot)
+             ORDER BY live.snapshot LIMIT ?3",
             params![
                 account,
                 since.min(i64::MAX as u64) as i64,
