@@ -11,7 +11,7 @@ mod checks;
 mod identity;
 mod reuse;
 
-pub use checks::{MAX_JUMP_TRUNCATION_PROBABILITY, poisson_tail_above};
+pub use checks::{MAX_JUMP_TRUNCATION_PROBABILITY, poisson_tail_above, time_to_expiry};
 pub use reuse::WarmBook;
 
 use identity::{InstrumentKey, simulated_assets};
@@ -25,7 +25,7 @@ use crate::market::correlation::{CorrelationError, correlation_root};
 use crate::market::{Market, VolSurface};
 use crate::portfolio::Portfolio;
 use crate::pricing::black76;
-use crate::time::{DAY, Timestamp, year_fraction};
+use crate::time::{DAY, Timestamp};
 
 /// The file names that errors found while compiling must name.
 #[derive(Clone, Debug)]
@@ -539,30 +539,7 @@ impl Book {
         origin: &crate::portfolio::Origin,
     ) -> Result<InstrumentRow> {
         let quote = &self.assets[asset];
-        let tau0 = match spec.expiry {
-            Some(expiry) => {
-                let tau0 = year_fraction(self.as_of, expiry);
-                if tau0 <= 0.0 {
-                    return Err(Error::input(
-                        &origin.file,
-                        &origin.field,
-                        label,
-                        format!(
-                            "expired: expiry {} is not after as_of {}{}",
-                            crate::time::format_rfc3339(expiry),
-                            crate::time::format_rfc3339(self.as_of),
-                            if expiry == self.as_of {
-                                " (timestamps are read to the whole second)"
-                            } else {
-                                ""
-                            }
-                        ),
-                    ));
-                }
-                tau0
-            }
-            None => f64::INFINITY,
-        };
+        let tau0 = time_to_expiry(self.as_of, spec.expiry, label, origin)?;
         let forward0 = if tau0.is_finite() {
             quote.spot * (quote.rate * tau0).exp()
         } else {

@@ -119,6 +119,17 @@ fn bad_requests_are_named_and_change_nothing() {
         // The request is named first, then where the change surfaced (the portfolio file).
         &["PUT /v1/market: after this change, ", "portfolio.json", "4DEC26"],
     );
+    // S9 names the instrument even when the market's own surface expiries are past the new
+    // as_of too (they would otherwise be named first).
+    expect(
+        server.put("/v1/market", r#"{"as_of": "2026-12-05T08:00:00Z"}"#),
+        400,
+        &[
+            "PUT /v1/market: after this change, ",
+            "portfolio.json",
+            "expired",
+        ],
+    );
     expect(
         server.put(
             "/v1/market",

@@ -1,10 +1,12 @@
 //! Checks of a compiled book that need its tables: jump intensities the simulation can draw
-//! without truncation, and finite today's values and notionals of every position.
+//! without truncation, and finite today's values and notionals of every position; and the
+//! one check of a position against `as_of`, that it has not expired.
 
 use super::{Book, SourceFiles};
 use crate::error::{Error, Result};
 use crate::model::scenario::MAX_JUMPS_PER_STEP;
 use crate::portfolio::Portfolio;
+use crate::time::{Timestamp, year_fraction};
 
 /// The largest probability allowed for a step's jump count N ~ Poisson(λ·dt) to exceed
 /// [`MAX_JUMPS_PER_STEP`] (the simulation truncates counts at the cap). 10⁻¹² is more than two
@@ -12,6 +14,37 @@ use crate::portfolio::Portfolio;
 /// 2³² − 1, 2.3·10⁻¹⁰), so truncation cannot move a figure; it admits λ·dt up to about 23.26
 /// jumps per step (8 490 jumps a year at a one-day step).
 pub const MAX_JUMP_TRUNCATION_PROBABILITY: f64 = 1e-12;
+
+/// τ₀ in years from `as_of` to a position's expiry (∞ without one); an expiry at or before
+/// `as_of` is the input error naming the position (its label, file and field).
+pub fn time_to_expiry(
+    as_of: Timestamp,
+    expiry: Option<Timestamp>,
+    label: &str,
+    origin: &crate::portfolio::Origin,
+) -> Result<f64> {
+    let Some(expiry) = expiry else {
+        return Ok(f64::INFINITY);
+    };
+    let tau0 = year_fraction(as_of, expiry);
+    if tau0 > 0.0 {
+        return Ok(tau0);
+    }
+    let whole_second = match expiry == as_of {
+        true => " (timestamps are read to the whole second)",
+        false => "",
+    };
+    Err(Error::input(
+        &origin.file,
+        &origin.field,
+        label,
+        format!(
+            "expired: expiry {} is not after as_of {}{whole_second}",
+            crate::time::format_rfc3339(expiry),
+            crate::time::format_rfc3339(as_of),
+        ),
+    ))
+}
 
 /// P(N > cap) for N ~ Poisson(mean), summed from the terms above the cap (no cancellation);
 /// 1 for a mean above the cap (the tail is then at least about a half).

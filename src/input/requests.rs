@@ -233,6 +233,13 @@ impl MarketDocument {
         Ok((next, market))
     }
 
+    /// The `as_of` an update sets, when it sets a valid one (for the checks that must come
+    /// before the resulting market's; an invalid one is [`MarketDocument::updated`]'s error).
+    pub fn updated_as_of(text: &str) -> Option<crate::time::Timestamp> {
+        let v = serde_json::from_str::<Value>(text).ok()?;
+        crate::time::parse_rfc3339(v.get("as_of")?.as_str()?)
+    }
+
     /// Whether `text` (an update) replaces the correlation block.
     pub fn sets_correlation(text: &str) -> bool {
         serde_json::from_str::<Value>(text)

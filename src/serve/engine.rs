@@ -248,6 +248,19 @@ impl Snapshot {
                 "the correlation is calibrated from --history and cannot be replaced",
             ));
         }
+        if let Some(as_of) = MarketDocument::updated_as_of(body) {
+            // S9: an as_of at or past an expiry held in the book names the instrument, before
+            // the market's own checks (its surface's expiries) can name anything else.
+            let positions = self
+                .inputs
+                .portfolio
+                .accounts
+                .iter()
+                .flat_map(|a| &a.positions);
+            for p in positions {
+                crate::book::time_to_expiry(as_of, p.instrument.expiry, &p.label, &p.origin)?;
+            }
+        }
         let (document, market) = self.document.updated(body, file)?;
         let mut inputs = (*self.inputs).clone();
         inputs.market = market;
