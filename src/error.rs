@@ -113,6 +113,12 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
+/// Prints a warning on stderr as `tailrisk: warning: …`, control characters escaped
+/// ([`terminal_safe`]): a warning may quote an input file's text.
+pub fn warn(message: impl std::fmt::Display) {
+    eprintln!("tailrisk: warning: {}", terminal_safe(&message.to_string()));
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

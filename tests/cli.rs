@@ -687,3 +687,36 @@ fn stdout_that_cannot_be_written_is_exit_73() {
         assert!(stderr.contains("cannot write stdout"), "{args:?}: {stderr}");
     }
 }
+
+/// Warnings quote inputs too (here the history's file name, with an ESC in it): shown
+/// escaped, never raw.
+#[test]
+fn warnings_escape_control_characters() {
+    let history = std::fs::read_to_string(data("history/bitstamp_daily_close.csv")).unwrap();
+    let dir = std::env::temp_dir().join(format!("tailrisk-cli-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("gaps\u{1b}[2J.csv");
+    std::fs::write(&file, history).unwrap();
+    let out = tailrisk(&[
+        "run",
+        "--backend",
+        "cpu",
+        "--paths",
+        "2000",
+        "--market",
+        &data("history/market_2020-01-17.json"),
+        "--portfolio",
+        &data("history/portfolio_2020-01-17.json"),
+        "--history",
+        file.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: "),
+        "a gap warning is expected: {err:?}"
+    );
+    assert!(!err.contains('\u{1b}'), "raw ESC in: {err:?}");
+    assert!(err.contains("gaps\\u{1b}[2J.csv"), "{err:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

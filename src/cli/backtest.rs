@@ -152,7 +152,7 @@ pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
     }
     let history = input::load_history(&args.history, &run.market)?;
     if let Some(w) = history.gap_warning() {
-        eprintln!("tailrisk: warning: {w}");
+        crate::error::warn(w);
     }
     let inputs = BacktestInputs {
         run,
@@ -174,7 +174,7 @@ pub fn execute(args: &BacktestArgs) -> Result<ExitCode> {
         })
     })?;
     for w in &report.warnings {
-        eprintln!("tailrisk: warning: {w}");
+        crate::error::warn(w);
     }
     let json = report.to_json();
     // The page is made before anything is written, from the JSON it embeds (R2).

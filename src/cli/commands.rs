@@ -131,7 +131,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
                 what_if(inputs, &args.account, &added, backend, progress)
             })?;
             for w in &answer.warnings {
-                eprintln!("tailrisk: warning: {w}");
+                crate::error::warn(w);
             }
             emit(&args.common, answer.to_json(), || answer.to_table())
         }
@@ -189,7 +189,7 @@ fn calibration_of(
         .chain(history.stale_warning(market.as_of_date()))
         .chain(config.margin.apc.and_then(|t| t.warning()));
     for w in warnings {
-        eprintln!("tailrisk: warning: {w}");
+        crate::error::warn(w);
     }
     crate::calibrate::calibrate(
         history,
@@ -312,7 +312,7 @@ fn written_report(args: &CommonArgs, html: Option<&str>) -> Result<()> {
 /// Prints a result's warnings on stderr and returns the result.
 pub(super) fn warned<T>((value, warnings): (T, Vec<String>)) -> T {
     for w in warnings {
-        eprintln!("tailrisk: warning: {w}");
+        crate::error::warn(w);
     }
     value
 }
@@ -426,7 +426,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
         )),
         (None, None) => {
             if let Some(w) = inputs.config.margin.apc.and_then(|t| t.warning()) {
-                eprintln!("tailrisk: warning: {w}");
+                crate::error::warn(w);
             }
             Ok(inputs)
         }

@@ -82,7 +82,10 @@ pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
     };
     let imported = import(&request)?;
     for notice in &imported.notes {
-        eprintln!("tailrisk: import: {notice}");
+        eprintln!(
+            "tailrisk: import: {}",
+            crate::error::terminal_safe(&notice.to_string())
+        );
     }
     let market_file = args.market_out.display().to_string();
     let portfolio_file = args

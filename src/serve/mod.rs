@@ -54,6 +54,7 @@ pub fn run(args: &ServeArgs) -> ExitCode {
 }
 
 fn fail(code: u8, message: String) -> ExitCode {
+    let message = crate::error::terminal_safe(&message);
     eprintln!("tailrisk: error: {message}");
     ExitCode::from(code)
 }
