@@ -347,6 +347,11 @@ fn start_up_refusals_have_their_exit_codes() {
         ),
         (vec!["--seed", "x"], 2, "--seed"),
         (vec!["--max-body-bytes", "0"], 65, "--max-body-bytes"),
+        (
+            vec!["--state", "/nonexistent/dir/state.db"],
+            73,
+            "cannot create state file /nonexistent/dir/state.db",
+        ),
     ];
     let zero = with_flag(&sample_args(PATHS), "--paths", "0");
     let refused = Server::try_start(&zero).err().expect("zero paths started");

@@ -80,12 +80,24 @@ impl Store {
     pub fn open(path: &Path, parts: &[Part]) -> Result<Self, StoreError> {
         let file = path.display().to_string();
         let new = schema::is_new(path, &file)?;
-        let conn = Connection::open(path)
-            .map_err(|e| StoreError::new(66, format!("cannot open state file {file}: {e}")))?;
+        // A state that cannot be made, or an existing one that cannot be written, is an
+        // output that cannot be created (73); an existing one that cannot be opened, 66.
+        let cannot_write = |e: &dyn std::fmt::Display| {
+            let what = if new { "create" } else { "write" };
+            StoreError::new(73, format!("cannot {what} state file {file}: {e}"))
+        };
+        let conn = Connection::open(path).map_err(|e| match new {
+            true => cannot_write(&e),
+            false => StoreError::new(66, format!("cannot open state file {file}: {e}")),
+        })?;
         let classify = |e: rusqlite::Error| match e.sqlite_error_code() {
             Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
                 StoreError::new(75, format!("state file {file} is locked by another server"))
             }
+            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                cannot_write(&e)
+            }
+            Some(ErrorCode::DiskFull) if new => cannot_write(&e),
             Some(ErrorCode::NotADatabase) => StoreError::new(
                 65,
                 format!("{file}: not a tailrisk state file (not an SQLite database)"),
