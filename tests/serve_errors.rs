@@ -214,6 +214,16 @@ fn bad_requests_are_named_and_change_nothing() {
         403,
         &["evil.example.com"],
     );
+    // A request target in absolute form names the host (RFC 9112 §3.2.2): a loopback Host
+    // header does not let another host through, nor does another Host stop a loopback one.
+    expect(
+        server.raw(b"GET http://evil.example.com/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        403,
+        &["evil.example.com"],
+    );
+    let absolute =
+        server.raw(b"GET http://127.0.0.1/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_eq!(absolute.status, 200, "{}", absolute.body);
     for host in [
         "localhost",
         &format!("localhost:{}", server.port),

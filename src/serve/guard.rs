@@ -84,10 +84,15 @@ fn refusal(gate: &Gate, request: &Request) -> Option<Response> {
             }
         }
         None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            // RFC 9112 §3.2.2: a request target in absolute form (`GET http://h/… HTTP/1.1`)
+            // names the host, and the Host header is ignored.
+            let host = match request.uri().authority() {
+                Some(authority) => authority.as_str(),
+                None => headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+            };
             if !host_is_loopback(host) {
                 let message = format!(
                     "Host {host:?} is not a loopback address (without --token-file only \
