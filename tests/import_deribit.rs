@@ -535,14 +535,7 @@ fn imported_files_run_end_to_end() {
     ]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     assert!(o.stdout.is_empty(), "data goes to files, notices to stderr");
-    // Only this test's outputs: the other tests write into the same directory concurrently.
-    let leftovers: Vec<_> = std::fs::read_dir(scratch_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".e2e-") && n.contains(".tmp-"))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert_no_temporary_files(".e2e-");
     let o = tailrisk(&[
         "run",
         "--market",
@@ -608,6 +601,18 @@ fn flags_and_outputs_that_do_not_validate_are_named() {
 }
 
 // ---- outputs: never one file twice, never an input; both written or neither ----
+
+/// No temporary file of the outputs named `prefix…` is left in the scratch directory (only
+/// this test's: the other tests write into the same directory concurrently).
+fn assert_no_temporary_files(prefix: &str) {
+    let leftovers: Vec<_> = std::fs::read_dir(scratch_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix) && n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
 
 /// `import deribit` of `book` and `positions` into `market` and `portfolio`.
 fn import_paths(book: &str, positions: &str, market: &str, portfolio: &str) -> Output {
@@ -680,13 +685,7 @@ fn an_output_that_cannot_be_written_leaves_the_other_untouched() {
     let o = import_paths(&book, &positions, &market, "/nonexistent/p.json");
     assert_eq!(o.status.code(), Some(73), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&market).unwrap(), "old");
-    let leftovers: Vec<_> = std::fs::read_dir(scratch_dir())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".pair-") && n.contains(".tmp-"))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert_no_temporary_files(".pair-");
 }
 
 // ---- the correlation file's own errors; unusable rows of the wrong shape ----

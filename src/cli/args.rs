@@ -292,3 +292,17 @@ pub struct CommonArgs {
     #[arg(long, value_name = "ID")]
     pub report_account: Vec<String>,
 }
+
+impl CommonArgs {
+    /// The input files the flags name, with their flags (for the check that no output
+    /// replaces one).
+    pub fn input_files(&self) -> [(&'static str, Option<&std::path::Path>); 5] {
+        [
+            ("--market", self.market.as_deref()),
+            ("--portfolio", self.portfolio.as_deref()),
+            ("--config", self.config.as_deref()),
+            ("--history", self.history.as_deref()),
+            ("--scenarios", self.scenarios.as_deref()),
+        ]
+    }
+}

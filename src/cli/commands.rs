@@ -339,13 +339,7 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
             ("--output", args.output.as_deref()),
             ("--report", args.report.as_deref()),
         ],
-        &[
-            ("--market", args.market.as_deref()),
-            ("--portfolio", args.portfolio.as_deref()),
-            ("--config", args.config.as_deref()),
-            ("--history", args.history.as_deref()),
-            ("--scenarios", args.scenarios.as_deref()),
-        ],
+        &args.input_files(),
     )?;
     let (market, market_file) = match &args.market {
         Some(path) => (input::load_market(path)?, path.display().to_string()),

@@ -76,16 +76,9 @@ pub fn run_shard_command(args: &RunArgs) -> Result<ExitCode> {
             "--variance-reduction is does not apply to --shard (shards merge plain tails)".into(),
         ));
     }
-    let c = &args.common;
     super::collide::distinct_outputs(
         &[("--shard-file", Some(path.as_path()))],
-        &[
-            ("--market", c.market.as_deref()),
-            ("--portfolio", c.portfolio.as_deref()),
-            ("--config", c.config.as_deref()),
-            ("--history", c.history.as_deref()),
-            ("--scenarios", c.scenarios.as_deref()),
-        ],
+        &args.common.input_files(),
     )?;
     let file = warned(on_backend(&args.common, |inputs, backend, progress| {
         let shard = spec.check(inputs.config.paths)?;
