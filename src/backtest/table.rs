@@ -133,7 +133,7 @@ fn summary_rows(s: &BacktestSummary) -> [(String, String); 8] {
         ),
         (
             "ES test Z2".into(),
-            format!("{} (negative: ES too low)", optional(s.es_test.z2, 3)),
+            format!("{} (below 0: ES too low)", optional(s.es_test.z2, 3)),
         ),
         (
             "IM peak / trough".into(),

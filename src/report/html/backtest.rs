@@ -157,7 +157,7 @@ fn tests_table(summary: &Value, at: &str) -> String {
             format!("{zone} ({})", get("/traffic_light/exceptions_250")),
         ),
         (
-            "Acerbi–Székely Z₂ (negative: ES too low)",
+            "Acerbi–Székely Z₂ (below 0: ES too low)",
             get("/es_test/z2"),
         ),
         ("IM peak to trough", get("/procyclicality/peak_to_trough")),
