@@ -384,3 +384,41 @@ fn positions_read_back_can_be_posted_again() {
     assert_eq!(margin.status, 200, "{}", margin.body);
     assert_eq!(margin.json()["account"]["margin"], got["account"]["margin"]);
 }
+
+#[test]
+fn positions_netted_to_zero_leave_the_book_when_they_expire() {
+    // S7 keeps a position netted to 0; it holds nothing, so an as_of past its expiry does
+    // not refuse the update (S9 refuses an expiry *held*): it leaves the book instead. A
+    // position still held keeps refusing it.
+    let server = Server::start(&sample_args(5_000));
+    let flat = r#""assets": {"BTC": {"vol": 0.5}, "ETH": {"vol": 0.6}, "SOL": {"vol": 0.8}}"#;
+    let roll = format!(r#"{{"as_of": "2026-12-05T08:00:00Z", {flat}}}"#);
+    let close = |quantity: i32, name: &str| {
+        let trade = json!({ "add": [{ "instrument": name, "quantity": quantity }] });
+        let t = server.post("/v1/accounts/hedged-options/trades", &trade.to_string());
+        assert_eq!(t.status, 200, "{}", t.body);
+    };
+    close(30, "BTC-4DEC26-100000-C");
+    let refused = server.put("/v1/market", &roll);
+    assert_eq!(refused.status, 400, "BTC-4DEC26-90000-C is still held");
+    assert!(
+        refused.error().contains("BTC-4DEC26-90000-C"),
+        "{}",
+        refused.error()
+    );
+    close(-10, "BTC-4DEC26-90000-C");
+    let rolled = server.put("/v1/market", &roll);
+    assert_eq!(rolled.status, 200, "{}", rolled.body);
+    let account = server.get("/v1/accounts/hedged-options").json();
+    let names: Vec<String> = account["positions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["instrument"].to_string())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("4DEC26")),
+        "the expired zero positions left the book: {names:?}"
+    );
+    assert_eq!(account["snapshot"], 4);
+}

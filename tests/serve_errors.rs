@@ -56,8 +56,18 @@ fn bad_requests_are_named_and_change_nothing() {
             r#"{"account": "nobody", "add": [{"instrument": "BTC", "quantity": 1}]}"#,
         ),
         404,
-        &["nobody"],
+        &["POST /v1/whatif: account: ", "nobody"],
     );
+    // An empty body, and one that is not UTF-8, name the request.
+    expect(
+        server.post("/v1/whatif", "  "),
+        400,
+        &["POST /v1/whatif: body: empty (expected a JSON object)"],
+    );
+    let latin1 = server.raw(
+        b"POST /v1/margin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 10\r\n\r\n{\"id\":\"\xe9\"}",
+    );
+    expect(latin1, 400, &["POST /v1/margin: body: byte 7", "not UTF-8"]);
     expect(
         server.post(
             "/v1/margin",
@@ -146,7 +156,11 @@ fn bad_requests_are_named_and_change_nothing() {
 
     // 404 route and account, 405 with Allow, 415, bad query.
     expect(server.get("/v1/nowhere"), 404, &["/v1/nowhere"]);
-    expect(server.get("/v1/accounts/nobody"), 404, &["nobody"]);
+    expect(
+        server.get("/v1/accounts/nobody"),
+        404,
+        &["GET /v1/accounts/nobody: path: ", "\"nobody\""],
+    );
     expect(server.get("/v1/accounts/nobody/history"), 404, &["nobody"]);
     let reply = server.request("DELETE", "/v1/market", &[], None);
     assert_eq!(reply.header("allow"), Some("PUT"));
@@ -180,6 +194,14 @@ fn bad_requests_are_named_and_change_nothing() {
         server.get("/v1/accounts/pair-trade/history?since=1&since=2"),
         400,
         &["since", "more than once"],
+    );
+    expect(
+        server.get("/v1/accounts/pair-trade/history?limit=99999999999999999999"),
+        400,
+        &[
+            "GET /v1/accounts/pair-trade/history: query: limit: ",
+            "from 0 to 18446744073709551615",
+        ],
     );
 
     // Bytes that are not an HTTP/1.1 request: hyper answers them itself, with the same JSON
@@ -328,6 +350,22 @@ fn token_guards_every_route() {
         None,
     );
     assert_eq!(ok.status, 200, "with a token any Host is served");
+    // The scheme is case-insensitive (RFC 9110 §11.1); two Authorization headers are 400.
+    let lower = server.request(
+        "GET",
+        "/v1/health",
+        &[("Authorization", "bearer s3cr3t-token-of-32-bytes-long!!")],
+        None,
+    );
+    assert_eq!(lower.status, 200, "{}", lower.body);
+    let twice = server.request(
+        "GET",
+        "/v1/health",
+        &[("Authorization", auth), ("Authorization", "Bearer other")],
+        None,
+    );
+    assert_eq!(twice.status, 400, "{}", twice.body);
+    assert!(twice.error().contains("more than one Authorization"));
     assert!(
         !server.stderr_text().contains("s3cr3t"),
         "the token is never logged"

@@ -33,9 +33,18 @@ pub fn read_token(path: &Path) -> Result<Vec<u8>, Refusal> {
 /// Whether `authorization` is `Bearer <token>`, compared in constant time (the time depends
 /// on the lengths only).
 pub fn bearer_matches(expected: &[u8], authorization: Option<&[u8]>) -> bool {
-    let Some(given) = authorization.and_then(|h| h.strip_prefix(b"Bearer ")) else {
+    // RFC 9110 §11.1: the scheme is case-insensitive (`bearer`, `BEARER`); then one or more
+    // spaces, then the token (RFC 6750 §2.1).
+    let Some(header) = authorization else {
         return false;
     };
+    let Some((scheme, rest)) = header.split_at_checked(6) else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case(b"Bearer") || !rest.starts_with(b" ") {
+        return false;
+    }
+    let given = rest.trim_ascii_start();
     constant_time_eq(expected, given)
 }
 
@@ -143,7 +152,12 @@ mod tests {
         assert!(bearer_matches(t, Some(b"Bearer 0123456789abcdef")));
         assert!(!bearer_matches(t, Some(b"Bearer 0123456789abcdeg")));
         assert!(!bearer_matches(t, Some(b"Bearer 0123456789abcde")));
-        assert!(!bearer_matches(t, Some(b"bearer 0123456789abcdef")));
+        // The scheme is case-insensitive; spaces before the token are one separator.
+        assert!(bearer_matches(t, Some(b"bearer 0123456789abcdef")));
+        assert!(bearer_matches(t, Some(b"BEARER   0123456789abcdef")));
+        assert!(!bearer_matches(t, Some(b"Bearer0123456789abcdef")));
+        assert!(!bearer_matches(t, Some(b"Basic 0123456789abcdef")));
+        assert!(!bearer_matches(t, Some(b"Beare")));
         assert!(!bearer_matches(t, None));
         assert!(constant_time_eq(b"", b""));
         assert!(!constant_time_eq(b"a", b""));

@@ -20,6 +20,7 @@ pub struct RequestStart(pub Instant);
 
 /// The body of a POST or PUT as text.
 pub async fn read_json_body(request: Request, limit: u64) -> Result<String, ApiError> {
+    let name = format!("{} {}", request.method(), request.uri().path());
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -77,10 +78,16 @@ pub async fn read_json_body(request: Request, limit: u64) -> Result<String, ApiE
             bytes.extend_from_slice(&data);
         }
     }
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         ApiError::bad_request(format!(
-            "request body: byte {}: the body is not UTF-8 text",
+            "{name}: body: byte {}: the body is not UTF-8 text",
             e.utf8_error().valid_up_to()
         ))
-    })
+    })?;
+    if text.trim().is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "{name}: body: empty (expected a JSON object)"
+        )));
+    }
+    Ok(text)
 }

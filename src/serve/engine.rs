@@ -251,19 +251,30 @@ impl Snapshot {
         if let Some(as_of) = MarketDocument::updated_as_of(body) {
             // S9: an as_of at or past an expiry held in the book names the instrument, before
             // the market's own checks (its surface's expiries) can name anything else.
-            let positions = self
+            let held = self
                 .inputs
                 .portfolio
                 .accounts
                 .iter()
-                .flat_map(|a| &a.positions);
-            for p in positions {
+                .flat_map(|a| &a.positions)
+                .filter(|p| p.quantity != 0.0);
+            for p in held {
                 crate::book::time_to_expiry(as_of, p.instrument.expiry, &p.label, &p.origin)?;
             }
         }
         let (document, market) = self.document.updated(body, file)?;
         let mut inputs = (*self.inputs).clone();
         inputs.market = market;
+        // A position netted to 0 (S7) holds nothing: once as_of reaches its expiry it leaves
+        // the book, rather than block every later update of as_of.
+        let as_of = inputs.market.as_of;
+        for account in &mut inputs.portfolio.accounts {
+            account.positions.retain(|p| {
+                p.quantity != 0.0
+                    || crate::book::time_to_expiry(as_of, p.instrument.expiry, "", &p.origin)
+                        .is_ok()
+            });
+        }
         if let Some(c) = &inputs.config.calibrated {
             // With --history the calibration is not redone (S9): its correlation stays.
             inputs.market.correlation = Some(crate::market::CorrelationInput {

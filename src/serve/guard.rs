@@ -74,6 +74,11 @@ fn refusal(gate: &Gate, request: &Request) -> Option<Response> {
     }
     match &gate.token {
         Some(token) => {
+            if headers.get_all(header::AUTHORIZATION).iter().count() > 1 {
+                // Which one would count is not defined: refused rather than the first taken.
+                let message = "more than one Authorization header (a request carries one)";
+                return Some(ApiError::bad_request(message).into_response());
+            }
             let given = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
             if !bearer_matches(token, given) {
                 let message = match given {

@@ -113,9 +113,9 @@ fn check_or_record(
     rows: Vec<FigureRow>,
     answer: Option<(u64, &str)>,
 ) -> Result<(), StoreError> {
-    let stored = match history {
-        History::Store(store) => store.figures_at(snap.number)?,
-        History::Memory(_) => Vec::new(),
+    let (stored, file) = match history {
+        History::Store(store) => (store.figures_at(snap.number)?, store.file().to_string()),
+        History::Memory(_) => (Vec::new(), String::new()),
     };
     if stored.is_empty() {
         return record(history, rows, answer).map_err(internal);
@@ -132,8 +132,8 @@ fn check_or_record(
             return Err(StoreError {
                 code: 1,
                 message: format!(
-                    "state file: replayed figures of account {:?} at snapshot {} differ from \
-                     the stored ones",
+                    "state file {file}: replayed figures of account {:?} at snapshot {} \
+                     differ from the stored ones",
                     r.account, snap.number
                 ),
             });

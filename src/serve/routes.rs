@@ -57,8 +57,10 @@ fn live(ctx: &Ctx) -> Result<Arc<Snapshot>, ApiError> {
         .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "starting"))
 }
 
-fn unknown_account(id: &str) -> ApiError {
-    ApiError::not_found(format!("no account {id:?} in the book"))
+/// 404 for an account id that is no account of the book (S10), naming the request and where
+/// the id was: `path` or a body field.
+fn unknown_account(request: &str, field: &str, id: &str) -> ApiError {
+    ApiError::not_found(format!("{request}: {field}: no account {id:?} in the book"))
 }
 
 async fn unknown_route(request: Request) -> ApiError {
@@ -113,7 +115,7 @@ async fn account(State(ctx): Shared, Path(id): Path<String>) -> Answer {
     let snap = live(&ctx)?;
     let i = snap
         .account_index(&id)
-        .ok_or_else(|| unknown_account(&id))?;
+        .ok_or_else(|| unknown_account(&format!("GET /v1/accounts/{id}"), "path", &id))?;
     Ok(json_reply(&account_answer(&snap, i)))
 }
 
@@ -149,7 +151,7 @@ async fn whatif(State(ctx): Shared, request: Request) -> Answer {
     // The accounts never change from snapshot to snapshot: an unknown one is a 404 at once.
     let i = live(&ctx)?
         .account_index(&req.account)
-        .ok_or_else(|| unknown_account(&req.account))?;
+        .ok_or_else(|| unknown_account("POST /v1/whatif", "account", &req.account))?;
     let service = ctx.service()?;
     // The snapshot is read once the permit is held: the freshest state when work starts.
     let permit = adhoc_permit(service).await?;
@@ -188,10 +190,10 @@ async fn whatif(State(ctx): Shared, request: Request) -> Answer {
 async fn trades(State(ctx): Shared, Path(id): Path<String>, request: Request) -> Answer {
     let body = read_json_body(request, ctx.max_body_bytes).await?;
     let snap = live(&ctx)?;
+    let file = trade_request(&id);
     let i = snap
         .account_index(&id)
-        .ok_or_else(|| unknown_account(&id))?;
-    let file = trade_request(&id);
+        .ok_or_else(|| unknown_account(&file, "path", &id))?;
     let req = parse_trades_request(&body, &file).map_err(ApiError::from_engine)?;
     let change = Change::Trade {
         account: i,
@@ -215,9 +217,11 @@ async fn market(State(ctx): Shared, request: Request) -> Answer {
 async fn history(State(ctx): Shared, Path(id): Path<String>, request: Request<Body>) -> Answer {
     let snap = live(&ctx)?;
     if snap.account_index(&id).is_none() {
-        return Err(unknown_account(&id));
+        let request = format!("GET /v1/accounts/{id}/history");
+        return Err(unknown_account(&request, "path", &id));
     }
-    let (since, limit) = history_query(request.uri().query().unwrap_or(""))?;
+    let name = format!("GET /v1/accounts/{id}/history");
+    let (since, limit) = history_query(&name, request.uri().query().unwrap_or(""))?;
     let service = ctx.service()?.clone();
     let account = id.clone();
     let rows = tokio::task::spawn_blocking(move || service.history(&account, since, limit))
@@ -244,7 +248,7 @@ async fn history(State(ctx): Shared, Path(id): Path<String>, request: Request<Bo
 
 /// `since` (default 1) and `limit` (default 1000) of a history query, each at most once,
 /// percent-decoded (`since=%32` is 2); anything else is 400.
-fn history_query(query: &str) -> Result<(u64, u64), ApiError> {
+fn history_query(request: &str, query: &str) -> Result<(u64, u64), ApiError> {
     let (mut since, mut limit) = (None, None);
     for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         let slot = match key.as_ref() {
@@ -252,18 +256,19 @@ fn history_query(query: &str) -> Result<(u64, u64), ApiError> {
             "limit" => &mut limit,
             _ => {
                 return Err(ApiError::bad_request(format!(
-                    "query: {key}: unknown parameter (expected since or limit)"
+                    "{request}: query: {key}: unknown parameter (expected since or limit)"
                 )));
             }
         };
         if slot.is_some() {
             return Err(ApiError::bad_request(format!(
-                "query: {key}: given more than once (got {query:?})"
+                "{request}: query: {key}: given more than once (got {query:?})"
             )));
         }
         let number = value.parse::<u64>().map_err(|_| {
             ApiError::bad_request(format!(
-                "query: {key}: must be a non-negative integer (got {value:?})"
+                "{request}: query: {key}: must be an integer from 0 to {} (got {value:?})",
+                u64::MAX
             ))
         })?;
         *slot = Some(number);

@@ -229,7 +229,9 @@ impl<'a> Source<'a> {
 
 /// "an object" → "a JSON object", for the empty-file message.
 fn json_kind(root: &str) -> String {
+    // "an object" → "a JSON object": the article goes with "JSON".
     match root.split_once(' ') {
+        Some(("a" | "an", rest)) => format!("a JSON {rest}"),
         Some((article, rest)) => format!("{article} JSON {rest}"),
         None => root.to_string(),
     }
