@@ -58,6 +58,17 @@ fn bad_requests_are_named_and_change_nothing() {
         404,
         &["POST /v1/whatif: account: ", "nobody"],
     );
+    // An error the added positions cause later (a figure no longer finite) is the
+    // request's, with where it surfaced.
+    let huge = server.post(
+        "/v1/whatif",
+        r#"{"account": "vol-seller", "add": [{"instrument": "BTC", "quantity": 1e300}]}"#,
+    );
+    expect(
+        huge,
+        400,
+        &["POST /v1/whatif: after this change, ", "vol-seller"],
+    );
     // An empty body, and one that is not UTF-8, name the request.
     expect(
         server.post("/v1/whatif", "  "),
@@ -220,7 +231,7 @@ fn bad_requests_are_named_and_change_nothing() {
         ),
         // Two Host headers are 400 (RFC 9112 §3.2), even when both are loopback.
         (
-            b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: localhost\r\n\r\n",
+            b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
             400,
             "more than one Host",
         ),
@@ -239,12 +250,13 @@ fn bad_requests_are_named_and_change_nothing() {
     // A request target in absolute form names the host (RFC 9112 §3.2.2): a loopback Host
     // header does not let another host through, nor does another Host stop a loopback one.
     expect(
-        server.raw(b"GET http://evil.example.com/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+        server.raw(b"GET http://evil.example.com/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
         403,
         &["evil.example.com"],
     );
-    let absolute =
-        server.raw(b"GET http://127.0.0.1/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let absolute = server.raw(
+        b"GET http://127.0.0.1/v1/health HTTP/1.1\r\nHost: evil.example.com\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(absolute.status, 200, "{}", absolute.body);
     for host in [
         "localhost",

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::body::read_json_body;
 use super::engine::Snapshot;
 use super::reply::{ApiError, json as json_reply, json_text};
-use super::state::{Change, Service, account_answer, account_value, trade_request};
+use super::state::{Change, Service, account_answer, account_value, attributed, trade_request};
 use crate::input::requests::{parse_margin_request, parse_trades_request, parse_whatif_request};
 
 /// What every handler shares.
@@ -163,7 +163,11 @@ async fn whatif(State(ctx): Shared, request: Request) -> Answer {
     let (warm, book) = (snap.warm.clone(), snap.book.clone());
     let mut after = blocking(move || {
         let _permit = permit;
-        engine.account_figures(&inputs, vec![changed], &book, warm.as_ref())
+        // An error the added positions cause in the account (a figure no longer finite) is
+        // the request's, with where it surfaced.
+        engine
+            .account_figures(&inputs, vec![changed], &book, warm.as_ref())
+            .map_err(|e| attributed("POST /v1/whatif", e))
     })
     .await?;
     let after = after.remove(0);

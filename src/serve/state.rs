@@ -346,7 +346,7 @@ fn request_name(before: &Snapshot, change: &Change) -> String {
 /// An input error the change causes in what it meets (a position of the portfolio file
 /// expired by a new `as_of`, a figure no longer finite): named as the request's, with the
 /// file and field it surfaced in, so the client sees which request to fix.
-fn attributed(request: &str, e: crate::Error) -> crate::Error {
+pub fn attributed(request: &str, e: crate::Error) -> crate::Error {
     match e {
         crate::Error::Input {
             file,
