@@ -229,7 +229,7 @@ fn unused_rows_are_noted_with_the_reason() {
         "1 combo row(s) skipped",
         "BTC-FS-25DEC26_PERP",
         "1 spot row(s) skipped, they feed no figure: ETH_USDC",
-        "result[24]: skipped: the instrument expires within 1 hour of as_of",
+        "result[24]: BTC-20NOV26-92000-C skipped: the instrument expires within 1 hour of as_of",
         "BTC 2026-12-04T08:00:00Z: expiry skipped: 2 usable strike(s)",
         "assets.BTC.rate",
         "adv_usd: not imported",
@@ -808,4 +808,33 @@ fn an_empty_response_and_a_repeated_instrument_are_noted() {
     let portfolio: Value = serde_json::from_str(imported.portfolio.as_deref().unwrap()).unwrap();
     let kept = portfolio["accounts"][0]["positions"].as_array().unwrap();
     assert_eq!(kept.len(), 3, "every row kept: {kept:?}");
+}
+
+#[test]
+fn notices_found_before_a_failure_are_shown() {
+    // ETH with futures only is not imported (no option expiry), which is why the
+    // correlation's ETH is then refused: the notice saying so comes out with the error.
+    let futures: Vec<Value> = rows("book_summary_eth.json")
+        .into_iter()
+        .filter(|r| r["instrument_name"].as_str().unwrap().matches('-').count() <= 1)
+        .collect();
+    let eth = scratch("notices-eth.json", &json!(futures));
+    let o = tailrisk(&[
+        "import",
+        "deribit",
+        "--book-summary",
+        &sample("book_summary_btc.json"),
+        "--book-summary",
+        &eth,
+        "--correlation",
+        &sample("correlation.json"),
+        "--market-out",
+        &out("notices-market.json"),
+    ]);
+    assert_input_error(&o, "correlation.json", "symbols", "ETH");
+    let e = stderr(&o);
+    assert!(
+        e.contains("tailrisk: import: ") && e.contains("ETH: not imported"),
+        "{e}"
+    );
 }

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 
 use super::output::write_files;
 use crate::error::{Error, Result};
-use crate::import::deribit::{Document, Request, import};
+use crate::import::deribit::{Document, Notes, Request, import_noting};
 
 /// `tailrisk import`.
 #[derive(Clone, Debug, Args)]
@@ -80,13 +80,17 @@ pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
         margin_currency: args.margin_currency.clone(),
         skip_unusable: args.skip_unusable,
     };
-    let imported = import(&request)?;
-    for notice in &imported.notes {
+    // The notices are shown whether or not the import succeeds: one may be the reason of
+    // its error (an asset not imported, then named by --correlation).
+    let mut notes = Notes::default();
+    let imported = import_noting(&request, &mut notes);
+    for notice in &notes.0 {
         eprintln!(
             "tailrisk: import: {}",
             crate::error::terminal_safe(&notice.to_string())
         );
     }
+    let imported = imported?;
     let market_file = args.market_out.display().to_string();
     let portfolio_file = args
         .portfolio_out

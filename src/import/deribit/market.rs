@@ -26,6 +26,8 @@ const MIN_STRIKES: usize = 3;
 struct Quote {
     file: String,
     at: Path,
+    /// The row's `instrument_name`, for its notices.
+    name: String,
     asset: String,
     kind: InstrumentKind,
     /// Expiry, ms since the epoch (`None` for perpetuals).
@@ -209,6 +211,7 @@ fn usable(
     Some(Quote {
         file: src.file.to_string(),
         at: at.clone(),
+        name: row.instrument_name.clone(),
         asset: spec.underlying,
         kind: spec.kind,
         expiry_ms: spec.expiry.map(|t| t * 1000),
@@ -274,7 +277,7 @@ fn expired(q: &Quote, as_of: i64) -> Option<String> {
         InstrumentKind::Future if expiry <= as_of => "has expired at",
         _ => return None,
     };
-    Some(format!("skipped: the instrument {what} as_of"))
+    Some(format!("{} skipped: the instrument {what} as_of", q.name))
 }
 
 /// Year fraction from as_of to an expiry, both in ms.

@@ -88,12 +88,18 @@ pub struct Import {
 
 /// Imports the responses of `request` (see the module docs).
 pub fn import(request: &Request) -> Result<Import> {
-    let mut notes = Notes::default();
-    let (mut market, as_of_ms) = import_market(&request.book_summaries, &mut notes)?;
+    import_noting(request, &mut Notes::default())
+}
+
+/// [`import`], its notices written to `notes` as they are found, so that a caller can show
+/// those found before a failure too (SPEC §15: rows it cannot use are reported, never
+/// silently dropped; the reason an asset is not imported explains a later error).
+pub fn import_noting(request: &Request, notes: &mut Notes) -> Result<Import> {
+    let (mut market, as_of_ms) = import_market(&request.book_summaries, notes)?;
     let symbols: Vec<String> = market.assets.keys().cloned().collect();
     market.correlation = match &request.history {
         Some(history) => Some(history_correlation::calibrated(
-            history, &symbols, as_of_ms, &mut notes,
+            history, &symbols, as_of_ms, notes,
         )?),
         None => correlation(request.correlation.as_ref(), &symbols)?,
     };
@@ -114,14 +120,14 @@ pub fn import(request: &Request) -> Result<Import> {
             account,
             &known,
             request.skip_unusable,
-            &mut notes,
+            notes,
         )?;
         Some(to_json(&out))
     };
     Ok(Import {
         market: to_json(&market),
         portfolio,
-        notes: notes.0,
+        notes: notes.0.clone(),
     })
 }
 
