@@ -95,6 +95,11 @@ fn bad_requests_are_named_and_change_nothing() {
         400,
         &["margin_currency"],
     );
+    let eur = server.post(
+        "/v1/margin",
+        r#"{"margin_currency": "EUR", "positions": [{"instrument": "BTC", "quantity": 1}]}"#,
+    );
+    expect(eur, 400, &["POST /v1/margin: margin_currency: ", "EUR"]);
 
     // One bad row rejects the whole trade (S7): nothing changes.
     let before = server.get("/v1/accounts/pair-trade").json();
