@@ -94,6 +94,28 @@ impl Error {
             Error::Verification(_) | Error::Gpu(_) => EXIT_FAILURE,
         }
     }
+
+    /// An input error named at another place: `place(file, field)` gives its new file and
+    /// field, or `None` to keep them; any other error is returned as it is.
+    pub fn relocated(self, place: impl FnOnce(&str, &str) -> Option<(String, String)>) -> Error {
+        match self {
+            Error::Input {
+                file,
+                field,
+                value,
+                message,
+            } => {
+                let (file, field) = place(&file, &field).unwrap_or((file, field));
+                Error::Input {
+                    file,
+                    field,
+                    value,
+                    message,
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -148,22 +148,10 @@ async fn margin(State(ctx): Shared, request: Request) -> Answer {
 /// simulated), named as the body's field rather than as a portfolio file's
 /// (`accounts[adhoc].margin_currency`).
 fn body_field(e: crate::Error) -> crate::Error {
-    match e {
-        crate::Error::Input {
-            file,
-            field,
-            value,
-            message,
-        } if file == "POST /v1/margin" && field.ends_with("].margin_currency") => {
-            crate::Error::Input {
-                file,
-                field: "margin_currency".into(),
-                value,
-                message,
-            }
-        }
-        other => other,
-    }
+    e.relocated(|file, field| {
+        let currency = file == "POST /v1/margin" && field.ends_with("].margin_currency");
+        currency.then(|| (file.to_string(), "margin_currency".to_string()))
+    })
 }
 
 /// `POST /v1/whatif`: `whatif` on the current state. "before" is the account's figures in

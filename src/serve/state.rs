@@ -347,20 +347,12 @@ fn request_name(before: &Snapshot, change: &Change) -> String {
 /// expired by a new `as_of`, a figure no longer finite): named as the request's, with the
 /// file and field it surfaced in, so the client sees which request to fix.
 pub fn attributed(request: &str, e: crate::Error) -> crate::Error {
-    match e {
-        crate::Error::Input {
-            file,
-            field,
-            value,
-            message,
-        } if file != request => crate::Error::Input {
-            file: request.to_string(),
-            field: format!("after this change, {file}: {field}"),
-            value,
-            message,
-        },
-        other => other,
-    }
+    e.relocated(|file, field| {
+        (file != request).then(|| {
+            let field = format!("after this change, {file}: {field}");
+            (request.to_string(), field)
+        })
+    })
 }
 
 /// The change checked against `before`, and the row the state file keeps of it.

@@ -164,20 +164,8 @@ pub fn parse_row<'a, T: Deserialize<'a>>(
     what: &'static str,
 ) -> Result<T> {
     let row = Source::new(raw.get(), src.file, what)?;
-    row.parse::<T>().map_err(|e| match e {
-        Error::Input {
-            file,
-            field,
-            value,
-            message,
-        } => Error::Input {
-            file,
-            field: rebased(at, &field),
-            value,
-            message,
-        },
-        other => other,
-    })
+    row.parse::<T>()
+        .map_err(|e| e.relocated(|file, field| Some((file.to_string(), rebased(at, field)))))
 }
 
 /// `field` (a path inside the row) as a path of the whole file, the row being at `at`.
