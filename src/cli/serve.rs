@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use sha2::{Digest, Sha256};
 
-use super::args::CommonArgs;
+use super::args::{CommonArgs, MethodChoice};
 use super::commands::{load_inputs, sample, select_backend};
 use crate::error::Result;
 use crate::input::requests::MarketDocument;
@@ -54,6 +54,33 @@ pub struct Loaded {
     pub document: MarketDocument,
     pub backend: Box<dyn crate::engine::Backend>,
     pub digest: Vec<(String, String)>,
+    /// Each figure-changing flag with its value (hashed as the digest's `flags`).
+    pub flags: Vec<(String, String)>,
+}
+
+/// The flags that change a figure, after the config file and the command line are
+/// combined, with canonical values: the state file records them one by one and hashed.
+/// `--chunk-paths` and `--threads` change no figure.
+fn figure_flags(c: &crate::config::RunConfig, method: MethodChoice) -> Vec<(String, String)> {
+    let list = |v: &[f64]| v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
+    let method = match method {
+        MethodChoice::Mc => "mc",
+        MethodChoice::Hs => "hs",
+        MethodChoice::Fhs => "fhs",
+    };
+    [
+        ("--paths", c.paths.to_string()),
+        ("--seed", c.seed.to_string()),
+        ("--horizon-days", c.horizon_days.to_string()),
+        ("--steps", c.steps.to_string()),
+        ("--confidence", list(&c.confidence)),
+        ("margin.confidence", c.margin.confidence.to_string()),
+        ("--method", method.to_string()),
+        ("--repair-correlation", c.repair_correlation.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Loads the inputs as `run` does and describes them for the state file.
@@ -77,19 +104,8 @@ pub fn load(args: &ServeArgs) -> Result<Loaded> {
         (None, None) => sample::CONFIG,
         _ => "",
     };
-    let c = &inputs.config;
-    let flags = format!(
-        "paths={} seed={} horizon_days={} steps={} confidence={:?} margin={:?} method={:?} \
-         repair_correlation={}",
-        c.paths,
-        c.seed,
-        c.horizon_days,
-        c.steps,
-        c.confidence,
-        c.margin.confidence,
-        common.method,
-        c.repair_correlation
-    );
+    let flags = figure_flags(&inputs.config, common.method);
+    let flags_text: Vec<String> = flags.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let digest = vec![
         ("version".into(), env!("CARGO_PKG_VERSION").to_string()),
         ("--market".into(), sha256(market_text.as_bytes())),
@@ -103,7 +119,7 @@ pub fn load(args: &ServeArgs) -> Result<Loaded> {
             file_hash(&common.scenarios, "built-in")?,
         ),
         ("--history".into(), file_hash(&common.history, "none")?),
-        ("flags".into(), sha256(flags.as_bytes())),
+        ("flags".into(), sha256(flags_text.join(" ").as_bytes())),
         (
             "backend".into(),
             format!("{} {} {}", info.backend, info.precision, info.device),
@@ -114,6 +130,7 @@ pub fn load(args: &ServeArgs) -> Result<Loaded> {
         document,
         backend,
         digest,
+        flags,
     })
 }
 

@@ -161,8 +161,7 @@ async fn start(
         let loaded = load(&args).map_err(|e| (e.exit_code(), e.to_string()))?;
         let store = match &args.state {
             Some(path) => {
-                let parts =
-                    schema::parts(&loaded.digest, &loaded.inputs.config, args.common.method);
+                let parts = schema::parts(&loaded.digest, &loaded.flags);
                 Some(store::Store::open(path, &parts).map_err(|e| (e.code, e.message))?)
             }
             None => None,

@@ -9,8 +9,6 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::store::StoreError;
-use crate::cli::args::MethodChoice;
-use crate::config::RunConfig;
 
 /// The `meta.format` of a tailrisk state file.
 pub const FORMAT: &str = "tailrisk-state-1";
@@ -49,43 +47,21 @@ pub struct Part {
 }
 
 /// The parts in the order they are compared: `digest` (as the command line describes the
-/// inputs), with each figure-changing flag's value just before the `flags` hash, so that a
-/// changed flag is named with its stored and current value.
-pub fn parts(digest: &[(String, String)], config: &RunConfig, method: MethodChoice) -> Vec<Part> {
-    let list = |v: &[f64]| v.iter().map(f64::to_string).collect::<Vec<_>>().join(",");
-    let method = match method {
-        MethodChoice::Mc => "mc",
-        MethodChoice::Hs => "hs",
-        MethodChoice::Fhs => "fhs",
-    };
-    let flags = [
-        ("--paths", config.paths.to_string()),
-        ("--seed", config.seed.to_string()),
-        ("--horizon-days", config.horizon_days.to_string()),
-        ("--steps", config.steps.to_string()),
-        ("--confidence", list(&config.confidence)),
-        ("margin.confidence", config.margin.confidence.to_string()),
-        ("--method", method.to_string()),
-        (
-            "--repair-correlation",
-            config.repair_correlation.to_string(),
-        ),
-    ];
-    let part = |name: &str, value: &str, flag: bool| Part {
-        name: name.to_string(),
-        value: value.to_string(),
+/// inputs), with each figure-changing flag's value (`flags`) just before the `flags` hash,
+/// so that a changed flag is named with its stored and current value.
+pub fn parts(digest: &[(String, String)], flags: &[(String, String)]) -> Vec<Part> {
+    let part = |(name, value): &(String, String), flag: bool| Part {
+        name: name.clone(),
+        value: value.clone(),
         flag,
     };
     let at = digest
         .iter()
         .position(|(name, _)| name == "flags")
         .unwrap_or(digest.len());
-    let mut out: Vec<Part> = digest[..at]
-        .iter()
-        .map(|(n, v)| part(n, v, false))
-        .collect();
-    out.extend(flags.iter().map(|(n, v)| part(n, v, true)));
-    out.extend(digest[at..].iter().map(|(n, v)| part(n, v, false)));
+    let mut out: Vec<Part> = digest[..at].iter().map(|d| part(d, false)).collect();
+    out.extend(flags.iter().map(|f| part(f, true)));
+    out.extend(digest[at..].iter().map(|d| part(d, false)));
     out
 }
 
