@@ -199,7 +199,10 @@ fn generated_accounts(
                         },
                     })
                     .collect(),
-                file: GENERATED_PORTFOLIO.into(),
+                origin: Origin {
+                    file: GENERATED_PORTFOLIO.into(),
+                    field: format!("accounts[{j}].margin_currency"),
+                },
             }
         })
         .collect()

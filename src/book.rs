@@ -432,10 +432,9 @@ impl Book {
             } else if let Some(a) = self.asset_index(&account.margin_currency) {
                 Currency::Coin(a)
             } else {
-                let file = account.file();
                 return Err(Error::input(
-                    file,
-                    format!("accounts[{}].margin_currency", account.id),
+                    &account.origin.file,
+                    &account.origin.field,
                     &account.margin_currency,
                     "must be USD or a simulated asset (one of correlation.symbols)",
                 ));

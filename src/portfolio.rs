@@ -14,16 +14,10 @@ pub struct Account {
     /// `USD` or the symbol of a simulated asset (SPEC §7).
     pub margin_currency: String,
     pub positions: Vec<Position>,
-    /// The file (or request) the account was read from, for errors about the account as a
-    /// whole: an account without positions names it too.
-    pub file: String,
-}
-
-impl Account {
-    /// The file the account was read from ([`Account::file`](Self#structfield.file)).
-    pub fn file(&self) -> String {
-        self.file.clone()
-    }
+    /// Where the account was written: its file (or request), for errors about the account as
+    /// a whole (an account without positions names it too), and the field of its margin
+    /// currency, for errors found when the book is compiled.
+    pub origin: Origin,
 }
 
 #[derive(Clone, Debug)]

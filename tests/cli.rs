@@ -334,7 +334,7 @@ fn bad_data_exits_65_naming_file_field_and_value() {
         (
             "empty_account.json",
             r#"{"accounts":[{"id":"a1","positions":[],"margin_currency":"XRP"}]}"#,
-            "accounts[a1].margin_currency",
+            "accounts[0].margin_currency",
             "XRP",
             "must be USD or a simulated asset",
         ),

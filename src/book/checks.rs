@@ -149,7 +149,7 @@ pub(super) fn check_finite_positions(book: &Book, portfolio: &Portfolio) -> Resu
             }
         }
         if !account.base_value_usd.is_finite() {
-            let file = input.file();
+            let file = &input.origin.file;
             return Err(Error::input(
                 file,
                 format!("accounts[{}]", account.id),

@@ -134,7 +134,10 @@ pub fn parse_portfolio_json(text: &str, file: &str) -> Result<Portfolio> {
             id: fields.id,
             margin_currency,
             positions,
-            file: file.to_string(),
+            origin: Origin {
+                file: file.to_string(),
+                field: at.key("margin_currency").to_string(),
+            },
         });
     }
     Ok(Portfolio { accounts })
@@ -319,7 +322,10 @@ pub fn parse_portfolio_csv(text: &str, file: &str) -> Result<Portfolio> {
                     id: account.to_string(),
                     margin_currency: USD.to_string(),
                     positions: vec![position],
-                    file: file.to_string(),
+                    origin: Origin {
+                        file: file.to_string(),
+                        field: format!("line {line}, account"),
+                    },
                 });
             }
         }

@@ -85,7 +85,10 @@ pub fn parse_margin_request(text: &str, file: &str) -> Result<Account> {
         id,
         margin_currency,
         positions,
-        file: file.to_string(),
+        origin: crate::portfolio::Origin {
+            file: file.to_string(),
+            field: "margin_currency".into(),
+        },
     })
 }
 

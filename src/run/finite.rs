@@ -26,7 +26,7 @@ pub fn check_figures(
         let file = portfolio
             .accounts
             .get(i)
-            .map_or_else(|| "portfolio".into(), |a| a.file());
+            .map_or_else(|| "portfolio".into(), |a| a.origin.file.clone());
         return Err(Error::input(
             file,
             format!("accounts[{}]", account.id),

@@ -133,25 +133,13 @@ async fn margin(State(ctx): Shared, request: Request) -> Answer {
     let (warm, book) = (snap.warm.clone(), snap.book.clone());
     let mut figures = blocking(move || {
         let _permit = permit;
-        engine
-            .account_figures(&inputs, vec![account], &book, warm.as_ref())
-            .map_err(body_field)
+        engine.account_figures(&inputs, vec![account], &book, warm.as_ref())
     })
     .await?;
     let report = figures.remove(0);
     Ok(json_reply(
         &json!({ "snapshot": snap.number, "account": account_value(&report) }),
     ))
-}
-
-/// An error the book found in the ad-hoc account's `margin_currency` (a coin that is not
-/// simulated), named as the body's field rather than as a portfolio file's
-/// (`accounts[adhoc].margin_currency`).
-fn body_field(e: crate::Error) -> crate::Error {
-    e.relocated(|file, field| {
-        let currency = file == "POST /v1/margin" && field.ends_with("].margin_currency");
-        currency.then(|| (file.to_string(), "margin_currency".to_string()))
-    })
 }
 
 /// `POST /v1/whatif`: `whatif` on the current state. "before" is the account's figures in

@@ -217,7 +217,7 @@ fn path_independent_parts(
                 .portfolio
                 .accounts
                 .get(i)
-                .map_or_else(|| "portfolio".into(), |a| a.file()),
+                .map_or_else(|| "portfolio".into(), |a| a.origin.file.clone()),
             stress: account_stress(book, stress, i),
             greeks: account_greeks(book, greeks, i),
             grid: s.grid_loss,
