@@ -8,10 +8,11 @@ use crate::error::{Error, Result};
 
 /// Where `path` leads: the canonical file when it exists, else the canonical directory
 /// joined with its name (an output not written yet); `None` when neither resolves (the
-/// write then fails on its own, exit 73).
+/// write then fails on its own, exit 73), and for a device or FIFO (`/dev/null`), which is
+/// written through rather than replaced and may be named twice.
 fn identity(path: &Path) -> Option<PathBuf> {
     if let Ok(file) = std::fs::canonicalize(path) {
-        return Some(file);
+        return std::fs::metadata(&file).ok()?.is_file().then_some(file);
     }
     let name = path.file_name()?;
     let dir = match path.parent() {
@@ -84,5 +85,11 @@ mod tests {
             &[("--portfolio", Some(&book))],
         )
         .expect("distinct files");
+        // A device is written through, not replaced: naming it twice is no collision.
+        let null = Path::new("/dev/null");
+        if null.exists() {
+            distinct_outputs(&[("--output", Some(null)), ("--report", Some(null))], &[])
+                .expect("/dev/null twice");
+        }
     }
 }

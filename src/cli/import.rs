@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::output::write_files;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::import::deribit::{Document, Notes, Request, import_noting};
 
 /// `tailrisk import`.
@@ -107,72 +107,20 @@ pub fn execute(args: &ImportArgs) -> Result<ExitCode> {
 
 /// The outputs are two different files, and neither is one of the inputs (else one would
 /// overwrite the other, or the input, with exit 0): a usage error naming both flags.
-fn check_outputs(args: &DeribitArgs) -> Result<()> {
-    let mut outputs = vec![("--market-out", args.market_out.as_path())];
-    if let Some(p) = &args.portfolio_out {
-        outputs.push(("--portfolio-out", p.as_path()));
-    }
-    if let [(a, a_path), (b, b_path)] = outputs[..]
-        && same_file(a_path, b_path)
-    {
-        return Err(Error::Usage(format!(
-            "{a} {} and {b} {} are the same file: the outputs must be two different files",
-            a_path.display(),
-            b_path.display()
-        )));
-    }
-    let inputs = [
-        ("--book-summary", &args.book_summary[..]),
-        ("--positions", &args.positions[..]),
-        ("--correlation", args.correlation.as_slice()),
-        ("--history", args.history.as_slice()),
+fn check_outputs<'a>(args: &'a DeribitArgs) -> Result<()> {
+    let outputs = [
+        ("--market-out", Some(args.market_out.as_path())),
+        ("--portfolio-out", args.portfolio_out.as_deref()),
     ];
-    for (out_flag, out) in &outputs {
-        for (in_flag, files) in &inputs {
-            if let Some(input) = files.iter().find(|input| same_file(out, input)) {
-                return Err(Error::Usage(format!(
-                    "{out_flag} {} is the {in_flag} input {}: an output must not replace an \
-                     input",
-                    out.display(),
-                    input.display()
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether writing `a` would replace the file `b` (or the reverse): the same inode when both
-/// exist, else the same path once resolved ([`resolved`]). A device or FIFO (`/dev/null`) is
-/// written through, not replaced, so it may be named twice.
-fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    if let (Ok(x), Ok(y)) = (std::fs::metadata(a), std::fs::metadata(b)) {
-        if !x.is_file() || !y.is_file() {
-            return false;
-        }
-        if (x.dev(), x.ino()) == (y.dev(), y.ino()) {
-            return true;
-        }
-    }
-    resolved(a) == resolved(b)
-}
-
-/// The file `path` names: canonical when it exists (links followed, as the writer follows
-/// them), else its canonical parent directory joined with its name, else the path made
-/// absolute.
-fn resolved(path: &Path) -> PathBuf {
-    if let Ok(p) = std::fs::canonicalize(path) {
-        return p;
-    }
-    let parent = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
+    let files = |flag: &'static str, files: &'a [PathBuf]| {
+        files.iter().map(move |f| (flag, Some(f.as_path())))
     };
-    match (std::fs::canonicalize(parent), path.file_name()) {
-        (Ok(dir), Some(name)) => dir.join(name),
-        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
-    }
+    let mut inputs: Vec<(&str, Option<&Path>)> = files("--book-summary", &args.book_summary)
+        .chain(files("--positions", &args.positions))
+        .collect();
+    inputs.push(("--correlation", args.correlation.as_deref()));
+    inputs.push(("--history", args.history.as_deref()));
+    super::collide::distinct_outputs(&outputs, &inputs)
 }
 
 fn document(path: &Path) -> Result<Document> {
