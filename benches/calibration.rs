@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tailrisk::calibrate::calibrate;
+use tailrisk::calibrate::{DofChoice, calibrate};
 use tailrisk::config::{ApcTool, CalibrationConfig};
 use tailrisk::input::parse_history;
 
@@ -42,7 +42,16 @@ fn calibration(c: &mut Criterion) {
     let h = parse_history(&csv, "h.csv", &symbols, as_of).unwrap();
     let params = CalibrationConfig::default();
     c.bench_function("calibrate/2000 days x 10 assets", |b| {
-        b.iter(|| calibrate(black_box(&h), &params, Some(ApcTool::Floor), 0).unwrap())
+        b.iter(|| {
+            calibrate(
+                black_box(&h),
+                &params,
+                Some(ApcTool::Floor),
+                DofChoice::Fitted,
+                0,
+            )
+            .unwrap()
+        })
     });
 }
 

@@ -36,7 +36,7 @@ use crate::portfolio::{Account, Origin, Portfolio, Position};
 use crate::time::{DAY, Timestamp, year_fraction};
 
 /// `as_of` of generated books: 2026-11-20T08:00:00Z.
-pub const AS_OF: Timestamp = 1_795_161_600;
+pub const AS_OF: Timestamp = 1_795_161_600_000;
 
 /// Expiries of every surface and option, in days after `as_of`.
 pub const EXPIRY_DAYS: [i64; 6] = [7, 14, 35, 70, 126, 217];
@@ -265,7 +265,7 @@ fn option(
         Right::Put
     };
     let a = &quotes[asset];
-    let expiry = AS_OF + days * 86_400;
+    let expiry = AS_OF + days * 86_400_000;
     let forward0 = a.spot * (a.rate * year_fraction(AS_OF, expiry)).exp();
     let range = (0.25 * (days as f64 / 7.0).sqrt()).min(0.9);
     let spread = ((slot / 2) as f64 * 0.618_033_988_749_895).fract();
@@ -321,7 +321,7 @@ fn option_label(
     strike: f64,
     right: Right,
 ) -> String {
-    let date = chrono::DateTime::from_timestamp(expiry, 0)
+    let date = chrono::DateTime::from_timestamp_millis(expiry)
         .map(|d| d.format("%-d%b%y").to_string().to_uppercase())
         .unwrap_or_default();
     let prefix = match settlement {

@@ -104,6 +104,14 @@ impl InstrumentRow {
     pub fn strike(&self) -> f64 {
         self.spec.strike.unwrap_or(0.0)
     }
+
+    /// Whether this is the coin an account in `currency` is margined in, held as spot: its
+    /// value in that coin is its quantity on every path (SPEC §7), so its loss is exactly 0.
+    /// Accounts leave it out of their exposures, base value and aggregation, rather than
+    /// carrying it as q·S₁/S₁ − q·S₀/S₀, whose rounding is a loss of ~1e-16·q.
+    pub fn is_margin_coin(&self, currency: Currency) -> bool {
+        self.spec.kind == InstrumentKind::Spot && currency == Currency::Coin(self.asset)
+    }
 }
 
 /// The currency an account is margined in (SPEC §7).
@@ -135,12 +143,12 @@ pub struct AccountBook {
     pub currency: Currency,
     /// The positions as written (reports and component ES).
     pub holdings: Vec<Holding>,
-    /// Net quantity per instrument, ordered by canonical instrument name, zero nets left
-    /// out: what the
+    /// Net quantity per instrument, ordered by canonical instrument name, zero nets and the
+    /// margin coin itself ([`InstrumentRow::is_margin_coin`]) left out: what the
     /// aggregate stage multiplies (the SPAN risk-array idea), so a position and its exact
     /// hedge cancel exactly instead of to rounding.
     pub exposures: Vec<Exposure>,
-    /// Σ net quantity · base value, USD.
+    /// Σ net quantity · base value over `exposures`, USD.
     pub base_value_usd: f64,
 }
 
@@ -233,13 +241,25 @@ impl Book {
         3 * self.assets.len() + self.student_t_dof as usize
     }
 
-    /// Gross exposure of an account in USD: Σ |quantity| · notional, with notional S₀·m for
+    /// The holdings of an account that its loss sums, position by position (the GPU's
+    /// aggregate stage): all but its margin coin held as spot
+    /// ([`InstrumentRow::is_margin_coin`]), as its exposures leave it out.
+    pub fn aggregated_holdings<'a>(
+        &'a self,
+        account: &'a AccountBook,
+    ) -> impl Iterator<Item = &'a Holding> + 'a {
+        account
+            .holdings
+            .iter()
+            .filter(|h| !self.instruments[h.instrument].is_margin_coin(account.currency))
+    }
+
+    /// Gross exposure of an account in USD: Σ |quantity| · notional over its
+    /// [aggregated holdings](Self::aggregated_holdings), with notional S₀·m for
     /// coin-quantity instruments and the USD notional itself for inverse perpetuals/futures.
     /// The scale that GPU/CPU tolerances are relative to.
     pub fn gross_exposure(&self, account: usize) -> f64 {
-        self.accounts[account]
-            .holdings
-            .iter()
+        self.aggregated_holdings(&self.accounts[account])
             .map(|h| h.quantity.abs() * self.instrument_notional(h.instrument))
             .sum()
     }
@@ -456,6 +476,7 @@ impl Book {
                 });
             }
             let mut exposures = net_exposures(&holdings);
+            exposures.retain(|e| !self.instruments[e.instrument].is_margin_coin(currency));
             // Sum in an order that does not depend on where instruments sit in the table,
             // so an account's losses are bit-identical whatever the other accounts hold
             // (what-if against a full run).

@@ -181,7 +181,7 @@ fn parse_expiry_code(code: &str) -> Result<Timestamp, String> {
     };
     chrono::NaiveDate::from_ymd_opt(2000 + year, month_index as u32 + 1, day)
         .and_then(|d| d.and_hms_opt(EXPIRY_HOUR, 0, 0))
-        .map(|t| t.and_utc().timestamp())
+        .map(|t| t.and_utc().timestamp_millis())
         .ok_or_else(|| format!("expiry `{code}` is not a date"))
 }
 
@@ -224,7 +224,7 @@ fn parse_strike(text: &str) -> Result<f64, String> {
 /// in 2000..=2099).
 fn expiry_code(t: Timestamp) -> (String, bool) {
     use chrono::{Datelike, Timelike};
-    match chrono::DateTime::from_timestamp(t, 0) {
+    match chrono::DateTime::from_timestamp_millis(t) {
         Some(d) => {
             let code = format!(
                 "{}{}{:02}",
@@ -233,7 +233,7 @@ fn expiry_code(t: Timestamp) -> (String, bool) {
                 d.year().rem_euclid(100)
             );
             let exact = (2000..=2099).contains(&d.year())
-                && (d.hour(), d.minute(), d.second()) == (EXPIRY_HOUR, 0, 0);
+                && (d.hour(), d.minute(), d.second(), d.nanosecond()) == (EXPIRY_HOUR, 0, 0, 0);
             (code, exact)
         }
         None => (t.to_string(), false),

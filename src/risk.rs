@@ -64,13 +64,24 @@ pub struct Measure {
     pub k: usize,
 }
 
+/// A mean of tail losses, computed as `mean`, held to the range [`var`, `worst`] that the
+/// exact mean lies in: the rounding of the sum may otherwise step past it (k equal losses,
+/// an option settling at intrinsic on every tail path, average to one ulp above the loss).
+fn tail_mean(mean: f64, var: f64, worst: f64) -> f64 {
+    mean.min(worst).max(var)
+}
+
 /// The figures of one confidence level from a tail of at least `var_ranks(..).2` losses.
 pub fn measure(tail: &AccountTail, paths: u64, confidence: f64) -> Measure {
     let (k_lo, k, k_hi) = var_ranks(paths, confidence);
     let loss = |rank: usize| tail.worst[rank - 1].loss;
     let var = loss(k);
     let top = &tail.worst[..k];
-    let es = top.iter().map(|e| e.loss).sum::<f64>() / k as f64;
+    let es = tail_mean(
+        top.iter().map(|e| e.loss).sum::<f64>() / k as f64,
+        var,
+        top[0].loss,
+    );
     let cond_var = if k > 1 {
         top.iter().map(|e| (e.loss - es).powi(2)).sum::<f64>() / (k - 1) as f64
     } else {
@@ -161,7 +172,7 @@ pub fn weighted_measure(
     let var = tail[j].0;
     let before: f64 = tail[..j].iter().map(|&(_, w)| w).sum();
     let es_sum: f64 = tail[..j].iter().map(|&(l, w)| w * l).sum::<f64>() + (target - before) * var;
-    let es = es_sum / target;
+    let es = tail_mean(es_sum / target, var, tail[0].0);
     let (mut sum_y, mut sum_y2, mut sum_w2) = (0.0, 0.0, 0.0);
     for &(l, w) in &tail[..=j] {
         let y = w * (l - var).max(0.0);
@@ -239,6 +250,24 @@ mod tests {
         assert_eq!(m.es, 95.5);
         assert!(m.var_ci[0] <= m.var && m.var <= m.var_ci[1]);
         assert!(m.es_ci[0] < m.es && m.es < m.es_ci[1]);
+    }
+
+    #[test]
+    fn a_tail_of_equal_losses_has_that_loss_as_es() {
+        // A 7-day call over a 10-day horizon settles on every tail path and loses exactly its
+        // premium: summed one by one, 10 000 of them average to 5e-11 above it.
+        let premium = 3037.8783160075036;
+        let worst: Vec<TailEntry> = (0..10_300)
+            .map(|i| TailEntry {
+                loss: premium,
+                path: i,
+            })
+            .collect();
+        let summed = worst[..10_000].iter().map(|e| e.loss).sum::<f64>() / 10_000.0;
+        assert_ne!(summed, premium, "the case no longer shows the rounding");
+        let m = measure(&AccountTail { worst }, 1_000_000, 0.99);
+        assert_eq!((m.var, m.es), (premium, premium));
+        assert_eq!(m.es_ci, [premium, premium]);
     }
 
     #[test]

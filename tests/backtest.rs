@@ -331,6 +331,37 @@ fn a_shorter_selection_gives_the_same_days() {
     }
 }
 
+/// SPEC §9, settled detail 5: a configuration that sets `student_t_dof` (null included)
+/// keeps it every day, and the report's `run.calibration` says so; absent, the fitted ν.
+#[test]
+fn a_configured_nu_is_the_reported_nu() {
+    let window = [
+        "--method",
+        "mc",
+        "--paths",
+        "2000",
+        "--from",
+        "2019-12-01",
+        "--to",
+        "2019-12-05",
+    ];
+    let fitted = run(&window)["run"]["calibration"]["student_t_dof"].clone();
+    assert!(fitted.is_u64(), "{fitted}");
+    for (body, want) in [
+        (r#"{"student_t_dof": 5}"#, Value::from(5)),
+        (r#"{"student_t_dof": null}"#, Value::Null),
+    ] {
+        let config = scratch("dof.json", body);
+        let mut args = window.to_vec();
+        args.extend(["--config", &config]);
+        assert_eq!(
+            run(&args)["run"]["calibration"]["student_t_dof"],
+            want,
+            "{body}"
+        );
+    }
+}
+
 #[test]
 fn reruns_and_thread_counts_give_identical_figures() {
     let args = [

@@ -8,7 +8,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use tailrisk::calibrate::{Calibration, apply, calibrate};
+use tailrisk::calibrate::{Calibration, DofChoice, apply, calibrate};
 use tailrisk::config::{ApcTool, CalibrationConfig, RunConfig};
 use tailrisk::engine::cpu::CpuBackend;
 use tailrisk::input::parse_history;
@@ -27,8 +27,8 @@ const PORTFOLIO: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/data/history/portfolio_2020-01-17.json"
 );
-/// 2020-01-17T08:00:00Z.
-const AS_OF: i64 = 1_579_248_000;
+/// 2020-01-17T08:00:00Z, in milliseconds.
+const AS_OF: i64 = 1_579_248_000_000;
 
 /// The reference: returns of the rows ≤ 2020-01-17 that price BTC and ETH, read by hand.
 fn reference_returns() -> (Vec<String>, Vec<[f64; 2]>) {
@@ -165,7 +165,7 @@ fn engine(lambda: f64, apc: Option<ApcTool>) -> Calibration {
         lambda,
         ..CalibrationConfig::default()
     };
-    calibrate(&h, &params, apc, AS_OF).expect("calibrates")
+    calibrate(&h, &params, apc, DofChoice::Fitted, AS_OF).expect("calibrates")
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -462,8 +462,14 @@ fn initial_margin(history: &str, apc: Option<ApcTool>) -> (f64, f64, Option<f64>
     let symbols = inputs.market.history_symbols();
     let date = chrono::NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
     let h = parse_history(history, "synthetic.csv", &symbols, date).expect("synthetic history");
-    let cal =
-        calibrate(&h, &inputs.config.calibration, apc, inputs.market.as_of).expect("calibrates");
+    let cal = calibrate(
+        &h,
+        &inputs.config.calibration,
+        apc,
+        DofChoice::of(&inputs.config),
+        inputs.market.as_of,
+    )
+    .expect("calibrates");
     let inputs = apply(inputs, cal.clone());
     let ev = evaluate(&inputs, &CpuBackend::new(), &|_| {}).expect("run");
     let m = ev.figures.margins[0];
@@ -557,16 +563,29 @@ fn calibration_and_apc_configuration_fields() {
         assert_eq!(e.exit_code(), 65);
         assert!(e.to_string().contains(field), "{e}");
     }
-    // A configuration that sets ν keeps it under --history; absent, the fitted ν is used.
+    // A configuration that sets ν keeps it under --history (the calibration reports it, the
+    // model uses it); absent, the fitted ν is used.
     let market = std::fs::read_to_string(MARKET).unwrap();
     let book = std::fs::read_to_string(PORTFOLIO).unwrap();
+    let fitted = engine(0.94, None).student_t_dof;
+    assert!(fitted.is_some());
+    let five = parse_config(r#"{"student_t_dof":5}"#, "c.json").unwrap();
     for (config, want) in [
-        (RunConfig::default(), engine(0.94, None).student_t_dof),
+        (RunConfig::default(), fitted),
         (null, None),
+        (five, Some(5)),
     ] {
+        let text = std::fs::read_to_string(HISTORY).unwrap();
+        let symbols = ["BTC".to_string(), "ETH".to_string()];
+        let date = chrono::NaiveDate::from_ymd_opt(2020, 1, 17).unwrap();
+        let h = parse_history(&text, "h.csv", &symbols, date).expect("history parses");
+        let cal = calibrate(&h, &config.calibration, None, DofChoice::of(&config), AS_OF)
+            .expect("calibrates");
+        assert_eq!(cal.student_t_dof, want);
         let inputs = common::run_inputs(&market, &book, config, ScenarioSet::built_in());
-        let cal = engine(0.94, None);
-        assert_eq!(apply(inputs, cal).config.student_t_dof, want);
+        let applied = apply(inputs, cal).config;
+        assert_eq!(applied.student_t_dof, want);
+        assert_eq!(applied.calibrated.expect("recorded").student_t_dof, want);
     }
 }
 
@@ -676,5 +695,119 @@ fn a_configured_dof_is_the_one_reported() {
             r["run"]["calibration"]["student_t_dof"], want,
             "run.calibration with {text}"
         );
+    }
+}
+
+/// Calibrate's `as_of` is the market's (settled detail 6), milliseconds included: an imported
+/// snapshot's as_of carries them (D6), and they count in every τ.
+#[test]
+fn calibrate_keeps_the_markets_milliseconds() {
+    let market = std::fs::read_to_string(MARKET)
+        .unwrap()
+        .replace("\"2020-01-17T08:00:00Z\"", "\"2020-01-17T08:00:00.250Z\"");
+    assert!(market.contains(".250Z"), "the shipped market's as_of moved");
+    let market = scratch("market_ms.json", &market);
+    let o = tailrisk(&[
+        "calibrate",
+        "--history",
+        HISTORY,
+        "--market",
+        &market,
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["as_of"], "2020-01-17T08:00:00.250Z");
+}
+
+/// z = r_t/σ_{t−1} is undefined where an asset's EWMA vol is still 0 (its first returns all
+/// 0): fitting ν there is an input error naming the asset and the return's date, not a fit
+/// that quietly leaves those days out; a configured ν needs no fit and runs.
+#[test]
+fn fitting_nu_over_a_zero_ewma_vol_is_an_input_error() {
+    let start = chrono::NaiveDate::from_ymd_opt(2019, 1, 1).unwrap();
+    let mut csv = String::from("date,BTC,ETH\n");
+    for i in 0..90 {
+        let d = start + chrono::Duration::days(i);
+        // BTC stands at 4000 for the first 8 rows (7 zero returns), then moves.
+        let btc = if i < 8 {
+            4000.0
+        } else {
+            4000.0 + (i % 7) as f64 * 10.0
+        };
+        csv += &format!("{d},{btc},{}\n", 130.0 + (i % 5) as f64);
+    }
+    let history = scratch("still.csv", &csv);
+    let config = |body: &str| scratch("still_config.json", body);
+    let seed5 = config(r#"{"calibration": {"seed_returns": 5}}"#);
+    let o = tailrisk(&[
+        "calibrate",
+        "--history",
+        &history,
+        "--market",
+        MARKET,
+        "--config",
+        &seed5,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(65), "{err}");
+    for want in [
+        "still.csv",
+        "column BTC, return of 2019-01-07",
+        "EWMA vol 0",
+    ] {
+        assert!(err.contains(want), "wanted {want:?} in {err}");
+    }
+    let given = config(r#"{"calibration": {"seed_returns": 5}, "student_t_dof": 4}"#);
+    let o = tailrisk(&[
+        "calibrate",
+        "--history",
+        &history,
+        "--market",
+        MARKET,
+        "--config",
+        &given,
+        "--format",
+        "json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["student_t_dof"], 4);
+}
+
+/// SPEC §10: with hs or fhs, `--paths`, `--steps` and `--seed` are ignored (with a warning):
+/// the report is the one without them, `run` naming no value that never ran.
+#[test]
+fn historical_methods_ignore_paths_steps_and_seed() {
+    for method in ["hs", "fhs"] {
+        let run = |extra: &[&str]| {
+            let mut args = vec![
+                "run",
+                "--backend",
+                "cpu",
+                "--history",
+                HISTORY,
+                "--market",
+                MARKET,
+                "--portfolio",
+                PORTFOLIO,
+                "--method",
+                method,
+                "--format",
+                "json",
+            ];
+            args.extend(extra);
+            let o = tailrisk(&args);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            v["run"]["seconds"] = serde_json::Value::Null;
+            (v, String::from_utf8_lossy(&o.stderr).into_owned())
+        };
+        let (plain, quiet) = run(&[]);
+        let (flagged, warned) = run(&["--paths", "5000", "--steps", "4", "--seed", "7"]);
+        assert!(!quiet.contains("do not apply") && warned.contains("do not apply"));
+        assert_eq!(flagged, plain, "{method}");
+        assert_eq!(plain["run"]["paths"], 787);
     }
 }

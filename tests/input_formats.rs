@@ -143,6 +143,51 @@ fn one_asset_market_needs_no_correlation() {
     assert_eq!(m.assets[0].surface, VolSurface::Flat(1.0));
 }
 
+/// Timestamps keep their milliseconds (an imported snapshot's as_of has them, SPEC §15 D6):
+/// the grid's τ and an option's τ count them, and they are written back as read.
+#[test]
+fn timestamps_keep_their_milliseconds() {
+    use tailrisk::book::{Book, SourceFiles};
+    use tailrisk::time::format_rfc3339;
+    assert_eq!(
+        ts("2026-11-20T08:00:00.250Z") - ts("2026-11-20T08:00:00Z"),
+        250
+    );
+    assert_eq!(
+        ts("2026-11-20T10:00:00.250+02:00"),
+        ts("2026-11-20T08:00:00.250Z")
+    );
+    assert_eq!(
+        format_rfc3339(ts("2026-11-20T08:00:00.250Z")),
+        "2026-11-20T08:00:00.250Z"
+    );
+    assert_eq!(
+        format_rfc3339(ts("2026-11-20T08:00:00.000Z")),
+        "2026-11-20T08:00:00Z"
+    );
+    let text = SPEC_MARKET.replace("\"2026-11-20T08:00:00Z\"", "\"2026-11-20T07:59:59.500Z\"");
+    let m = ok(parse_market(&text, "m.json"));
+    let VolSurface::Grid(g) = &m.assets[1].surface else {
+        panic!("ETH should have a grid surface")
+    };
+    let week = (7.0 * 86_400.0 + 0.5) / SECONDS_PER_YEAR;
+    assert!((g.taus[0] - week).abs() < 1e-15, "{:?}", g.taus);
+    let book = ok(parse_portfolio_json(SPEC_PORTFOLIO, "p.json"));
+    let book = ok(Book::compile(
+        &m,
+        &book,
+        &RunConfig::default(),
+        &SourceFiles::default(),
+    ));
+    let put = book
+        .instruments
+        .iter()
+        .find(|r| r.spec.kind == InstrumentKind::Option && r.spec.underlying == "ETH")
+        .expect("the ETH put");
+    let seconds = (ts("2027-03-26T08:00:00Z") - ts("2026-11-20T08:00:00Z")) as f64 / 1000.0;
+    assert!((put.tau0 - (seconds + 0.5) / SECONDS_PER_YEAR).abs() < 1e-15);
+}
+
 #[test]
 fn near_unit_diagonal_and_near_symmetry_are_accepted() {
     let text = r#"{"as_of": "2026-11-20T08:00:00Z",
@@ -511,7 +556,7 @@ fn files_load_by_extension() {
 fn deribit_spec() -> impl Strategy<Value = InstrumentSpec> {
     let symbol = "[A-Z][A-Z0-9]{0,5}";
     // Any date of 2000..=2099 at 08:00 UTC.
-    let expiry = (0i64..36_524).prop_map(|day| 946_713_600 + day * 86_400);
+    let expiry = (0i64..36_524).prop_map(|day| (946_713_600 + day * 86_400) * 1000);
     let strike = prop_oneof![
         (1u64..10_000_000).prop_map(|k| k as f64),
         (1u64..100_000).prop_map(|k| k as f64 / 1000.0),

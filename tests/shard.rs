@@ -293,6 +293,19 @@ fn foreign_shards_are_named_with_what_differs() {
     assert!(text.contains("shards"), "{text}");
 }
 
+/// The same run set up two ways, a value by flag or by file, and `student_t_dof: null`
+/// written or left out without a history: the same canonical inputs, so the shards merge.
+#[test]
+fn where_a_value_was_written_does_not_split_a_run() {
+    let base = sample(2_000, 1);
+    let mut by_flag = sample(2_000, 1);
+    by_flag.config.sized_by_flags = true;
+    by_flag.config.student_t_dof_given = !base.config.student_t_dof_given;
+    let (a, mut b) = (shards(&base, 2, &cpu()), shards(&by_flag, 2, &cpu()));
+    let merged = merge(vec![a[0].clone(), b.remove(1)]).expect("one run");
+    assert_eq!(figures(merged), figures(whole(&base, &cpu())));
+}
+
 #[test]
 fn damaged_truncated_and_other_versions_are_named() {
     let run = run_shard(

@@ -426,7 +426,9 @@ fn coin_margined_is_usd_converted_path_by_path(backend: &dyn Backend) {
         ]),
         &cfg,
     );
-    let (s0, v0) = (b.assets[0].spot, b.accounts[1].base_value_usd);
+    // V₀ of the USD account (the same positions, the 5 BTC included: the coin account leaves
+    // them out of its own base value, their coin value being constant).
+    let (s0, v0) = (b.assets[0].spot, b.accounts[0].base_value_usd);
     let future = b
         .instruments
         .iter()
@@ -471,12 +473,14 @@ fn coin_margined_is_usd_converted_path_by_path(backend: &dyn Backend) {
                 e.loss
             );
             if account == 1 {
-                // The USD account on the same path loses −P.
+                // The USD account on the same path loses −P, P including the 5 BTC that the
+                // coin account leaves out of its exposures (its coin value is constant).
                 let usd = tailrisk::model::aggregate::account_loss(b, &b.accounts[0], pnl, states);
+                let spot = b.instruments.iter().position(|r| r.label == "BTC").unwrap();
                 // Both from the same regenerated P&L, in f64 on the host: rounding only,
                 // whatever the backend's precision.
                 let scale_usd = b.gross_exposure(0);
-                assert!((usd + usd_pnl).abs() <= 1e-12 * scale_usd);
+                assert!((usd + usd_pnl + 5.0 * pnl[spot]).abs() <= 1e-12 * scale_usd);
             } else {
                 let f1 = s1 * (rate * tau1).exp();
                 let exact = -100_000.0 * (1.0 / f0 - 1.0 / f1);
@@ -530,6 +534,50 @@ fn coin_margined_is_usd_converted_path_by_path(backend: &dyn Backend) {
                 < 1e-13 * 100_000.0 / s0 + f32_loss_error(backend, 100_000.0 / s0)
         );
     }
+}
+
+/// SPEC §7: coin collateral has no coin risk. A BTC-margined account holding only BTC loses
+/// exactly 0 on every path and in every stress, with VaR, ES, margin and component ES exactly
+/// 0 (not the ~1e-16 rounding of q·S₁/S₁ − q·S₀/S₀); a covered call's figures are those of
+/// the bare call bit for bit, with the collateral's component ES exactly 0.
+fn coin_collateral_has_no_coin_risk(backend: &dyn Backend) {
+    let call = ("BTC-25DEC26-100000-C", -2.0);
+    let cfg = config(20_000, 5, &[0.99, 0.995]);
+    let b = book(
+        &two_asset_market(),
+        &portfolio(&[
+            ("flat", "BTC", vec![("BTC", 7.0)]),
+            ("covered", "BTC", vec![("BTC", 2.0), call]),
+            ("call", "BTC", vec![call]),
+        ]),
+        &cfg,
+    );
+    let sim = run(b, &cfg, backend);
+    let flat = &sim.accounts[0];
+    for m in flat.measures.iter().chain([&flat.margin_es]) {
+        assert_eq!(
+            (m.var, m.es, m.var_ci, m.es_ci),
+            (0.0, 0.0, [0.0; 2], [0.0; 2])
+        );
+    }
+    assert_eq!(flat.components, [0.0]);
+    let (covered, bare) = (&sim.accounts[1], &sim.accounts[2]);
+    for (c, b) in covered.measures.iter().zip(&bare.measures) {
+        assert_eq!((c.var, c.es), (b.var, b.es));
+        assert!(c.es > 0.0);
+    }
+    assert_eq!(covered.components[0], 0.0);
+    assert_eq!(covered.components[1], bare.components[0]);
+    let stress = stress_of(&sim.book, backend, &ScenarioSet::built_in());
+    let a = &stress.accounts;
+    assert!(
+        a[0].grid_losses
+            .iter()
+            .chain(&a[0].named_losses)
+            .all(|&l| l == 0.0)
+    );
+    assert_eq!(a[1].grid_losses, a[2].grid_losses);
+    assert_eq!(a[1].named_losses, a[2].named_losses);
 }
 
 /// A short ETH straddle hedged with the linear perpetual by a finite-difference delta of the
@@ -666,6 +714,7 @@ on_every_backend!(
     grid_losses_of_a_single_option,
     margin_components_follow_the_formula,
     coin_margined_is_usd_converted_path_by_path,
+    coin_collateral_has_no_coin_risk,
     delta_hedged_straddle,
     stress_stays_out_of_the_tail,
 );

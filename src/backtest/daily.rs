@@ -3,7 +3,7 @@
 
 use super::{BacktestDay, BacktestInputs, replay};
 use crate::book::Book;
-use crate::calibrate::{Calibration, calibrate};
+use crate::calibrate::{Calibration, DofChoice, calibrate};
 use crate::engine::Backend;
 use crate::engine::cpu::CpuBackend;
 use crate::error::Result;
@@ -41,6 +41,7 @@ pub(super) fn run_days(
             &replay::history_through(history, t),
             &config.calibration,
             config.margin.apc,
+            DofChoice::of(config),
             inputs.run.market.as_of,
         )
     };

@@ -177,13 +177,14 @@ pub fn traffic_light(exceptions: &[bool], p: f64) -> TrafficLight {
     }
 }
 
-/// Acerbi–Székely Z₂ = 1 − (1/(T p)) Σ_t L_t I_t / ES_t.
+/// Acerbi–Székely Z₂ = 1 − (1/(T p)) Σ_t L_t I_t / ES_t, as SPEC §11 writes it for any
+/// sign of ES_t; `None` when an exception day's ES_t is 0 (L_t/0 is no number).
 pub fn z2(losses: &[f64], es: &[f64], exceptions: &[bool], p: f64) -> EsTest {
     let t = exceptions.len();
     let mut sum = 0.0;
     for ((&l, &e), &hit) in losses.iter().zip(es).zip(exceptions) {
         if hit {
-            if e <= 0.0 {
+            if e == 0.0 {
                 return EsTest { z2: None };
             }
             sum += l / e;
@@ -280,6 +281,14 @@ mod tests {
         let mut losses = vec![0.0; 100];
         losses[7] = 2.0;
         assert!(z2(&losses, &es, &hits, 0.01).z2.unwrap().abs() < 1e-12);
+        // A negative ES on an exception day enters the sum as written: 1 − (−1/−2)/(100·0.01).
+        let mut negative = es.clone();
+        negative[7] = -2.0;
+        losses[7] = -1.0;
+        assert_eq!(z2(&losses, &negative, &hits, 0.01).z2, Some(0.5));
+        // An ES of 0 on an exception day: L/0 is no number.
+        negative[7] = 0.0;
+        assert_eq!(z2(&losses, &negative, &hits, 0.01).z2, None);
         let im = [1.0, 2.0, 2.0, 2.0, 2.0, 2.0, 4.0];
         let p = procyclicality(&im);
         assert_eq!(p.peak_to_trough, Some(4.0));

@@ -30,8 +30,8 @@ pub fn time_to_expiry(
     if tau0 > 0.0 {
         return Ok(tau0);
     }
-    let whole_second = match expiry == as_of {
-        true => " (timestamps are read to the whole second)",
+    let truncated = match expiry == as_of {
+        true => " (timestamps are read to the millisecond)",
         false => "",
     };
     Err(Error::input(
@@ -39,7 +39,7 @@ pub fn time_to_expiry(
         &origin.field,
         label,
         format!(
-            "expired: expiry {} is not after as_of {}{whole_second}",
+            "expired: expiry {} is not after as_of {}{truncated}",
             crate::time::format_rfc3339(expiry),
             crate::time::format_rfc3339(as_of),
         ),

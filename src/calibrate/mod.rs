@@ -56,7 +56,7 @@ pub struct Calibration {
     pub correlation: CalibratedCorrelation,
     /// ν of the model: the fitted one (`None` when the normal fits strictly better), or the
     /// configuration's when it sets `student_t_dof` (SPEC §9: a configured ν is kept;
-    /// [`Calibration::keep_configured_dof`]).
+    /// [`DofChoice`]).
     pub student_t_dof: Option<u32>,
     pub apc: Option<ApcTool>,
 }
@@ -184,6 +184,26 @@ pub fn historical_scenarios(
     }
 }
 
+/// Where ν comes from (SPEC §9, settled detail 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DofChoice {
+    /// Fitted to the history's standardised returns.
+    Fitted,
+    /// The configuration's `student_t_dof`, kept as given (`None`: normal shocks).
+    Configured(Option<u32>),
+}
+
+impl DofChoice {
+    /// Fitted unless the configuration file set `student_t_dof` (`null` included).
+    pub fn of(config: &RunConfig) -> Self {
+        if config.student_t_dof_given {
+            DofChoice::Configured(config.student_t_dof)
+        } else {
+            DofChoice::Fitted
+        }
+    }
+}
+
 /// Calibrates a history (SPEC §9, settled details 2–6); `as_of` is the market's.
 ///
 /// An asset whose EWMA variance Σ_n(a,a) is 0 (every return through d_n is 0: a price that
@@ -193,6 +213,7 @@ pub fn calibrate(
     history: &History,
     params: &CalibrationConfig,
     apc: Option<ApcTool>,
+    dof: DofChoice,
     as_of: Timestamp,
 ) -> Result<Calibration> {
     let n = history.returns.len();
@@ -252,20 +273,12 @@ pub fn calibrate(
         seed_returns: m,
         assets,
         correlation: correlation(&history.symbols, &e.last),
-        student_t_dof: fit_student_t(&standardised(history, &e)),
+        student_t_dof: match dof {
+            DofChoice::Fitted => fit_student_t(&standardised(history, &e)?),
+            DofChoice::Configured(nu) => nu,
+        },
         apc,
     })
-}
-
-impl Calibration {
-    /// The configuration's ν in place of the fitted one when it sets `student_t_dof`
-    /// (`null` included): the ν reported is the ν the model uses.
-    pub fn keep_configured_dof(mut self, config: &RunConfig) -> Self {
-        if config.student_t_dof_given {
-            self.student_t_dof = config.student_t_dof;
-        }
-        self
-    }
 }
 
 /// vol_used of the APC tool (SPEC §9).
@@ -304,20 +317,35 @@ fn correlation(symbols: &[String], sigma: &[f64]) -> CalibratedCorrelation {
     }
 }
 
-/// z_{t,a} = r_{t,a} / σ_{t−1,a}, t = m+1..n, pooled over assets (a zero σ, only possible
-/// when every seed return of an asset is zero, gives no z).
-fn standardised(history: &History, e: &Ewma) -> Vec<f64> {
+/// z_{t,a} = r_{t,a} / σ_{t−1,a}, t = m+1..n, pooled over assets. A zero σ_{t−1,a} (every
+/// return of the asset through d_{t−1} is 0, as when its close stands still for the seed
+/// returns and after) leaves z undefined (r/0 or 0/0): an input error naming the asset and
+/// the date, not a z left out of the fit.
+fn standardised(history: &History, e: &Ewma) -> Result<Vec<f64>> {
     let m = e.seed_returns;
     let mut z = Vec::new();
     for t in m + 1..=history.returns.len() {
         for (a, r) in history.returns[t - 1].iter().enumerate() {
             let var = e.variances[t - 1][a];
-            if var > 0.0 {
-                z.push(r / var.sqrt());
+            if var <= 0.0 {
+                let symbol = &history.symbols[a];
+                let date = history.dates[t - 1];
+                return Err(Error::input(
+                    &history.file,
+                    format!("column {symbol}, return of {date}"),
+                    "EWMA vol 0 the day before",
+                    format!(
+                        "fitting student_t_dof divides each return by the EWMA vol of the day \
+                         before, and {symbol}'s is 0 there (its close has not moved yet): \
+                         raise calibration.seed_returns, start the history later, or set \
+                         student_t_dof in the configuration"
+                    ),
+                ));
             }
+            z.push(r / var.sqrt());
         }
     }
-    z
+    Ok(z)
 }
 
 /// The run inputs a calibration makes (SPEC §9): each simulated asset's `spot_vol` is its
@@ -334,7 +362,6 @@ pub fn apply(mut inputs: RunInputs, calibration: Calibration) -> RunInputs {
         symbols: c.symbols.clone(),
         matrix: c.matrix.iter().flatten().copied().collect(),
     });
-    let calibration = calibration.keep_configured_dof(&inputs.config);
     inputs.config.student_t_dof = calibration.student_t_dof;
     inputs.config.calibrated = Some(calibration);
     inputs

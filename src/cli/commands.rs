@@ -195,9 +195,9 @@ fn calibration_of(
         history,
         &config.calibration,
         config.margin.apc,
+        crate::calibrate::DofChoice::of(config),
         market.as_of,
     )
-    .map(|c| c.keep_configured_dof(config))
 }
 
 /// `tailrisk bench`: the backends of `--backend`, each run logged on stderr as it ends.
@@ -360,7 +360,13 @@ pub fn load_inputs(args: &CommonArgs) -> Result<RunInputs> {
         ),
         (None, Some(_)) => (RunConfig::default(), "<default configuration>".to_string()),
     };
+    let configured = (config.paths, config.steps, config.seed);
     apply_flags(args, &mut config)?;
+    if args.method != MethodChoice::Mc {
+        // SPEC §10: hs and fhs ignore --paths, --steps and --seed (with the warning below),
+        // so the report is the one without them, not one naming values that never ran.
+        (config.paths, config.steps, config.seed) = configured;
+    }
     let scenarios = match &args.scenarios {
         Some(path) => ScenarioSet::load(path)?,
         None => ScenarioSet::built_in(),

@@ -195,9 +195,9 @@ fn surface(src: &Source, at: &Path, grid: GridFields, as_of: Timestamp) -> Resul
         let item = expiries_at.index(i);
         let t = timestamp(src, &item, text)?;
         if t <= as_of {
-            // Equal after truncation: say so, or "…00.5Z must be after …00Z" reads as a lie.
+            // Equal after truncation: say so, or "…00.0004Z must be after …00Z" reads as a lie.
             let whole = if t == as_of {
-                " (timestamps are read to the whole second)"
+                " (timestamps are read to the millisecond)"
             } else {
                 ""
             };

@@ -48,7 +48,7 @@ impl Market {
     /// The UTC calendar date of `as_of`: history rows on or before it count (SPEC §9,
     /// settled detail 1).
     pub fn as_of_date(&self) -> chrono::NaiveDate {
-        chrono::DateTime::from_timestamp(self.as_of, 0)
+        chrono::DateTime::from_timestamp_millis(self.as_of)
             .map(|t| t.date_naive())
             .unwrap_or_default()
     }

@@ -68,8 +68,12 @@ pub fn holding_losses(
         Currency::Coin(c) => Some((book.assets[c].spot, states[c].log_return)),
     };
     for (o, h) in out.iter_mut().zip(&account.holdings) {
-        let base_value = book.instruments[h.instrument].base_value;
-        *o = holding_loss(h.quantity, pnl[h.instrument], base_value, coin);
+        let row = &book.instruments[h.instrument];
+        *o = if row.is_margin_coin(account.currency) {
+            0.0
+        } else {
+            holding_loss(h.quantity, pnl[h.instrument], row.base_value, coin)
+        };
     }
 }
 

@@ -7,8 +7,10 @@
 //! figure-changing flag: paths, seed, horizon, steps, confidence, dynamics, margin, stress,
 //! repair) and the named scenarios. Each is written with Rust's `Debug`, which prints every
 //! f64 in its shortest round-trip form, so equal values give equal text. Left out as they
-//! change no figure: file names, `--chunk-paths` and `--threads`. Backend and precision are
-//! compared on their own.
+//! change no figure: file names, `--chunk-paths` and `--threads`, and where a value was
+//! written (whether flags sized the run, whether the file named `student_t_dof`: its effect
+//! is in ν and the calibration, both hashed), so a value given by flag or by file is the same
+//! run. Backend and precision are compared on their own.
 
 use sha2::{Digest, Sha256};
 
@@ -18,6 +20,8 @@ use crate::run::RunInputs;
 pub fn inputs_sha256(inputs: &RunInputs) -> String {
     let mut config = inputs.config.clone();
     config.chunk_paths = None;
+    config.sized_by_flags = false;
+    config.student_t_dof_given = false;
     let mut text = format!("market {:?}\nconfig {config:?}\n", inputs.market);
     for account in &inputs.portfolio.accounts {
         text += &format!("account {:?} {:?}\n", account.id, account.margin_currency);

@@ -5,7 +5,7 @@
 //! magic        16 bytes  "tailrisk shard\n\0"
 //! version      u32       FORMAT_VERSION
 //! header       u64 length, then that many bytes of UTF-8 JSON: ShardHeader
-//! sections     each: u32 tag, u64 length, payload; version 2 has exactly
+//! sections     each: u32 tag, u64 length, payload; version 3 has exactly
 //!              TAG_TAILS, TAG_PATHS, TAG_HISTOGRAMS, in that order
 //! checksum     32 bytes  SHA-256 of every byte before it
 //! ```
@@ -41,7 +41,7 @@ use crate::report::{GreeksReport, GridPointReport, RepairReport, StressReport};
 /// The first 16 bytes of every shard file.
 pub const MAGIC: &[u8; 16] = b"tailrisk shard\n\0";
 /// The version of the layout above; a reader refuses any other.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// Section: every account's tail candidates.
 pub const TAG_TAILS: u32 = 1;
 /// Section: the revaluation of the paths component ES may need.
@@ -189,6 +189,9 @@ pub struct HoldingPart {
     pub label: String,
     pub instrument: usize,
     pub quantity: f64,
+    /// The account's margin coin held as spot: its loss is 0 on every path
+    /// ([`crate::book::InstrumentRow::is_margin_coin`]).
+    pub margin_coin: bool,
 }
 
 /// Revalued paths, ascending: `log_returns` rows × assets, `pnl` rows × instruments.

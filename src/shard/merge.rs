@@ -164,7 +164,9 @@ fn merge_account(
             .map(|c| (run.asset_spots[c.asset], log_returns[c.asset]));
         for (sum, h) in sums.iter_mut().zip(&parts.holdings) {
             let base_value = run.base_values[h.instrument];
-            *sum += holding_loss(h.quantity, pnl[h.instrument], base_value, coin);
+            if !h.margin_coin {
+                *sum += holding_loss(h.quantity, pnl[h.instrument], base_value, coin);
+            }
         }
     }
     let components: Vec<f64> = sums.iter().map(|s| s / margin_es.k as f64).collect();

@@ -231,6 +231,7 @@ fn path_independent_parts(
                     label: h.label.clone(),
                     instrument: h.instrument,
                     quantity: h.quantity,
+                    margin_coin: book.instruments[h.instrument].is_margin_coin(account.currency),
                 })
                 .collect(),
             // The points `stress_report` lists for the account, in its order.

@@ -369,10 +369,11 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
         .enumerate()
         .map(|(k, acct)| {
             let offset = holdings.len() as u32;
-            holdings.extend(acct.holdings.iter().map(|h| HoldingParams {
+            holdings.extend(book.aggregated_holdings(acct).map(|h| HoldingParams {
                 instrument: h.instrument as u32,
                 quantity: h.quantity as f32,
             }));
+            let len = holdings.len() as u32 - offset;
             let (coin_margined, coin_asset, base_value_coin, inv_spot0) = match acct.currency {
                 Currency::Usd => (0, 0, 0.0, 0.0),
                 Currency::Coin(c) => {
@@ -383,7 +384,7 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
             let e = sum_exponent(book.gross_exposure(k));
             AccountParams {
                 holdings_offset: offset,
-                holdings_len: acct.holdings.len() as u32,
+                holdings_len: len,
                 coin_margined,
                 coin_asset,
                 base_value_coin: base_value_coin as f32,

@@ -11,7 +11,7 @@
 
 use super::Notes;
 use super::market::CorrelationOut;
-use crate::calibrate::calibrate;
+use crate::calibrate::{DofChoice, calibrate};
 use crate::config::CalibrationConfig;
 use crate::error::{Error, Result};
 use crate::input::parse_history;
@@ -59,7 +59,8 @@ pub fn calibrated(
         &parsed,
         &CalibrationConfig::default(),
         None,
-        as_of.timestamp(),
+        DofChoice::Configured(None),
+        as_of.timestamp_millis(),
     )?;
     notes.push(
         &history.file,

@@ -214,7 +214,7 @@ fn usable(
         name: row.instrument_name.clone(),
         asset: spec.underlying,
         kind: spec.kind,
-        expiry_ms: spec.expiry.map(|t| t * 1000),
+        expiry_ms: spec.expiry,
         strike: spec.strike.unwrap_or(0.0),
         created_ms: row.creation_timestamp.get() as i64,
         delivery,
@@ -357,10 +357,7 @@ fn asset(symbol: &str, quotes: &[Quote], as_of: i64, notes: &mut Notes) -> Optio
         spot,
         rate,
         vol: GridOut {
-            expiries: rows
-                .iter()
-                .map(|r| format_rfc3339(r.expiry_ms.div_euclid(1000)))
-                .collect(),
+            expiries: rows.iter().map(|r| format_rfc3339(r.expiry_ms)).collect(),
             implied_vols: smiles
                 .iter()
                 .map(|s| grid.iter().map(|&k| read_row(s, k)).collect())
@@ -436,7 +433,7 @@ fn expiry_rows(symbol: &str, quotes: &[Quote], notes: &mut Notes) -> Vec<ExpiryR
                 _ => strikes.push((q.strike, q.vol, 1)),
             }
         }
-        let when = format_rfc3339(expiry_ms.div_euclid(1000));
+        let when = format_rfc3339(expiry_ms);
         if strikes.len() < MIN_STRIKES {
             notes.push(
                 "market",

@@ -223,7 +223,7 @@ fn unusable(row: &PositionRow, known: &Known) -> Option<String> {
             spec.underlying
         ));
     }
-    if spec.expiry.is_some_and(|t| t * 1000 <= known.as_of_ms) {
+    if spec.expiry.is_some_and(|t| t <= known.as_of_ms) {
         return Some(format!("{name:?} has expired at the market's as_of"));
     }
     None

@@ -161,7 +161,7 @@ impl RevalueBook {
         let (params, _) = accounts(book);
         let mut holdings = Vec::new();
         for (a, (acct, params)) in book.accounts.iter().zip(&params).enumerate() {
-            let held = acct.holdings.iter().map(|h| {
+            let held = book.aggregated_holdings(acct).map(|h| {
                 let mut row = rows[h.instrument];
                 // Exact: to_quanta is a power of two (the aggregate stage's q·pnl·2^-e).
                 row.quantity_quanta = h.quantity as f32 * params.to_quanta;
