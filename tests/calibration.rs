@@ -707,18 +707,25 @@ fn calibrate_keeps_the_markets_milliseconds() {
         .replace("\"2020-01-17T08:00:00Z\"", "\"2020-01-17T08:00:00.250Z\"");
     assert!(market.contains(".250Z"), "the shipped market's as_of moved");
     let market = scratch("market_ms.json", &market);
-    let o = tailrisk(&[
+    let v = calibrate_json(HISTORY, &market, &[]);
+    assert_eq!(v["as_of"], "2020-01-17T08:00:00.250Z");
+}
+
+/// `tailrisk calibrate --format json` of a history and market with `extra` flags; must succeed.
+fn calibrate_json(history: &str, market: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
         "calibrate",
         "--history",
-        HISTORY,
+        history,
         "--market",
-        &market,
+        market,
         "--format",
         "json",
-    ]);
+    ];
+    args.extend(extra);
+    let o = tailrisk(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["as_of"], "2020-01-17T08:00:00.250Z");
+    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 /// z = r_t/σ_{t−1} is undefined where an asset's EWMA vol is still 0 (its first returns all
@@ -760,19 +767,7 @@ fn fitting_nu_over_a_zero_ewma_vol_is_an_input_error() {
         assert!(err.contains(want), "wanted {want:?} in {err}");
     }
     let given = config(r#"{"calibration": {"seed_returns": 5}, "student_t_dof": 4}"#);
-    let o = tailrisk(&[
-        "calibrate",
-        "--history",
-        &history,
-        "--market",
-        MARKET,
-        "--config",
-        &given,
-        "--format",
-        "json",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = calibrate_json(&history, MARKET, &["--config", &given]);
     assert_eq!(v["student_t_dof"], 4);
 }
 
