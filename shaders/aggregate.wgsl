@@ -1,5 +1,7 @@
 // Aggregate stage (CPU twin: `src/engine/cpu/aggregate.rs`): holdings x instrument P&L -> the
 // loss of every account on every scenario of the chunk (loss = -(value at horizon - value now)).
+// A "holding" here is one of the account's net exposures per instrument (`AccountBook::
+// exposures`), as the CPU sums, so a book written netted or split gives the same bits.
 //
 // USD account: L = -sum_h q_h pnl_h, summed exactly in fixed point (`shared/fixed.wgsl`).
 // Coin-margined account in asset c (SPEC 7), with P = sum q pnl and V0 its USD value today:

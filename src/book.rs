@@ -241,26 +241,15 @@ impl Book {
         3 * self.assets.len() + self.student_t_dof as usize
     }
 
-    /// The holdings of an account that its loss sums, position by position (the GPU's
-    /// aggregate stage): all but its margin coin held as spot
-    /// ([`InstrumentRow::is_margin_coin`]), as its exposures leave it out.
-    pub fn aggregated_holdings<'a>(
-        &'a self,
-        account: &'a AccountBook,
-    ) -> impl Iterator<Item = &'a Holding> + 'a {
-        account
-            .holdings
-            .iter()
-            .filter(|h| !self.instruments[h.instrument].is_margin_coin(account.currency))
-    }
-
-    /// Gross exposure of an account in USD: Σ |quantity| · notional over its
-    /// [aggregated holdings](Self::aggregated_holdings), with notional S₀·m for
-    /// coin-quantity instruments and the USD notional itself for inverse perpetuals/futures.
-    /// The scale that GPU/CPU tolerances are relative to.
+    /// Gross exposure of an account in USD: Σ |net quantity| · notional over its
+    /// [exposures](AccountBook::exposures), with notional S₀·m for coin-quantity instruments
+    /// and the USD notional itself for inverse perpetuals/futures. The scale that GPU/CPU
+    /// tolerances are relative to, and the GPU's fixed-point quantum.
     pub fn gross_exposure(&self, account: usize) -> f64 {
-        self.aggregated_holdings(&self.accounts[account])
-            .map(|h| h.quantity.abs() * self.instrument_notional(h.instrument))
+        self.accounts[account]
+            .exposures
+            .iter()
+            .map(|e| e.quantity.abs() * self.instrument_notional(e.instrument))
             .sum()
     }
 

@@ -74,6 +74,34 @@ fn whatif_equals_a_full_rerun(backend: &dyn Backend) {
             "{account} IM"
         );
 
+        // The same change written netted (an add to a held instrument folded into its
+        // position, as a service trade is): the same exposures, the same bits on every
+        // backend, the GPU's fixed-point sums included.
+        let mut netted = inputs.clone();
+        let target = netted
+            .portfolio
+            .accounts
+            .iter_mut()
+            .find(|a| a.id == account)
+            .unwrap();
+        for p in &adds {
+            match target.positions.iter_mut().find(|h| h.label == p.label) {
+                Some(held) => held.quantity += p.quantity,
+                None => target.positions.push(Position {
+                    label: p.label.clone(),
+                    instrument: p.instrument.clone(),
+                    quantity: p.quantity,
+                    origin: Origin::default(),
+                }),
+            }
+        }
+        let netted = evaluate(&netted, backend, &|_| {}).unwrap();
+        assert_eq!(
+            answer.after.es, netted.sim.accounts[i].margin_es.es,
+            "{account} ES, netted"
+        );
+        assert_eq!(answer.after.initial, netted.figures.margins[i].initial);
+
         let before = evaluate(&inputs, backend, &|_| {}).unwrap();
         assert_eq!(
             answer.before.es, before.sim.accounts[i].margin_es.es,

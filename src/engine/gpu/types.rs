@@ -360,7 +360,7 @@ pub fn loss_key(loss: f32) -> u32 {
     }
 }
 
-/// Account rows and the holdings (CSR) they point into.
+/// Account rows and the holdings (CSR) they point into: each account's net exposures.
 pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
     let mut holdings = Vec::new();
     let rows = book
@@ -369,9 +369,11 @@ pub fn accounts(book: &Book) -> (Vec<AccountParams>, Vec<HoldingParams>) {
         .enumerate()
         .map(|(k, acct)| {
             let offset = holdings.len() as u32;
-            holdings.extend(book.aggregated_holdings(acct).map(|h| HoldingParams {
-                instrument: h.instrument as u32,
-                quantity: h.quantity as f32,
+            // The net exposures, as the CPU sums: a book written netted or split gives the
+            // same losses bit for bit (and the margin coin, riskless, is not among them).
+            holdings.extend(acct.exposures.iter().map(|e| HoldingParams {
+                instrument: e.instrument as u32,
+                quantity: e.quantity as f32,
             }));
             let len = holdings.len() as u32 - offset;
             let (coin_margined, coin_asset, base_value_coin, inv_spot0) = match acct.currency {

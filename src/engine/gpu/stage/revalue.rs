@@ -161,10 +161,10 @@ impl RevalueBook {
         let (params, _) = accounts(book);
         let mut holdings = Vec::new();
         for (a, (acct, params)) in book.accounts.iter().zip(&params).enumerate() {
-            let held = book.aggregated_holdings(acct).map(|h| {
-                let mut row = rows[h.instrument];
+            let held = acct.exposures.iter().map(|e| {
+                let mut row = rows[e.instrument];
                 // Exact: to_quanta is a power of two (the aggregate stage's q·pnl·2^-e).
-                row.quantity_quanta = h.quantity as f32 * params.to_quanta;
+                row.quantity_quanta = e.quantity as f32 * params.to_quanta;
                 row
             });
             holdings.extend(blocks(a as u32, held.collect()));
