@@ -84,6 +84,26 @@ fn run_report_embeds_the_json_and_shows_its_figures() {
     );
     assert!(html.contains("Loss distribution") && html.contains("The tail enlarged"));
     assert!(html.contains("All 4,000 scenarios"));
+    // R3: the histogram's bars, with the paths left and right of them, count every scenario.
+    let tables: Vec<&str> = html
+        .split("<details class=\"bins\">")
+        .skip(1)
+        .map(|t| &t[..t.find("</details>").expect("closed")])
+        .collect();
+    assert!(tables.len() >= accounts, "{} bar tables", tables.len());
+    for t in tables {
+        let counts: u64 = t
+            .split("<td class=\"count\">")
+            .skip(1)
+            .map(|c| {
+                c[..c.find('<').unwrap()]
+                    .replace(',', "")
+                    .parse::<u64>()
+                    .unwrap()
+            })
+            .sum();
+        assert_eq!(counts, 4000, "bar counts of {t}");
+    }
     // R8: the coin-margined sample account shows its coin.
     assert!(html.contains("&#160;BTC"));
     assert!(!html.contains("NaN") && !html.contains("inf"));

@@ -26,9 +26,11 @@ pub struct Mark {
 }
 
 /// One drawn bar: [x0, x1) with a height.
-struct Bar {
-    x0: f64,
-    x1: f64,
+pub struct Bar {
+    pub x0: f64,
+    pub x1: f64,
+    /// Paths in [x0, x1).
+    pub count: u64,
     height: f64,
 }
 
@@ -131,6 +133,7 @@ fn group_bins(h: &LossHistogram, lo: f64, hi: f64) -> (Vec<Bar>, u64, u64) {
         .map(|(x0, x1, c)| Bar {
             x0,
             x1,
+            count: c,
             height: c as f64 * width / (x1 - x0).max(f64::MIN_POSITIVE),
         })
         .collect();
@@ -191,9 +194,14 @@ fn loss_chart(
     })
 }
 
-/// The histogram of every loss (R3) over its central 99.8 % and the marks; returns the SVG
-/// and the paths left of and right of the drawn range.
-pub fn loss_histogram(h: &LossHistogram, marks: &[Mark], currency: &str) -> (String, u64, u64) {
+/// The histogram of every loss (R3) over its central 99.8 % and the marks; returns the SVG,
+/// its bars (with their path counts, for the page's table of them) and the paths left of and
+/// right of the drawn range.
+pub fn loss_histogram(
+    h: &LossHistogram,
+    marks: &[Mark],
+    currency: &str,
+) -> (String, Vec<Bar>, u64, u64) {
     let (lo, hi) = display_range(h, marks);
     let (bars, below, above) = group_bins(h, lo, hi);
     let y = format!("paths per {} {currency}", number((hi - lo) / BARS));
@@ -205,7 +213,7 @@ pub fn loss_histogram(h: &LossHistogram, marks: &[Mark], currency: &str) -> (Str
         &y,
         (900, 380),
     );
-    (chart, below, above)
+    (chart, bars, below, above)
 }
 
 /// The tail enlarged (R4): the worst losses (descending) in equal linear bins.
@@ -231,6 +239,7 @@ pub fn tail_inset(worst: &[f64], marks: &[Mark], currency: &str) -> String {
         .map(|(i, &c)| Bar {
             x0: lo + i as f64 * width,
             x1: lo + (i + 1) as f64 * width,
+            count: c,
             height: c as f64,
         })
         .collect();

@@ -195,6 +195,32 @@ fn measures_table(a: &AccountReport, at: &str) -> String {
     out
 }
 
+/// The histogram's paths bar by bar (R3: they sum to N), with those left and right of the
+/// range drawn, in a table folded under the chart (`<details>`, open without JavaScript).
+fn bar_counts(bars: &[charts::Bar], below: u64, above: u64, ccy: &str) -> String {
+    let mut out = String::from(
+        "<details class=\"bins\"><summary>Paths per bar</summary>\n<table>\n\
+         <tr><th>loss from</th><th>loss to</th><th>paths</th></tr>\n",
+    );
+    let row = |out: &mut String, from: &str, to: &str, count: u64| {
+        let _ = writeln!(
+            out,
+            "<tr><td>{from}</td><td>{to}</td><td class=\"count\">{}</td></tr>",
+            number(count as f64)
+        );
+    };
+    let edge = |x: f64| format!("{}&#160;{ccy}", number(x));
+    let first = bars.first().map_or(0.0, |b| b.x0);
+    let last = bars.last().map_or(0.0, |b| b.x1);
+    row(&mut out, "", &format!("below {}", edge(first)), below);
+    for b in bars {
+        row(&mut out, &edge(b.x0), &edge(b.x1), b.count);
+    }
+    row(&mut out, &format!("above {}", edge(last)), "", above);
+    out.push_str("</table>\n</details>\n");
+    out
+}
+
 /// The histogram of every loss with VaR and ES at each confidence (R3), and the inset of the
 /// worst losses with the marks of the highest confidence (R4).
 fn distribution(a: &AccountReport, paths: u64, d: Option<&AccountDistribution>) -> String {
@@ -221,7 +247,7 @@ fn distribution(a: &AccountReport, paths: u64, d: Option<&AccountDistribution>) 
             ]
         })
         .collect();
-    let (chart, below, above) = charts::loss_histogram(&d.histogram, &marks, ccy);
+    let (chart, bars, below, above) = charts::loss_histogram(&d.histogram, &marks, ccy);
     let mut out = format!(
         "<h3>Loss distribution</h3>\n{chart}<p class=\"note\">All {} scenarios, \
          <span class=\"var\">VaR</span> and <span class=\"es\">ES</span> marked at the \
@@ -232,6 +258,7 @@ fn distribution(a: &AccountReport, paths: u64, d: Option<&AccountDistribution>) 
         number(below as f64),
         number(above as f64),
     );
+    out.push_str(&bar_counts(&bars, below, above, ccy));
     if let Some(top) = a
         .measures
         .iter()
