@@ -29,6 +29,29 @@ fn added(args: &[&str]) -> Vec<AddedPosition> {
         .collect()
 }
 
+/// The positions of `account` in `inputs`, to change.
+fn positions_of<'a>(
+    inputs: &'a mut tailrisk::run::RunInputs,
+    account: &str,
+) -> &'a mut Vec<Position> {
+    let target = inputs
+        .portfolio
+        .accounts
+        .iter_mut()
+        .find(|a| a.id == account);
+    &mut target.expect("the account").positions
+}
+
+/// An added position as a book position.
+fn position(p: &AddedPosition) -> Position {
+    Position {
+        label: p.label.clone(),
+        instrument: p.instrument.clone(),
+        quantity: p.quantity,
+        origin: Origin::default(),
+    }
+}
+
 fn whatif_equals_a_full_rerun(backend: &dyn Backend) {
     let inputs = sample_inputs(20_000);
     for (account, adds) in [
@@ -45,18 +68,7 @@ fn whatif_equals_a_full_rerun(backend: &dyn Backend) {
         let answer = what_if(&inputs, account, &adds, backend, &|_| {}).unwrap();
 
         let mut changed = inputs.clone();
-        let target = changed
-            .portfolio
-            .accounts
-            .iter_mut()
-            .find(|a| a.id == account)
-            .unwrap();
-        target.positions.extend(adds.iter().map(|p| Position {
-            label: p.label.clone(),
-            instrument: p.instrument.clone(),
-            quantity: p.quantity,
-            origin: Origin::default(),
-        }));
+        positions_of(&mut changed, account).extend(adds.iter().map(position));
         let full = evaluate(&changed, backend, &|_| {}).unwrap();
         let i = full
             .sim
@@ -78,21 +90,11 @@ fn whatif_equals_a_full_rerun(backend: &dyn Backend) {
         // position, as a service trade is): the same exposures, the same bits on every
         // backend, the GPU's fixed-point sums included.
         let mut netted = inputs.clone();
-        let target = netted
-            .portfolio
-            .accounts
-            .iter_mut()
-            .find(|a| a.id == account)
-            .unwrap();
+        let target = positions_of(&mut netted, account);
         for p in &adds {
-            match target.positions.iter_mut().find(|h| h.label == p.label) {
+            match target.iter_mut().find(|h| h.label == p.label) {
                 Some(held) => held.quantity += p.quantity,
-                None => target.positions.push(Position {
-                    label: p.label.clone(),
-                    instrument: p.instrument.clone(),
-                    quantity: p.quantity,
-                    origin: Origin::default(),
-                }),
+                None => target.push(position(p)),
             }
         }
         let netted = evaluate(&netted, backend, &|_| {}).unwrap();
