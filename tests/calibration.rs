@@ -659,11 +659,7 @@ fn history_errors_name_the_line_after_blank_lines_and_lone_crs() {
 /// configuration's, `null` included), on `calibrate` and in `run.calibration` alike.
 #[test]
 fn a_configured_dof_is_the_one_reported() {
-    let json_of = |args: &[&str]| -> serde_json::Value {
-        let o = tailrisk(args);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let json_of = |args: &[&str]| json_of(args).0;
     let calibrate = ["calibrate", "--history", HISTORY, "--market", MARKET];
     let fitted = json_of(&[&calibrate[..], &["--format", "json"]].concat())["student_t_dof"]
         .as_u64()
@@ -680,17 +676,8 @@ fn a_configured_dof_is_the_one_reported() {
         let with_config = ["--config", config.as_str(), "--format", "json"];
         let c = json_of(&[&calibrate[..], &with_config].concat());
         assert_eq!(c["student_t_dof"], want, "calibrate with {text}");
-        let run = [
-            "run",
-            "--history",
-            HISTORY,
-            "--market",
-            MARKET,
-            "--portfolio",
-            PORTFOLIO,
-        ];
         let fast = ["--paths", "2000", "--backend", "cpu"];
-        let r = json_of(&[&run[..], &fast, &with_config].concat());
+        let r = json_of(&[&HISTORY_RUN[..], &fast, &with_config].concat());
         assert_eq!(
             r["run"]["calibration"]["student_t_dof"], want,
             "run.calibration with {text}"
@@ -723,9 +710,26 @@ fn calibrate_json(history: &str, market: &str, extra: &[&str]) -> serde_json::Va
         "json",
     ];
     args.extend(extra);
-    let o = tailrisk(&args);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).unwrap()
+    json_of(&args).0
+}
+
+/// `run` on the shipped history, market and book.
+const HISTORY_RUN: [&str; 7] = [
+    "run",
+    "--history",
+    HISTORY,
+    "--market",
+    MARKET,
+    "--portfolio",
+    PORTFOLIO,
+];
+
+/// The JSON tailrisk writes to stdout for `args`, and its stderr; the command must succeed.
+fn json_of(args: &[&str]) -> (serde_json::Value, String) {
+    let o = tailrisk(args);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{stderr}");
+    (serde_json::from_slice(&o.stdout).unwrap(), stderr)
 }
 
 /// z = r_t/σ_{t−1} is undefined where an asset's EWMA vol is still 0 (its first returns all
@@ -777,27 +781,12 @@ fn fitting_nu_over_a_zero_ewma_vol_is_an_input_error() {
 fn historical_methods_ignore_paths_steps_and_seed() {
     for method in ["hs", "fhs"] {
         let run = |extra: &[&str]| {
-            let mut args = vec![
-                "run",
-                "--backend",
-                "cpu",
-                "--history",
-                HISTORY,
-                "--market",
-                MARKET,
-                "--portfolio",
-                PORTFOLIO,
-                "--method",
-                method,
-                "--format",
-                "json",
-            ];
+            let mut args = HISTORY_RUN.to_vec();
+            args.extend(["--backend", "cpu", "--method", method, "--format", "json"]);
             args.extend(extra);
-            let o = tailrisk(&args);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let (mut v, stderr) = json_of(&args);
             v["run"]["seconds"] = serde_json::Value::Null;
-            (v, String::from_utf8_lossy(&o.stderr).into_owned())
+            (v, stderr)
         };
         let (plain, quiet) = run(&[]);
         let (flagged, warned) = run(&["--paths", "5000", "--steps", "4", "--seed", "7"]);
